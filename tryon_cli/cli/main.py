@@ -1,0 +1,66 @@
+"""The `dpidm` command: the Typer app, global flags, and the one place where known errors become one line."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+from typer.core import TyperGroup
+
+from tryon_cli import __version__
+from tryon_cli.errors import DpidmError
+from tryon_cli.offline import apply_offline_defaults
+
+_state = {"debug": False}
+
+
+class _DpidmGroup(TyperGroup):
+    """Turns a DpidmError raised by any subcommand into `error: ...` on stderr and exit code 2."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except DpidmError as err:
+            if _state["debug"]:
+                raise
+            typer.echo(f"error: {err}", err=True)
+            raise typer.Exit(2) from None
+
+
+app = typer.Typer(
+    name="dpidm",
+    cls=_DpidmGroup,
+    help="Video virtual try-on with DPIDM (Dynamic Pose Interaction Diffusion Models, CVPR 2025).",
+    epilog="Example: dpidm weights --check tryon",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"dpidm {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        Optional[bool], typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks for errors.")] = False,
+) -> None:
+    _state["debug"] = debug
+    apply_offline_defaults()
+
+
+# Subcommands, one module each; a command is registered here once it works.
+from tryon_cli.cli import weights as _weights  # noqa: E402
+
+app.command("weights", epilog=_weights.EPILOG)(_weights.weights)
+
+
+def run() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,63 @@
+"""`dpidm weights`: which weight files the tool can use, where each goes, and whether it is there."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from tryon_cli.errors import MissingWeightsError
+from tryon_cli.weights import COMMANDS, MANIFEST, lacking_for, missing_files, size_bytes, weights_root
+
+EPILOG = (
+    "Examples:\n\n"
+    "  dpidm weights                     # table of every file, present or missing\n\n"
+    "  dpidm weights --check tryon       # exit 2 naming what `dpidm tryon` lacks\n\n"
+    "  DPIDM_WEIGHTS=/data/w dpidm weights"
+)
+
+
+def _human(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def weights(
+    check: Annotated[
+        Optional[str], typer.Option("--check", help=f"Fail if a file that COMMAND requires is missing: {', '.join(COMMANDS)}.")
+    ] = None,
+    root: Annotated[Optional[Path], typer.Option("--root", help="Weights folder (default: $DPIDM_WEIGHTS or ./weights).")] = None,
+) -> None:
+    """List every weight file dpidm can use: which command needs it, where it goes, whether it is present."""
+    root = root or weights_root()
+    if check is not None:
+        if check not in COMMANDS:
+            raise typer.BadParameter(f"unknown command {check!r}; choose from {', '.join(COMMANDS)}", param_hint="--check")
+        lacking = lacking_for(check, root)
+        if lacking:
+            names = "; ".join(f"{item.key} ({missing_files(item, root)[0]}): {item.source}" for item in lacking)
+            raise MissingWeightsError(f"`dpidm {check}` lacks {len(lacking)} weight file(s): {names}")
+        typer.echo(f"dpidm {check}: every required weight file is present under {root}")
+        return
+
+    table = Table(title=f"Weights under {root}" + (" ($DPIDM_WEIGHTS)" if "DPIDM_WEIGHTS" in os.environ else ""))
+    for column in ("key", "needed by", "path", "status", "size", "where to get it"):
+        table.add_column(column, overflow="fold")
+    for item in MANIFEST:
+        present = not missing_files(item, root)
+        needed = ", ".join(item.required_by) + (
+            (" | optional: " if item.required_by else "optional: ") + ", ".join(item.optional_for)
+            if item.optional_for
+            else ""
+        )
+        status = "[green]present[/]" if present else ("[red]missing[/]" if item.required_by else "[yellow]missing[/]")
+        table.add_row(item.key, needed, item.path, status, _human(size_bytes(item, root)) if present else "-",
+                      item.source + (f" ({item.note})" if item.note else ""))
+    Console(width=max(160, Console().width)).print(table)

