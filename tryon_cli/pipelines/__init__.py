@@ -1,0 +1,1 @@
+"""Inference pipelines: the DPIDM try-on pipeline and its sliding-window schedule."""
