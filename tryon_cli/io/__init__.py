@@ -1,0 +1,20 @@
+"""Video and image input/output: streaming reads with exact metadata, atomic H.264 writes, robust image reading."""
+
+from tryon_cli.io.atomic import atomic_output
+from tryon_cli.io.images import list_frame_folder, read_frame_folder, read_image
+from tryon_cli.io.video import VideoMeta, VideoReader, open_video, probe_video, read_frames
+from tryon_cli.io.writer import VideoWriter, write_video
+
+__all__ = [
+    "VideoMeta",
+    "VideoReader",
+    "VideoWriter",
+    "atomic_output",
+    "list_frame_folder",
+    "open_video",
+    "probe_video",
+    "read_frame_folder",
+    "read_frames",
+    "read_image",
+    "write_video",
+]

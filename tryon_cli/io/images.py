@@ -1,0 +1,64 @@
+"""Reading still images and frame folders as RGB uint8 arrays, whatever mode or orientation the file has."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from tryon_cli.errors import InputError
+from tryon_cli.io._paths import require_file
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Any PIL mode -> RGB: transparency is composited on white (garment photos are shot on white), CMYK and
+    palette images are converted by PIL, grayscale is repeated over the three channels."""
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "RGBa", "La", "PA"):
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):  # 16-bit grayscale: keep the top 8 bits, not a clipped value
+        return Image.fromarray((np.asarray(image, dtype=np.uint32) >> 8).astype(np.uint8)).convert("RGB")
+    return image.convert("RGB")
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Read an image as RGB uint8 (H, W, 3), turned upright by its EXIF orientation tag."""
+    path = require_file(path, "image")
+    try:
+        with Image.open(path) as image:
+            image.load()
+            upright = ImageOps.exif_transpose(image)
+            return np.asarray(to_rgb(upright), dtype=np.uint8).copy()
+    except UnidentifiedImageError:
+        raise InputError(f"not an image PIL can read: {path}") from None
+    except (OSError, SyntaxError, ValueError) as err:  # truncated or corrupt data
+        raise InputError(f"cannot read image {path}: {err}") from None
+
+
+def _numeric_key(path: Path) -> list:
+    """Natural order: '2.png' before '10.png', 'frame_2' before 'frame_10'."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name)]
+
+
+def list_frame_folder(folder: str | Path) -> list[Path]:
+    """The image files of a frame folder (as in VVT: one image per frame) in numeric order."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(f"frame folder not found: {folder}" if not folder.exists() else f"not a folder: {folder}")
+    files = sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()), key=_numeric_key)
+    if not files:
+        raise InputError(f"no image files ({', '.join(IMAGE_SUFFIXES)}) in frame folder {folder}")
+    return files
+
+
+def read_frame_folder(folder: str | Path) -> Iterator[np.ndarray]:
+    """Stream a frame folder's images in numeric order; the folder is checked now, each image when it is reached."""
+    return (read_image(path) for path in list_frame_folder(folder))

@@ -1,0 +1,138 @@
+"""Writing H.264 mp4 videos (yuv420p, any frame rate), optionally with the audio track of a source video.
+
+Odd sizes: yuv420p stores colour at half resolution, so libx264 needs an even width and height. A frame with an odd
+side is padded by repeating its last column and/or row (no content is lost or rescaled); the written video is then
+one pixel larger on that side, and reading it back gives the padded size. Even-sized frames are written unchanged.
+"""
+
+from __future__ import annotations
+
+import sys
+from contextlib import ExitStack
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterable, Optional
+
+import imageio_ffmpeg
+import numpy as np
+
+from tryon_cli.errors import InputError
+from tryon_cli.io._paths import require_file
+from tryon_cli.io.atomic import atomic_output
+from tryon_cli.io.ffmpeg import last_line, run_ffmpeg
+
+# crf 18 is visually lossless for libx264 and keeps the round-trip error well under 3/255; faststart puts the index
+# first so players can start before the whole file has arrived.
+_ENCODE_ARGS = ["-crf", "18", "-movflags", "+faststart"]
+
+
+def pad_to_even(frame: np.ndarray) -> np.ndarray:
+    """Repeat the last row/column of a frame whose height/width is odd (see the module docstring)."""
+    height, width = frame.shape[:2]
+    if height % 2 == 0 and width % 2 == 0:
+        return frame
+    return np.pad(frame, ((0, height % 2), (0, width % 2), (0, 0)), mode="edge")
+
+
+class VideoWriter:
+    """Write RGB uint8 (H, W, 3) frames to an mp4 at `fps`; use as a context manager.
+
+    The file appears at `path` only when the `with` block ends without an exception; on an error or Ctrl-C nothing
+    is left behind (see `atomic_output`). With `audio_from`, that video's audio track (if it has one) is copied
+    into the result, cut to the written video's length.
+    """
+
+    def __init__(self, path: str | Path, fps: float | Fraction, audio_from: Optional[str | Path] = None):
+        if fps <= 0:
+            raise ValueError(f"fps must be positive, got {fps}")
+        self.path = Path(path)
+        # A float fps read from a stream (23.976023976...) goes back to its exact ratio (24000/1001).
+        self.fps = fps if isinstance(fps, Fraction) else Fraction(fps).limit_denominator(1_000_000)
+        self.audio_from = require_file(audio_from, "audio source video") if audio_from is not None else None
+        self.frame_count = 0
+        self._size: Optional[tuple[int, int]] = None
+        self._encoder = None
+        self._stack: Optional[ExitStack] = None
+        self._encoded: Optional[Path] = None  # what ffmpeg encodes into
+        self._muxed: Optional[Path] = None  # the atomic temp file that becomes `path`
+
+    def __enter__(self) -> "VideoWriter":
+        self._stack = ExitStack()
+        final_temp = self._stack.enter_context(atomic_output(self.path))
+        if self.audio_from is None:
+            self._encoded = self._muxed = final_temp
+        else:  # encode to a second temp file, then mux video + audio into the atomic one
+            self._muxed = final_temp
+            self._encoded = final_temp.with_name(final_temp.stem + ".video" + final_temp.suffix)
+            self._stack.callback(self._encoded.unlink, missing_ok=True)
+        return self
+
+    def write(self, frame: np.ndarray) -> None:
+        """Append one frame; every frame must have the size of the first."""
+        if self._stack is None:
+            raise RuntimeError("use VideoWriter as a context manager: `with VideoWriter(path, fps) as writer:`")
+        frame = np.asarray(frame)
+        if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+            raise ValueError(f"frames must be uint8 (H, W, 3) RGB, got {frame.dtype} {frame.shape}")
+        if self._size is None:
+            self._size = frame.shape[:2]
+            self._encoder = self._start_encoder(pad_to_even(frame).shape[:2])
+        elif frame.shape[:2] != self._size:
+            raise ValueError(f"frame {self.frame_count} is {frame.shape[:2]}, the first frame was {self._size} (H, W)")
+        self._encoder.send(np.ascontiguousarray(pad_to_even(frame)))
+        self.frame_count += 1
+
+    def _start_encoder(self, size_hw: tuple[int, int]):
+        encoder = imageio_ffmpeg.write_frames(
+            str(self._encoded),
+            size=(int(size_hw[1]), int(size_hw[0])),
+            fps=self.fps,
+            codec="libx264",
+            pix_fmt_out="yuv420p",
+            quality=None,  # the crf below decides the quality
+            macro_block_size=1,  # sizes are made even by pad_to_even, never rescaled
+            ffmpeg_log_level="error",
+            output_params=list(_ENCODE_ARGS),
+        )
+        encoder.send(None)  # starts ffmpeg
+        return encoder
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        stack, self._stack = self._stack, None
+        try:
+            if self._encoder is not None:
+                self._encoder.close()  # lets ffmpeg finish the file (also on error: the file is removed anyway)
+            if exc_type is None:
+                if self.frame_count == 0:
+                    raise ValueError(f"no frames were written to {self.path}")
+                if self.audio_from is not None:
+                    _mux_audio(self._encoded, self.audio_from, self._muxed)
+        except BaseException:
+            stack.__exit__(*sys.exc_info())  # removes the temp files; the error goes on
+            raise
+        return stack.__exit__(exc_type, exc, tb)  # renames on success, removes on the caller's error
+
+
+def _mux_audio(video: Path, audio_source: Path, output: Path) -> None:
+    """Copy `audio_source`'s first audio track (if any) next to `video`'s stream into `output`.
+
+    The audio is copied bit for bit when mp4 can hold its codec, re-encoded to AAC otherwise; `-shortest` cuts it to
+    the video's length (a try-on result may cover only part of the source).
+    """
+    common = ["-i", str(video), "-i", str(audio_source), "-map", "0:v:0", "-map", "1:a:0?", "-c:v", "copy"]
+    tail = ["-shortest", "-movflags", "+faststart", "-y", str(output)]
+    result = run_ffmpeg("-v", "error", *common, "-c:a", "copy", *tail)
+    if result.returncode != 0:
+        result = run_ffmpeg("-v", "error", *common, "-c:a", "aac", *tail)
+    if result.returncode != 0:
+        raise InputError(f"cannot take the audio of {audio_source}: {last_line(result.stderr)}")
+
+
+def write_video(
+    path: str | Path, frames: Iterable[np.ndarray], fps: float | Fraction, audio_from: Optional[str | Path] = None
+) -> int:
+    """Write `frames` to `path` atomically (see VideoWriter); returns the number of frames written."""
+    with VideoWriter(path, fps, audio_from=audio_from) as writer:
+        for frame in frames:
+            writer.write(frame)
+    return writer.frame_count
