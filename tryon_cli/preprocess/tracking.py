@@ -1,0 +1,148 @@
+"""Following one person through a video: pure functions on per-frame detections, so each step is testable.
+
+1. `link_tracks`: detections of consecutive frames are joined into tracks by box overlap (a track survives a
+   few frames without a match, so a missed detection does not split it).
+2. `main_track`: the subject is the track with the most accumulated presence (box size x confidence summed over
+   all frames), so a passer-by who is briefly larger does not win.
+3. `interpolate_gaps`: short runs of missing keypoints are filled linearly between the frames around them.
+4. `one_euro`: the One-Euro filter (Casiez et al., CHI 2012) per coordinate: strong smoothing when a point is
+   still (jitter), a cutoff that rises with speed so fast motion is followed without lag.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class Candidate:
+    """One detected person in one frame: box `(x0, y0, x1, y1)` in pixels and the detector's confidence."""
+
+    box: np.ndarray
+    score: float
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
+def link_tracks(
+    frames: list[list[Candidate]], min_iou: float = 0.2, max_missing: int = 12
+) -> list[list[int | None]]:
+    """Join detections into tracks; returns one list per track giving its candidate index in each frame (or None).
+
+    Matching is greedy by IoU against each track's last box; a track not matched for more than `max_missing`
+    frames is closed.
+    """
+    tracks: list[list[int | None]] = []
+    last_box: list[np.ndarray] = []
+    last_seen: list[int] = []
+    for t, candidates in enumerate(frames):
+        open_tracks = [k for k in range(len(tracks)) if t - last_seen[k] <= max_missing + 1]
+        pairs = sorted(
+            ((box_iou(last_box[k], c.box), k, i) for k in open_tracks for i, c in enumerate(candidates)),
+            reverse=True,
+        )
+        used_tracks: set[int] = set()
+        used_candidates: set[int] = set()
+        for iou, k, i in pairs:
+            if iou < min_iou or k in used_tracks or i in used_candidates:
+                continue
+            tracks[k].append(i)
+            last_box[k], last_seen[k] = candidates[i].box, t
+            used_tracks.add(k)
+            used_candidates.add(i)
+        for k in range(len(tracks)):
+            if k not in used_tracks:
+                tracks[k].append(None)
+        for i, candidate in enumerate(candidates):
+            if i not in used_candidates:
+                tracks.append([None] * t + [i])
+                last_box.append(candidate.box)
+                last_seen.append(t)
+    return tracks
+
+
+def presence(frames: list[list[Candidate]], track: list[int | None]) -> float:
+    """How much a track is 'the subject': sum over frames of sqrt(box area) x confidence."""
+    total = 0.0
+    for candidates, index in zip(frames, track):
+        if index is not None:
+            box = candidates[index].box
+            total += math.sqrt(max(0.0, (box[2] - box[0]) * (box[3] - box[1]))) * candidates[index].score
+    return total
+
+
+def main_track(frames: list[list[Candidate]], **link_options) -> tuple[list[int | None], int]:
+    """The main subject's candidate index per frame (None where it is not detected), and the number of tracks."""
+    tracks = link_tracks(frames, **link_options)
+    if not tracks:
+        return [None] * len(frames), 0
+    best = max(tracks, key=lambda track: presence(frames, track))
+    return best, len(tracks)
+
+
+def interpolate_gaps(points: np.ndarray, max_gap: int) -> np.ndarray:
+    """Fill runs of at most `max_gap` missing frames (confidence 0) of each keypoint by linear interpolation.
+
+    `points (T, K, 3)`. A filled point gets the lower confidence of the two frames around the gap. Gaps at the
+    start or end, or longer than `max_gap`, stay missing: there is nothing on one side to interpolate from.
+    """
+    out = np.array(points, dtype=np.float32, copy=True)
+    present = out[..., 2] > 0
+    for k in range(out.shape[1]):
+        seen = np.flatnonzero(present[:, k])
+        for before, after in zip(seen[:-1], seen[1:]):
+            gap = after - before - 1
+            if 0 < gap <= max_gap:
+                w = (np.arange(1, gap + 1, dtype=np.float32) / (gap + 1))[:, None]
+                out[before + 1:after, k, :2] = (1 - w) * out[before, k, :2] + w * out[after, k, :2]
+                out[before + 1:after, k, 2] = min(out[before, k, 2], out[after, k, 2])
+    return out
+
+
+def _smoothing_factor(cutoff: np.ndarray | float, dt: float) -> np.ndarray | float:
+    tau = 1.0 / (2 * math.pi * cutoff)
+    return 1.0 / (1.0 + tau / dt)
+
+
+def one_euro(
+    points: np.ndarray,
+    fps: float,
+    scale: float,
+    min_cutoff: float = 1.0,
+    beta: float = 20.0,
+    d_cutoff: float = 1.0,
+) -> np.ndarray:
+    """One-Euro filter along time for each keypoint coordinate of `points (T, K, 3)`; confidences unchanged.
+
+    Positions are divided by `scale` (the frame height) before filtering so that the parameters do not depend
+    on the resolution: `min_cutoff` (Hz) sets the smoothing of a still point, `beta` how fast the cutoff rises
+    with speed (in frame heights per second). The filter restarts after a missing frame.
+    """
+    out = np.array(points, dtype=np.float32, copy=True)
+    dt = 1.0 / fps
+    a_d = _smoothing_factor(d_cutoff, dt)
+    for k in range(out.shape[1]):
+        prev = prev_d = None
+        for t in range(out.shape[0]):
+            if out[t, k, 2] <= 0:
+                prev = None
+                continue
+            x = out[t, k, :2].astype(np.float64) / scale
+            if prev is None:
+                prev, prev_d = x, np.zeros(2)
+                continue
+            d = a_d * (x - prev) / dt + (1 - a_d) * prev_d
+            a = _smoothing_factor(min_cutoff + beta * np.abs(d), dt)
+            prev = a * x + (1 - a) * prev
+            prev_d = d
+            out[t, k, :2] = prev * scale
+    return out
