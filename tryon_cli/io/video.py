@@ -20,7 +20,7 @@ import numpy as np
 
 from tryon_cli.errors import InputError
 from tryon_cli.io._paths import require_file
-from tryon_cli.io.ffmpeg import last_line, run_ffmpeg
+from tryon_cli.io.ffmpeg import run_ffmpeg
 
 
 class _UprightSizeNotice(logging.Filter):
@@ -57,7 +57,7 @@ class VideoMeta:
         return Fraction(self.fps).limit_denominator(1_000_000)
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "path": str(self.path)}
+        return {**asdict(self), "path": str(self.path), "frame_rate": str(self.frame_rate)}
 
 
 def probe_video(path: str | Path) -> VideoMeta:
@@ -67,13 +67,14 @@ def probe_video(path: str | Path) -> VideoMeta:
     # 1 / (the stream's frame rate) as an exact fraction; its stderr carries the input's stream description.
     result = run_ffmpeg("-i", str(path), *_DECODE_ARGS, "-f", "framecrc", "-")
     log = result.stderr
-    if result.returncode != 0:
-        if "matches no streams" in log:
-            raise InputError(f"no video stream in {path}")
-        reason = last_line(log).split(": ", 1)[-1]  # drop ffmpeg's "Error opening input files:" prefix
-        raise InputError(f"cannot read video {path}: {reason} (not a video, or an incomplete one)")
+    if "matches no streams" in log:
+        raise InputError(f"no video stream in {path}")
     if "partial file" in log:
         raise InputError(f"video {path} ends early (truncated or still being written)")
+    if result.returncode != 0:
+        opening = re.search(r"Error opening input: (.+)", log)
+        reason = f"{opening[1].strip()} (not a video, or an incomplete one)" if opening else "ffmpeg cannot decode it"
+        raise InputError(f"cannot read video {path}: {reason}")
 
     header = {m[1]: m[2] for m in re.finditer(r"^#(\w+) 0: (.+)$", result.stdout, re.MULTILINE)}
     frame_count = sum(1 for line in result.stdout.splitlines() if line and not line.startswith("#"))

@@ -1,0 +1,44 @@
+"""`dpidm info VIDEO`: what the tool reads from a video (frame rate, exact frame count, size, rotation, audio)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from tryon_cli.io import probe_video
+
+EPILOG = (
+    "Examples:\n\n"
+    "  dpidm info examples/person.mp4           # a table\n\n"
+    "  dpidm info examples/person.mp4 --json    # machine-readable"
+)
+
+
+def info(
+    video: Annotated[Path, typer.Argument(help="A video file (mp4, mov, webm, ...).", show_default=False)],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the metadata as JSON.")] = False,
+) -> None:
+    """Show a video's metadata as dpidm reads it: fps, frame count (decoded, exact), upright size, rotation, audio."""
+    meta = probe_video(video)
+    if as_json:
+        typer.echo(json.dumps(meta.to_dict(), indent=2))
+        return
+    table = Table(show_header=False)
+    rows = {
+        "file": str(meta.path),
+        "frames per second": f"{meta.fps:.6g}" + (f" ({meta.frame_rate})" if meta.frame_rate.denominator > 1 else ""),
+        "frames": str(meta.frame_count),
+        "size (W x H)": f"{meta.width} x {meta.height}",
+        "rotation applied": f"{meta.rotation} degrees clockwise" if meta.rotation else "none",
+        "duration": f"{meta.duration:.3f} s",
+        "video codec": meta.codec,
+        "audio": "yes" if meta.has_audio else "no",
+    }
+    for name, value in rows.items():
+        table.add_row(name, value)
+    Console().print(table)
