@@ -1,0 +1,50 @@
+"""Pose-aware spatial attention (PASA), Eq. 4.
+
+h = Attn(psi_q(f + Adpt(p)), psi_k(f + Adpt(p)), psi_v(f + Adpt(p))) with f = [f_h, f_g] and p = [p_h, p_g]
+concatenated along the tokens; only the human half continues. Computing queries for the human tokens only gives
+exactly that half. The pose adapter (one per block, shared by p_h and p_g as in Eq. 4) and the additions live in
+`DPIDMTransformerBlock`; this processor gets f_h + Adpt(p_h) per frame and f_g + Adpt(p_g) per garment.
+psi_q/k/v/o are the block's pretrained `attn1` weights (diffusers names kept, so SD1.5 loads as is).
+
+The garment tokens are the same for every frame of a video, so their keys and values are projected once per
+garment and shared by the frames (the same numbers as projecting each frame's copy, T times fewer FLOPs).
+"""
+
+from __future__ import annotations
+
+import torch
+from diffusers.models.attention_processor import Attention
+
+from tryon_cli.models.attention.backend import attend, attend_with_map, project_out, split_heads
+
+
+class PASAProcessor:
+    """Self-attention of human tokens over [human tokens, garment tokens]."""
+
+    def __call__(
+        self,
+        attn: Attention,
+        hidden_states: torch.Tensor,
+        encoder_hidden_states: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        garment_tokens: torch.Tensor | None = None,
+        frames: int = 1,
+        return_map: bool = False,
+    ):
+        """`hidden_states` (B*T, N_h, C): f_h + Adpt(p_h); `garment_tokens` (B, N_g, C): f_g + Adpt(p_g), or None
+        for plain self-attention. Returns (B*T, N_h, C), and with `return_map` also the attention map
+        (B*T, heads, N_h, N_h + N_g), computed by explicit softmax."""
+        if encoder_hidden_states is not None or attention_mask is not None:
+            raise ValueError("PASA attends over its own human and garment tokens; no context or mask is taken")
+        query = split_heads(attn.to_q(hidden_states), attn.heads)
+        key = split_heads(attn.to_k(hidden_states), attn.heads)
+        value = split_heads(attn.to_v(hidden_states), attn.heads)
+        if garment_tokens is not None:
+            garment_key = split_heads(attn.to_k(garment_tokens), attn.heads).repeat_interleave(frames, dim=0)
+            garment_value = split_heads(attn.to_v(garment_tokens), attn.heads).repeat_interleave(frames, dim=0)
+            key = torch.cat([key, garment_key], dim=2)
+            value = torch.cat([value, garment_value], dim=2)
+        if return_map:
+            out, attention_map = attend_with_map(query, key, value)
+            return project_out(attn, out), attention_map
+        return project_out(attn, attend(query, key, value))

@@ -1,0 +1,175 @@
+"""Named DPIDM configurations: `sd15` (the real dimensions) and `tiny` (CPU tests, seconds per step).
+
+A configuration has two parts. The pretrained parts (the two U-Nets, the VAE, the CLIP image encoder, the
+scheduler) are plain diffusers / transformers config dicts, so `sd15` matches the `config.json` files of the SD1.5
+folders. `DPIDMModules` holds the hyper-parameters of the modules DPIDM adds (pose encoder, pose adapters, TSA,
+PATA); it is what a DPIDM checkpoint's `config.json` records, because the pretrained parts come from `weights/`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+
+@dataclass(frozen=True)
+class DPIDMModules:
+    """Hyper-parameters of the modules DPIDM adds to SD1.5 (paper sections 3.4-3.5)."""
+
+    pose_encoder_channels: tuple[int, int, int] = (16, 32, 96)
+    """Widths of the pose encoder's first three convs (each halves the resolution); the fourth maps to the main
+    U-Net's first block width at latent resolution."""
+    pose_adapter_dim: int = 64
+    """Width of W_down in Eq. 3 (the adapter's bottleneck, lower than the pose feature width)."""
+    tsa_shift_frames: int = 2
+    """L in Eq. 5: how many previous frames the temporal shift takes tokens from."""
+    garment_timestep: int = 0
+    """Timestep at which the garment U-Net runs. It is timestep-independent at inference (run once per garment);
+    0 shows it the clean garment latent as clean, the reading that matches "reference net" practice."""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "DPIDMModules":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown DPIDM module settings: {', '.join(unknown)}")
+        values = dict(data)
+        if "pose_encoder_channels" in values:
+            values["pose_encoder_channels"] = tuple(values["pose_encoder_channels"])
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class DPIDMConfig:
+    """Everything needed to build a DPIDM model without weights."""
+
+    name: str
+    main_unet: dict
+    garment_unet: dict
+    vae: dict
+    image_encoder: dict
+    scheduler: dict
+    modules: DPIDMModules = field(default_factory=DPIDMModules)
+
+
+def _sd15_unet(in_channels: int) -> dict:
+    return {
+        "sample_size": 64,
+        "in_channels": in_channels,
+        "out_channels": 4,
+        "down_block_types": ["CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"],
+        "up_block_types": ["UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"],
+        "block_out_channels": [320, 640, 1280, 1280],
+        "layers_per_block": 2,
+        "attention_head_dim": 8,
+        "cross_attention_dim": 768,
+        "norm_num_groups": 32,
+        "norm_eps": 1e-5,
+        "act_fn": "silu",
+        "flip_sin_to_cos": True,
+        "freq_shift": 0,
+        "downsample_padding": 1,
+        "mid_block_scale_factor": 1,
+        "center_input_sample": False,
+    }
+
+
+# SD1.5's DDIM settings (the scheduler_config.json of the SD1.5 repositories).
+_SD15_SCHEDULER = {
+    "num_train_timesteps": 1000,
+    "beta_start": 0.00085,
+    "beta_end": 0.012,
+    "beta_schedule": "scaled_linear",
+    "clip_sample": False,
+    "set_alpha_to_one": False,
+    "steps_offset": 1,
+    "prediction_type": "epsilon",
+}
+
+SD15 = DPIDMConfig(
+    name="sd15",
+    main_unet=_sd15_unet(9),
+    garment_unet=_sd15_unet(4),
+    vae={
+        "in_channels": 3,
+        "out_channels": 3,
+        "down_block_types": ["DownEncoderBlock2D"] * 4,
+        "up_block_types": ["UpDecoderBlock2D"] * 4,
+        "block_out_channels": [128, 256, 512, 512],
+        "layers_per_block": 2,
+        "latent_channels": 4,
+        "norm_num_groups": 32,
+        "sample_size": 512,
+        "scaling_factor": 0.18215,
+    },
+    # CLIP ViT-L/14: its 768-d projection is SD1.5's cross_attention_dim.
+    image_encoder={
+        "hidden_size": 1024,
+        "intermediate_size": 4096,
+        "num_hidden_layers": 24,
+        "num_attention_heads": 16,
+        "image_size": 224,
+        "patch_size": 14,
+        "projection_dim": 768,
+        "hidden_act": "quick_gelu",
+    },
+    scheduler=_SD15_SCHEDULER,
+    modules=DPIDMModules(),
+)
+
+
+def _tiny_unet(in_channels: int) -> dict:
+    # Two resolution levels, cross-attention in every block: 7 transformer blocks, 4 of them in the decoder, so
+    # "the last two decoder layers" is a strict subset.
+    return {
+        "sample_size": 8,
+        "in_channels": in_channels,
+        "out_channels": 4,
+        "down_block_types": ["CrossAttnDownBlock2D", "CrossAttnDownBlock2D"],
+        "up_block_types": ["CrossAttnUpBlock2D", "CrossAttnUpBlock2D"],
+        "block_out_channels": [32, 64],
+        "layers_per_block": 1,
+        "attention_head_dim": 4,
+        "cross_attention_dim": 32,
+        "norm_num_groups": 8,
+    }
+
+
+TINY = DPIDMConfig(
+    name="tiny",
+    main_unet=_tiny_unet(9),
+    garment_unet=_tiny_unet(4),
+    vae={
+        "in_channels": 3,
+        "out_channels": 3,
+        "down_block_types": ["DownEncoderBlock2D"] * 4,
+        "up_block_types": ["UpDecoderBlock2D"] * 4,
+        "block_out_channels": [8, 8, 16, 16],
+        "layers_per_block": 1,
+        "latent_channels": 4,
+        "norm_num_groups": 4,
+        "sample_size": 64,
+    },
+    image_encoder={
+        "hidden_size": 32,
+        "intermediate_size": 37,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "image_size": 32,
+        "patch_size": 8,
+        "projection_dim": 32,
+    },
+    scheduler=_SD15_SCHEDULER,
+    modules=DPIDMModules(pose_encoder_channels=(8, 16, 16), pose_adapter_dim=8, tsa_shift_frames=2),
+)
+
+CONFIGS = {"sd15": SD15, "tiny": TINY}
+
+
+def get_config(name: str) -> DPIDMConfig:
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        raise ValueError(f"unknown DPIDM configuration {name!r}; choose one of {', '.join(CONFIGS)}") from None

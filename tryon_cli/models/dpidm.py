@@ -1,0 +1,250 @@
+"""The DPIDM model: one container that owns every part and knows which parameters train in which phase.
+
+    model = DPIDM.from_pretrained(weights_root, checkpoint=path_or_None)     # or DPIDM.from_config("tiny")
+    garment = model.encode_garment(garment_pixels, garment_pose_map)      # once per garment
+    noise = model.main_unet(sample, t, garment=garment, human_pose_maps=pose_maps)   # every step, every window
+
+Shapes: garment_pixels (B, 3, H, W) in [-1, 1]; pose maps in [0, 1], (B, 3, H, W) for the garment and
+(B, 3, T, H, W) for the person; video latents (B, C, T, h, w) with h = H/8, w = W/8.
+
+Parts: `main_unet` (`MainUNet`: SD1.5-inpainting U-Net with PASA/TSA/CA/PATA blocks and the pose encoder),
+`garment_unet` (`GarmentUNet`: SD1.5 U-Net filling the feature bank), `vae` (diffusers `AutoencoderKL`),
+`image_encoder` (transformers `CLIPVisionModelWithProjection`), `noise_scheduler` (diffusers `DDIMScheduler` with
+SD1.5's settings; it also has `add_noise` for training).
+
+Training phases (paper 3.6): "image" trains PASA (`attn1` + `pasa_adapter` + the pose encoder) and CA (`attn2`)
+of the main U-Net; "video" trains TSA and PATA. The garment U-Net, VAE and CLIP encoder stay frozen.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
+from torch import nn
+from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
+
+from tryon_cli.models import checkpoint as checkpoint_io
+from tryon_cli.models import pretrained
+from tryon_cli.models.configs import DPIDMConfig, DPIDMModules, get_config
+from tryon_cli.models.garment_bank import GarmentConditions, GarmentUNet
+from tryon_cli.models.main_unet import MainUNet, level_grids
+
+PHASES = ("image", "video")
+
+# Parameter-name patterns (inside `main_unet`) of each phase's trainable modules.
+_PHASE_PATTERNS = {
+    "image": ("pose_encoder.", ".attn1.", ".pasa_adapter.", ".attn2."),
+    "video": (".tsa.", ".pata."),
+}
+
+# CLIP's input normalisation (the CLIPImageProcessor defaults of the ViT-L/14 release).
+_CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+_CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+class DPIDM(nn.Module):
+    def __init__(
+        self,
+        config: DPIDMConfig,
+        main_unet: UNet2DConditionModel,
+        garment_unet: UNet2DConditionModel,
+        vae: AutoencoderKL,
+        image_encoder: CLIPVisionModelWithProjection,
+    ):
+        """Wraps plain diffusers / transformers parts (pretrained or not) and adds DPIDM's modules."""
+        super().__init__()
+        self.config = config
+        self.main_unet = MainUNet(main_unet, config.modules)
+        self.garment_unet = GarmentUNet(garment_unet, timestep=config.modules.garment_timestep)
+        self.vae = vae
+        self.image_encoder = image_encoder
+        self.noise_scheduler = DDIMScheduler(**config.scheduler)
+        self.load_report: pretrained.LoadReport | None = None
+        for frozen in (self.garment_unet, self.vae, self.image_encoder):
+            frozen.requires_grad_(False)
+
+    # ---- construction -------------------------------------------------------------------------------------------
+
+    @classmethod
+    def from_config(cls, config: str | DPIDMConfig = "sd15") -> "DPIDM":
+        """Build with random weights (no files read): `"tiny"` for tests, `"sd15"` for the real dimensions."""
+        config = get_config(config) if isinstance(config, str) else config
+        return cls(
+            config,
+            UNet2DConditionModel(**config.main_unet),
+            UNet2DConditionModel(**config.garment_unet),
+            AutoencoderKL(**config.vae),
+            CLIPVisionModelWithProjection(CLIPVisionConfig(**config.image_encoder)),
+        )
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        weights_root: str | Path | None = None,
+        checkpoint: str | Path | None = None,
+        *,
+        modules: DPIDMModules | None = None,
+        dtype: torch.dtype = torch.float32,
+    ) -> "DPIDM":
+        """SD1.5 parts from diffusers-format folders under `weights_root` (default `$DPIDM_WEIGHTS` or
+        `weights/`; the manifest entries `sd15-inpainting`, `sd15`, `clip-image-encoder`), then DPIDM's weights from
+        `checkpoint` (a folder written by `save_checkpoint`) if given, else freshly initialised DPIDM modules.
+
+        Raises MissingWeightsError naming the first missing file, InputError when a folder's weights do not fit.
+        `model.load_report` says what came from where and lists the new (not pretrained) parameters.
+        """
+        root = None if weights_root is None else Path(weights_root)
+        if checkpoint is not None:
+            modules = checkpoint_io.read_modules(Path(checkpoint))
+        parts = pretrained.load_parts(root, dtype)
+        config = DPIDMConfig(
+            name="pretrained",
+            main_unet=dict(parts.main_unet.config),
+            garment_unet=dict(parts.garment_unet.config),
+            vae=dict(parts.vae.config),
+            image_encoder=parts.image_encoder.config.to_dict(),
+            scheduler=get_config("sd15").scheduler,
+            modules=modules or DPIDMModules(),
+        )
+        model = cls(config, parts.main_unet, parts.garment_unet, parts.vae, parts.image_encoder).to(dtype)
+        model.load_report = pretrained.LoadReport.of(model, parts.loaded)
+        if checkpoint is not None:
+            model.load_checkpoint(checkpoint)
+        return model
+
+    # ---- checkpoints --------------------------------------------------------------------------------------------
+
+    def save_checkpoint(self, directory: str | Path) -> Path:
+        """Write `directory/config.json` and `directory/dpidm.safetensors` holding DPIDM's own and fine-tuned
+        weights: every parameter of both training phases (the frozen SD1.5 parts come from `weights/`)."""
+        return checkpoint_io.save(self, Path(directory))
+
+    def load_checkpoint(self, directory: str | Path) -> None:
+        """Load a `save_checkpoint` folder strictly: every tensor must match a checkpoint parameter of this model by
+        name and shape and every checkpoint parameter must be present, else InputError with a readable report."""
+        checkpoint_io.load(self, Path(directory))
+
+    def checkpoint_parameters(self) -> dict[str, nn.Parameter]:
+        """The parameters a checkpoint holds: the union of both phases, by name."""
+        return {name: p for phase in PHASES for name, p in self.named_trainable_parameters(phase).items()}
+
+    # ---- training phases ----------------------------------------------------------------------------------------
+
+    def named_trainable_parameters(self, phase: str) -> dict[str, nn.Parameter]:
+        """Name (relative to this model) -> parameter, for the modules that train in `phase` ("image" or "video")."""
+        if phase not in _PHASE_PATTERNS:
+            raise ValueError(f"unknown training phase {phase!r}; choose one of {', '.join(PHASES)}")
+        patterns = _PHASE_PATTERNS[phase]
+        return {
+            f"main_unet.{name}": p
+            for name, p in self.main_unet.named_parameters()
+            if any(pattern in f".{name}" for pattern in patterns)
+        }
+
+    def trainable_parameters(self, phase: str) -> list[nn.Parameter]:
+        return list(self.named_trainable_parameters(phase).values())
+
+    def set_trainable(self, phase: str) -> None:
+        """requires_grad on exactly the parameters of `phase`, off everywhere else."""
+        self.requires_grad_(False)
+        for p in self.trainable_parameters(phase):
+            p.requires_grad_(True)
+
+    # ---- garment branch -----------------------------------------------------------------------------------------
+
+    @property
+    def pose_encoder(self) -> nn.Module:
+        """The pose encoder, shared by human and garment pose maps (it lives in `main_unet`)."""
+        return self.main_unet.pose_encoder
+
+    @property
+    def tra_layer_names(self) -> tuple[str, ...]:
+        """Names of the blocks whose PASA maps the TRA loss reads (the last two decoder transformer blocks)."""
+        return self.main_unet.tra_layer_names
+
+    def encode_garment(
+        self,
+        garment_pixels: torch.Tensor,
+        garment_pose_map: torch.Tensor | None = None,
+        *,
+        drop: torch.Tensor | None = None,
+    ) -> GarmentConditions:
+        """Everything the main U-Net needs from the garments, computed once (one garment U-Net run).
+
+        garment_pixels: (B, 3, H, W) in [-1, 1]. garment_pose_map: (B, 3, H, W) in [0, 1], or None.
+        drop: (B,) bool, True where the garment condition is dropped (classifier-free guidance training): that
+        sample gets the null garment (zero CLIP embedding, garment U-Net run on a zero latent, zero pose map).
+        """
+        latents = self.encode_latents(garment_pixels)
+        embeds = self.image_embeddings(garment_pixels)
+        if drop is not None:
+            keep = (~drop.to(device=latents.device, dtype=torch.bool)).to(latents.dtype)
+            latents = latents * keep.view(-1, 1, 1, 1)
+            embeds = embeds * keep.view(-1, 1, 1)
+            if garment_pose_map is not None:
+                garment_pose_map = garment_pose_map * keep.view(-1, 1, 1, 1)
+        return self._garment_conditions(latents, embeds, garment_pose_map)
+
+    def encode_garment_for_guidance(
+        self, garment_pixels: torch.Tensor, garment_pose_map: torch.Tensor | None = None
+    ) -> GarmentConditions:
+        """Conditions of batch 2B for classifier-free guidance, [null garments; garments], from one garment U-Net
+        run: call the main U-Net on a doubled sample and split its output with `.chunk(2)` (unconditional first)."""
+        latents = self.encode_latents(garment_pixels)
+        embeds = self.image_embeddings(garment_pixels)
+        pose = None
+        if garment_pose_map is not None:
+            pose = torch.cat([torch.zeros_like(garment_pose_map), garment_pose_map])
+        return self._garment_conditions(
+            torch.cat([torch.zeros_like(latents), latents]), torch.cat([torch.zeros_like(embeds), embeds]), pose
+        )
+
+    def _garment_conditions(
+        self, latents: torch.Tensor, embeds: torch.Tensor, pose_map: torch.Tensor | None
+    ) -> GarmentConditions:
+        features = self.garment_unet(latents, embeds)
+        pose = None
+        if pose_map is not None:
+            grids = level_grids(latents.shape[-2], latents.shape[-1], self.main_unet.levels)
+            pose = self.pose_encoder.pyramid(pose_map.to(latents.dtype), grids)
+        return GarmentConditions(image_embeds=embeds, features=features, pose=pose)
+
+    def image_embeddings(self, pixels: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) in [-1, 1] -> (B, 1, D) projected CLIP image embeddings (the cross-attention context).
+
+        The whole image is resized to CLIP's square input (not centre-cropped: a crop would cut a garment photo's
+        collar and hem), then normalised as CLIP expects."""
+        size = self.image_encoder.config.image_size
+        x = F.interpolate((pixels + 1) / 2, size=(size, size), mode="bicubic", align_corners=False, antialias=True)
+        mean = x.new_tensor(_CLIP_MEAN).view(1, 3, 1, 1)
+        std = x.new_tensor(_CLIP_STD).view(1, 3, 1, 1)
+        x = ((x.clamp(0, 1) - mean) / std).to(self.image_encoder.dtype)
+        return self.image_encoder(pixel_values=x).image_embeds.unsqueeze(1)
+
+    # ---- VAE ----------------------------------------------------------------------------------------------------
+
+    def encode_latents(self, pixels: torch.Tensor, *, sample: bool = False, chunk: int = 8) -> torch.Tensor:
+        """Images (B, 3, H, W) or videos (B, 3, T, H, W) in [-1, 1] -> scaled latents (B, 4, [T,] H/8, W/8).
+        The mode of the VAE posterior unless `sample` (training targets); `chunk` frames per VAE call."""
+        video = pixels.ndim == 5
+        frames = pixels.shape[2] if video else 1
+        flat = pixels.transpose(1, 2).flatten(0, 1) if video else pixels
+        flat = flat.to(self.vae.dtype)
+        latents = []
+        for part in flat.split(chunk):
+            posterior = self.vae.encode(part).latent_dist
+            latents.append(posterior.sample() if sample else posterior.mode())
+        out = torch.cat(latents) * self.vae.config.scaling_factor
+        return out.unflatten(0, (-1, frames)).transpose(1, 2) if video else out
+
+    def decode_latents(self, latents: torch.Tensor, *, chunk: int = 8) -> torch.Tensor:
+        """Inverse of `encode_latents`: scaled latents -> pixels in [-1, 1] (not clamped)."""
+        video = latents.ndim == 5
+        frames = latents.shape[2] if video else 1
+        flat = latents.transpose(1, 2).flatten(0, 1) if video else latents
+        flat = flat.to(self.vae.dtype) / self.vae.config.scaling_factor
+        out = torch.cat([self.vae.decode(part).sample for part in flat.split(chunk)])
+        return out.unflatten(0, (-1, frames)).transpose(1, 2) if video else out

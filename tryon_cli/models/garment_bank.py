@@ -1,0 +1,124 @@
+"""The garment branch: the garment U-Net that fills a feature bank, and the `GarmentConditions` it produces.
+
+The garment U-Net is SD1.5's U-Net run once on the garment latent (at `DPIDMModules.garment_timestep`, 0). Every
+transformer block's PASA input f_g (the output of its `norm1`, i.e. exactly what that block's self-attention
+reads) is recorded under the block's name, e.g. `up_blocks.1.attentions.0.transformer_blocks.0`; the main U-Net's
+block of the same name reads it. Nothing after the last block's `norm1` is read by anyone, so the run stops there
+(the rest of that block, `proj_out`, `conv_norm_out` and `conv_out` are never computed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import torch
+from diffusers import UNet2DConditionModel
+from diffusers.models.attention import BasicTransformerBlock
+from torch import nn
+
+from tryon_cli.models.attention.backend import AttnProcessor
+
+
+@dataclass
+class GarmentConditions:
+    """Everything the main U-Net needs from one batch of garments; computed once per garment, reused for every
+    denoising step and every sliding window.
+
+    `image_embeds`: (B, 1, D) CLIP image embedding of the garment, the cross-attention context (one token: the
+    projected `image_embeds` of `CLIPVisionModelWithProjection`, whose width is SD1.5's cross_attention_dim).
+    `features`: the feature bank, block name -> (B, N_l, C_l) garment U-Net tokens f_g; None means "no garment
+    tokens" (PASA is then plain self-attention; used by the equivalence test).
+    `pose`: garment pose tokens p_g per U-Net level, level -> (B, N_l, C_pose), or None without a garment pose.
+
+    The unconditional condition for classifier-free guidance is a *dropped* garment (see
+    `DPIDM.encode_garment(..., drop=...)`): zero CLIP embedding, the garment U-Net's features of an all-zero latent,
+    and the pose tokens of an all-zero pose map. It has the same shapes as a real one, so conditional and
+    unconditional samples share one batch (`GarmentConditions.cat`) and training can drop per sample.
+    """
+
+    image_embeds: torch.Tensor
+    features: dict[str, torch.Tensor] | None = None
+    pose: list[torch.Tensor] | None = None
+
+    @property
+    def batch_size(self) -> int:
+        return self.image_embeds.shape[0]
+
+    @staticmethod
+    def cat(conditions: list["GarmentConditions"]) -> "GarmentConditions":
+        """Concatenate along the batch (e.g. [unconditional, conditional] for classifier-free guidance)."""
+        first = conditions[0]
+        features = None
+        if first.features is not None:
+            features = {name: torch.cat([c.features[name] for c in conditions]) for name in first.features}
+        pose = None
+        if first.pose is not None:
+            pose = [torch.cat([c.pose[i] for c in conditions]) for i in range(len(first.pose))]
+        return GarmentConditions(torch.cat([c.image_embeds for c in conditions]), features, pose)
+
+    def to(self, *args, **kwargs) -> "GarmentConditions":
+        """Like `Tensor.to` for every tensor held."""
+        return replace(
+            self,
+            image_embeds=self.image_embeds.to(*args, **kwargs),
+            features=None if self.features is None else {k: v.to(*args, **kwargs) for k, v in self.features.items()},
+            pose=None if self.pose is None else [p.to(*args, **kwargs) for p in self.pose],
+        )
+
+
+class _BankFilled(Exception):
+    """Raised by the last block's hook to stop the garment U-Net once every feature it must give is recorded."""
+
+
+_SECTION_ORDER = {"down_blocks": 0, "mid_block": 1, "up_blocks": 2}
+
+
+def _execution_order(name: str) -> tuple:
+    section, *rest = name.split(".")
+    return (_SECTION_ORDER[section], *(int(part) for part in rest if part.isdigit()))
+
+
+def transformer_block_names(unet: UNet2DConditionModel) -> list[str]:
+    """Names of the U-Net's transformer blocks in execution order: down blocks, mid block, up blocks (diffusers
+    registers `mid_block` after `up_blocks`, so module order is not execution order)."""
+    names = [name for name, module in unet.named_modules() if isinstance(module, BasicTransformerBlock)]
+    return sorted(names, key=_execution_order)
+
+
+class GarmentUNet(nn.Module):
+    """SD1.5 U-Net used as a feature extractor: (B, 4, h, w) garment latents -> feature bank."""
+
+    def __init__(self, unet: UNet2DConditionModel, timestep: int = 0):
+        super().__init__()
+        self.unet = unet
+        self.timestep = timestep
+        unet.set_attn_processor(AttnProcessor())
+        self.block_names = transformer_block_names(unet)
+        self._bank: dict[str, torch.Tensor] | None = None
+        for name in self.block_names:
+            block = unet.get_submodule(name)
+            block.norm1.register_forward_hook(self._recorder(name, last=name == self.block_names[-1]))
+
+    def _recorder(self, name: str, last: bool):
+        def record(_module, _inputs, output):
+            if self._bank is not None:
+                self._bank[name] = output
+                if last:
+                    raise _BankFilled
+
+        return record
+
+    def forward(self, latents: torch.Tensor, image_embeds: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Block name -> (B, N, C) PASA inputs f_g, for every transformer block."""
+        timestep = torch.full((latents.shape[0],), self.timestep, device=latents.device, dtype=torch.long)
+        self._bank = {}
+        try:
+            self.unet(latents, timestep, encoder_hidden_states=image_embeds)
+        except _BankFilled:
+            pass
+        finally:
+            bank, self._bank = self._bank, None
+        missing = [name for name in self.block_names if name not in bank]
+        if missing:  # only if the U-Net skipped a block: a bug, not a user error
+            raise RuntimeError(f"garment U-Net gave no features for {missing}")
+        return bank

@@ -1,0 +1,117 @@
+"""Loading the SD1.5 parts from diffusers-format folders (paths from the weights manifest, `tryon_cli/weights.py`).
+
+Every U-Net tensor in the files must be used and every U-Net parameter must come from the files (checked, with
+a one-line error otherwise); DPIDM's own modules are then added and listed in the `LoadReport`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+from diffusers import AutoencoderKL, UNet2DConditionModel
+from transformers import CLIPVisionModelWithProjection
+
+from tryon_cli.errors import InputError
+from tryon_cli.weights import require
+
+if TYPE_CHECKING:
+    from tryon_cli.models.dpidm import DPIDM
+
+
+@dataclass
+class PretrainedParts:
+    main_unet: UNet2DConditionModel
+    garment_unet: UNet2DConditionModel
+    vae: AutoencoderKL
+    image_encoder: CLIPVisionModelWithProjection
+    loaded: dict[str, set[str]]
+    """Component prefix in DPIDM (e.g. "main_unet.unet") -> parameter names loaded from files."""
+
+
+def _check_fit(folder: Path, info: dict) -> None:
+    missing, unexpected = list(info.get("missing_keys", [])), list(info.get("unexpected_keys", []))
+    mismatched = [str(m[0]) for m in info.get("mismatched_keys", [])]
+    if missing or unexpected or mismatched:
+        raise InputError(
+            f"{folder}: weights do not fit the model ({len(missing)} missing, {len(unexpected)} unexpected, "
+            f"{len(mismatched)} of another shape; first: {(missing + unexpected + mismatched)[0]})"
+        )
+
+
+def _quietly(load):
+    """Run a from_pretrained call without the libraries' INFO/WARNING chatter: misfits are checked by `_check_fit`."""
+    loggers = [logging.getLogger(n) for n in ("diffusers", "transformers")]
+    levels = [lg.level for lg in loggers]
+    try:
+        for lg in loggers:
+            lg.setLevel(logging.ERROR)
+        return load()
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
+def _load_unet(folder: Path, dtype: torch.dtype) -> UNet2DConditionModel:
+    unet, info = _quietly(
+        lambda: UNet2DConditionModel.from_pretrained(folder, torch_dtype=dtype, output_loading_info=True)
+    )
+    _check_fit(folder, info)
+    return unet
+
+
+def load_parts(root: Path | None, dtype: torch.dtype) -> PretrainedParts:
+    inpainting = require("sd15-inpainting", root)
+    base = require("sd15", root)
+    clip = require("clip-image-encoder", root)
+    main_unet = _load_unet(inpainting / "unet", dtype)
+    garment_unet = _load_unet(base / "unet", dtype)
+    vae, vae_info = _quietly(
+        lambda: AutoencoderKL.from_pretrained(inpainting / "vae", torch_dtype=dtype, output_loading_info=True)
+    )
+    _check_fit(inpainting / "vae", vae_info)
+    image_encoder, clip_info = _quietly(
+        lambda: CLIPVisionModelWithProjection.from_pretrained(clip, dtype=dtype, output_loading_info=True)
+    )
+    # A full CLIP checkpoint also carries the text tower, which is not used: only missing keys are an error.
+    _check_fit(clip, {"missing_keys": clip_info.get("missing_keys", []), "mismatched_keys": clip_info.get("mismatched_keys", [])})
+    loaded = {
+        "main_unet.unet": {n for n, _ in main_unet.named_parameters()},
+        "garment_unet.unet": {n for n, _ in garment_unet.named_parameters()},
+        "vae": {n for n, _ in vae.named_parameters()},
+        "image_encoder": {n for n, _ in image_encoder.named_parameters()},
+    }
+    return PretrainedParts(main_unet, garment_unet, vae, image_encoder, loaded)
+
+
+@dataclass
+class LoadReport:
+    """What `DPIDM.from_pretrained` took from the SD1.5 folders and what it initialised itself."""
+
+    pretrained: dict[str, int]
+    """Component -> number of parameters loaded from files."""
+    new_parameters: list[str] = field(default_factory=list)
+    """Parameters of DPIDM's own modules, not in any pretrained file."""
+
+    @classmethod
+    def of(cls, model: "DPIDM", loaded: dict[str, set[str]]) -> "LoadReport":
+        from_files = {f"{prefix}.{name}" for prefix, names in loaded.items() for name in names}
+        # Wrapping blocks moves no parameter, so pretrained names are unchanged and everything else is new.
+        new = [name for name, _ in model.named_parameters() if name not in from_files]
+        return cls({prefix: len(names) for prefix, names in loaded.items()}, new)
+
+    def __str__(self) -> str:
+        lines = [f"{prefix}: {count} pretrained parameters" for prefix, count in self.pretrained.items()]
+        kinds = sorted({_module_kind(name) for name in self.new_parameters})
+        lines.append(f"new: {len(self.new_parameters)} parameters ({', '.join(kinds)})")
+        return "\n".join(lines)
+
+
+def _module_kind(name: str) -> str:
+    for kind in ("pose_encoder", "pasa_adapter", "tsa", "pata"):
+        if f".{kind}." in f".{name}":
+            return kind
+    return name
