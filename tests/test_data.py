@@ -98,7 +98,7 @@ def test_sample_tensors_shapes_ranges_and_agnostic(layouts):
     assert set(sample["mask"].unique().tolist()) == {0.0, 1.0}
     assert 0.05 < float(sample["mask"].mean()) < 0.9
     repaint = sample["mask"].bool().expand_as(sample["pixel_values"])
-    assert torch.all(sample["agnostic_pixels"][repaint] == 0)
+    assert torch.allclose(sample["agnostic_pixels"][repaint], torch.tensor(128 / 127.5 - 1))  # AGNOSTIC_GREY
     assert torch.equal(sample["agnostic_pixels"][~repaint], sample["pixel_values"][~repaint])
     assert float(sample["human_pose_maps"].amax()) == 1.0 and float(sample["garment_pose_map"].amax()) == 1.0
     # frames 2..5 of the clip: the pose maps of consecutive frames differ (the person sways)
@@ -145,6 +145,11 @@ def test_crop_box_maps_keypoints_like_pixels():
     frame = np.zeros((1, 100, 100, 3), np.uint8)
     frame[:, :, :12] = 255  # the cut-off strip must not show up
     assert float(box.pixels(frame).max()) == -1.0
+    wide = CropBox.contain(60, 120, H, W)  # a wide garment photo is padded (white) above and below, not cut
+    assert (wide.left, wide.width) == (0, 120) and wide.top == -50 and wide.height == 160
+    padded = wide.pixels(np.zeros((1, 60, 120, 3), np.uint8))
+    assert float(padded[..., 0, :].min()) == 1.0 and float(padded[..., H // 2, :].max()) == -1.0
+    np.testing.assert_allclose(wide.points(np.array([[0, 0, 1]], np.float32)), [[0, 50 * H / 160, 1]])
 
 
 def test_joint_sampler_alternates_image_and_video_steps():

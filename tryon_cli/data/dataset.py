@@ -4,9 +4,9 @@ pose maps, and returns model-ready tensors. Loading is a pure function of a `Sam
 A sample (T = key.length, H x W = the training size):
   pixel_values      (3, T, H, W) in [-1, 1]   the person frames (the target)
   mask              (1, T, H, W) in {0, 1}    1 = the region to repaint
-  agnostic_pixels   (3, T, H, W) in [-1, 1]   pixel_values with the repaint region set to 0 (grey), as in SD inpainting
+  agnostic_pixels   (3, T, H, W) in [-1, 1]   pixel_values with the repaint region grey (AGNOSTIC_GREY, as at inference)
   human_pose_maps   (3, T, H, W) in [0, 1]    rendered after flip and keypoint drop
-  garment_pixels    (3, H, W) in [-1, 1]
+  garment_pixels    (3, H, W) in [-1, 1]      padded with white to the aspect, as the try-on pipeline fits it
   garment_pose_map  (3, H, W) in [0, 1]
   drop_garment      bool                       garment-condition dropout (classifier-free guidance)
 """
@@ -26,6 +26,7 @@ from tryon_cli.data.entries import ClipEntry, source_kind
 from tryon_cli.data.sampler import SampleKey
 from tryon_cli.errors import InputError
 from tryon_cli.io import list_frame_folder, probe_video, read_frames, read_image
+from tryon_cli.preprocess.masks import AGNOSTIC_GREY
 from tryon_cli.preprocess.keypoints import FramePose, GarmentLandmarks, PoseSequence
 from tryon_cli.preprocess.pose_maps import render_garment_pose, render_human_pose
 
@@ -104,7 +105,7 @@ class TryOnDataset(Dataset):
         body = box.points(poses.body)
         hands = None if poses.hands is None else box.points(poses.hands)
         face = None if poses.face is None else box.points(poses.face)
-        garment_box = CropBox.fit(*garment.shape[:2], H, W)
+        garment_box = CropBox.contain(*garment.shape[:2], H, W)
         garment_pixels = garment_box.pixels(garment[None])[0]
         garment_points = garment_box.points(landmarks.points)
 
@@ -132,7 +133,7 @@ class TryOnDataset(Dataset):
         return {
             "pixel_values": pixels,
             "mask": mask,
-            "agnostic_pixels": pixels * (1 - mask),
+            "agnostic_pixels": torch.where(mask.bool(), AGNOSTIC_GREY / 127.5 - 1, pixels),
             "human_pose_maps": torch.from_numpy(pose_maps).permute(3, 0, 1, 2).float() / 255,
             "garment_pixels": garment_pixels,
             "garment_pose_map": torch.from_numpy(garment_map).permute(2, 0, 1).float() / 255,
