@@ -1,0 +1,500 @@
+"""`DPIDMTryOnPipeline`: a person video and a garment photo in, a try-on video out (paper section 3.6).
+
+One way through, streaming wherever pixels are involved, so memory stays flat on long videos:
+
+1. Human pose of every frame (cached by preprocess) -> a crop box per frame around the person at the model's
+   3:4 aspect (`framing.crop_boxes`).
+2. Stream the frames: agnostic mask for the garment's category (or the user's mask video), crop, grey out the
+   masked region, VAE-encode in chunks. Kept for the whole video: the agnostic latents, the mask at latent size,
+   the crop-space pose maps (uint8) and the full-resolution masks (bit-packed) for paste-back.
+3. Garment: landmarks, garment pose map, then `model.encode_garment` ONCE: the CLIP embedding and the garment
+   U-Net's feature bank serve every window and every step.
+4. DDIM with classifier-free guidance (the unconditional pass drops the garment conditions). Steps outer,
+   windows inner, one latent tensor for the whole video: at every step the noise predictions of overlapping
+   windows are averaged frame by frame (`sliding_window`).
+5. Stream the frames again: VAE-decode the latents in chunks, paste each generated crop back into its original
+   full-resolution frame inside the feathered mask only, write the mp4 at the source fps with the source audio.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Iterator
+
+import cv2
+import numpy as np
+import torch
+from diffusers import DDIMScheduler
+from einops import rearrange
+
+from tryon_cli.errors import InputError, MissingWeightsError
+from tryon_cli.io import VideoWriter, atomic_output, open_video, read_image
+from tryon_cli.io.ffmpeg import last_line, run_ffmpeg
+from tryon_cli.models.main_unet import inpainting_input
+from tryon_cli.pipelines import compositing, framing
+from tryon_cli.pipelines.progress import Stages
+from tryon_cli.pipelines.sliding_window import blend_windows, frame_weights, window_schedule
+from tryon_cli.preprocess.keypoints import FramePose, GarmentLandmarks
+from tryon_cli.preprocess.masks import AGNOSTIC_GREY
+from tryon_cli.preprocess.pose_maps import render_garment_pose, render_human_pose
+from tryon_cli.weights import path_of
+
+# Defaults per `--model`: the paper's for the real model; for the tiny install check, few steps at a small size so
+# the shipped example runs in about a minute on a 2-core CPU (it is untrained: more steps would not help).
+MODEL_DEFAULTS = {
+    "sd15": {"steps": 30, "height": 512, "width": 384},
+    "tiny": {"steps": 4, "height": 256, "width": 192},
+}
+DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+# Frames per VAE call and per streamed chunk: bounds the pixels held at once.
+CHUNK = 8
+# Paste-back feather in output pixels, relative to the frame's short side (6 px on 832x624).
+FEATHER_FRACTION = 0.01
+
+
+@dataclass
+class TryOnOutput:
+    """What a call produced: the video, and the side files asked for."""
+
+    video: Path
+    frame_count: int
+    fps: float
+    width: int
+    height: int
+    untrained: bool
+    preview: Path | None = None
+    intermediates: Path | None = None
+
+
+@dataclass
+class _VideoConditions:
+    """Everything the denoiser needs about the person video, at model and latent size, for all N frames."""
+
+    agnostic_latents: torch.Tensor  # (1, 4, N, h, w)
+    mask_latents: torch.Tensor  # (1, 1, N, h, w), 1 = repaint
+    pose_maps: np.ndarray  # (N, H, W, 3) uint8 human pose maps in crop space
+    packed_masks: list[np.ndarray]  # full-resolution repaint masks, np.packbits per frame
+    boxes: np.ndarray  # (N, 4) crop boxes in frame pixels
+
+
+class DPIDMTryOnPipeline:
+    """The DPIDM inference pipeline. Build it with `from_pretrained` (a trained checkpoint) or `tiny` (random).
+
+    >>> pipe = DPIDMTryOnPipeline.tiny(seed=0)
+    >>> pipe("person.mp4", "shirt.jpg", "out.mp4", steps=4, height=128, width=96)
+    """
+
+    def __init__(self, model, *, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,
+                 untrained: bool = False, description: str = "DPIDM"):
+        self.model = model.to(device=device, dtype=dtype).eval()
+        self.device = torch.device(device)
+        self.dtype = dtype
+        self.untrained = untrained
+        self.description = description
+
+    # -- building -----------------------------------------------------------------------------------------------
+
+    @classmethod
+    def from_pretrained(cls, checkpoint: Path | None = None, *, weights_root: Path | None = None,
+                        device: str = "cpu", dtype: torch.dtype = torch.float32, attention: str = "auto"):
+        """A trained DPIDM; MissingWeightsError (one line: what is missing, how to get it) without one."""
+        from tryon_cli.models.dpidm import DPIDM
+
+        checkpoint = Path(checkpoint) if checkpoint is not None else _default_checkpoint(weights_root)
+        # DPIDM.from_pretrained alone would give freshly initialised DPIDM modules; inference needs trained ones.
+        if not (checkpoint / "dpidm.safetensors").is_file():
+            raise MissingWeightsError(
+                f"no trained DPIDM checkpoint: {checkpoint / 'dpidm.safetensors'} not found; train one with "
+                "`dpidm train` and pass its OUT/checkpoints/<step> folder with --checkpoint (or copy it to "
+                f"{_default_checkpoint(weights_root)}); to check the install without one, use --model tiny"
+            )
+        model = DPIDM.from_pretrained(weights_root, checkpoint=checkpoint, dtype=dtype)
+        _select_attention(attention, torch.device(device))
+        return cls(model, device=device, dtype=dtype, description=f"DPIDM checkpoint {checkpoint}")
+
+    @classmethod
+    def tiny(cls, seed: int = 0, *, device: str = "cpu", dtype: torch.dtype = torch.float32, attention: str = "auto"):
+        """A tiny randomly initialised DPIDM (seeded): checks an install end to end; its output is noise-like."""
+        from tryon_cli.models.dpidm import DPIDM
+
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = DPIDM.from_config("tiny")
+        _select_attention(attention, torch.device(device))
+        return cls(model, device=device, dtype=dtype, untrained=True,
+                   description=f"tiny DPIDM, UNTRAINED (random weights, seed {seed})")
+
+    # -- the call -----------------------------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def __call__(
+        self,
+        video: str | Path,
+        garment: str | Path,
+        output: str | Path,
+        *,
+        category: str = "upper",
+        mask: str | Path | None = None,
+        frames: tuple[int, int | None] | None = None,
+        steps: int = 30,
+        guidance: float = 1.5,
+        seed: int = 0,
+        window: int | None = 24,
+        overlap: int = 8,
+        weighting: str = "flat",
+        height: int = 512,
+        width: int = 384,
+        preview: bool = False,
+        keep_intermediates: bool = False,
+        stages: Stages | None = None,
+    ) -> TryOnOutput:
+        """Dress the person of `video` in `garment` and write the result to `output` (mp4, atomically).
+
+        `frames=(start, stop)` limits the work to those frames; `window=None` denoises the whole video at once;
+        `mask` is a video whose white pixels are the region to repaint, used instead of the automatic mask.
+        """
+        stages = stages or Stages(enabled=False)
+        video, garment, output = Path(video), Path(garment), Path(output)
+        factor = 2 ** (len(self.model.vae.config.block_out_channels) - 1)
+        if height % factor or width % factor:
+            raise InputError(f"--height/--width must be multiples of {factor}, got {height}x{width}")
+        if steps < 1:
+            raise InputError(f"--steps must be at least 1, got {steps}")
+
+        with open_video(video) as reader:
+            meta = reader.meta
+            start, stop = _frame_range(frames, meta.frame_count)
+            num_frames = stop - start
+            windows = window_schedule(num_frames, window, overlap)
+
+            poses = self._human_pose(reader, start, stop, stages)
+            boxes = framing.crop_boxes(poses.body, meta.width, meta.height, height, width,
+                                       radius=(window or num_frames) // 2)
+            intermediates = None
+            if keep_intermediates:
+                intermediates = output.with_name(output.stem + "_intermediates")
+                intermediates.mkdir(parents=True, exist_ok=True)
+            conditions = self._encode_video(reader, start, stop, poses, boxes, category, mask, height, width,
+                                            intermediates, meta.fps, stages)
+            garment_photo = read_image(garment)
+            fitted = _fit_garment(garment_photo, height, width)
+            garment_conditions = self._encode_garment(garment_photo, fitted, category, guidance != 1.0, stages)
+            latents = self.denoise(conditions, garment_conditions, steps=steps, guidance=guidance, seed=seed,
+                                   windows=windows, weighting=weighting, stages=stages)
+            preview_path = output.with_name(output.stem + ".preview.mp4") if preview else None
+            self._decode_and_write(reader, start, stop, latents, conditions, output, preview_path, fitted.image,
+                                   meta, stages, self._run_comment(category, steps, guidance, seed, window, overlap))
+        return TryOnOutput(video=output, frame_count=num_frames, fps=meta.fps, width=meta.width, height=meta.height,
+                           untrained=self.untrained, preview=preview_path, intermediates=intermediates)
+
+    # -- stages -------------------------------------------------------------------------------------------------
+
+    def _human_pose(self, reader, start: int, stop: int, stages: Stages):
+        """The main person's pose in frames start..stop, sliced from the whole video's poses.
+
+        Choice: the whole video is posed (and cached by its content), so that a frame gets the same pose whatever
+        `--frames` range is asked for, and a second run on the same video (another garment, seed or range)
+        skips pose estimation.
+        """
+        from tryon_cli.preprocess.human_pose import video_poses
+
+        meta = reader.meta
+        device = "cuda" if self.device.type == "cuda" else "cpu"
+        with stages.task("pose frames", total=meta.frame_count) as advance:
+            poses = video_poses(meta.path, device=device, progress=lambda t: advance())
+        for note in poses.notes:
+            stages.progress.console.print(f"note: {note}")
+        return poses.slice(start, stop)
+
+    def _frame_masks(self, reader, start, stop, poses, category, mask_video) -> Iterator[np.ndarray]:
+        """The full-resolution repaint mask of each frame: the user's mask video, or the agnostic mask."""
+        meta = reader.meta
+        if mask_video is not None:
+            masks = open_video(mask_video)
+            if masks.meta.frame_count < stop:
+                raise InputError(f"mask video {mask_video} has {masks.meta.frame_count} frames, the video needs {stop}")
+            for frame in masks.frames(start, stop):
+                gray = frame.max(axis=2)
+                if gray.shape != (meta.height, meta.width):
+                    gray = cv2.resize(gray, (meta.width, meta.height), interpolation=cv2.INTER_NEAREST)
+                yield gray > 127
+            return
+        from tryon_cli.preprocess.masks import agnostic_masks
+
+        yield from agnostic_masks(poses, category)
+
+    def _encode_video(self, reader, start, stop, poses, boxes, category, mask_video, height, width, intermediates,
+                      fps, stages) -> _VideoConditions:
+        num_frames = stop - start
+        latents, mask_latents, pose_maps, packed = [], [], np.zeros((num_frames, height, width, 3), np.uint8), []
+        factor = 2 ** (len(self.model.vae.config.block_out_channels) - 1)
+        with ExitStack() as writers, stages.task("agnostic frames", total=num_frames) as advance:
+            # Intermediates: what the model saw (pose maps and agnostic crops at model size), and the repaint mask
+            # at full size in the format --mask reads, so it can be edited and fed back.
+            side = {}
+            if intermediates is not None:
+                for name in ("pose", "mask", "agnostic"):
+                    side[name] = writers.enter_context(VideoWriter(intermediates / f"{name}.mp4", fps))
+            chunk: list[np.ndarray] = []
+            masks = self._frame_masks(reader, start, stop, poses, category, mask_video)
+            for t, (frame, mask) in enumerate(zip(reader.frames(start, stop), masks)):
+                packed.append(np.packbits(mask))
+                crop_mask = compositing.crop(mask, boxes[t], height, width, nearest=True)
+                agnostic = compositing.crop(frame, boxes[t], height, width)
+                agnostic[crop_mask] = AGNOSTIC_GREY
+                pose_maps[t] = _render_pose_in_crop(poses[t], boxes[t], height, width)
+                mask_latents.append(cv2.resize(crop_mask.astype(np.float32), (width // factor, height // factor),
+                                               interpolation=cv2.INTER_AREA))
+                chunk.append(agnostic)
+                if intermediates is not None:
+                    side["pose"].write(pose_maps[t])
+                    side["mask"].write(np.repeat(mask[..., None].astype(np.uint8) * 255, 3, axis=2))
+                    side["agnostic"].write(agnostic)
+                if len(chunk) == CHUNK:
+                    latents.append(self.model.encode_latents(_to_model_pixels(np.stack(chunk), self.device, self.dtype)).float())
+                    chunk = []
+                advance()
+            if chunk:
+                latents.append(self.model.encode_latents(_to_model_pixels(np.stack(chunk), self.device, self.dtype)).float())
+        mask_tensor = torch.from_numpy(np.stack(mask_latents))[None, None].to(self.device)
+        return _VideoConditions(
+            agnostic_latents=torch.cat(latents, dim=2),
+            mask_latents=(mask_tensor > 0.5).float(),
+            pose_maps=pose_maps,
+            packed_masks=packed,
+            boxes=boxes,
+        )
+
+    def _encode_garment(self, photo: np.ndarray, fitted: _FittedGarment, category: str, guided: bool,
+                        stages: Stages):
+        """The garment conditions, ONE garment U-Net run: [dropped; real] when guided, else the real ones alone."""
+        from tryon_cli.preprocess.garment_landmarks import garment_landmarks
+
+        with stages.task("garment", total=2) as advance:
+            landmarks = fitted.move(garment_landmarks(photo, category))
+            advance()
+            pose_map = render_garment_pose(landmarks, *fitted.image.shape[:2])
+            pixels = _to_model_pixels(fitted.image[None], self.device, self.dtype)[:, :, 0]
+            pose = _to_unit(pose_map[None], self.device, self.dtype)[:, :, 0]
+            encode = self.model.encode_garment_for_guidance if guided else self.model.encode_garment
+            conditions = encode(pixels, pose)
+            advance()
+        return conditions
+
+    def denoise(self, conditions: _VideoConditions, garment, *, steps: int, guidance: float, seed: int,
+                windows: list[slice], weighting: str = "flat", stages: Stages | None = None) -> torch.Tensor:
+        """DDIM from seeded noise to the video's latents (1, 4, N, h, w); sliding windows averaged at every step."""
+        stages = stages or Stages(enabled=False)
+        num_frames = conditions.agnostic_latents.shape[2]
+        scheduler = DDIMScheduler.from_config(self.model.noise_scheduler.config)
+        scheduler.set_timesteps(steps, device=self.device)
+        shape = conditions.agnostic_latents.shape
+        # Noise is drawn on the CPU from the seed, so a seed gives the same video on every device.
+        noise = torch.randn(shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float32)
+        latents = noise.to(self.device) * scheduler.init_noise_sigma
+        weights = frame_weights(num_frames, windows, weighting)  # type: ignore[arg-type]
+
+        # Classifier-free guidance: `garment` then holds [dropped garment; garment] (see `_encode_garment`), and
+        # each window runs once as a batch of 2, unconditional first.
+        guided = garment.batch_size == 2
+
+        def predict(t: torch.Tensor, window: slice) -> torch.Tensor:
+            noisy = scheduler.scale_model_input(latents[:, :, window], t)
+            sample = inpainting_input(noisy, conditions.mask_latents[:, :, window],
+                                      conditions.agnostic_latents[:, :, window]).to(self.dtype)
+            pose = _to_unit(conditions.pose_maps[window], self.device, self.dtype)
+            if guided:
+                sample, pose = torch.cat([sample, sample]), torch.cat([pose, pose])
+            noise = self.model.main_unet(sample, t, garment=garment, human_pose_maps=pose).float()
+            if not guided:
+                return noise
+            uncond, cond = noise.chunk(2)  # noqa: the order encode_garment_for_guidance gives
+            return uncond + guidance * (cond - uncond)
+
+        with stages.task(f"denoising ({len(windows)} windows x {steps} steps)", total=steps * len(windows)) as advance:
+            for t in scheduler.timesteps:
+                def window_prediction(window: slice) -> torch.Tensor:
+                    out = predict(t, window)
+                    advance()
+                    return out
+
+                noise_pred = blend_windows(window_prediction, latents, windows, weights)
+                latents = scheduler.step(noise_pred, t, latents).prev_sample
+        return latents
+
+    def _decode_and_write(self, reader, start, stop, latents, conditions, output, preview_path, garment_image, meta,
+                          stages, comment: str) -> None:
+        num_frames = stop - start
+        feather = max(1, round(FEATHER_FRACTION * min(meta.width, meta.height)))
+        height, width = conditions.pose_maps.shape[1:3]
+        covered = np.ones((height, width), np.float32)
+        with ExitStack() as files:
+            audio = files.enter_context(_audio_for_range(meta, start))
+            final = files.enter_context(atomic_output(output))
+            # The encoder writes a scratch file; the finished file is copied into place with the run's metadata.
+            scratch = Path(files.enter_context(tempfile.TemporaryDirectory(prefix="dpidm-"))) / "video.mp4"
+            with ExitStack() as writers, stages.task("decoding + writing", total=num_frames) as advance:
+                writer = writers.enter_context(VideoWriter(scratch, meta.fps, audio_from=audio))
+                preview = writers.enter_context(VideoWriter(preview_path, meta.fps)) if preview_path else None
+                frames = reader.frames(start, stop)
+                for first in range(0, num_frames, CHUNK):
+                    for offset, crop_out in enumerate(_to_uint8(self.model.decode_latents(latents[:, :, first:first + CHUNK].to(self.dtype)))):
+                        t = first + offset
+                        frame = next(frames)
+                        size = frame.shape[:2]
+                        mask = np.unpackbits(conditions.packed_masks[t], count=size[0] * size[1]).reshape(size)
+                        box = conditions.boxes[t]
+                        # Only inside the feathered mask, and only where the crop reaches (not its grey padding).
+                        alpha = compositing.feather_alpha(mask.astype(bool), feather)
+                        alpha *= compositing.uncrop(covered, box, *size) > 0.999
+                        result = compositing.paste(frame, compositing.uncrop(crop_out, box, *size), alpha)
+                        writer.write(result)
+                        if preview is not None:
+                            preview.write(np.concatenate([compositing.crop(frame, box, height, width), garment_image,
+                                                          compositing.crop(result, box, height, width)], axis=1))
+                        advance()
+            _copy_with_comment(scratch, final, comment)
+
+    # -- helpers ------------------------------------------------------------------------------------------------
+
+    def _run_comment(self, category, steps, guidance, seed, window, overlap) -> str:
+        return json.dumps({"generator": "dpidm tryon", "model": self.description, "untrained": self.untrained,
+                           "category": category, "steps": steps, "guidance": guidance, "seed": seed,
+                           "window": window, "overlap": overlap})
+
+
+def torch_device(name: str) -> torch.device:
+    """'auto' is this process's device (its own GPU under `accelerate launch`, CUDA when present, else CPU)."""
+    if name == "auto":
+        from accelerate import PartialState
+
+        return PartialState().device
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise InputError(f"--device {name!r} is not a torch device (auto, cpu, cuda, cuda:1, ...)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise InputError(f"--device {name}: CUDA is not available on this machine")
+    return device
+
+
+def torch_dtype(name: str) -> torch.dtype:
+    if name not in DTYPES:
+        raise InputError(f"--dtype must be one of {', '.join(DTYPES)}, got {name!r}")
+    return DTYPES[name]
+
+
+def _default_checkpoint(weights_root: Path | None) -> Path:
+    return path_of("dpidm", weights_root)
+
+
+def _select_attention(attention: str, device: torch.device) -> None:
+    """Apply --attention. The models' backend module picks xformers on CUDA when it runs, else SDPA ('auto')."""
+    from tryon_cli.models.attention import backend
+
+    if attention not in ("auto", "sdpa", "xformers"):
+        raise InputError(f"--attention must be auto, sdpa or xformers, got {attention!r}")
+    if attention == "xformers" and (device.type != "cuda" or backend.backend_for(device) != "xformers"):
+        raise InputError("--attention xformers needs a CUDA device and a working xformers install "
+                         "(pip install xformers built for this torch); use --attention sdpa")
+    if attention == "sdpa":
+        # The backend module has no public switch; it caches its CUDA choice in this variable.
+        backend._cuda_backend = "sdpa"
+
+
+def _frame_range(frames: tuple[int, int | None] | None, frame_count: int) -> tuple[int, int]:
+    start, stop = frames or (0, None)
+    stop = frame_count if stop is None else stop
+    if not 0 <= start < stop <= frame_count:
+        raise InputError(f"--frames {start}:{stop} is outside the video's {frame_count} frames")
+    return start, stop
+
+
+@dataclass
+class _FittedGarment:
+    """The garment photo padded with white to the model's aspect and resized, and how its pixels moved."""
+
+    image: np.ndarray  # (height, width, 3) uint8
+    scale: float
+    left: int  # padding added on the left / top, in source pixels
+    top: int
+
+    def move(self, landmarks: GarmentLandmarks) -> GarmentLandmarks:
+        """Landmarks found on the source photo, in the fitted image's pixels."""
+        points = landmarks.points.copy()
+        points[:, 0] = (points[:, 0] + self.left) * self.scale
+        points[:, 1] = (points[:, 1] + self.top) * self.scale
+        points[landmarks.points[:, 2] <= 0] = 0
+        height, width = self.image.shape[:2]
+        return replace(landmarks, points=points, height=height, width=width)
+
+
+def _fit_garment(image: np.ndarray, height: int, width: int) -> _FittedGarment:
+    h, w = image.shape[:2]
+    target_w = max(w, round(h * width / height))
+    target_h = max(h, round(target_w * height / width))
+    top, left = (target_h - h) // 2, (target_w - w) // 2
+    padded = cv2.copyMakeBorder(image, top, target_h - h - top, left, target_w - w - left, cv2.BORDER_CONSTANT,
+                                value=(255, 255, 255))
+    fitted = cv2.resize(padded, (width, height), interpolation=cv2.INTER_AREA)
+    return _FittedGarment(fitted, width / target_w, left, top)
+
+
+def _render_pose_in_crop(pose: FramePose, box: np.ndarray, height: int, width: int) -> np.ndarray:
+    """The human pose map of one frame, drawn in the crop's pixels."""
+    matrix = compositing.crop_matrix(box, height, width)
+
+    def move(points):
+        if points is None:
+            return None
+        out = points.copy()
+        out[..., :2] = points[..., :2] @ matrix[:, :2].T + matrix[:, 2]
+        out[points[..., 2] <= 0] = 0
+        return out
+
+    return render_human_pose(FramePose(move(pose.body), move(pose.hands), move(pose.face)), height, width)
+
+
+def _to_model_pixels(frames: np.ndarray, device, dtype) -> torch.Tensor:
+    """(T, H, W, 3) uint8 -> (1, 3, T, H, W) in [-1, 1]."""
+    return _to_unit(frames, device, dtype) * 2 - 1
+
+
+def _to_uint8(pixels: torch.Tensor) -> np.ndarray:
+    """(1, 3, T, H, W) in [-1, 1] -> (T, H, W, 3) uint8."""
+    pixels = ((pixels.float().clamp(-1, 1) + 1) * 127.5).round().byte()
+    return rearrange(pixels, "1 c t h w -> t h w c").cpu().numpy()
+
+
+def _to_unit(frames: np.ndarray, device, dtype) -> torch.Tensor:
+    """(T, H, W, 3) uint8 -> (1, 3, T, H, W) in [0, 1]."""
+    tensor = torch.from_numpy(np.ascontiguousarray(frames)).to(device)
+    return rearrange(tensor, "t h w c -> 1 c t h w").to(dtype) / 255
+
+
+@contextmanager
+def _audio_for_range(meta, start: int) -> Iterator[Path | None]:
+    """The audio source for frames from `start` on: the video itself, or its audio cut from that frame's time."""
+    if not meta.has_audio or start == 0:
+        yield meta.path if meta.has_audio else None
+        return
+    with tempfile.TemporaryDirectory(prefix="dpidm-audio-") as folder:
+        out = Path(folder) / "audio.mka"
+        result = run_ffmpeg("-v", "error", "-ss", f"{start / meta.fps:.6f}", "-i", str(meta.path), "-map", "0:a:0",
+                            "-c:a", "copy", "-y", str(out))
+        if result.returncode != 0:
+            raise InputError(f"cannot cut the audio of {meta.path}: {last_line(result.stderr)}")
+        yield out
+
+
+def _copy_with_comment(video: Path, target: Path, comment: str) -> None:
+    """Copy the streams of `video` into `target` unchanged, adding `comment` to the mp4's metadata."""
+    result = run_ffmpeg("-v", "error", "-i", str(video), "-map", "0", "-c", "copy", "-metadata", f"comment={comment}",
+                        "-movflags", "+faststart", "-y", str(target))
+    if result.returncode != 0:
+        raise RuntimeError(f"ffmpeg could not finish {target}: {last_line(result.stderr)}")
