@@ -57,10 +57,12 @@ def main(
 
 # Subcommands, one module each; a command is registered here once it works.
 from tryon_cli.cli import info as _info  # noqa: E402
+from tryon_cli.cli import tryon as _tryon  # noqa: E402
 from tryon_cli.cli import weights as _weights  # noqa: E402
 
 app.command("weights", epilog=_weights.EPILOG)(_weights.weights)
 app.command("info", epilog=_info.EPILOG)(_info.info)
+app.command("tryon", epilog=_tryon.EPILOG)(_tryon.tryon)
 
 
 def run() -> None:
