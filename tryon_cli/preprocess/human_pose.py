@@ -26,6 +26,7 @@ from typing import Callable, Iterable, Protocol
 import numpy as np
 
 from tryon_cli.errors import InputError, MissingWeightsError
+from tryon_cli.io import atomic_output, open_video
 from tryon_cli.preprocess import tracking
 from tryon_cli.preprocess.keypoints import (
     DRAW_THRESHOLD,
@@ -298,8 +299,6 @@ def video_poses(
     The cache file is `<cache_dir>/<sha256 of the file>-<backend>-v<CACHE_VERSION>.npz`; with `backend="auto"`
     the backend actually used names the file, so installing DWPose later does not return stale yolo poses.
     """
-    from tryon_cli.io import open_video
-
     model = load_backend(backend, device=device)
     cached = cache_dir() / f"{file_sha256(path)}-{model.name}-v{CACHE_VERSION}.npz"
     if use_cache and cached.is_file():
@@ -307,8 +306,6 @@ def video_poses(
     with open_video(path) as reader:
         poses = estimate_video_poses(reader, model, fps=reader.meta.fps, progress=progress, source=str(path))
     if use_cache:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        temporary = cached.with_suffix(f".tmp{os.getpid()}")
-        poses.save(temporary)
-        temporary.replace(cached)
+        with atomic_output(cached) as temporary:
+            poses.save(temporary)
     return poses

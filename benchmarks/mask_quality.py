@@ -1,0 +1,121 @@
+"""Agnostic-mask quality against the reference masks shipped with the sample data, and pose speed per backend.
+
+Per clip: recall (share of the reference mask that ours covers: the old garment must not show through), IoU,
+and temporal stability (mean IoU of consecutive masks), set beside the reference masks' own temporal IoU.
+Targets (issue 4): recall >= 0.95, IoU >= 0.65, temporal IoU >= the reference's.
+
+    python benchmarks/mask_quality.py                      # all clips, pose backend auto
+    python benchmarks/mask_quality.py --clips vivid/upper1 --no-speed
+
+Poses come through `video_poses` and its cache ($DPIDM_CACHE); the speed part always runs the backends afresh.
+Prints one line per clip and per backend, and a last line of JSON with the means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tryon_cli.offline import apply_offline_defaults  # noqa: E402
+
+apply_offline_defaults()
+
+from tryon_cli.io import read_frames  # noqa: E402
+from tryon_cli.preprocess.human_pose import dwpose_files, estimate_video_poses, load_backend, video_poses  # noqa: E402
+from tryon_cli.preprocess.masks import agnostic_masks  # noqa: E402
+
+DATA = REPO.parent / "shared" / "data"
+# clip name -> (video, reference mask video, category)
+CLIPS = {
+    "vivid/upper1": ("vivid/videos/upper1.mp4", "vivid/agnostic_mask/upper1.mp4", "upper"),
+    "vivid/lower1": ("vivid/videos/lower1.mp4", "vivid/agnostic_mask/lower1.mp4", "lower"),
+    "3dvton/1046043_detail": ("3dvton/videos/1046043_detail.mp4", "3dvton/rec_agnostic_mask/1046043_detail.mp4", "dress"),
+    "3dvton/model_1": ("3dvton/videos/model_1.mp4", "3dvton/rec_agnostic_mask/model_1.mp4", "dress"),
+}
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    union = np.logical_or(a, b).sum()
+    return float(np.logical_and(a, b).sum() / union) if union else 1.0
+
+
+def recall(ours: np.ndarray, reference: np.ndarray) -> float:
+    total = reference.sum()
+    return float(np.logical_and(ours, reference).sum() / total) if total else 1.0
+
+
+def temporal_iou(masks: list[np.ndarray]) -> float:
+    return float(np.mean([iou(a, b) for a, b in zip(masks, masks[1:])])) if len(masks) > 1 else 1.0
+
+
+def measure_clip(name: str, backend: str) -> dict:
+    video, reference_path, category = CLIPS[name]
+    poses = video_poses(DATA / video, backend=backend)
+    references = [frame.mean(axis=2) > 127 for frame in read_frames(DATA / reference_path)]
+    ours = list(agnostic_masks(poses, category, read_frames(DATA / video)))
+    count = min(len(ours), len(references))
+    ours, references = ours[:count], references[:count]
+    return {
+        "clip": name,
+        "category": category,
+        "frames": count,
+        "pose_backend": poses.backend,
+        "recall": float(np.mean([recall(o, r) for o, r in zip(ours, references)])),
+        "iou": float(np.mean([iou(o, r) for o, r in zip(ours, references)])),
+        "temporal_iou": temporal_iou(ours),
+        "reference_temporal_iou": temporal_iou(references),
+    }
+
+
+def pose_speed(backend: str, frames: list[np.ndarray]) -> dict:
+    model = load_backend(backend)
+    model.detect(frames[0])  # warm-up: first-call allocations are not the steady rate
+    start = time.perf_counter()
+    estimate_video_poses(frames, model, fps=24.0)
+    seconds = time.perf_counter() - start
+    return {"backend": backend, "frames": len(frames), "frames_per_s": len(frames) / seconds,
+            "height": frames[0].shape[0], "width": frames[0].shape[1]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clips", nargs="*", default=list(CLIPS), choices=list(CLIPS))
+    parser.add_argument("--pose-backend", default="auto", choices=["auto", "dwpose", "yolo"])
+    parser.add_argument("--speed-frames", type=int, default=24, help="frames of vivid/upper1 timed per backend")
+    parser.add_argument("--no-speed", action="store_true", help="skip the pose speed measurement")
+    args = parser.parse_args()
+
+    results = []
+    for name in args.clips:
+        row = measure_clip(name, args.pose_backend)
+        results.append(row)
+        print(json.dumps(row), flush=True)
+    speeds = []
+    if not args.no_speed:
+        frames = list(read_frames(DATA / CLIPS["vivid/upper1"][0], stop=args.speed_frames))
+        for backend in ("yolo", "dwpose") if dwpose_files() else ("yolo",):
+            speeds.append(pose_speed(backend, frames))
+            print(json.dumps(speeds[-1]), flush=True)
+
+    summary = {
+        "clips": len(results),
+        "mean_recall": float(np.mean([r["recall"] for r in results])),
+        "mean_iou": float(np.mean([r["iou"] for r in results])),
+        "mean_temporal_iou": float(np.mean([r["temporal_iou"] for r in results])),
+        "mean_reference_temporal_iou": float(np.mean([r["reference_temporal_iou"] for r in results])),
+        "temporal_at_least_reference": all(r["temporal_iou"] >= r["reference_temporal_iou"] for r in results),
+        "pose_frames_per_s": {s["backend"]: round(s["frames_per_s"], 3) for s in speeds},
+    }
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()

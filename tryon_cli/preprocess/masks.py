@@ -1,0 +1,332 @@
+"""Agnostic masks: the region of each frame that the new garment may occupy (True = repaint), from the pose.
+
+The region is a body-part model drawn from the OpenPose-18 skeleton, in units of the person's torso length so it
+scales with the person: the torso as a polygon, limbs as capsules, the parts the category's garment covers
+(`PARTS`), all grown by a generous margin, because the new garment may be looser or longer than the old one and
+the old one must not show through. The head, hands and feet are cut out where they are visible, so the
+identity and the hands survive the repaint. Frames are made temporally stable by the smoothed poses
+(`tracking.one_euro`) and by a vote over neighbouring frames (`agnostic_masks`).
+
+`write_vivid_layout` writes the result as the ViViD dataset lays it out: `agnostic_mask/<stem>.mp4` (white =
+repaint) and `agnostic/<stem>.mp4` (the frames with that region filled with grey 128).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import cv2
+import numpy as np
+
+from tryon_cli.errors import InputError
+from tryon_cli.preprocess.keypoints import BODY_INDEX, DRAW_THRESHOLD, FramePose, PoseSequence
+
+CATEGORIES = ("upper", "lower", "dress")
+AGNOSTIC_GREY = 128
+
+J = BODY_INDEX
+
+
+@dataclass(frozen=True)
+class MaskShape:
+    """Proportions of the body-part model, as fractions of the torso length (neck to mid-hip)."""
+
+    arm_radius: float = 0.16
+    leg_radius: float = 0.18
+    margin: float = 0.08
+    """How far the region is grown beyond the parts: room for a looser garment."""
+    hem_drop: float = 0.1
+    """How far below the hips an upper garment may reach."""
+    waist_rise: float = 0.25
+    """How far above the hip joints a lower garment's waistband may reach."""
+    collar_rise: float = 0.12
+    head_radius: float = 0.16
+    face_margin: float = 0.03
+    hand_radius: float = 0.12
+    foot_radius: float = 0.14
+
+
+SHAPES = {
+    "upper": MaskShape(),
+    "lower": MaskShape(),
+    # A dress's outline is the least predictable (from a sheath to a ball gown): a wider margin, and the convex
+    # hull of the whole body below the face (HULL_CATEGORIES).
+    "dress": MaskShape(margin=0.2),
+}
+
+PARTS = {
+    "upper": ("torso", "arms"),
+    "lower": ("pelvis", "legs"),
+    "dress": ("torso", "arms", "pelvis", "legs", "skirt"),
+}
+
+
+HULL_CATEGORIES = {"upper", "dress"}
+
+
+def check_category(category: str) -> str:
+    if category not in CATEGORIES:
+        raise InputError(f"unknown garment category {category!r}; choose from {', '.join(CATEGORIES)}")
+    return category
+
+
+def _point(body: np.ndarray, name: str) -> np.ndarray | None:
+    row = body[J[name]]
+    return row[:2].astype(np.float64) if row[2] >= DRAW_THRESHOLD else None
+
+
+def _mid(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return (a + b) / 2
+
+
+def torso_length(body: np.ndarray) -> float | None:
+    """Neck to mid-hip distance in pixels, or an estimate from the shoulders or the legs; None without a body."""
+    neck, hip = _point(body, "neck"), _mid(_point(body, "r_hip"), _point(body, "l_hip"))
+    if neck is not None and hip is not None:
+        return float(np.linalg.norm(neck - hip))
+    rs, ls = _point(body, "r_shoulder"), _point(body, "l_shoulder")
+    if rs is not None and ls is not None:
+        return 1.6 * float(np.linalg.norm(rs - ls))
+    knee = _mid(_point(body, "r_knee"), _point(body, "l_knee"))
+    if hip is not None and knee is not None:
+        return 1.1 * float(np.linalg.norm(hip - knee))
+    return None
+
+
+class _Canvas:
+    """Draws parts grown by a radius: a polygon or capsule dilated by r is its fill plus r-thick outline."""
+
+    def __init__(self, height: int, width: int):
+        self.image = np.zeros((height, width), np.uint8)
+
+    def capsule(self, a, b, radius: float) -> None:
+        if a is None or b is None:
+            return
+        thickness = max(1, int(round(2 * radius)))
+        cv2.line(self.image, _int(a), _int(b), 1, thickness)
+        for p in (a, b):  # round caps whatever cv2's line end style
+            cv2.circle(self.image, _int(p), thickness // 2, 1, -1)
+
+    def polygon(self, points, radius: float) -> None:
+        points = [p for p in points if p is not None]
+        if len(points) < 3:
+            for a, b in zip(points, points[1:]):
+                self.capsule(a, b, radius)
+            return
+        hull = cv2.convexHull(np.round(np.array(points)).astype(np.int32))
+        cv2.fillConvexPoly(self.image, hull, 1)
+        cv2.polylines(self.image, [hull], True, 1, max(1, int(round(2 * radius))))
+        for p in points:
+            cv2.circle(self.image, _int(p), int(round(radius)), 1, -1)
+
+    def disc(self, center, radius: float) -> None:
+        if center is not None and radius > 0:
+            cv2.circle(self.image, _int(center), max(1, int(round(radius))), 1, -1)
+
+
+def _int(p) -> tuple[int, int]:
+    return int(round(p[0])), int(round(p[1]))
+
+
+def _shift(p: np.ndarray | None, direction: np.ndarray, amount: float) -> np.ndarray | None:
+    return None if p is None else p + direction * amount
+
+
+def _down(p: dict) -> np.ndarray:
+    """Unit vector down the body (neck to mid-hip) when both are known, else the image's down."""
+    neck, hip = p["neck"], _mid(p["r_hip"], p["l_hip"])
+    if neck is not None and hip is not None and np.linalg.norm(hip - neck) > 0:
+        return (hip - neck) / np.linalg.norm(hip - neck)
+    return np.array([0.0, 1.0])
+
+
+def cover_region(body: np.ndarray, category: str, height: int, width: int, shape: MaskShape | None = None) -> np.ndarray:
+    """The parts `category`'s garment covers, grown by the margin: uint8 0/1 `(height, width)`."""
+    shape = shape or SHAPES[category]
+    canvas = _Canvas(height, width)
+    scale = torso_length(body)
+    if scale is None:
+        return canvas.image
+    p = {name: _point(body, name) for name in J}
+    neck = p["neck"]
+    down = _down(p)
+    margin = shape.margin * scale
+    parts = PARTS[category]
+    if "torso" in parts:
+        canvas.polygon(
+            [_shift(neck, down, -shape.collar_rise * scale), p["r_shoulder"], p["l_shoulder"],
+             _shift(p["r_hip"], down, shape.hem_drop * scale), _shift(p["l_hip"], down, shape.hem_drop * scale)],
+            margin,
+        )
+    if "arms" in parts:
+        for side in ("r", "l"):
+            canvas.capsule(p[f"{side}_shoulder"], p[f"{side}_elbow"], (shape.arm_radius + shape.margin) * scale)
+            canvas.capsule(p[f"{side}_elbow"], p[f"{side}_wrist"], (shape.arm_radius + shape.margin) * scale)
+    if "pelvis" in parts:
+        canvas.polygon(
+            [_shift(p["r_hip"], down, -shape.waist_rise * scale), _shift(p["l_hip"], down, -shape.waist_rise * scale),
+             p["r_hip"], p["l_hip"], p["r_knee"], p["l_knee"]],
+            margin,
+        )
+    if "legs" in parts:
+        for side in ("r", "l"):
+            canvas.capsule(p[f"{side}_hip"], p[f"{side}_knee"], (shape.leg_radius + shape.margin) * scale)
+            canvas.capsule(p[f"{side}_knee"], p[f"{side}_ankle"], (shape.leg_radius + shape.margin) * scale)
+    if "skirt" in parts:
+        canvas.polygon([p["r_shoulder"], p["l_shoulder"], p["r_hip"], p["l_hip"], p["r_knee"], p["l_knee"]], margin)
+    if category in HULL_CATEGORIES:
+        points = cv2.findNonZero(canvas.image)
+        if points is not None:
+            cv2.fillConvexPoly(canvas.image, cv2.convexHull(points), 1)
+    return canvas.image
+
+
+def keep_region(pose: FramePose, height: int, width: int, shape: MaskShape | None = None) -> np.ndarray:
+    """Head, hands and feet where visible: uint8 0/1 `(height, width)`, never repainted."""
+    shape = shape or MaskShape()
+    canvas = _Canvas(height, width)
+    body = pose.body
+    scale = torso_length(body)
+    if scale is None:
+        return canvas.image
+    p = {name: _point(body, name) for name in J}
+    down = _down(p)
+    head = [p[n] for n in ("nose", "r_eye", "l_eye", "r_ear", "l_ear") if p[n] is not None]
+    face = None if pose.face is None else pose.face[pose.face[:, 2] >= DRAW_THRESHOLD, :2]
+    if face is not None and len(face) >= 10:
+        canvas.polygon(list(face.astype(np.float64)), shape.face_margin * scale)
+    elif head:
+        center = np.mean(head, axis=0)
+        spread = max((float(np.linalg.norm(a - center)) for a in head), default=0.0)
+        canvas.disc(center, max(shape.head_radius * scale, 1.3 * spread))
+    for side, hand_index in (("r", 1), ("l", 0)):
+        hand_points = None
+        if pose.hands is not None:
+            hand = pose.hands[hand_index]
+            hand_points = hand[hand[:, 2] >= DRAW_THRESHOLD, :2]
+        wrist, elbow = p[f"{side}_wrist"], p[f"{side}_elbow"]
+        if hand_points is not None and len(hand_points) >= 3:
+            canvas.polygon(list(hand_points.astype(np.float64)), shape.face_margin * scale)
+        elif wrist is not None and elbow is not None:
+            # Without hand points, the hand is a disc that starts at the wrist and lies along the forearm.
+            forearm = wrist - elbow
+            length = float(np.linalg.norm(forearm))
+            if length > 0:
+                radius = shape.hand_radius * scale
+                canvas.disc(wrist + forearm / length * radius, radius)
+        ankle = p[f"{side}_ankle"]
+        if ankle is not None:
+            # The foot: a disc whose top touches the ankle (trouser hems reach the ankle, shoes lie below it).
+            radius = shape.foot_radius * scale
+            canvas.disc(ankle + down * radius, radius)
+    return canvas.image
+
+
+def frame_mask(pose: FramePose, category: str, height: int, width: int, shape: MaskShape | None = None) -> np.ndarray:
+    """One frame's agnostic mask, bool `(height, width)`, True = repaint."""
+    shape = shape or SHAPES[category]
+    cover = cover_region(pose.body, category, height, width, shape)
+    return (cover > 0) & ~(keep_region(pose, height, width, shape) > 0)
+
+
+def agnostic_masks(
+    poses: PoseSequence,
+    category: str,
+    frames: Iterable[np.ndarray] | None = None,
+    shape: MaskShape | None = None,
+    window: int = 1,
+) -> Iterator[np.ndarray]:
+    """Agnostic masks of a video, bool `(H, W)` per frame, in order (a generator).
+
+    Each frame's mask is the majority vote of the per-frame masks within `window` frames on either side, so a
+    pixel that flickers in and out for one frame does not. `frames` is accepted for silhouette-aware variants and
+    may be None.
+    """
+    check_category(category)
+    del frames  # the pose model needs no pixels
+    raw = (frame_mask(pose, category, poses.height, poses.width, shape) for pose in poses)
+    return temporal_vote(raw, window)
+
+
+def temporal_vote(masks: Iterable[np.ndarray], window: int) -> Iterator[np.ndarray]:
+    """Each mask replaced by the majority of the masks within `window` frames of it (fewer at the ends)."""
+    buffer: deque[tuple[int, np.ndarray]] = deque()
+    centre = 0
+    last = -1
+    for last, mask in enumerate(masks):
+        buffer.append((last, mask))
+        while centre + window <= last:
+            yield _majority(buffer, centre, window)
+            centre += 1
+            while buffer and buffer[0][0] < centre - window:
+                buffer.popleft()
+    while centre <= last:
+        yield _majority(buffer, centre, window)
+        centre += 1
+        while buffer and buffer[0][0] < centre - window:
+            buffer.popleft()
+
+
+def _majority(buffer, centre: int, window: int) -> np.ndarray:
+    near = [mask for index, mask in buffer if abs(index - centre) <= window]
+    return np.sum(near, axis=0) * 2 > len(near)
+
+
+def read_mask_video(path: str | Path) -> Iterator[np.ndarray]:
+    """A user's mask video as bool frames (white = repaint: mean of the channels above 127)."""
+    from tryon_cli.io import read_frames
+
+    for frame in read_frames(path):
+        yield frame.mean(axis=2) > 127
+
+
+def apply_agnostic(frame: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The frame with the masked region filled with grey 128 (ViViD's agnostic frames)."""
+    out = frame.copy()
+    out[mask] = AGNOSTIC_GREY
+    return out
+
+
+def write_vivid_layout(
+    frames: Iterable[np.ndarray],
+    masks: Iterable[np.ndarray],
+    out_dir: str | Path,
+    stem: str,
+    fps: float,
+    source: str = "the video",
+) -> tuple[Path, Path]:
+    """Write `out_dir/agnostic_mask/<stem>.mp4` and `out_dir/agnostic/<stem>.mp4`; returns both paths.
+
+    Both files appear together or not at all (each writer is atomic and both live in one `with`). Raises
+    InputError when `masks` and `frames` do not have the same number of frames or size.
+    """
+    from contextlib import ExitStack
+
+    from tryon_cli.io import VideoWriter
+
+    out_dir = Path(out_dir)
+    mask_path, agnostic_path = out_dir / "agnostic_mask" / f"{stem}.mp4", out_dir / "agnostic" / f"{stem}.mp4"
+    with ExitStack() as stack:
+        mask_writer = stack.enter_context(VideoWriter(mask_path, fps))
+        agnostic_writer = stack.enter_context(VideoWriter(agnostic_path, fps))
+        mask_iter = iter(masks)
+        index = -1
+        for index, frame in enumerate(frames):
+            mask = next(mask_iter, None)
+            if mask is None:
+                raise InputError(f"the mask has fewer frames than {source} (it ends before frame {index})")
+            if mask.shape != frame.shape[:2]:
+                raise InputError(f"mask size {mask.shape[1]}x{mask.shape[0]} differs from {source}'s "
+                                 f"{frame.shape[1]}x{frame.shape[0]}")
+            mask_writer.write(np.repeat(mask[..., None].astype(np.uint8) * 255, 3, axis=2))
+            agnostic_writer.write(apply_agnostic(frame, mask))
+        if next(mask_iter, None) is not None:
+            raise InputError(f"the mask has more frames than {source} ({index + 1})")
+    return mask_path, agnostic_path
