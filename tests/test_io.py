@@ -302,3 +302,27 @@ def test_frame_folder_errors(tmp_path):
         read_frame_folder(tmp_path / "missing")
     with pytest.raises(InputError, match="no image files"):
         read_frame_folder(tmp_path)
+
+
+def test_output_that_is_a_folder_is_an_input_error(tmp_path):
+    with pytest.raises(InputError, match="is a folder"):
+        write_video(tmp_path, synthetic_clip(2, 8, 8), 24)
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------- shipped examples
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def test_examples_read_and_are_attributed():
+    """The shipped examples open through the same readers users' files take, and NOTICE names each of them."""
+    notice = (EXAMPLES / "NOTICE").read_text()
+    media = sorted(p for p in EXAMPLES.iterdir() if p.suffix in (".mp4", ".jpg"))
+    assert [p.name for p in media if p.name not in notice] == []
+    assert "Apache" in notice and (EXAMPLES / "LICENSE-ViViD.txt").is_file()
+    assert sum(p.stat().st_size for p in EXAMPLES.iterdir()) < 600_000
+    meta = open_video(EXAMPLES / "person.mp4").meta
+    assert (meta.frame_count, meta.fps, meta.width, meta.height) == (48, 24.0, 624, 832)
+    for garment in EXAMPLES.glob("garment_*.jpg"):
+        assert read_image(garment).shape == (1024, 768, 3)

@@ -8,6 +8,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from tryon_cli.errors import InputError
+
 
 @contextmanager
 def atomic_output(path: str | Path) -> Iterator[Path]:
@@ -16,10 +18,15 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
     The temporary file lives in the target's folder (so the final rename is atomic on one file system) and keeps the
     target's extension (so ffmpeg and PIL pick the right format from the name). It does not exist yet when yielded.
     On any exception, KeyboardInterrupt included, it is deleted and the target is left untouched. Missing parent
-    folders of the target are created.
+    folders are created; a target that is a folder, or a folder that cannot be created, is an InputError.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():
+        raise InputError(f"output {path} is a folder; give a file name")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise InputError(f"cannot create the output folder {path.parent}: {err.strerror}") from None
     temp = path.with_name(f".{path.stem}.{secrets.token_hex(4)}.partial{path.suffix}")
     try:
         yield temp

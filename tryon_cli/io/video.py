@@ -12,6 +12,7 @@ import re
 import weakref
 from dataclasses import asdict, dataclass
 from fractions import Fraction
+from itertools import islice
 from pathlib import Path
 from typing import Iterator, Optional
 
@@ -132,11 +133,8 @@ class VideoReader:
         decoder = imageio_ffmpeg.read_frames(str(self.path), output_params=_DECODE_ARGS)
         try:
             width, height = next(decoder)["size"]
-            for index, raw in enumerate(decoder):
-                if stop is not None and index >= stop:
-                    return
-                if index >= start:
-                    yield np.frombuffer(raw, dtype=np.uint8).reshape(height, width, 3).copy()
+            for raw in islice(decoder, start, stop):
+                yield np.frombuffer(raw, dtype=np.uint8).reshape(height, width, 3).copy()
         except (RuntimeError, OSError) as err:
             raise InputError(f"decoding {self.path} failed: {str(err).splitlines()[0]}") from err
         finally:

@@ -79,7 +79,10 @@ class VideoWriter:
             self._encoder = self._start_encoder(pad_to_even(frame).shape[:2])
         elif frame.shape[:2] != self._size:
             raise ValueError(f"frame {self.frame_count} is {frame.shape[:2]}, the first frame was {self._size} (H, W)")
-        self._encoder.send(np.ascontiguousarray(pad_to_even(frame)))
+        try:
+            self._encoder.send(np.ascontiguousarray(pad_to_even(frame)))
+        except OSError as err:  # ffmpeg quit: a full disk, a file system that refuses the file
+            raise InputError(f"cannot write video {self.path}: {str(err).splitlines()[0]}") from err
         self.frame_count += 1
 
     def _start_encoder(self, size_hw: tuple[int, int]):
