@@ -139,12 +139,23 @@ def test_rotation_from_display_matrix_is_applied(clip, tmp_path):
     assert np.abs(first.astype(int) - upright).mean() < 1
 
 
-def make_video_with_audio(path: Path) -> Path:
+def make_video_with_audio(path: Path, video_seconds: float = 1, audio_seconds: float = 2) -> Path:
     ffmpeg(
-        "-f", "lavfi", "-i", "testsrc=size=64x48:rate=24", "-f", "lavfi", "-i", "sine=frequency=440:duration=2",
-        "-t", "1", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", str(path),
+        "-f", "lavfi", "-i", f"testsrc=size=64x48:rate=24:duration={video_seconds}",
+        "-f", "lavfi", "-i", f"sine=frequency=440:duration={audio_seconds}",
+        "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", str(path),
     )  # fmt: skip
     return path
+
+
+def audio_seconds(path: Path) -> float:
+    """Length of the decoded audio track (8 kHz mono 16-bit samples counted)."""
+    pcm = subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-i", str(path), "-map", "0:a:0", "-ac", "1", "-ar", "8000", "-f", "s16le", "-"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    return len(pcm) / 2 / 8000
 
 
 def audio_streams(path: Path) -> list[str]:
@@ -166,6 +177,24 @@ def test_audio_is_copied_from_the_source(tmp_path):
     write_video(tmp_path / "from_silent.mp4", frames, 24, audio_from=tmp_path / "silent.mp4")
     assert audio_streams(tmp_path / "from_silent.mp4") == []
     assert sorted(p.name for p in tmp_path.iterdir()) == ["from_silent.mp4", "kept.mp4", "silent.mp4", "with_audio.mp4"]
+
+
+def test_audio_shorter_than_the_video_keeps_every_frame(tmp_path):
+    source = make_video_with_audio(tmp_path / "short_audio.mp4", video_seconds=1, audio_seconds=0.5)
+    write_video(tmp_path / "out.mp4", synthetic_clip(24, 48, 64), 24, audio_from=source)
+    assert open_video(tmp_path / "out.mp4").meta.frame_count == 24
+    assert audio_seconds(tmp_path / "out.mp4") == pytest.approx(0.5, abs=0.06)
+
+
+def test_audio_starts_at_the_requested_second_and_ends_with_the_video(tmp_path):
+    source = make_video_with_audio(tmp_path / "src.mp4", video_seconds=2, audio_seconds=2)
+    frames = synthetic_clip(12, 48, 64)  # 0.5 s at 24 fps
+    with VideoWriter(tmp_path / "tail.mp4", 24, audio_from=source, audio_start=1.75) as writer:
+        for frame in frames:
+            writer.write(frame)
+    assert audio_seconds(tmp_path / "tail.mp4") == pytest.approx(0.25, abs=0.06)  # only 0.25 s of audio is left
+    write_video(tmp_path / "cut.mp4", frames, 24, audio_from=source)
+    assert audio_seconds(tmp_path / "cut.mp4") == pytest.approx(0.5, abs=0.06)  # cut at the video's end
 
 
 @pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])

@@ -3,7 +3,7 @@
 from tryon_cli.io.atomic import atomic_output
 from tryon_cli.io.images import list_frame_folder, read_frame_folder, read_image
 from tryon_cli.io.video import VideoMeta, VideoReader, open_video, probe_video, read_frames
-from tryon_cli.io.writer import VideoWriter, write_video
+from tryon_cli.io.writer import VideoWriter, mux_audio, write_video
 
 __all__ = [
     "VideoMeta",
@@ -11,6 +11,7 @@ __all__ = [
     "VideoWriter",
     "atomic_output",
     "list_frame_folder",
+    "mux_audio",
     "open_video",
     "probe_video",
     "read_frame_folder",

@@ -38,17 +38,24 @@ class VideoWriter:
     """Write RGB uint8 (H, W, 3) frames to an mp4 at `fps`; use as a context manager.
 
     The file appears at `path` only when the `with` block ends without an exception; on an error or Ctrl-C nothing
-    is left behind (see `atomic_output`). With `audio_from`, that video's audio track (if it has one) is copied
-    into the result, cut to the written video's length.
+    is left behind (see `atomic_output`). With `audio_from`, that video's audio track (if it has one), from
+    `audio_start` seconds on, is copied into the result and cut to the written video's length (see `mux_audio`).
     """
 
-    def __init__(self, path: str | Path, fps: float | Fraction, audio_from: Optional[str | Path] = None):
+    def __init__(
+        self,
+        path: str | Path,
+        fps: float | Fraction,
+        audio_from: Optional[str | Path] = None,
+        audio_start: float = 0.0,
+    ):
         if fps <= 0:
             raise ValueError(f"fps must be positive, got {fps}")
         self.path = Path(path)
         # A float fps read from a stream (23.976023976...) goes back to its exact ratio (24000/1001).
         self.fps = fps if isinstance(fps, Fraction) else Fraction(fps).limit_denominator(1_000_000)
         self.audio_from = require_file(audio_from, "audio source video") if audio_from is not None else None
+        self.audio_start = audio_start
         self.frame_count = 0
         self._size: Optional[tuple[int, int]] = None
         self._encoder = None
@@ -109,26 +116,38 @@ class VideoWriter:
                 if self.frame_count == 0:
                     raise ValueError(f"no frames were written to {self.path}")
                 if self.audio_from is not None:
-                    _mux_audio(self._encoded, self.audio_from, self._muxed)
+                    duration = float(self.frame_count / self.fps)
+                    mux_audio(self._encoded, self.audio_from, self._muxed, duration, self.audio_start)
         except BaseException:
             stack.__exit__(*sys.exc_info())  # removes the temp files; the error goes on
             raise
         return stack.__exit__(exc_type, exc, tb)  # renames on success, removes on the caller's error
 
 
-def _mux_audio(video: Path, audio_source: Path, output: Path) -> None:
-    """Copy `audio_source`'s first audio track (if any) next to `video`'s stream into `output`.
+def mux_audio(
+    video: Path,
+    audio_from: Path,
+    output: Path,
+    duration: float,
+    audio_start: float = 0.0,
+    metadata: Optional[dict[str, str]] = None,
+) -> None:
+    """Write `output`: `video`'s first video stream (copied) and `audio_from`'s first audio track, if it has one.
 
-    The audio is copied bit for bit when mp4 can hold its codec, re-encoded to AAC otherwise; `-shortest` cuts it to
-    the video's length (a try-on result may cover only part of the source).
+    The audio starts `audio_start` seconds into `audio_from` (for a result that begins at a later source frame) and
+    is cut at `duration`, the video's length; the video itself is never cut, also when the audio ends a little
+    early (AAC padding), which `-shortest` would do. The audio is copied bit for bit when mp4 can hold its codec,
+    re-encoded to AAC otherwise. `metadata` become container tags (`comment`, `title`, ...).
     """
-    common = ["-i", str(video), "-i", str(audio_source), "-map", "0:v:0", "-map", "1:a:0?", "-c:v", "copy"]
-    tail = ["-shortest", "-movflags", "+faststart", "-y", str(output)]
+    inputs = ["-i", str(video), "-ss", f"{audio_start:.6f}", "-i", str(audio_from)]
+    tags = [arg for key, value in (metadata or {}).items() for arg in ("-metadata", f"{key}={value}")]
+    common = [*inputs, "-map", "0:v:0", "-map", "1:a:0?", "-c:v", "copy", "-t", f"{duration:.6f}", *tags]
+    tail = ["-movflags", "+faststart", "-y", str(output)]
     result = run_ffmpeg("-v", "error", *common, "-c:a", "copy", *tail)
     if result.returncode != 0:
         result = run_ffmpeg("-v", "error", *common, "-c:a", "aac", *tail)
     if result.returncode != 0:
-        raise InputError(f"cannot take the audio of {audio_source}: {last_line(result.stderr)}")
+        raise InputError(f"cannot add the audio of {audio_from} to {output.name}: {last_line(result.stderr)}")
 
 
 def write_video(
