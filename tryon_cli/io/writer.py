@@ -53,7 +53,7 @@ class VideoWriter:
             raise ValueError(f"fps must be positive, got {fps}")
         self.path = Path(path)
         # A float fps read from a stream (23.976023976...) goes back to its exact ratio (24000/1001).
-        self.fps = fps if isinstance(fps, Fraction) else Fraction(fps).limit_denominator(1_000_000)
+        self.fps = fps if isinstance(fps, Fraction) else Fraction(float(fps)).limit_denominator(1_000_000)
         self.audio_from = require_file(audio_from, "audio source video") if audio_from is not None else None
         self.audio_start = audio_start
         self.frame_count = 0
