@@ -293,13 +293,14 @@ def video_poses(
     device: str = "cpu",
     use_cache: bool = True,
     progress: Callable[[int], None] | None = None,
+    weights: Path | None = None,
 ) -> PoseSequence:
     """Poses of the main person in a video file, reused from the cache when the same content was seen before.
 
     The cache file is `<cache_dir>/<sha256 of the file>-<backend>-v<CACHE_VERSION>.npz`; with `backend="auto"`
     the backend actually used names the file, so installing DWPose later does not return stale yolo poses.
     """
-    model = load_backend(backend, device=device)
+    model = load_backend(backend, device=device, weights=weights)
     cached = cache_dir() / f"{file_sha256(path)}-{model.name}-v{CACHE_VERSION}.npz"
     if use_cache and cached.is_file():
         return PoseSequence.load(cached)

@@ -279,12 +279,15 @@ def _majority(buffer, centre: int, window: int) -> np.ndarray:
     return np.sum(near, axis=0) * 2 > len(near)
 
 
-def read_mask_video(path: str | Path) -> Iterator[np.ndarray]:
-    """A user's mask video as bool frames (white = repaint: mean of the channels above 127)."""
+def read_mask_video(path: str | Path, height: int, width: int) -> Iterator[np.ndarray]:
+    """A user's mask video as bool frames of `height` x `width` (white = repaint: brightest channel above 127)."""
     from tryon_cli.io import read_frames
 
     for frame in read_frames(path):
-        yield frame.mean(axis=2) > 127
+        gray = frame.max(axis=2)
+        if gray.shape != (height, width):
+            gray = cv2.resize(gray, (width, height), interpolation=cv2.INTER_NEAREST)
+        yield gray > 127
 
 
 def apply_agnostic(frame: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -305,7 +308,7 @@ def write_vivid_layout(
     """Write `out_dir/agnostic_mask/<stem>.mp4` and `out_dir/agnostic/<stem>.mp4`; returns both paths.
 
     Both files appear together or not at all (each writer is atomic and both live in one `with`). Raises
-    InputError when `masks` and `frames` do not have the same number of frames or size.
+    InputError when `masks` and `frames` do not have the same number of frames.
     """
     from contextlib import ExitStack
 
@@ -322,9 +325,6 @@ def write_vivid_layout(
             mask = next(mask_iter, None)
             if mask is None:
                 raise InputError(f"the mask has fewer frames than {source} (it ends before frame {index})")
-            if mask.shape != frame.shape[:2]:
-                raise InputError(f"mask size {mask.shape[1]}x{mask.shape[0]} differs from {source}'s "
-                                 f"{frame.shape[1]}x{frame.shape[0]}")
             mask_writer.write(np.repeat(mask[..., None].astype(np.uint8) * 255, 3, axis=2))
             agnostic_writer.write(apply_agnostic(frame, mask))
         if next(mask_iter, None) is not None:

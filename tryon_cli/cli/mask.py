@@ -1,0 +1,63 @@
+"""`dpidm mask`: the agnostic mask and agnostic video of a person video, in the ViViD dataset's layout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from tryon_cli.cli.options import Category, Device, OutputDir, WeightsRoot
+from tryon_cli.cli.pose import PoseBackend, _device
+from tryon_cli.io import probe_video, read_frames
+
+EPILOG = (
+    "Examples:\n\n"
+    "  dpidm mask person.mp4 --category upper -o data/   # data/agnostic_mask/person.mp4, data/agnostic/person.mp4\n\n"
+    "  dpidm mask person.mp4 --category dress -o data/ --pose-backend dwpose\n\n"
+    "  dpidm mask person.mp4 --category lower -o data/ --mask my_mask.mp4   # your mask, grey-filled agnostic\n\n"
+    "White in agnostic_mask = the region the try-on repaints; agnostic = the video with it filled grey (128)."
+)
+
+
+def mask(
+    video: Annotated[Path, typer.Argument(help="The person video.", exists=True, dir_okay=False)],
+    category: Category = "upper",
+    output: OutputDir = Path("."),
+    user_mask: Annotated[Optional[Path], typer.Option("--mask", help="Your own mask video (white = repaint) "
+                                                      "instead of the automatic one.", exists=True, dir_okay=False)]
+    = None,
+    pose_backend: PoseBackend = "auto",
+    device: Device = "auto",
+    weights: WeightsRoot = None,
+) -> None:
+    """Agnostic mask (white = repaint) and agnostic video of a person video for a garment category."""
+    from tryon_cli.preprocess.human_pose import video_poses
+    from tryon_cli.preprocess.masks import agnostic_masks, check_category, read_mask_video, write_vivid_layout
+
+    check_category(category)
+    console = Console(stderr=True, soft_wrap=True)
+    meta = probe_video(video)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as progress:
+        if user_mask is not None:
+            masks = read_mask_video(user_mask, meta.height, meta.width)
+        else:
+            task = progress.add_task("pose frames", total=meta.frame_count)
+            poses = video_poses(video, backend=pose_backend, device=_device(device), weights=weights,
+                                progress=lambda t: progress.advance(task))
+            console.print(f"pose backend: {poses.backend}")
+            for note in poses.notes:
+                console.print(f"note: {note}")
+            masks = agnostic_masks(poses, category)
+        task = progress.add_task("masks", total=meta.frame_count)
+
+        def counted(frames):
+            for frame in frames:
+                yield frame
+                progress.advance(task)
+
+        paths = write_vivid_layout(counted(read_frames(video)), masks, output, video.stem, meta.fps, str(video))
+    typer.echo(f"wrote {paths[0]} and {paths[1]}")
