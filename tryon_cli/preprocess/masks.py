@@ -231,7 +231,7 @@ def keep_region(pose: FramePose, height: int, width: int, shape: MaskShape | Non
 
 def frame_mask(pose: FramePose, category: str, height: int, width: int, shape: MaskShape | None = None) -> np.ndarray:
     """One frame's agnostic mask, bool `(height, width)`, True = repaint."""
-    shape = shape or SHAPES[category]
+    shape = shape or SHAPES[check_category(category)]
     cover = cover_region(pose.body, category, height, width, shape)
     return (cover > 0) & ~(keep_region(pose, height, width, shape) > 0)
 

@@ -1,0 +1,114 @@
+"""Agnostic masks: the category's region is repainted, face, hands and feet are kept, frames are stable, and the
+ViViD layout is written as the dataset has it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tryon_cli.errors import InputError
+from tryon_cli.io import read_frames
+from tryon_cli.preprocess.keypoints import BODY_INDEX, FramePose, PoseSequence
+from tryon_cli.preprocess.masks import AGNOSTIC_GREY, agnostic_masks, frame_mask, temporal_vote, write_vivid_layout
+
+H, W = 320, 240
+# A person facing the camera (right side on the image left), torso length 80 px.
+STANDING = {
+    "nose": (120, 40), "r_eye": (114, 35), "l_eye": (126, 35), "r_ear": (106, 38), "l_ear": (134, 38),
+    "neck": (120, 70), "r_shoulder": (95, 72), "l_shoulder": (145, 72), "r_elbow": (85, 110), "l_elbow": (155, 110),
+    "r_wrist": (82, 145), "l_wrist": (158, 145), "r_hip": (105, 150), "l_hip": (135, 150),
+    "r_knee": (103, 210), "l_knee": (137, 210), "r_ankle": (102, 270), "l_ankle": (138, 270),
+}
+
+
+def _pose(shift: tuple[float, float] = (0, 0)) -> FramePose:
+    body = np.zeros((18, 3), np.float32)
+    for name, (x, y) in STANDING.items():
+        body[BODY_INDEX[name]] = (x + shift[0], y + shift[1], 0.9)
+    return FramePose(body)
+
+
+def _at(mask: np.ndarray, name: str, dy: int = 0) -> bool:
+    x, y = STANDING[name]
+    return bool(mask[y + dy, x])
+
+
+def test_upper_mask_covers_torso_and_arms_and_keeps_face_and_hands():
+    mask = frame_mask(_pose(), "upper", H, W)
+    assert _at(mask, "neck", 20) and _at(mask, "r_shoulder") and _at(mask, "l_elbow")
+    assert mask[110, 120]  # mid-chest
+    assert not _at(mask, "nose") and not _at(mask, "r_eye")  # face kept
+    assert not mask[165, 80] and not mask[165, 160]  # hands, just beyond the wrists, kept
+    assert not _at(mask, "r_knee") and not _at(mask, "l_ankle")
+
+
+def test_category_changes_the_region():
+    upper, lower, dress = (frame_mask(_pose(), c, H, W) for c in ("upper", "lower", "dress"))
+    assert upper[110, 120] and not lower[110, 120] and dress[110, 120]  # chest
+    assert not upper[210, 103] and lower[210, 103] and dress[210, 103]  # knee
+    assert not lower[290, 102] and not dress[290, 102]  # feet kept
+    assert dress.sum() > lower.sum() and dress.sum() > upper.sum()
+    with pytest.raises(InputError, match="unknown garment category 'hat'"):
+        frame_mask(_pose(), "hat", H, W)
+
+
+def test_frames_without_a_person_repaint_nothing():
+    assert not frame_mask(FramePose(np.zeros((18, 3), np.float32)), "dress", H, W).any()
+
+
+def test_masks_scale_with_the_person():
+    small = frame_mask(_pose(), "upper", H, W).sum()
+    big_pose = _pose()
+    big_pose.body[:, :2] = big_pose.body[:, :2] * 2
+    big = frame_mask(big_pose, "upper", 2 * H, 2 * W).sum()
+    assert 3.6 < big / small < 4.4  # twice the size, four times the area
+
+
+def _sequence(shifts) -> PoseSequence:
+    return PoseSequence(body=np.stack([_pose(s).body for s in shifts]), height=H, width=W, fps=25.0)
+
+
+def _iou(a, b):
+    return (a & b).sum() / (a | b).sum()
+
+
+def test_masks_are_temporally_stable_under_keypoint_jitter():
+    rng = np.random.default_rng(0)
+    poses = _sequence([tuple(rng.normal(0, 1.5, 2)) for _ in range(12)])
+    masks = list(agnostic_masks(poses, "upper"))
+    raw = list(agnostic_masks(poses, "upper", window=0))
+    assert len(masks) == 12 and masks[0].shape == (H, W) and masks[0].dtype == bool
+
+    def stability(seq):
+        return np.mean([_iou(a, b) for a, b in zip(seq, seq[1:])])
+
+    assert stability(masks) > stability(raw) + 0.01
+    assert stability(masks) > 0.95
+
+
+def test_temporal_vote_removes_a_one_frame_flicker_and_keeps_the_length():
+    a, b = np.zeros((4, 4), bool), np.ones((4, 4), bool)
+    out = list(temporal_vote([a, a, b, a, a, b, b], window=1))
+    assert len(out) == 7
+    assert not out[2].any()  # a lone frame is outvoted by its neighbours
+    assert out[5].all() and out[6].all()  # a lasting change is kept, up to the last frame
+
+
+def test_write_vivid_layout(tmp_path):
+    frames = [np.full((64, 48, 3), 200, np.uint8) for _ in range(5)]
+    masks = [np.zeros((64, 48), bool) for _ in range(5)]
+    for m in masks:
+        m[16:48, 8:40] = True
+    mask_path, agnostic_path = write_vivid_layout(frames, masks, tmp_path, "clip", fps=24.0)
+    assert mask_path == tmp_path / "agnostic_mask" / "clip.mp4" and agnostic_path == tmp_path / "agnostic" / "clip.mp4"
+    written_masks, agnostic = list(read_frames(mask_path)), list(read_frames(agnostic_path))
+    assert len(written_masks) == len(agnostic) == 5
+    assert written_masks[0][30, 24].min() > 240 and written_masks[0][2, 2].max() < 15
+    assert abs(int(agnostic[0][30, 24, 0]) - AGNOSTIC_GREY) < 6 and abs(int(agnostic[0][2, 2, 0]) - 200) < 6
+
+
+def test_write_vivid_layout_leaves_nothing_when_the_mask_is_short(tmp_path):
+    frames = [np.zeros((32, 32, 3), np.uint8) for _ in range(4)]
+    with pytest.raises(InputError, match="fewer frames"):
+        write_vivid_layout(frames, [np.zeros((32, 32), bool)] * 3, tmp_path, "clip", fps=24.0)
+    assert not list(tmp_path.rglob("*.mp4"))

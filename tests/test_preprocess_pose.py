@@ -1,0 +1,235 @@
+"""Human pose: keypoint layouts, tracking (main subject, gaps, One-Euro), and the DWPose path on ONNX files that
+the test exports itself with DWPose's real input and output shapes."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from tryon_cli.errors import InputError, MissingWeightsError
+from tryon_cli.preprocess import tracking
+from tryon_cli.preprocess.human_pose import (
+    Detection,
+    DWPoseBackend,
+    estimate_video_poses,
+    load_backend,
+    track_detections,
+)
+from tryon_cli.preprocess.keypoints import BODY_INDEX, PoseSequence, coco17_to_openpose18
+from tryon_cli.preprocess.openpose_json import frame_to_openpose
+
+
+# ----------------------------------------------------------------------------------------------- layouts
+def test_coco17_to_openpose18_maps_sides_and_builds_the_neck():
+    coco = np.zeros((17, 3), np.float32)
+    coco[:, 2] = 0.9
+    coco[:, 0] = np.arange(17) * 10  # x encodes the COCO index
+    coco[5, :2] = (100, 50)  # left shoulder
+    coco[6, :2] = (60, 54)  # right shoulder
+    body = coco17_to_openpose18(coco)
+    assert body.shape == (18, 3)
+    assert body[BODY_INDEX["r_shoulder"], 0] == 60 and body[BODY_INDEX["l_shoulder"], 0] == 100
+    np.testing.assert_allclose(body[BODY_INDEX["neck"]], [80, 52, 0.9])
+    for name, coco_index in (("r_wrist", 10), ("l_knee", 13), ("r_ear", 4), ("l_eye", 1), ("nose", 0)):
+        assert body[BODY_INDEX[name], 0] == coco_index * 10, name
+    coco[6, 2] = 0  # a missing shoulder: no neck
+    assert coco17_to_openpose18(coco)[BODY_INDEX["neck"], 2] == 0
+
+
+def test_pose_sequence_save_load_round_trip(tmp_path):
+    rng = np.random.default_rng(0)
+    poses = PoseSequence(body=rng.random((4, 18, 3), dtype=np.float32), height=32, width=24,
+                         hands=rng.random((4, 2, 21, 3), dtype=np.float32), face=rng.random((4, 68, 3), dtype=np.float32),
+                         backend="dwpose", fps=24.0, notes=["a note"])
+    poses.save(tmp_path / "p.npz")
+    back = PoseSequence.load(tmp_path / "p.npz")
+    np.testing.assert_array_equal(back.body, poses.body)
+    np.testing.assert_array_equal(back.hands, poses.hands)
+    np.testing.assert_array_equal(back.face, poses.face)
+    assert (back.height, back.width, back.backend, back.fps, back.notes) == (32, 24, "dwpose", 24.0, ["a note"])
+
+
+# ----------------------------------------------------------------------------------------------- tracking
+def _box(x, y, size):
+    return np.array([x, y, x + size, y + size], np.float32)
+
+
+def test_main_track_prefers_the_persistent_subject_over_a_briefly_larger_person():
+    frames = []
+    for t in range(20):
+        people = [tracking.Candidate(_box(100 + t, 100, 100), 0.9)]  # the subject, walking slowly
+        if 8 <= t < 11:
+            people.insert(0, tracking.Candidate(_box(400, 50, 300), 0.95))  # a big passer-by for 3 frames
+        frames.append(people)
+    frames[5] = []  # one missed detection must not split the subject's track
+    chosen, n_tracks = tracking.main_track(frames)
+    assert n_tracks == 2
+    for t, index in enumerate(chosen):
+        if t == 5:
+            assert index is None
+        else:
+            assert frames[t][index].box[0] == 100 + t
+
+
+def test_interpolate_gaps_fills_short_gaps_linearly_and_leaves_long_ones():
+    points = np.zeros((12, 1, 3), np.float32)
+    points[0] = (0, 0, 1.0)
+    points[3] = (30, 60, 0.5)  # gap of 2 frames: filled
+    points[11] = (100, 100, 1.0)  # gap of 7 frames: longer than max_gap 4, left missing
+    out = tracking.interpolate_gaps(points, max_gap=4)
+    np.testing.assert_allclose(out[1, 0], [10, 20, 0.5])
+    np.testing.assert_allclose(out[2, 0], [20, 40, 0.5])
+    assert (out[4:11, 0, 2] == 0).all()
+    np.testing.assert_array_equal(out[[0, 3, 11]], points[[0, 3, 11]])
+
+
+def test_one_euro_removes_jitter_but_follows_fast_motion_without_lag():
+    rng = np.random.default_rng(0)
+    fps, height, frames = 25.0, 800.0, 60
+    still = np.zeros((frames, 1, 3), np.float32)
+    still[:, 0, :2] = 400 + rng.normal(0, 3, (frames, 2))
+    still[:, 0, 2] = 1
+    smoothed = tracking.one_euro(still, fps=fps, scale=height)
+    assert smoothed[10:, 0, :2].std() < 0.5 * still[10:, 0, :2].std()
+
+    fast = np.zeros((frames, 1, 3), np.float32)
+    fast[:, 0, 0] = np.arange(frames) * 20.0  # 500 px/s: an arm swinging
+    fast[:, 0, 1] = 300
+    fast[:, 0, 2] = 1
+    followed = tracking.one_euro(fast, fps=fps, scale=height)
+    lag = np.abs(followed[10:, 0, 0] - fast[10:, 0, 0]).max()
+    # A plain low-pass with the still-point smoothing (cutoff 1 Hz) would trail by ~60 px here.
+    assert lag < 8.0
+    assert (followed[..., 2] == fast[..., 2]).all()
+
+
+def test_one_euro_restarts_after_a_missing_frame():
+    points = np.zeros((6, 1, 3), np.float32)
+    points[:3, 0] = (10, 10, 1)
+    points[4:, 0] = (500, 500, 1)
+    out = tracking.one_euro(points, fps=25, scale=800)
+    np.testing.assert_allclose(out[4, 0], [500, 500, 1])  # no smoothing across the gap
+    assert out[3, 0, 2] == 0
+
+
+def _detection(x: float, score: float = 0.9) -> Detection:
+    body = np.zeros((18, 3), np.float32)
+    body[:, 0], body[:, 1], body[:, 2] = x + np.arange(18), 100 + 10 * np.arange(18), 0.9
+    return Detection(box=_box(x, 100, 200), score=score, body=body)
+
+
+def test_track_detections_fills_a_gap_names_empty_frames_and_notes_crowds():
+    detections = [[_detection(100)], [], [_detection(104)], [_detection(106), _detection(600)]]
+    detections += [[] for _ in range(20)]
+    poses = track_detections(detections, height=480, width=640, fps=25, backend="test", source="clip.mp4",
+                             smooth=False)
+    assert poses.found_frames()[:4].all()
+    np.testing.assert_allclose(poses.body[1, 0, 0], 102)  # interpolated
+    assert poses.body[3, 0, 0] == 106  # the main subject, not the new person
+    assert any("several people" in note for note in poses.notes)
+    assert any("frame(s) 4-23" in note for note in poses.notes)
+
+
+def test_no_person_anywhere_is_one_clear_error():
+    with pytest.raises(InputError, match="no person found in clip.mp4 \\(frames 0-2\\)"):
+        track_detections([[], [], []], height=10, width=10, fps=25, source="clip.mp4")
+
+
+def test_unknown_or_missing_backends_are_clear_errors(weights_root):
+    with pytest.raises(InputError, match="unknown pose backend"):
+        load_backend("openpose")
+    with pytest.raises(MissingWeightsError, match="dwpose/yolox_l.onnx"):
+        load_backend("dwpose", weights=weights_root)
+
+
+# ----------------------------------------------------------------------------------------------- DWPose
+class _TinyYolox(torch.nn.Module):
+    """YOLOX's ONNX interface: (1, 3, 640, 640) -> (1, 8400, 85) = per anchor (dx, dy, log w, log h, objectness,
+    80 class scores), objectness and classes already sigmoid'ed, anchors of strides 8, 16, 32 in that order.
+
+    A bright square is its one "person": stride-32 anchors on it are confident, and every anchor regresses the
+    same box (the square's centroid and size), so non-maximum suppression keeps one.
+    """
+
+    def forward(self, x):
+        outputs = []
+        # Brightness above mid-grey, so YOLOX's grey (114) padding of the letterboxed frame is not a person.
+        coarse = torch.relu(torch.nn.functional.avg_pool2d(x.mean(1, keepdim=True), 32)[0, 0] / 255.0 - 0.5) * 2
+        rows, cols = torch.meshgrid(torch.arange(20.0), torch.arange(20.0), indexing="ij")
+        mass = coarse.sum() + 1e-6
+        centre_x, centre_y = (coarse * cols).sum() / mass + 0.5, (coarse * rows).sum() / mass + 0.5
+        for stride in (8, 16, 32):
+            size = 640 // stride
+            rows, cols = torch.meshgrid(torch.arange(float(size)), torch.arange(float(size)), indexing="ij")
+            scale = 32 / stride  # the centroid in this level's grid units
+            dx = (centre_x * scale - cols).reshape(1, -1, 1)
+            dy = (centre_y * scale - rows).reshape(1, -1, 1)
+            log_side = torch.log(mass.sqrt() * scale).expand_as(dx)
+            if stride == 32:
+                logit = (coarse.reshape(1, -1, 1) - 0.3) * 20
+            else:
+                logit = torch.full_like(dx, -20.0)
+            others = torch.full((1, size * size, 79), -20.0)
+            outputs.append(torch.cat([dx, dy, log_side, log_side, torch.sigmoid(logit), torch.sigmoid(logit),
+                                      torch.sigmoid(others)], 2))
+        return torch.cat(outputs, 1)
+
+
+class _TinySimcc(torch.nn.Module):
+    """DWPose's ONNX interface: (1, 3, 384, 288) -> simcc_x (1, 133, 576), simcc_y (1, 133, 768) (split ratio 2)."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.x = torch.nn.Linear(3, 133 * 576)
+        self.y = torch.nn.Linear(3, 133 * 768)
+
+    def forward(self, image):
+        features = image.mean(dim=(2, 3))
+        return self.x(features).reshape(1, 133, 576), self.y(features).reshape(1, 133, 768)
+
+
+@pytest.fixture()
+def dwpose_weights(weights_root):
+    folder = weights_root / "dwpose"
+    folder.mkdir()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(_TinyYolox(), (torch.zeros(1, 3, 640, 640),), str(folder / "yolox_l.onnx"),
+                          input_names=["images"], output_names=["output"], dynamo=False)
+        torch.onnx.export(_TinySimcc(), (torch.zeros(1, 3, 384, 288),), str(folder / "dw-ll_ucoco_384.onnx"),
+                          input_names=["input"], output_names=["simcc_x", "simcc_y"], dynamo=False)
+    return weights_root
+
+
+def test_dwpose_runs_end_to_end_on_exported_onnx_models(dwpose_weights):
+    backend = load_backend("auto", weights=dwpose_weights)
+    assert isinstance(backend, DWPoseBackend)
+    frames = []
+    for t in range(3):
+        frame = np.zeros((240, 320, 3), np.uint8)
+        frame[60:180, 100 + 4 * t:220 + 4 * t] = 255  # the "person"
+        frames.append(frame)
+    poses = estimate_video_poses(frames, backend, fps=25.0)
+    assert poses.backend == "dwpose" and len(poses) == 3
+    assert poses.body.shape == (3, 18, 3) and poses.hands.shape == (3, 2, 21, 3) and poses.face.shape == (3, 68, 3)
+    for t, frame_pose in enumerate(poses):
+        # One box, found on the bright square; every keypoint lies in RTMPose's crop: the box padded by 1.25 and
+        # widened to the model's 3:4 aspect (up to the smoothing's few pixels).
+        box = backend.detect(frames[t])
+        assert len(box) == 1
+        centre = (box[0].box[:2] + box[0].box[2:]) / 2
+        assert np.abs(centre - (160 + 4 * t, 120)).max() < 40
+        present = frame_pose.body[frame_pose.body[:, 2] > 0, :2]
+        width, height = (box[0].box[2:] - box[0].box[:2]) * 1.25
+        width, height = max(width, height * 0.75), max(height, width / 0.75)
+        assert len(present) > 0
+        assert (np.abs(present - centre) <= np.array([width, height]) / 2 + 8).all()
+    document = frame_to_openpose(poses[0])
+    person = document["people"][0]
+    assert len(person["pose_keypoints_2d"]) == 54
+    assert len(person["face_keypoints_2d"]) == 70 * 3
+    assert len(person["hand_left_keypoints_2d"]) == len(person["hand_right_keypoints_2d"]) == 21 * 3
