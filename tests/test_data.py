@@ -181,7 +181,7 @@ def test_prepared_masks_round_trip(tmp_path):
     cache.save_masks("clips/a", masks, is_video=True)
     cache.save_masks("photos/b", masks[:1], is_video=False)
     assert sorted(p.name for p in cache.mask_path("clips/a", True).iterdir()) == ["000000.png", "000001.png", "000002.png"]
-    from tryon_cli.data.dataset import _read
+    from tryon_cli.data.sources import read_source as _read
 
     np.testing.assert_array_equal(np.stack(_read(cache.mask_path("clips/a", True), 0, 3))[..., 0] > 127, masks)
     np.testing.assert_array_equal(_read(cache.mask_path("photos/b", False), 0, 1)[0][..., 0] > 127, masks[0])

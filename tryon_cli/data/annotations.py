@@ -60,7 +60,12 @@ class PreparedCache:
     `GarmentLandmarks.to_json`, PNG masks)."""
 
     def __init__(self, root: Path):
-        self.root = Path(root) / CACHE_DIRNAME
+        self.dataset_root = Path(root)
+        self.root = self.dataset_root / CACHE_DIRNAME
+
+    def garment_key(self, garment: Path) -> str:
+        """The cache key of a garment image: its path under the dataset root, without suffix."""
+        return str(Path(garment).relative_to(self.dataset_root).with_suffix(""))
 
     def pose_path(self, key: str) -> Path:
         return self.root / "poses" / f"{key}.npz"

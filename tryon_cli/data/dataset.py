@@ -20,12 +20,13 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from tryon_cli.data.annotations import PreparedCache, openpose_json_for, read_openpose_json
+from tryon_cli.data.annotations import PreparedCache
 from tryon_cli.data.augment import OPENPOSE18_FLIP, CropBox, drop_keypoints, flip_keypoints, flip_name_permutation
-from tryon_cli.data.entries import ClipEntry, source_kind
+from tryon_cli.data.entries import ClipEntry
 from tryon_cli.data.sampler import SampleKey
 from tryon_cli.errors import InputError
-from tryon_cli.io import list_frame_folder, probe_video, read_frames, read_image
+from tryon_cli.data.sources import frame_count, read_source, shipped_poses
+from tryon_cli.io import read_image
 from tryon_cli.preprocess.masks import AGNOSTIC_GREY
 from tryon_cli.preprocess.keypoints import FramePose, GarmentLandmarks, PoseSequence
 from tryon_cli.preprocess.pose_maps import render_garment_pose, render_human_pose
@@ -35,21 +36,6 @@ from tryon_cli.preprocess.pose_maps import render_garment_pose, render_human_pos
 class Augmentation:
     flip_p: float = 0.5
     keypoint_drop_p: float = 0.05
-
-
-def _read(source: Path, start: int, length: int) -> list[np.ndarray]:
-    """Frames start..start+length of a video, a frame folder or (start 0, length 1) a single image."""
-    kind = source_kind(source)
-    if kind == "folder":
-        return [read_image(p) for p in list_frame_folder(source)[start : start + length]]
-    return list(read_frames(source, start, start + length)) if kind == "video" else [read_image(source)]
-
-
-def frame_count(source: Path) -> int:
-    kind = source_kind(source)
-    if kind == "folder":
-        return len(list_frame_folder(source))
-    return probe_video(source).frame_count if kind == "video" else 1
 
 
 class TryOnDataset(Dataset):
@@ -71,32 +57,24 @@ class TryOnDataset(Dataset):
         source = entry.mask or self.cache.mask_path(entry.key, entry.is_video)
         if not source.exists():
             raise InputError(f"no agnostic mask for {entry.key}: expected {source} (run `dpidm train prepare`)")
-        frames = _read(source, start, length)
+        frames = read_source(source, start, length)
         return np.stack([(f if f.ndim == 2 else f.max(axis=-1)) > 127 for f in frames])
 
     def _poses(self, entry: ClipEntry, start: int, length: int) -> PoseSequence:
         if entry.keypoints is None:
             return self.cache.load_poses(entry.key).slice(start, start + length)
-        if entry.keypoints.is_dir():
-            frames = list_frame_folder(entry.person)[start : start + length]
-            body = np.stack([read_openpose_json(openpose_json_for(entry.keypoints, f)) for f in frames])
-        else:
-            body = read_openpose_json(entry.keypoints)[None]
-        return PoseSequence(body=body, height=0, width=0, backend="file")
-
-    def garment_key(self, entry: ClipEntry) -> str:
-        return str(entry.garment.relative_to(self.root).with_suffix(""))
+        return shipped_poses(entry, start, length)
 
     # -- one sample ------------------------------------------------------------------------------------------
     def __getitem__(self, key: SampleKey) -> dict:
         entry = self.entries[key.entry]
-        frames = np.stack(_read(entry.person, key.start, key.length))
+        frames = np.stack(read_source(entry.person, key.start, key.length))
         if len(frames) != key.length:
             raise InputError(f"{entry.person}: expected frames {key.start}..{key.start + key.length - 1}, read {len(frames)}")
         masks = self._masks(entry, key.start, key.length)
         poses = self._poses(entry, key.start, key.length)
         garment = read_image(entry.garment)
-        landmarks = self.cache.load_garment(self.garment_key(entry))
+        landmarks = self.cache.load_garment(self.cache.garment_key(entry.garment))
         H, W = self.height, self.width
 
         box = CropBox.fit(*frames.shape[1:3], H, W)

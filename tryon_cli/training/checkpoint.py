@@ -2,7 +2,7 @@
 scheduler, grad scaler, every RNG state of every process, the step and the data position.
 
 Layout of `OUT/checkpoints/`:
-  step-00001000/            a complete checkpoint; `dpidm tryon --checkpoint` reads it (config.json + weights)
+  1000/                     a complete checkpoint (named by its step); `dpidm tryon --checkpoint` reads it (config.json + weights)
     config.json, *.safetensors   written by `DPIDM.save_checkpoint`
     trainer_state.pt        optimiser, scheduler, scaler, step, data position (rank 0's copy: they are replicated)
     rng/rank<r>.pt          Python, NumPy, torch CPU and CUDA generator states of process r
@@ -30,7 +30,7 @@ LATEST = "latest"
 
 
 def checkpoint_name(step: int) -> str:
-    return f"step-{step:08d}"
+    return str(step)
 
 
 def rng_state() -> dict:
@@ -88,7 +88,7 @@ def write_checkpoint(
         pointer.write_text(final.name + "\n")
         os.replace(pointer, root / LATEST)
         if keep > 0:
-            for old in sorted(p for p in root.glob("step-*") if p.is_dir())[:-keep]:
+            for old in sorted((p for p in root.iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name))[:-keep]:
                 shutil.rmtree(old)
     barrier()
     return final
@@ -102,7 +102,7 @@ def find_checkpoint(path: Path) -> Path:
             return root / (root / LATEST).read_text().strip()
     if (path / "trainer_state.pt").is_file():
         return path
-    raise InputError(f"no checkpoint to resume at {path}: expected {path / 'checkpoints' / LATEST} or a step-* folder")
+    raise InputError(f"no checkpoint to resume at {path}: expected {path / 'checkpoints' / LATEST} or a checkpoint folder")
 
 
 def read_trainer_state(checkpoint: Path, rank: int) -> tuple[dict, dict]:
