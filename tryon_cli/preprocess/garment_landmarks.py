@@ -71,14 +71,21 @@ def detect_garment_landmarks(
     if model_path.is_file():
         found = _model_landmarks(image, category, model_path, device)
         if found is not None:
-            return found, notes + [f"landmarks from the garment model {model_path}"]
+            landmarks, score = found
+            notes.append(f"landmarks from the garment model {model_path} (detection score {score:.2f})")
+            if score < 0.25:
+                notes.append("warning: the garment model is unsure of this photo; check the landmark drawing")
+            return landmarks, notes
         notes.append(f"the garment model {model_path} found no garment; estimating from the silhouette")
     else:
         notes.append(f"no garment landmark model at {model_path}; landmarks estimated from the garment's silhouette")
     return silhouette_landmarks(image, category), notes
 
 
-def _model_landmarks(image: np.ndarray, category: str, model_path: Path, device: str) -> GarmentLandmarks | None:
+def _model_landmarks(
+    image: np.ndarray, category: str, model_path: Path, device: str
+) -> tuple[GarmentLandmarks, float] | None:
+    """The model's landmarks for the best box (of the asked category when there is one) and that box's score."""
     from ultralytics import YOLO
 
     model = YOLO(str(model_path), task="pose")
@@ -88,9 +95,10 @@ def _model_landmarks(image: np.ndarray, category: str, model_path: Path, device:
             f"garment model {model_path} predicts {kpt_shape[:1] or 'no'} keypoints; dpidm's layout has "
             f"{len(LAYOUT)} (docs/preprocessing.md, train one with `dpidm pose train-garment`)"
         )
-    imgsz = int(getattr(model, "ckpt", {}).get("train_args", {}).get("imgsz", 640)) if getattr(model, "ckpt", None) else 640
-    result = model.predict(np.ascontiguousarray(image[..., ::-1]), imgsz=imgsz, conf=0.001, device=device,
-                           verbose=False)[0]
+    train_args = (getattr(model, "ckpt", None) or {}).get("train_args", {})
+    # conf=0: the best box is taken whatever its score (the user trained this model); the score is reported.
+    result = model.predict(np.ascontiguousarray(image[..., ::-1]), imgsz=int(train_args.get("imgsz", 640)), conf=0.0,
+                           device=device, verbose=False)[0]
     if result.keypoints is None or len(result.boxes) == 0:
         return None
     classes = result.boxes.cls.cpu().numpy().astype(int)
@@ -105,7 +113,8 @@ def _model_landmarks(image: np.ndarray, category: str, model_path: Path, device:
     chosen = np.array([points[LAYOUT.index(n)] for n in names], dtype=np.float32)
     chosen[:, 2] = np.clip(chosen[:, 2], 0, 1)
     chosen[chosen[:, 2] <= 0] = 0
-    return GarmentLandmarks(category, names, chosen, estimated=False, height=image.shape[0], width=image.shape[1])
+    landmarks = GarmentLandmarks(category, names, chosen, estimated=False, height=image.shape[0], width=image.shape[1])
+    return landmarks, float(scores[order[0]])
 
 
 def load_dataset_yaml(data: str | Path) -> dict:

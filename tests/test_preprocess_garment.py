@@ -1,0 +1,97 @@
+"""Garment landmarks without a trained model: the silhouette estimate, product-shot warnings, dataset checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tryon_cli.errors import InputError
+from tryon_cli.io import read_image
+from tryon_cli.preprocess.garment_landmarks import (
+    FLIP_IDX,
+    LAYOUT,
+    SCHEMAS,
+    detect_garment_landmarks,
+    load_dataset_yaml,
+    product_shot_warnings,
+    silhouette_landmarks,
+)
+from tryon_cli.preprocess.keypoints import BODY_NAMES
+
+
+def test_layout_schemas_and_flip_are_consistent():
+    assert set(LAYOUT) <= set(BODY_NAMES)
+    assert SCHEMAS["upper"] == ("neck", "r_shoulder", "r_elbow", "r_wrist", "l_shoulder", "l_elbow", "l_wrist",
+                                "r_hip", "l_hip")  # the paper's 9
+    for names in SCHEMAS.values():
+        assert set(names) <= set(LAYOUT)
+    for i, j in enumerate(FLIP_IDX):
+        mirrored = LAYOUT[i].replace("r_", "x_").replace("l_", "r_").replace("x_", "l_")
+        assert LAYOUT[j] == mirrored
+        assert FLIP_IDX[j] == i
+
+
+def test_silhouette_fallback_orders_upper_landmarks_as_a_person_would(shared_data, weights_root):
+    image = read_image(shared_data / "vivid" / "cloth" / "00057_00.jpg")
+    landmarks, notes = detect_garment_landmarks(image, "upper")
+    assert landmarks.estimated and any("estimated from the garment's silhouette" in n for n in notes)
+    assert not any(n.startswith("warning") for n in notes)  # a clean product shot
+    assert landmarks.names == SCHEMAS["upper"] and (landmarks.height, landmarks.width) == image.shape[:2]
+    p = {name: point for name, point in zip(landmarks.names, landmarks.points)}
+    assert all(p[n][2] > 0 for n in landmarks.names)
+    # Front view: the garment's right side is on the image left.
+    for part in ("shoulder", "elbow", "wrist", "hip"):
+        assert p[f"r_{part}"][0] < p["neck"][0] < p[f"l_{part}"][0], part
+    # Top to bottom, per side: shoulder above elbow above wrist; shoulders above hips; neck level with shoulders.
+    for side in "rl":
+        assert p[f"{side}_shoulder"][1] < p[f"{side}_elbow"][1] < p[f"{side}_wrist"][1]
+        assert p[f"{side}_shoulder"][1] < p[f"{side}_hip"][1]
+        assert abs(p["neck"][1] - p[f"{side}_shoulder"][1]) < 0.05 * image.shape[0]
+    # Arms reach out further than the torso: elbows outside the shoulders, the shoulders outside the hips or level.
+    assert p["r_elbow"][0] < p["r_shoulder"][0] and p["l_elbow"][0] > p["l_shoulder"][0]
+    # Every point on the garment lies inside the image.
+    on = landmarks.points[landmarks.points[:, 2] >= 0.5]
+    assert ((on[:, 0] >= 0) & (on[:, 0] < image.shape[1]) & (on[:, 1] >= 0) & (on[:, 1] < image.shape[0])).all()
+
+
+def test_silhouette_fallback_for_trousers_and_is_deterministic(shared_data):
+    image = read_image(shared_data / "vivid" / "cloth" / "051985_1.jpg")
+    first, second = silhouette_landmarks(image, "lower"), silhouette_landmarks(image, "lower")
+    np.testing.assert_array_equal(first.points, second.points)
+    p = dict(zip(first.names, first.points))
+    for part in ("hip", "knee", "ankle"):
+        assert p[f"r_{part}"][0] < p[f"l_{part}"][0]
+    for side in "rl":
+        assert p[f"{side}_hip"][1] < p[f"{side}_knee"][1] < p[f"{side}_ankle"][1]
+
+
+def test_a_photo_that_is_not_a_product_shot_gets_a_warning():
+    rng = np.random.default_rng(0)
+    busy = rng.integers(0, 255, (128, 96, 3), dtype=np.uint8)
+    assert product_shot_warnings(busy) and product_shot_warnings(busy)[0].startswith("warning:")
+    plain = np.full((128, 96, 3), 245, np.uint8)
+    plain[30:100, 20:76] = (20, 30, 120)
+    assert product_shot_warnings(plain) == []
+
+
+def test_unknown_category_is_a_clear_error():
+    with pytest.raises(InputError, match="unknown garment category 'hat'; choose from upper, lower, dress"):
+        silhouette_landmarks(np.zeros((8, 8, 3), np.uint8), "hat")
+
+
+def test_dataset_yaml_is_checked_against_the_layout(tmp_path):
+    good = {"path": str(tmp_path), "train": "images", "val": "images", "kpt_shape": [13, 3],
+            "flip_idx": list(FLIP_IDX), "names": {0: "upper", 1: "lower", 2: "dress"}}
+    import yaml
+
+    path = tmp_path / "data.yaml"
+    path.write_text(yaml.safe_dump(good))
+    assert load_dataset_yaml(path)["kpt_shape"] == [13, 3]
+    for key, value, message in (("kpt_shape", [17, 3], "kpt_shape must be \\[13, 3\\]"),
+                                ("names", ["shirt"], "names must be"),
+                                ("flip_idx", list(range(13)), "flip_idx must be")):
+        path.write_text(yaml.safe_dump({**good, key: value}))
+        with pytest.raises(InputError, match=message):
+            load_dataset_yaml(path)
+    with pytest.raises(InputError, match="not found"):
+        load_dataset_yaml(tmp_path / "missing.yaml")
