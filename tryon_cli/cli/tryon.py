@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -37,6 +39,19 @@ def _parse_frames(value: Optional[str]) -> Optional[tuple[int, Optional[int]]]:
         return int(start or 0), (int(stop) if stop else None)
     except ValueError:
         raise typer.BadParameter(f"expected START:END (e.g. 10:30 or 24:), got {value!r}", param_hint="--frames")
+
+
+@contextmanager
+def _sigterm_as_interrupt():
+    """SIGTERM (a job scheduler stopping the run, `kill`) unwinds like Ctrl-C, so partial outputs are removed."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"stopped by signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def tryon(
@@ -98,6 +113,11 @@ def tryon(
     else:
         pipe = DPIDMTryOnPipeline.from_pretrained(checkpoint, weights_root=weights, **build)
 
+    with _sigterm_as_interrupt():
+        _run(pipe, video, garment, output, pairs, options, console)
+
+
+def _run(pipe, video, garment, output, pairs, options, console) -> None:
     if pairs is None:
         with Stages(console=console) as stages:
             result = pipe(video, garment, output, stages=stages, **options)
@@ -113,7 +133,7 @@ def tryon(
         try:
             with Stages(console=console) as stages:
                 pipe(pair.video, pair.garment, pair.output, stages=stages,
-                     **{**options, "category": pair.category or category})
+                     **{**options, "category": pair.category or options["category"]})
         except DpidmError as err:
             console.print(f"[red]failed:[/] {err}")
             failed.append(pair)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, closing
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
@@ -33,7 +33,7 @@ from einops import rearrange
 
 from tryon_cli.errors import InputError, MissingWeightsError
 from tryon_cli.io import VideoWriter, atomic_output, open_video, read_image
-from tryon_cli.io.ffmpeg import last_line, run_ffmpeg
+from tryon_cli.io.writer import mux_audio
 from tryon_cli.models.main_unet import inpainting_input
 from tryon_cli.pipelines import compositing, framing
 from tryon_cli.pipelines.progress import Stages
@@ -90,12 +90,13 @@ class DPIDMTryOnPipeline:
     """
 
     def __init__(self, model, *, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,
-                 untrained: bool = False, description: str = "DPIDM"):
+                 untrained: bool = False, description: str = "DPIDM", weights_root: Path | None = None):
         self.model = model.to(device=device, dtype=dtype).eval()
         self.device = torch.device(device)
         self.dtype = dtype
         self.untrained = untrained
         self.description = description
+        self.weights_root = weights_root  # where the optional preprocess weights (garment landmarks) are looked up
 
     # -- building -----------------------------------------------------------------------------------------------
 
@@ -115,7 +116,8 @@ class DPIDMTryOnPipeline:
             )
         model = DPIDM.from_pretrained(weights_root, checkpoint=checkpoint, dtype=dtype)
         _select_attention(attention, torch.device(device))
-        return cls(model, device=device, dtype=dtype, description=f"DPIDM checkpoint {checkpoint}")
+        return cls(model, device=device, dtype=dtype, description=f"DPIDM checkpoint {checkpoint}",
+                   weights_root=weights_root)
 
     @classmethod
     def tiny(cls, seed: int = 0, *, device: str = "cpu", dtype: torch.dtype = torch.float32, attention: str = "auto"):
@@ -173,8 +175,9 @@ class DPIDMTryOnPipeline:
             windows = window_schedule(num_frames, window, overlap)
 
             poses = self._human_pose(reader, start, stop, stages)
+            # Crops join the person's boxes over half a window each side (see `framing`).
             boxes = framing.crop_boxes(poses.body, meta.width, meta.height, height, width,
-                                       radius=(window or num_frames) // 2)
+                                       radius=(windows[0].stop - windows[0].start) // 2)
             intermediates = None
             if keep_intermediates:
                 intermediates = output.with_name(output.stem + "_intermediates")
@@ -215,14 +218,15 @@ class DPIDMTryOnPipeline:
         """The full-resolution repaint mask of each frame: the user's mask video, or the agnostic mask."""
         meta = reader.meta
         if mask_video is not None:
-            masks = open_video(mask_video)
-            if masks.meta.frame_count < stop:
-                raise InputError(f"mask video {mask_video} has {masks.meta.frame_count} frames, the video needs {stop}")
-            for frame in masks.frames(start, stop):
-                gray = frame.max(axis=2)
-                if gray.shape != (meta.height, meta.width):
-                    gray = cv2.resize(gray, (meta.width, meta.height), interpolation=cv2.INTER_NEAREST)
-                yield gray > 127
+            with open_video(mask_video) as masks:
+                if masks.meta.frame_count < stop:
+                    raise InputError(f"mask video {mask_video} has {masks.meta.frame_count} frames, the video "
+                                     f"needs {stop}")
+                for frame in masks.frames(start, stop):
+                    gray = frame.max(axis=2)
+                    if gray.shape != (meta.height, meta.width):
+                        gray = cv2.resize(gray, (meta.width, meta.height), interpolation=cv2.INTER_NEAREST)
+                    yield gray > 127
             return
         from tryon_cli.preprocess.masks import agnostic_masks
 
@@ -241,8 +245,11 @@ class DPIDMTryOnPipeline:
                 for name in ("pose", "mask", "agnostic"):
                     side[name] = writers.enter_context(VideoWriter(intermediates / f"{name}.mp4", fps))
             chunk: list[np.ndarray] = []
-            masks = self._frame_masks(reader, start, stop, poses, category, mask_video)
-            for t, (frame, mask) in enumerate(zip(reader.frames(start, stop), masks)):
+            # Readers are closed here, not left to the garbage collector: closing one stops its ffmpeg, and an
+            # interrupt (Ctrl-C, SIGTERM) that arrives then must reach the caller, not vanish in a finaliser.
+            masks = writers.enter_context(closing(self._frame_masks(reader, start, stop, poses, category, mask_video)))
+            frames = writers.enter_context(closing(reader.frames(start, stop)))
+            for t, (frame, mask) in enumerate(zip(frames, masks)):
                 packed.append(np.packbits(mask))
                 crop_mask = compositing.crop(mask, boxes[t], height, width, nearest=True)
                 agnostic = compositing.crop(frame, boxes[t], height, width)
@@ -273,10 +280,14 @@ class DPIDMTryOnPipeline:
     def _encode_garment(self, photo: np.ndarray, fitted: _FittedGarment, category: str, guided: bool,
                         stages: Stages):
         """The garment conditions, ONE garment U-Net run: [dropped; real] when guided, else the real ones alone."""
-        from tryon_cli.preprocess.garment_landmarks import garment_landmarks
+        from tryon_cli.preprocess.garment_landmarks import detect_garment_landmarks
 
         with stages.task("garment", total=2) as advance:
-            landmarks = fitted.move(garment_landmarks(photo, category))
+            landmarks, notes = detect_garment_landmarks(photo, category, path_of("garment-landmarks", self.weights_root),
+                                                        device="cuda" if self.device.type == "cuda" else "cpu")
+            for note in notes:
+                stages.progress.console.print(f"note: {note}")
+            landmarks = fitted.move(landmarks)
             advance()
             pose_map = render_garment_pose(landmarks, *fitted.image.shape[:2])
             pixels = _to_model_pixels(fitted.image[None], self.device, self.dtype)[:, :, 0]
@@ -333,15 +344,13 @@ class DPIDMTryOnPipeline:
         feather = max(1, round(FEATHER_FRACTION * min(meta.width, meta.height)))
         height, width = conditions.pose_maps.shape[1:3]
         covered = np.ones((height, width), np.float32)
-        with ExitStack() as files:
-            audio = files.enter_context(_audio_for_range(meta, start))
-            final = files.enter_context(atomic_output(output))
-            # The encoder writes a scratch file; the finished file is copied into place with the run's metadata.
-            scratch = Path(files.enter_context(tempfile.TemporaryDirectory(prefix="dpidm-"))) / "video.mp4"
+        with atomic_output(output) as final, tempfile.TemporaryDirectory(prefix="dpidm-") as scratch_dir:
+            # The encoder writes a scratch file; the last step adds the audio and the run's metadata.
+            scratch = Path(scratch_dir) / "video.mp4"
             with ExitStack() as writers, stages.task("decoding + writing", total=num_frames) as advance:
-                writer = writers.enter_context(VideoWriter(scratch, meta.fps, audio_from=audio))
+                writer = writers.enter_context(VideoWriter(scratch, meta.fps))
                 preview = writers.enter_context(VideoWriter(preview_path, meta.fps)) if preview_path else None
-                frames = reader.frames(start, stop)
+                frames = writers.enter_context(closing(reader.frames(start, stop)))
                 for first in range(0, num_frames, CHUNK):
                     for offset, crop_out in enumerate(_to_uint8(self.model.decode_latents(latents[:, :, first:first + CHUNK].to(self.dtype)))):
                         t = first + offset
@@ -358,7 +367,7 @@ class DPIDMTryOnPipeline:
                             preview.write(np.concatenate([compositing.crop(frame, box, height, width), garment_image,
                                                           compositing.crop(result, box, height, width)], axis=1))
                         advance()
-            _copy_with_comment(scratch, final, comment)
+            mux_audio(scratch, meta.path, final, num_frames / meta.fps, start / meta.fps, {"comment": comment})
 
     # -- helpers ------------------------------------------------------------------------------------------------
 
@@ -475,26 +484,3 @@ def _to_unit(frames: np.ndarray, device, dtype) -> torch.Tensor:
     """(T, H, W, 3) uint8 -> (1, 3, T, H, W) in [0, 1]."""
     tensor = torch.from_numpy(np.ascontiguousarray(frames)).to(device)
     return rearrange(tensor, "t h w c -> 1 c t h w").to(dtype) / 255
-
-
-@contextmanager
-def _audio_for_range(meta, start: int) -> Iterator[Path | None]:
-    """The audio source for frames from `start` on: the video itself, or its audio cut from that frame's time."""
-    if not meta.has_audio or start == 0:
-        yield meta.path if meta.has_audio else None
-        return
-    with tempfile.TemporaryDirectory(prefix="dpidm-audio-") as folder:
-        out = Path(folder) / "audio.mka"
-        result = run_ffmpeg("-v", "error", "-ss", f"{start / meta.fps:.6f}", "-i", str(meta.path), "-map", "0:a:0",
-                            "-c:a", "copy", "-y", str(out))
-        if result.returncode != 0:
-            raise InputError(f"cannot cut the audio of {meta.path}: {last_line(result.stderr)}")
-        yield out
-
-
-def _copy_with_comment(video: Path, target: Path, comment: str) -> None:
-    """Copy the streams of `video` into `target` unchanged, adding `comment` to the mp4's metadata."""
-    result = run_ffmpeg("-v", "error", "-i", str(video), "-map", "0", "-c", "copy", "-metadata", f"comment={comment}",
-                        "-movflags", "+faststart", "-y", str(target))
-    if result.returncode != 0:
-        raise RuntimeError(f"ffmpeg could not finish {target}: {last_line(result.stderr)}")

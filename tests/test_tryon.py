@@ -1,0 +1,199 @@
+"""`DPIDMTryOnPipeline` and `dpidm tryon` end to end on real sample videos, with the tiny (untrained) model.
+
+Runs are kept small (a few frames, 64x48 model input, 1-2 DDIM steps) so the file runs in well under 3 minutes on
+two CPU cores; the real work per frame (pose, mask, crop, encode, denoise, decode, paste-back, mux) is the same.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from tryon_cli.cli.main import app
+from tryon_cli.io import probe_video, read_frames
+from tryon_cli.io.ffmpeg import run_ffmpeg
+from tryon_cli.pipelines.tryon_pipeline import FEATHER_FRACTION, DPIDMTryOnPipeline
+
+SMALL = dict(height=64, width=48, steps=2, window=6, overlap=2)
+CLIP_FRAMES = 10
+
+
+@pytest.fixture(scope="module", autouse=True)
+def pose_cache(tmp_path_factory):
+    """One pose cache for the module (each video is posed once), outside the user's home."""
+    folder = tmp_path_factory.mktemp("pose-cache")
+    old = os.environ.get("DPIDM_CACHE")
+    os.environ["DPIDM_CACHE"] = str(folder)
+    yield folder
+    if old is None:
+        del os.environ["DPIDM_CACHE"]
+    else:
+        os.environ["DPIDM_CACHE"] = old
+
+
+@pytest.fixture(scope="module")
+def person(shared_data) -> Path:
+    return shared_data / "vivid/videos/upper1.mp4"
+
+
+@pytest.fixture(scope="module")
+def garment(shared_data) -> Path:
+    return shared_data / "vivid/cloth/00057_00.jpg"
+
+
+@pytest.fixture(scope="module")
+def clip(person, tmp_path_factory) -> Path:
+    """The first frames of the ViViD clip with a 440 Hz tone added as its audio track."""
+    path = tmp_path_factory.mktemp("clip") / "clip.mp4"
+    result = run_ffmpeg("-v", "error", "-i", str(person), "-f", "lavfi", "-i", "sine=frequency=440:duration=5",
+                        "-frames:v", str(CLIP_FRAMES), "-c:v", "libx264", "-crf", "10", "-c:a", "aac", "-shortest",
+                        "-y", str(path))
+    assert result.returncode == 0, result.stderr
+    return path
+
+
+@pytest.fixture(scope="module")
+def pipe() -> DPIDMTryOnPipeline:
+    return DPIDMTryOnPipeline.tiny(seed=0)
+
+
+@pytest.fixture(scope="module")
+def first_run(pipe, clip, garment, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "out.mp4"
+    result = pipe(clip, garment, out, seed=0, keep_intermediates=True, preview=True, **SMALL)
+    return result
+
+
+def frames_of(path: Path) -> np.ndarray:
+    return np.stack(list(read_frames(path))).astype(np.int16)
+
+
+def comment_of(path: Path) -> dict:
+    log = run_ffmpeg("-i", str(path)).stderr
+    return json.loads(re.search(r"^\s*comment\s*:\s*(\{.*\})\s*$", log, re.MULTILINE)[1])
+
+
+def outside(mask: np.ndarray, margin: int) -> np.ndarray:
+    """Pixels farther than `margin` from the (T, H, W) mask."""
+    kernel = np.ones((2 * margin + 1, 2 * margin + 1), np.uint8)
+    return ~np.stack([cv2.dilate(m.astype(np.uint8), kernel) > 0 for m in mask])
+
+
+def paste_margin(width: int, height: int) -> int:
+    # The alpha reaches 2 * feather pixels beyond the mask; a few more for the codec's blocks around the edge.
+    return 2 * max(1, round(FEATHER_FRACTION * min(width, height))) + 4
+
+
+def test_output_keeps_frames_fps_size_audio_and_the_background(first_run, clip):
+    source, result = probe_video(clip), probe_video(first_run.video)
+    assert (result.frame_count, result.width, result.height) == (CLIP_FRAMES, source.width, source.height)
+    assert result.fps == pytest.approx(source.fps, abs=1e-6)
+    assert source.has_audio and result.has_audio
+    mask = frames_of(first_run.intermediates / "mask.mp4")[..., 0] > 127
+    assert mask.shape == (CLIP_FRAMES, source.height, source.width) and mask.mean() > 0.02
+    before, after = frames_of(clip), frames_of(first_run.video)
+    keep = outside(mask, paste_margin(source.width, source.height))
+    assert np.abs(after - before)[keep].mean() < 2.0  # codec error only: < 2/255
+    assert np.abs(after - before)[mask].mean() > 10  # and the mask was repainted
+    assert comment_of(first_run.video)["untrained"] is True
+
+
+def test_preview_and_intermediates(first_run):
+    preview = probe_video(first_run.preview)
+    assert (preview.frame_count, preview.height, preview.width) == (CLIP_FRAMES, 64, 3 * 48)
+    for name, size in (("pose", (48, 64)), ("agnostic", (48, 64))):
+        meta = probe_video(first_run.intermediates / f"{name}.mp4")
+        assert (meta.frame_count, meta.width, meta.height) == (CLIP_FRAMES, *size)
+
+
+def test_same_seed_same_output_other_seed_other_output(pipe, clip, garment, first_run, tmp_path):
+    again = pipe(clip, garment, tmp_path / "again.mp4", seed=0, **SMALL)
+    other = pipe(clip, garment, tmp_path / "other.mp4", seed=1, **SMALL)
+    reference = frames_of(first_run.video)
+    assert np.array_equal(frames_of(again.video), reference)
+    assert np.abs(frames_of(other.video) - reference).mean() > 0.5
+
+
+def test_window_covering_the_video_equals_no_windows(pipe, clip, garment, tmp_path):
+    options = {**SMALL, "guidance": 1.0}
+    windowed = pipe(clip, garment, tmp_path / "w.mp4", **{**options, "window": CLIP_FRAMES + 3})
+    whole = pipe(clip, garment, tmp_path / "n.mp4", **{**options, "window": None})
+    assert np.array_equal(frames_of(windowed.video), frames_of(whole.video))
+
+
+def test_user_mask_is_honoured(pipe, clip, garment, tmp_path):
+    meta = probe_video(clip)
+    box = (slice(300, 500), slice(150, 400))  # a block over the torso; rows, columns
+    frame = np.zeros((meta.height, meta.width, 3), np.uint8)
+    frame[box] = 255
+    mask_video = tmp_path / "mask.mp4"
+    from tryon_cli.io import write_video
+
+    write_video(mask_video, [frame] * CLIP_FRAMES, meta.fps)
+    result = pipe(clip, garment, tmp_path / "masked.mp4", mask=mask_video, **SMALL)
+    mask = np.zeros((CLIP_FRAMES, meta.height, meta.width), bool)
+    mask[:, box[0], box[1]] = True
+    diff = np.abs(frames_of(result.video) - frames_of(clip))
+    assert diff[outside(mask, paste_margin(meta.width, meta.height))].mean() < 2.0
+    assert diff[mask].mean() > 10
+
+
+def test_cli_frames_range_gives_that_many_frames(person, garment, tmp_path):
+    out = tmp_path / "range.mp4"
+    result = CliRunner().invoke(app, ["tryon", str(person), str(garment), "-o", str(out), "--model", "tiny",
+                                      "--frames", "10:30", "--steps", "1", "--height", "64", "--width", "48"])
+    assert result.exit_code == 0, result.output
+    assert "UNTRAINED" in result.output
+    meta = probe_video(out)
+    assert (meta.frame_count, meta.fps) == (20, 24.0)
+    assert comment_of(out)["model"].startswith("tiny DPIDM, UNTRAINED")
+
+
+def test_without_a_checkpoint_one_line_says_what_is_missing(person, garment, tmp_path, weights_root):
+    result = CliRunner().invoke(app, ["tryon", str(person), str(garment), "-o", str(tmp_path / "x.mp4")])
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: no trained DPIDM checkpoint")
+    assert "dpidm train" in lines[0] and "--checkpoint" in lines[0] and "--model tiny" in lines[0]
+    assert not (tmp_path / "x.mp4").exists()
+
+
+def test_killed_batch_resumes_without_redoing_pairs_or_leaving_partial_files(clip, shared_data, tmp_path):
+    cloths = sorted((shared_data / "vivid/cloth").glob("*.jpg"))[:3]
+    pairs = tmp_path / "pairs.txt"
+    pairs.write_text("".join(f"{clip} {cloth}\n" for cloth in cloths))
+    out_dir = tmp_path / "out"
+    options = ["--model", "tiny", "--frames", "0:4", "--steps", "1", "--height", "64", "--width", "48",
+               "--guidance", "1"]
+    command = [sys.executable, "-c", "from tryon_cli.cli.main import run; run()", "tryon", "--pairs", str(pairs), "-o", str(out_dir), *options]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=os.environ.copy())
+    first = out_dir / f"clip__{cloths[0].stem}.mp4"
+    deadline = time.monotonic() + 120
+    while not first.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert first.exists(), process.communicate()[0].decode()[-2000:]
+    process.send_signal(signal.SIGTERM)  # stopped in the middle of the second pair, as a job scheduler would
+    process.wait(timeout=60)
+    finished = sorted(out_dir.glob("*.mp4"))
+    assert sorted(p.name for p in out_dir.iterdir()) == [p.name for p in finished]  # nothing half-written
+    assert len(finished) < 3
+    stamps = {p: p.stat().st_mtime_ns for p in finished}
+    for path in finished:
+        assert probe_video(path).frame_count == 4  # complete files only
+
+    result = CliRunner().invoke(app, ["tryon", "--pairs", str(pairs), "-o", str(out_dir), *options])
+    assert result.exit_code == 0, result.output
+    assert f"{len(finished)} pair(s) already done, {3 - len(finished)} to do" in result.output
+    assert {p: p.stat().st_mtime_ns for p in finished} == stamps
+    assert sorted(p.name for p in out_dir.iterdir()) == sorted(f"clip__{c.stem}.mp4" for c in cloths)
