@@ -142,8 +142,10 @@ def train(
     output: Path,
     resume: Path | None = None,
     on_step: Callable[[StepRecord], None] | None = None,
+    model: DPIDM | None = None,
 ) -> Path:
-    """Train; returns the last checkpoint folder. `resume`: a checkpoint folder or a run's output folder."""
+    """Train; returns the last checkpoint folder. `resume`: a checkpoint folder or a run's output folder.
+    `model`: train this model instead of building `config.model` (it is trained in place)."""
     output = Path(output)
     accelerator = Accelerator(mixed_precision=config.train.mixed_precision)
     rank, world, main = accelerator.process_index, accelerator.num_processes, accelerator.is_main_process
@@ -163,7 +165,7 @@ def train(
     )
 
     # -- model, optimiser ------------------------------------------------------------------------------------
-    model = build_model(config).to(accelerator.device)
+    model = (model if model is not None else build_model(config)).to(accelerator.device)
     if accelerator.mixed_precision in ("fp16", "bf16"):  # frozen parts in half precision; trained weights stay fp32
         half = torch.float16 if accelerator.mixed_precision == "fp16" else torch.bfloat16
         for frozen in (model.vae, model.image_encoder, model.garment_unet):

@@ -1,0 +1,231 @@
+"""Training on the tiny model (CPU): phase-wise gradients, frozen weights, TRA, overfitting, resume after SIGTERM,
+a non-finite loss, the CLI's outputs, and a checkpoint that loads for inference."""
+
+from __future__ import annotations
+
+import json
+import signal
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import default_collate
+from typer.testing import CliRunner
+
+import tryon_cli.training.objective as objective
+import tryon_cli.training.trainer as trainer
+from tests.test_data_fixtures import build_vivid, build_vvt
+from tryon_cli.cli.main import app
+from tryon_cli.data import scan
+from tryon_cli.data.dataset import Augmentation, TryOnDataset
+from tryon_cli.data.sampler import JointSampler
+from tryon_cli.models import DPIDM, PHASES
+from tryon_cli.training.checkpoint import find_checkpoint
+from tryon_cli.training.config import load_config
+from tryon_cli.training.losses import tra_loss
+
+H, W = 32, 24
+SMALL = [f"data.height={H}", f"data.width={W}", "data.clip_length=4", "data.num_workers=0",
+         "logging.tensorboard=false", "model=tiny"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Several test processes share two cores here; torch's own threads would only fight each other."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def vivid(tmp_path_factory, shared_data):
+    return build_vivid(tmp_path_factory.mktemp("vivid") / "ViViD", shared_data, frames=6, height=H * 2, width=W * 2)
+
+
+def _config(root, *extra):
+    return load_config(overrides=[*SMALL, f"data.root={root}", *extra])
+
+
+def _batch(root, step, clip_length=4, seed=0):
+    dataset = TryOnDataset(scan("vivid", root), root, H, W, Augmentation())
+    keys = JointSampler(dataset.frame_counts, 2, clip_length, seed, garment_dropout=0.5).batch(step)
+    return default_collate([dataset[k] for k in keys])
+
+
+def _tiny(warm: bool = False) -> DPIDM:
+    """The tiny model; `warm`: its zero-initialised tensors (adapter W_up, new output projections) made small and
+    random, as after some training, so that gradient can reach what sits behind them (a zero W_up blocks it)."""
+    model = trainer.build_model(load_config(overrides=["model=tiny"]))
+    if warm:
+        generator = torch.Generator().manual_seed(1)
+        with torch.no_grad():
+            for p in model.checkpoint_parameters().values():
+                if not p.any():
+                    p.copy_(0.02 * torch.randn(p.shape, generator=generator))
+    return model
+
+
+def _metrics(out):
+    return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_each_phase_trains_its_own_parameters_and_nothing_else(vivid):
+    model = _tiny(warm=True)
+    config = _config(vivid)
+    own = {phase: model.named_trainable_parameters(phase) for phase in PHASES}
+    assert own["image"] and own["video"] and not set(own["image"]) & set(own["video"])
+    for step, phase in enumerate(PHASES):  # step 0 is an image step, step 1 a video step
+        model.set_trainable(phase)
+        model.zero_grad(set_to_none=True)
+        losses = objective.diffusion_losses(model, _batch(vivid, step), phase, config.loss, torch.Generator().manual_seed(0))
+        losses["loss"].backward()
+        with_grad = {name for name, p in model.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
+        assert with_grad and with_grad <= set(own[phase]), sorted(with_grad - set(own[phase]))[:5]
+        other = "video" if phase == "image" else "image"
+        assert not with_grad & set(own[other])
+        # the modules named by the paper each receive gradient in their phase
+        groups = ("pose_encoder.", ".attn1.", ".attn2.", ".pasa_adapter.") if phase == "image" else (".tsa.", ".pata.")
+        for group in groups:
+            assert any(group in f".{name}" for name in with_grad), (phase, group)
+        missing = [name for name, p in own[phase].items() if p.grad is None]
+        assert not missing, missing[:5]
+
+
+def test_training_leaves_frozen_weights_bit_identical(vivid, tmp_path):
+    model = _tiny()
+    before = {name: p.detach().clone() for name, p in model.named_parameters()}
+    trained = set(model.checkpoint_parameters())
+    trainer.train(_config(vivid, "train.max_steps=2", "train.learning_rate=1e-3"), tmp_path / "run", model=model)
+    changed = {name for name, p in model.named_parameters() if not torch.equal(p.detach(), before[name])}
+    assert changed and changed <= trained
+    assert any(name in changed for name in model.named_trainable_parameters("image"))
+    assert any(name in changed for name in model.named_trainable_parameters("video"))
+    for part in ("vae", "image_encoder", "garment_unet"):
+        for name, p in getattr(model, part).named_parameters():
+            assert torch.equal(p.detach(), before[f"{part}.{name}"]), name
+
+
+def test_tra_is_zero_for_identical_frames_and_positive_otherwise():
+    gammas = [0.5, 0.5]
+    still = torch.softmax(torch.randn(2, 1, 3, 10, 20), dim=-1).expand(2, 6, 3, 10, 20)
+    assert float(tra_loss([still, still], gammas)) == 0.0
+    moving = torch.softmax(torch.randn(2, 6, 3, 10, 20), dim=-1)
+    value = float(tra_loss([moving, still], gammas))
+    # Eq. 6 by hand: gamma * sum over frame pairs of the mean (over batch, heads, queries) L1 row distance
+    by_hand = 0.5 * sum((moving[:, j] - moving[:, j - 1]).abs().sum(-1).mean() for j in range(1, 6))
+    assert value > 0 and value == pytest.approx(float(by_hand), rel=1e-5)
+    assert float(tra_loss([moving[:, :1], still[:, :1]], gammas)) == 0.0  # one frame: nothing to compare
+
+
+def test_tra_on_model_maps_and_its_gradient_reaches_the_temporal_modules(vivid):
+    model = _tiny()
+    model.set_trainable("video")
+    batch = _batch(vivid, 1)
+    # A still clip (every frame the same, two different samples in the batch): the PASA maps of the last two
+    # decoder layers agree frame to frame, so TRA is 0; a mix-up of the (batch, frame) layout would show here.
+    garment = model.encode_garment(batch["garment_pixels"], batch["garment_pose_map"])
+    still = torch.randn(2, 9, 1, H // 8, W // 8).expand(-1, -1, 4, -1, -1)
+    pose = batch["human_pose_maps"][:, :, :1].expand(-1, -1, 4, -1, -1)
+    _, maps = model.main_unet(still, torch.tensor([500, 20]), garment=garment, human_pose_maps=pose, return_pasa_maps=True)
+    assert set(maps) == set(model.tra_layer_names) and len(maps) == 2
+    assert float(tra_loss([maps[n] for n in model.tra_layer_names], [0.5, 0.5])) < 1e-6
+
+    config = _config(vivid, "loss.tra_weight_video=1.0").loss
+    moving = objective.diffusion_losses(model, batch, "video", config, torch.Generator().manual_seed(0))
+    assert float(moving["tra"]) > 1e-3 and float(moving["loss"]) == pytest.approx(float(moving["mse"] + moving["tra"]))
+    model.zero_grad(set_to_none=True)
+    moving["tra"].backward()
+    reached = {name for name, p in model.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
+    assert reached and reached <= set(model.named_trainable_parameters("video"))
+    assert any(".tsa." in n for n in reached) and any(".pata." in n for n in reached)
+    # TSA/PATA of the last two decoder layers sit after the PASA maps TRA reads: no gradient can reach them
+    assert not any(n.startswith(f"main_unet.unet.{block}.") for n in reached for block in model.tra_layer_names[-1:])
+
+
+def test_overfits_a_tiny_vivid_dataset(shared_data, tmp_path, monkeypatch):
+    """The classic single-batch check: one clip, no augmentation, the same noise every step of a phase; the
+    image-step loss must fall to half within 40 steps (measured here: about 35)."""
+    root = build_vivid(tmp_path / "ViViD", shared_data, frames=4, height=H * 2, width=W * 2)
+    pairs = root / "upper_body" / "train_pairs.txt"
+    pairs.write_text(pairs.read_text().splitlines()[0] + "\n")
+    monkeypatch.setattr(trainer, "step_seeds", lambda seed, step, rank: (0, step % 2))
+    config = _config(root, "train.max_steps=40", "train.learning_rate=1e-2", "augment.flip_p=0",
+                     "augment.keypoint_drop_p=0", "augment.garment_dropout=0", "checkpoint.every=1000")
+    trainer.train(config, tmp_path / "run")
+    image = [m["mse"] for m in _metrics(tmp_path / "run") if m["phase"] == "image"]
+    assert len(image) == 20
+    assert np.mean(image[-3:]) <= 0.5 * np.mean(image[:3]), image
+
+
+def test_sigterm_checkpoint_and_resume_reproduce_an_uninterrupted_run(vivid, tmp_path):
+    runner = CliRunner()
+    common = ["train", "--data", "vivid", "--root", str(vivid), "--model", "tiny", "--max-steps", "4"]
+    sets = [arg for item in SMALL[:-1] + ["checkpoint.every=100"] for arg in ("--set", item)]
+    whole = runner.invoke(app, [*common, "--output", str(tmp_path / "whole"), *sets])
+    assert whole.exit_code == 0, whole.output
+    assert sorted(p.name for p in (tmp_path / "whole" / "checkpoints").iterdir()) == ["4", "latest"]
+
+    def terminate_after_two(record):
+        if record.step == 2:
+            signal.raise_signal(signal.SIGTERM)
+
+    config = _config(vivid, "train.max_steps=4", "checkpoint.every=100")
+    stopped = trainer.train(config, tmp_path / "cut", on_step=terminate_after_two)
+    assert stopped.name == "2" and len(_metrics(tmp_path / "cut")) == 2
+    resumed = runner.invoke(app, [*common, "--output", str(tmp_path / "cut"), *sets, "--resume"])
+    assert resumed.exit_code == 0, resumed.output
+
+    first, second = _metrics(tmp_path / "whole"), _metrics(tmp_path / "cut")
+    assert [m["step"] for m in second] == [1, 2, 3, 4] and [m["phase"] for m in second] == ["image", "video"] * 2
+    for a, b in zip(first, second):
+        assert a["loss"] == pytest.approx(b["loss"], rel=1e-6, abs=1e-7) and a["tra"] == pytest.approx(b["tra"], rel=1e-6)
+    a, b = (DPIDM.from_config("tiny") for _ in range(2))
+    a.load_checkpoint(tmp_path / "whole" / "checkpoints" / "4")
+    b.load_checkpoint(tmp_path / "cut" / "checkpoints" / "4")
+    for (name, p), q in zip(a.checkpoint_parameters().items(), b.checkpoint_parameters().values()):
+        torch.testing.assert_close(p, q, rtol=1e-6, atol=1e-7, msg=name)
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(vivid, tmp_path, monkeypatch):
+    calls = {"n": 0}
+    real = objective.ldm_loss
+
+    def nan_on_third(prediction, target):
+        calls["n"] += 1
+        loss = real(prediction, target)
+        return loss * float("nan") if calls["n"] == 3 else loss
+
+    monkeypatch.setattr(objective, "ldm_loss", nan_on_third)
+    with pytest.raises(trainer.NonFiniteLoss, match="step 3"):
+        trainer.train(_config(vivid, "train.max_steps=6", "checkpoint.every=2"), tmp_path / "run")
+    assert find_checkpoint(tmp_path / "run").name == "2"
+    assert sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir()) == ["2", "latest"]
+    assert [m["step"] for m in _metrics(tmp_path / "run")] == [1, 2]
+
+
+def test_finished_checkpoint_loads_for_inference(vivid, tmp_path):
+    """The checkpoint holds the trained weights; the tiny inference model (seed 0) has the same frozen base."""
+    from tryon_cli.pipelines.tryon_pipeline import DPIDMTryOnPipeline
+
+    model = _tiny()
+    last = trainer.train(_config(vivid, "train.max_steps=1", "train.learning_rate=1e-3"), tmp_path / "run", model=model)
+    assert (last / "config.json").is_file() and (last / "dpidm.safetensors").is_file()
+    served = DPIDMTryOnPipeline.tiny(seed=trainer.TINY_MODEL_SEED).model
+    served.load_checkpoint(last)
+    for (name, p), q in zip(model.state_dict().items(), served.state_dict().values()):
+        assert torch.equal(p, q), name
+
+
+def test_prepare_computes_vvt_masks_and_garment_landmarks(shared_data, tmp_path):
+    root = build_vvt(tmp_path / "VVT", shared_data, frames=3)
+    cache = root / "dpidm_prepared"
+    import shutil
+
+    shutil.rmtree(cache)  # what the download has: frames, keypoints, garments; nothing prepared
+    result = CliRunner().invoke(app, ["train", "prepare", "--data", "vvt", "--root", str(root)])
+    assert result.exit_code == 0, result.output
+    masks = sorted((cache / "masks" / "lip_train_frames" / "4be21d0a1-n11").iterdir())
+    assert len(masks) == 3 and len(list((cache / "garments").rglob("*.json"))) == 1
+    sample = TryOnDataset(scan("vvt", root), root, H, W)[JointSampler([3], 1, 3, 0).batch(1)[0]]
+    assert 0.02 < float(sample["mask"].mean()) < 0.8  # the computed mask covers the upper body, not all or nothing
