@@ -235,7 +235,9 @@ def test_xformers_probe_falls_back_with_one_warning(monkeypatch):
     monkeypatch.setitem(sys.modules, "xformers.ops", broken)
     with pytest.warns(UserWarning, match="xformers is installed but does not run"):
         assert backend._probe_xformers(torch.device("cpu")) == "sdpa"
-    assert backend.backend_for(torch.device("cpu")) == "sdpa"
+    assert backend.backend_for(torch.device("cpu")) == "sdpa"  # never xformers off CUDA
+    with pytest.raises(ValueError, match="unknown attention backend"):
+        backend.set_backend("flash")
 
 
 # ---- weights on disk ---------------------------------------------------------------------------------------------

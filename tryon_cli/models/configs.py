@@ -76,6 +76,22 @@ def _sd15_unet(in_channels: int) -> dict:
     }
 
 
+def _vae(block_out_channels: list[int], layers_per_block: int, norm_num_groups: int, sample_size: int) -> dict:
+    # Four blocks: the latent is 1/8 of the image, which the pose encoder and the pipeline rely on.
+    return {
+        "in_channels": 3,
+        "out_channels": 3,
+        "down_block_types": ["DownEncoderBlock2D"] * 4,
+        "up_block_types": ["UpDecoderBlock2D"] * 4,
+        "block_out_channels": block_out_channels,
+        "layers_per_block": layers_per_block,
+        "latent_channels": 4,
+        "norm_num_groups": norm_num_groups,
+        "sample_size": sample_size,
+        "scaling_factor": 0.18215,
+    }
+
+
 # SD1.5's DDIM settings (the scheduler_config.json of the SD1.5 repositories).
 _SD15_SCHEDULER = {
     "num_train_timesteps": 1000,
@@ -92,18 +108,7 @@ SD15 = DPIDMConfig(
     name="sd15",
     main_unet=_sd15_unet(9),
     garment_unet=_sd15_unet(4),
-    vae={
-        "in_channels": 3,
-        "out_channels": 3,
-        "down_block_types": ["DownEncoderBlock2D"] * 4,
-        "up_block_types": ["UpDecoderBlock2D"] * 4,
-        "block_out_channels": [128, 256, 512, 512],
-        "layers_per_block": 2,
-        "latent_channels": 4,
-        "norm_num_groups": 32,
-        "sample_size": 512,
-        "scaling_factor": 0.18215,
-    },
+    vae=_vae([128, 256, 512, 512], layers_per_block=2, norm_num_groups=32, sample_size=512),
     # CLIP ViT-L/14: its 768-d projection is SD1.5's cross_attention_dim.
     image_encoder={
         "hidden_size": 1024,
@@ -141,17 +146,7 @@ TINY = DPIDMConfig(
     name="tiny",
     main_unet=_tiny_unet(9),
     garment_unet=_tiny_unet(4),
-    vae={
-        "in_channels": 3,
-        "out_channels": 3,
-        "down_block_types": ["DownEncoderBlock2D"] * 4,
-        "up_block_types": ["UpDecoderBlock2D"] * 4,
-        "block_out_channels": [8, 8, 16, 16],
-        "layers_per_block": 1,
-        "latent_channels": 4,
-        "norm_num_groups": 4,
-        "sample_size": 64,
-    },
+    vae=_vae([8, 8, 16, 16], layers_per_block=1, norm_num_groups=4, sample_size=64),
     image_encoder={
         "hidden_size": 32,
         "intermediate_size": 37,

@@ -15,13 +15,26 @@ import torch
 import torch.nn.functional as F
 from diffusers.models.attention_processor import Attention
 
+BACKENDS = ("auto", "sdpa", "xformers")
+_preference = "auto"
 _cuda_backend: str | None = None
+
+
+def set_backend(name: str) -> None:
+    """Choose the kernel: "auto" (xformers on CUDA when it runs, else SDPA), "sdpa", or "xformers" (still probed:
+    where it cannot run, one warning and SDPA)."""
+    global _preference, _cuda_backend
+    if name not in BACKENDS:
+        raise ValueError(f"unknown attention backend {name!r}; choose one of {', '.join(BACKENDS)}")
+    _preference, _cuda_backend = name, None
 
 
 def _probe_xformers(device: torch.device) -> str:
     try:
         import xformers.ops
     except ImportError:
+        if _preference == "xformers":
+            warnings.warn("xformers was asked for but is not installed; using PyTorch SDPA")
         return "sdpa"
     try:
         probe = torch.zeros(1, 8, 1, 64, device=device, dtype=torch.float16)
@@ -35,7 +48,7 @@ def _probe_xformers(device: torch.device) -> str:
 def backend_for(device: torch.device) -> str:
     """'xformers' or 'sdpa' for tensors on `device` (the xformers probe runs once per process)."""
     global _cuda_backend
-    if device.type != "cuda":
+    if device.type != "cuda" or _preference == "sdpa":
         return "sdpa"
     if _cuda_backend is None:
         _cuda_backend = _probe_xformers(device)
