@@ -60,7 +60,7 @@ def measure_clip(name: str, backend: str) -> dict:
     video, reference_path, category = CLIPS[name]
     poses = video_poses(DATA / video, backend=backend)
     references = [frame.mean(axis=2) > 127 for frame in read_frames(DATA / reference_path)]
-    ours = list(agnostic_masks(poses, category, read_frames(DATA / video)))
+    ours = list(agnostic_masks(poses, category))
     count = min(len(ours), len(references))
     ours, references = ours[:count], references[:count]
     return {

@@ -43,18 +43,20 @@ class MaskShape:
     waist_rise: float = 0.25
     """How far above the hip joints a lower garment's waistband may reach."""
     collar_rise: float = 0.12
-    head_radius: float = 0.16
+    head_radius: float = 0.1
+    head_spread: float = 0.9
+    """The face disc reaches this many times the spread of the visible face points (nose, eyes, ears)."""
     face_margin: float = 0.03
-    hand_radius: float = 0.12
+    hand_radius: float = 0.1
     foot_radius: float = 0.14
 
 
 SHAPES = {
-    "upper": MaskShape(),
+    "upper": MaskShape(margin=0.06),
     "lower": MaskShape(),
     # A dress's outline is the least predictable (from a sheath to a ball gown): a wider margin, and the convex
     # hull of the whole body below the face (HULL_CATEGORIES).
-    "dress": MaskShape(margin=0.2),
+    "dress": MaskShape(margin=0.25),
 }
 
 PARTS = {
@@ -205,7 +207,7 @@ def keep_region(pose: FramePose, height: int, width: int, shape: MaskShape | Non
     elif head:
         center = np.mean(head, axis=0)
         spread = max((float(np.linalg.norm(a - center)) for a in head), default=0.0)
-        canvas.disc(center, max(shape.head_radius * scale, 1.3 * spread))
+        canvas.disc(center, max(shape.head_radius * scale, shape.head_spread * spread))
     for side, hand_index in (("r", 1), ("l", 0)):
         hand_points = None
         if pose.hands is not None:
@@ -239,44 +241,47 @@ def frame_mask(pose: FramePose, category: str, height: int, width: int, shape: M
 def agnostic_masks(
     poses: PoseSequence,
     category: str,
-    frames: Iterable[np.ndarray] | None = None,
     shape: MaskShape | None = None,
-    window: int = 1,
+    window: int = 2,
+    quorum: float = 0.4,
 ) -> Iterator[np.ndarray]:
-    """Agnostic masks of a video, bool `(H, W)` per frame, in order (a generator).
+    """Agnostic masks of a video from its poses, bool `(H, W)` per frame, in order (a generator).
 
-    Each frame's mask is the majority vote of the per-frame masks within `window` frames on either side, so a
-    pixel that flickers in and out for one frame does not. `frames` is accepted for silhouette-aware variants and
-    may be None.
+    Each frame's mask is a vote over the per-frame masks within `window` frames on either side
+    (`temporal_vote`), so a pixel that flickers in and out for one frame does not. Frames without a pose get an
+    empty mask (nothing to repaint).
     """
     check_category(category)
-    del frames  # the pose model needs no pixels
     raw = (frame_mask(pose, category, poses.height, poses.width, shape) for pose in poses)
-    return temporal_vote(raw, window)
+    return temporal_vote(raw, window, quorum)
 
 
-def temporal_vote(masks: Iterable[np.ndarray], window: int) -> Iterator[np.ndarray]:
-    """Each mask replaced by the majority of the masks within `window` frames of it (fewer at the ends)."""
+def temporal_vote(masks: Iterable[np.ndarray], window: int, quorum: float = 0.4) -> Iterator[np.ndarray]:
+    """Each mask replaced by a vote over the masks within `window` frames of it (fewer at the ends).
+
+    A pixel is on when at least `quorum` of those frames have it (0.4: 2 of 5), so a one-frame flicker is voted
+    away, while an edge that moves is kept a little wider rather than trimmed: the old garment must not show.
+    """
     buffer: deque[tuple[int, np.ndarray]] = deque()
     centre = 0
     last = -1
     for last, mask in enumerate(masks):
         buffer.append((last, mask))
         while centre + window <= last:
-            yield _majority(buffer, centre, window)
+            yield _vote(buffer, centre, window, quorum)
             centre += 1
             while buffer and buffer[0][0] < centre - window:
                 buffer.popleft()
     while centre <= last:
-        yield _majority(buffer, centre, window)
+        yield _vote(buffer, centre, window, quorum)
         centre += 1
         while buffer and buffer[0][0] < centre - window:
             buffer.popleft()
 
 
-def _majority(buffer, centre: int, window: int) -> np.ndarray:
+def _vote(buffer, centre: int, window: int, quorum: float) -> np.ndarray:
     near = [mask for index, mask in buffer if abs(index - centre) <= window]
-    return np.sum(near, axis=0) * 2 > len(near)
+    return np.sum(near, axis=0) >= max(1, int(np.ceil(quorum * len(near) - 1e-9)))
 
 
 def read_mask_video(path: str | Path, height: int, width: int) -> Iterator[np.ndarray]:
