@@ -43,12 +43,14 @@ def test_pose_sequence_save_load_round_trip(tmp_path):
     rng = np.random.default_rng(0)
     poses = PoseSequence(body=rng.random((4, 18, 3), dtype=np.float32), height=32, width=24,
                          hands=rng.random((4, 2, 21, 3), dtype=np.float32), face=rng.random((4, 68, 3), dtype=np.float32),
-                         backend="dwpose", fps=24.0, notes=["a note"])
+                         backend="dwpose", fps=24.0, notes=["a note"],
+                         wholebody=rng.random((4, 133, 3), dtype=np.float32))
     poses.save(tmp_path / "p.npz")
     back = PoseSequence.load(tmp_path / "p.npz")
     np.testing.assert_array_equal(back.body, poses.body)
     np.testing.assert_array_equal(back.hands, poses.hands)
     np.testing.assert_array_equal(back.face, poses.face)
+    np.testing.assert_array_equal(back.wholebody, poses.wholebody)
     assert (back.height, back.width, back.backend, back.fps, back.notes) == (32, 24, "dwpose", 24.0, ["a note"])
 
 
@@ -216,6 +218,10 @@ def test_dwpose_runs_end_to_end_on_exported_onnx_models(dwpose_weights):
     poses = estimate_video_poses(frames, backend, fps=25.0)
     assert poses.backend == "dwpose" and len(poses) == 3
     assert poses.body.shape == (3, 18, 3) and poses.hands.shape == (3, 2, 21, 3) and poses.face.shape == (3, 68, 3)
+    assert poses.wholebody.shape == (3, 133, 3)
+    # The OpenPose-18 body is derived from the 133 points (COCO right shoulder = index 6), hands from 91-132.
+    np.testing.assert_array_equal(poses.body[:, BODY_INDEX["r_shoulder"]], poses.wholebody[:, 6])
+    np.testing.assert_array_equal(poses.hands[:, 1], poses.wholebody[:, 112:133])
     for t, frame_pose in enumerate(poses):
         # One box, found on the bright square; every keypoint lies in RTMPose's crop: the box padded by 1.25 and
         # widened to the model's 3:4 aspect (up to the smoothing's few pixels).

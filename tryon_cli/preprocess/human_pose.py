@@ -42,7 +42,7 @@ from tryon_cli.weights import entry, missing_files, weights_root
 BACKENDS = ("auto", "dwpose", "yolo")
 MAX_GAP_FRAMES = 12
 """Longest run of frames without a detected point that is filled by interpolation (half a second at 24 fps)."""
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 """Bump when the processing changes, so that stale cached poses are not reused."""
 
 
@@ -55,6 +55,8 @@ class Detection:
     body: np.ndarray
     hands: np.ndarray | None = None
     face: np.ndarray | None = None
+    wholebody: np.ndarray | None = None
+    """All 133 COCO-WholeBody points (DWPose only)."""
 
 
 class PoseBackend(Protocol):
@@ -145,7 +147,7 @@ class DWPoseBackend:
             detections.append(Detection(
                 box=box, score=float(points[:17, 2].mean()), body=body,
                 hands=np.stack([points[WHOLEBODY_LEFT_HAND], points[WHOLEBODY_RIGHT_HAND]]),
-                face=points[WHOLEBODY_FACE],
+                face=points[WHOLEBODY_FACE], wholebody=points,
             ))
         return detections
 
@@ -223,11 +225,12 @@ def track_detections(
     body = np.zeros((count, 18, 3), np.float32)
     hands = np.zeros((count, 2, 21, 3), np.float32) if has_hands else None
     face = np.zeros((count, 68, 3), np.float32) if has_hands else None
+    wholebody = np.zeros((count, 133, 3), np.float32) if has_hands else None
     for t, d in enumerate(picked):
         if d is not None:
             body[t] = d.body
             if has_hands and d.hands is not None:
-                hands[t], face[t] = d.hands, d.face
+                hands[t], face[t], wholebody[t] = d.hands, d.face, d.wholebody
 
     def refine(points: np.ndarray) -> np.ndarray:
         flat = points.reshape(count, -1, 3)
@@ -239,6 +242,7 @@ def track_detections(
     poses = PoseSequence(
         body=refine(body), height=height, width=width, backend=backend, fps=fps,
         hands=None if hands is None else refine(hands), face=None if face is None else refine(face),
+        wholebody=None if wholebody is None else refine(wholebody),
     )
     crowded = sum(1 for frame in detections if len(frame) > 1)
     if n_tracks > 1 and crowded:

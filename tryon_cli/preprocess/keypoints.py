@@ -97,6 +97,8 @@ class PoseSequence:
     fps: float = 0.0
     notes: list[str] = field(default_factory=list)
     """One-line remarks for the user (several people seen, frames without a person)."""
+    wholebody: np.ndarray | None = None
+    """`(T, 133, 3)` COCO-WholeBody points as DWPose gives them (body, feet, face, hands); None for other backends."""
 
     def __len__(self) -> int:
         return int(self.body.shape[0])
@@ -122,6 +124,7 @@ class PoseSequence:
             hands=None if self.hands is None else self.hands[pick],
             face=None if self.face is None else self.face[pick],
             backend=self.backend, fps=self.fps, notes=list(self.notes),
+            wholebody=None if self.wholebody is None else self.wholebody[pick],
         )
 
     def save(self, path: str | Path) -> None:
@@ -131,6 +134,8 @@ class PoseSequence:
             arrays["hands"] = self.hands
         if self.face is not None:
             arrays["face"] = self.face
+        if self.wholebody is not None:
+            arrays["wholebody"] = self.wholebody
         meta = json.dumps({"backend": self.backend, "notes": self.notes})
         with open(path, "wb") as handle:
             np.savez_compressed(handle, meta=np.array(meta), **arrays)
@@ -145,6 +150,7 @@ class PoseSequence:
                 hands=data["hands"].astype(np.float32) if "hands" in data else None,
                 face=data["face"].astype(np.float32) if "face" in data else None,
                 backend=meta["backend"], fps=float(data["fps"]), notes=list(meta["notes"]),
+                wholebody=data["wholebody"].astype(np.float32) if "wholebody" in data else None,
             )
 
 
