@@ -116,6 +116,12 @@ class _Canvas:
         for p in (a, b):  # round caps whatever cv2's line end style
             cv2.circle(self.image, _int(p), thickness // 2, 1, -1)
 
+    def limbs(self, p: dict, joints: tuple[str, ...], radius: float) -> None:
+        """Capsules along the chain of `joints` (e.g. shoulder, elbow, wrist) of both sides."""
+        for side in ("r", "l"):
+            for a, b in zip(joints, joints[1:]):
+                self.capsule(p[f"{side}_{a}"], p[f"{side}_{b}"], radius)
+
     def polygon(self, points, radius: float) -> None:
         points = [p for p in points if p is not None]
         if len(points) < 3:
@@ -168,9 +174,7 @@ def cover_region(body: np.ndarray, category: str, height: int, width: int, shape
             margin,
         )
     if "arms" in parts:
-        for side in ("r", "l"):
-            canvas.capsule(p[f"{side}_shoulder"], p[f"{side}_elbow"], (shape.arm_radius + shape.margin) * scale)
-            canvas.capsule(p[f"{side}_elbow"], p[f"{side}_wrist"], (shape.arm_radius + shape.margin) * scale)
+        canvas.limbs(p, ("shoulder", "elbow", "wrist"), (shape.arm_radius + shape.margin) * scale)
     if "pelvis" in parts:
         canvas.polygon(
             [_shift(p["r_hip"], down, -shape.waist_rise * scale), _shift(p["l_hip"], down, -shape.waist_rise * scale),
@@ -178,9 +182,7 @@ def cover_region(body: np.ndarray, category: str, height: int, width: int, shape
             margin,
         )
     if "legs" in parts:
-        for side in ("r", "l"):
-            canvas.capsule(p[f"{side}_hip"], p[f"{side}_knee"], (shape.leg_radius + shape.margin) * scale)
-            canvas.capsule(p[f"{side}_knee"], p[f"{side}_ankle"], (shape.leg_radius + shape.margin) * scale)
+        canvas.limbs(p, ("hip", "knee", "ankle"), (shape.leg_radius + shape.margin) * scale)
     if "skirt" in parts:
         canvas.polygon([p["r_shoulder"], p["l_shoulder"], p["r_hip"], p["l_hip"], p["r_knee"], p["l_knee"]], margin)
     if category in HULL_CATEGORIES:
