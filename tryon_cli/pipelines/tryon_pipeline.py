@@ -47,7 +47,7 @@ from tryon_cli.weights import path_of
 # the shipped example runs in about a minute on a 2-core CPU (it is untrained: more steps would not help).
 MODEL_DEFAULTS = {
     "sd15": {"steps": 30, "height": 512, "width": 384},
-    "tiny": {"steps": 4, "height": 256, "width": 192},
+    "tiny": {"steps": 4, "height": 128, "width": 96},
 }
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
