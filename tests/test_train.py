@@ -162,9 +162,16 @@ def test_sigterm_checkpoint_and_resume_reproduce_an_uninterrupted_run(vivid, tmp
     runner = CliRunner()
     common = ["train", "--data", "vivid", "--root", str(vivid), "--model", "tiny", "--max-steps", "4"]
     sets = [arg for item in SMALL[:-1] + ["checkpoint.every=100"] for arg in ("--set", item)]
-    whole = runner.invoke(app, [*common, "--output", str(tmp_path / "whole"), *sets])
+    validation = ["--set", "validation.every=4", "--set", "validation.frames=3", "--set", "validation.inference_steps=2"]
+    tensorboard = ["--set", "logging.tensorboard=true"]
+    whole = runner.invoke(app, [*common, "--output", str(tmp_path / "whole"), *sets, *validation, *tensorboard])
     assert whole.exit_code == 0, whole.output
+    assert any(p.stat().st_size > 0 for p in (tmp_path / "whole" / "tensorboard").glob("events.out.tfevents.*"))
     assert sorted(p.name for p in (tmp_path / "whole" / "checkpoints").iterdir()) == ["4", "latest"]
+    from tryon_cli.io import probe_video
+
+    clip = probe_video(tmp_path / "whole" / "validation" / "4.mp4")  # target | agnostic | generated
+    assert (clip.frame_count, clip.width, clip.height) == (3, 3 * W, H)
 
     def terminate_after_two(record):
         if record.step == 2:

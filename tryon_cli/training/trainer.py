@@ -275,7 +275,8 @@ def train(
                 if config.validation.every and done % config.validation.every == 0 and main:
                     from tryon_cli.training.validation import validation_video
 
-                    validation_video(model, dataset, config, output / "validation" / f"{done}.mp4", writer, done)
+                    with accelerator.autocast():
+                        validation_video(model, dataset, config, output / "validation" / f"{done}.mp4", writer, done)
                 if on_step is not None:
                     on_step(record)
                 stopping = stop.requested
