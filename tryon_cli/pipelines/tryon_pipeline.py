@@ -72,7 +72,7 @@ class TryOnOutput:
 
 
 @dataclass
-class _VideoConditions:
+class VideoConditions:
     """Everything the denoiser needs about the person video, at model and latent size, for all N frames."""
 
     agnostic_latents: torch.Tensor  # (1, 4, N, h, w)
@@ -115,7 +115,7 @@ class DPIDMTryOnPipeline:
                 f"{_default_checkpoint(weights_root)}); to check the install without one, use --model tiny"
             )
         model = DPIDM.from_pretrained(weights_root, checkpoint=checkpoint, dtype=dtype)
-        _select_attention(attention, torch.device(device))
+        select_attention(attention, torch.device(device))
         return cls(model, device=device, dtype=dtype, description=f"DPIDM checkpoint {checkpoint}",
                    weights_root=weights_root)
 
@@ -127,7 +127,7 @@ class DPIDMTryOnPipeline:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             model = DPIDM.from_config("tiny")
-        _select_attention(attention, torch.device(device))
+        select_attention(attention, torch.device(device))
         return cls(model, device=device, dtype=dtype, untrained=True,
                    description=f"tiny DPIDM, UNTRAINED (random weights, seed {seed})")
 
@@ -233,7 +233,7 @@ class DPIDMTryOnPipeline:
         yield from agnostic_masks(poses, category)
 
     def _encode_video(self, reader, start, stop, poses, boxes, category, mask_video, height, width, intermediates,
-                      fps, stages) -> _VideoConditions:
+                      fps, stages) -> VideoConditions:
         num_frames = stop - start
         latents, mask_latents, pose_maps, packed = [], [], np.zeros((num_frames, height, width, 3), np.uint8), []
         factor = 2 ** (len(self.model.vae.config.block_out_channels) - 1)
@@ -269,7 +269,7 @@ class DPIDMTryOnPipeline:
             if chunk:
                 latents.append(self.model.encode_latents(_to_model_pixels(np.stack(chunk), self.device, self.dtype)).float())
         mask_tensor = torch.from_numpy(np.stack(mask_latents))[None, None].to(self.device)
-        return _VideoConditions(
+        return VideoConditions(
             agnostic_latents=torch.cat(latents, dim=2),
             mask_latents=(mask_tensor > 0.5).float(),
             pose_maps=pose_maps,
@@ -297,7 +297,7 @@ class DPIDMTryOnPipeline:
             advance()
         return conditions
 
-    def denoise(self, conditions: _VideoConditions, garment, *, steps: int, guidance: float, seed: int,
+    def denoise(self, conditions: VideoConditions, garment, *, steps: int, guidance: float, seed: int,
                 windows: list[slice], weighting: str = "flat", stages: Stages | None = None) -> torch.Tensor:
         """DDIM from seeded noise to the video's latents (1, 4, N, h, w); sliding windows averaged at every step."""
         stages = stages or Stages(enabled=False)
@@ -402,18 +402,17 @@ def _default_checkpoint(weights_root: Path | None) -> Path:
     return path_of("dpidm", weights_root)
 
 
-def _select_attention(attention: str, device: torch.device) -> None:
-    """Apply --attention. The models' backend module picks xformers on CUDA when it runs, else SDPA ('auto')."""
+def select_attention(attention: str, device: torch.device) -> None:
+    """Apply --attention: 'auto' (xformers on CUDA when it runs, else SDPA), 'sdpa', or 'xformers' (or an error)."""
     from tryon_cli.models.attention import backend
 
     if attention not in ("auto", "sdpa", "xformers"):
         raise InputError(f"--attention must be auto, sdpa or xformers, got {attention!r}")
+    # The backend module has no public switch; it caches its CUDA choice in this variable (None = probe again).
+    backend._cuda_backend = "sdpa" if attention == "sdpa" else None
     if attention == "xformers" and (device.type != "cuda" or backend.backend_for(device) != "xformers"):
         raise InputError("--attention xformers needs a CUDA device and a working xformers install "
                          "(pip install xformers built for this torch); use --attention sdpa")
-    if attention == "sdpa":
-        # The backend module has no public switch; it caches its CUDA choice in this variable.
-        backend._cuda_backend = "sdpa"
 
 
 def _frame_range(frames: tuple[int, int | None] | None, frame_count: int) -> tuple[int, int]:

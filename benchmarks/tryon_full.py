@@ -1,0 +1,136 @@
+"""Speed and memory of the real-size model: `sd15` DPIDM at 512x384, 24-frame windows, 30 DDIM steps, guidance 1.5.
+
+Times the part that dominates a try-on: the sliding-window DDIM loop (`DPIDMTryOnPipeline.denoise`, classifier-free
+guidance as a batch of 2) plus VAE decoding, on synthetic conditions of the real shapes. Weights do not change the
+cost, so the model is randomly initialised unless `--weights` points at the SD1.5 folders.
+
+- On a GPU: every dtype (fp16, bf16) x attention backend (sdpa, and xformers when it runs) does one 24-frame window
+  with all 30 steps; reports seconds per output frame of a long video and peak GPU memory.
+- On the CPU: ONE DDIM step on ONE window (a full run would take hours), fp32, sdpa; the per-frame figure is
+  extrapolated from that step and says so.
+
+Seconds per output frame of a long video = (window-step time x steps) / (window - overlap) + decode time per frame:
+each window advances the video by window - overlap frames. The floor to compare with: one SD1.5 U-Net step at
+512x384 is 575 GFLOP, so 30 steps with guidance and the 24/16 window overlap cost about 75 TFLOP per output frame
+(the issue's figure); an H100 does about 800 TFLOP/s in bf16, about 0.094 s per frame.
+
+    python benchmarks/tryon_full.py                 # last line JSON
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+HEIGHT, WIDTH, WINDOW, OVERLAP, STEPS, GUIDANCE = 512, 384, 24, 8, 30, 1.5
+FLOOR_TFLOP_PER_FRAME, H100_BF16_TFLOPS = 75.0, 800.0
+
+
+def synthetic_conditions(pipe, frames: int):
+    """Conditions of the real shapes: agnostic latents, a repaint mask over the middle, a drawn pose."""
+    import numpy as np
+    import torch
+
+    from tryon_cli.pipelines.tryon_pipeline import VideoConditions
+
+    generator = torch.Generator().manual_seed(0)
+    latents = torch.randn(1, 4, frames, HEIGHT // 8, WIDTH // 8, generator=generator).to(pipe.device)
+    mask = torch.zeros(1, 1, frames, HEIGHT // 8, WIDTH // 8, device=pipe.device)
+    mask[..., 10:50, 8:40] = 1
+    poses = np.zeros((frames, HEIGHT, WIDTH, 3), np.uint8)
+    poses[:, 100:400, 180:200] = (255, 85, 0)
+    return VideoConditions(latents, mask, poses, packed_masks=[], boxes=np.zeros((frames, 4)))
+
+
+def measure(pipe, steps: int) -> dict:
+    import torch
+
+    from tryon_cli.pipelines.sliding_window import window_schedule
+
+    cuda = pipe.device.type == "cuda"
+    conditions = synthetic_conditions(pipe, WINDOW)
+    garment_pixels = torch.rand(1, 3, HEIGHT, WIDTH, device=pipe.device, dtype=pipe.dtype) * 2 - 1
+    garment_pose = torch.zeros(1, 3, HEIGHT, WIDTH, device=pipe.device, dtype=pipe.dtype)
+
+    def sync():
+        if cuda:
+            torch.cuda.synchronize()
+
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    with torch.no_grad():
+        garment = pipe.model.encode_garment_for_guidance(garment_pixels, garment_pose)
+        sync()
+        started = time.perf_counter()
+        latents = pipe.denoise(conditions, garment, steps=steps, guidance=GUIDANCE, seed=0,
+                               windows=window_schedule(WINDOW, WINDOW, OVERLAP))
+        sync()
+        denoise_s = time.perf_counter() - started
+        started = time.perf_counter()
+        pipe.model.decode_latents(latents.to(pipe.dtype))
+        sync()
+        decode_s = time.perf_counter() - started
+    step_s = denoise_s / steps
+    per_frame = step_s * STEPS / (WINDOW - OVERLAP) + decode_s / WINDOW
+    return {
+        "steps_run": steps,
+        "seconds_per_window_step": round(step_s, 4),
+        "decode_seconds_per_frame": round(decode_s / WINDOW, 4),
+        "seconds_per_output_frame": round(per_frame, 4),
+        "floor_seconds_per_frame_h100_bf16": round(FLOOR_TFLOP_PER_FRAME / H100_BF16_TFLOPS, 4),
+        "peak_gpu_memory_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2) if cuda else None,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--weights", type=Path, default=None, help="SD1.5 weights root (default: random init)")
+    args = parser.parse_args()
+    from tryon_cli.offline import apply_offline_defaults
+
+    apply_offline_defaults()
+    import torch
+
+    from tryon_cli.errors import InputError
+    from tryon_cli.models.dpidm import DPIDM
+    from tryon_cli.pipelines.tryon_pipeline import DPIDMTryOnPipeline, select_attention
+
+    cuda = torch.cuda.is_available()
+    device = torch.device("cuda" if cuda else "cpu")
+    if cuda:
+        dtypes = {"fp16": torch.float16, "bf16": torch.bfloat16}
+        attentions = ["sdpa", "xformers"]
+        steps = STEPS
+    else:
+        dtypes, attentions, steps = {"fp32": torch.float32}, ["sdpa"], 1
+        print("cpu: running ONE DDIM step on ONE 24-frame window (fp32, sdpa); per-frame figures are extrapolated "
+              "to 30 steps", flush=True)
+    started = time.perf_counter()
+    model = DPIDM.from_pretrained(args.weights) if args.weights else DPIDM.from_config("sd15")
+    print(f"model built in {time.perf_counter() - started:.1f} s "
+          f"({'weights from ' + str(args.weights) if args.weights else 'random weights'})", flush=True)
+    results = []
+    for dtype_name, dtype in dtypes.items():
+        pipe = DPIDMTryOnPipeline(model, device=device, dtype=dtype)
+        for attention in attentions:
+            try:
+                select_attention(attention, device)
+            except InputError as err:
+                print(f"skipped {dtype_name} {attention}: {err}", flush=True)
+                continue
+            row = {"device": torch.cuda.get_device_name() if cuda else "cpu", "dtype": dtype_name,
+                   "attention": attention, **measure(pipe, steps)}
+            print(row, flush=True)
+            results.append(row)
+    print(json.dumps({"height": HEIGHT, "width": WIDTH, "window": WINDOW, "overlap": OVERLAP, "steps": STEPS,
+                      "guidance": GUIDANCE, "cpu_single_step": not cuda, "results": results}))
+
+
+if __name__ == "__main__":
+    main()
