@@ -20,8 +20,7 @@ from tryon_cli.weights import path_of
 
 EPILOG = (
     "Examples:\n\n"
-    "  dpidm pose person.mp4 -o poses/                  # poses/person/person_000000000000_keypoints.json ...\n\n"
-    "                                                   # and poses/person_pose.mp4\n\n"
+    "  dpidm pose person.mp4 -o poses/          # JSON per frame in poses/person/, video poses/person_pose.mp4\n\n"
     "  dpidm pose person.mp4 -o poses/ --pose-backend dwpose\n\n"
     "  dpidm pose shirt.jpg --category upper -o out/    # out/shirt_landmarks.json and out/shirt_landmarks.png\n\n"
     "  dpidm pose train-garment --data garments.yaml --epochs 100   # writes weights/garment/garment_landmarks.pt\n\n"
@@ -46,7 +45,8 @@ class _DefaultToEstimate(TyperGroup):
 
 
 app = typer.Typer(cls=_DefaultToEstimate, no_args_is_help=True, epilog=EPILOG,
-                  help="Human pose of a video, or garment landmarks of a photo; train-garment trains the garment model.",
+                  help="Human pose of a video, or garment landmarks of a photo (`dpidm pose INPUT` = `dpidm pose "
+                       "estimate INPUT`); train-garment trains the garment landmark model.",
                   context_settings={"help_option_names": ["-h", "--help"]})
 
 
