@@ -88,6 +88,7 @@ def test_rerun_reuses_the_cache(pose_run, upper1, monkeypatch):
         raise AssertionError("poses were recomputed")
 
     monkeypatch.setattr(human_pose, "estimate_video_poses", forbidden)
+    monkeypatch.setattr(human_pose, "load_backend", forbidden)  # not even the model is loaded
     result = runner.invoke(app, ["pose", str(upper1), "-o", str(root / "again"), "--device", "cpu"], env=env)
     assert result.exit_code == 0, result.output
     assert len(list((root / "cache" / "pose").glob("*-yolo-v*.npz"))) == 1

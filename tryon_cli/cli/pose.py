@@ -51,9 +51,14 @@ app = typer.Typer(cls=_DefaultToEstimate, no_args_is_help=True, epilog=EPILOG,
 
 
 def _device(name: str) -> str:
-    from tryon_cli.pipelines.tryon_pipeline import torch_device
+    """The device string for ultralytics and onnxruntime: 'auto' is CUDA when present, else the CPU."""
+    import torch
 
-    return str(torch_device(name))
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name != "cpu" and not (name.startswith("cuda") and torch.cuda.is_available()):
+        raise typer.BadParameter(f"{name!r}: use auto, cpu, or cuda[:N] on a machine with CUDA", param_hint="--device")
+    return name
 
 
 def _progress(console: Console) -> Progress:

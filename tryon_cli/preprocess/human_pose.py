@@ -175,12 +175,11 @@ def dwpose_files(root: Path | None = None) -> tuple[str, str] | None:
     return None
 
 
-def load_backend(name: str = "auto", device: str = "cpu", weights: Path | None = None) -> PoseBackend:
-    """A pose backend by name: 'dwpose', 'yolo', or 'auto' (DWPose when its files are present, else yolo)."""
+def resolve_backend(name: str = "auto", weights: Path | None = None) -> str:
+    """The backend that `name` means here: 'dwpose' or 'yolo' ('auto': DWPose when its files are present)."""
     if name not in BACKENDS:
         raise InputError(f"unknown pose backend {name!r}; choose from {', '.join(BACKENDS)}")
-    files = dwpose_files(weights) if name in ("auto", "dwpose") else None
-    if name == "dwpose" and files is None:
+    if name == "dwpose" and dwpose_files(weights) is None:
         for key in ("dwpose-detector", "dwpose-pose"):
             missing = missing_files(entry(key), weights)
             if missing:
@@ -188,8 +187,15 @@ def load_backend(name: str = "auto", device: str = "cpu", weights: Path | None =
                     f"--pose-backend dwpose needs {missing[0]} ({entry(key).description}); get it from "
                     f"{entry(key).source}, or use --pose-backend yolo"
                 )
-    if files is not None:
-        return DWPoseBackend(*files, device=device)
+    if name == "auto":
+        return "dwpose" if dwpose_files(weights) is not None else "yolo"
+    return name
+
+
+def load_backend(name: str = "auto", device: str = "cpu", weights: Path | None = None) -> PoseBackend:
+    """A pose backend by name: 'dwpose', 'yolo', or 'auto' (DWPose when its files are present, else yolo)."""
+    if resolve_backend(name, weights) == "dwpose":
+        return DWPoseBackend(*dwpose_files(weights), device=device)
     return YoloPoseBackend(device=device)
 
 
@@ -304,10 +310,11 @@ def video_poses(
     The cache file is `<cache_dir>/<sha256 of the file>-<backend>-v<CACHE_VERSION>.npz`; with `backend="auto"`
     the backend actually used names the file, so installing DWPose later does not return stale yolo poses.
     """
-    model = load_backend(backend, device=device, weights=weights)
-    cached = cache_dir() / f"{file_sha256(path)}-{model.name}-v{CACHE_VERSION}.npz"
+    name = resolve_backend(backend, weights)
+    cached = cache_dir() / f"{file_sha256(path)}-{name}-v{CACHE_VERSION}.npz"
     if use_cache and cached.is_file():
         return PoseSequence.load(cached)
+    model = load_backend(name, device=device, weights=weights)
     with open_video(path) as reader:
         poses = estimate_video_poses(reader, model, fps=reader.meta.fps, progress=progress, source=str(path))
     if use_cache:
