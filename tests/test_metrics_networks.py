@@ -68,7 +68,8 @@ def test_resnext_loads_the_reference_checkpoint_strictly_and_gives_2048_d_clip_f
     assert state["layer4.0.downsample.0.weight"].shape == (2048, 1024, 1, 1, 1)  # shortcut B
     assert state["fc.weight"].shape == (400, 2048)
     # As kenshohara's DataParallel training saved it.
-    checkpoint = {"epoch": 200, "arch": "resnext-101", "state_dict": OrderedDict(("module." + k, v) for k, v in state.items())}
+    checkpoint = {"epoch": 200, "arch": "resnext-101",
+                  "state_dict": OrderedDict(("module." + k, v) for k, v in state.items())}
     torch.save(checkpoint, tmp_path / "resnext-101.pth")
     loaded = load_resnext(tmp_path / "resnext-101.pth")
     assert all(torch.equal(v, loaded.state_dict()[k]) for k, v in state.items())
@@ -83,7 +84,8 @@ def test_a_mismatched_weight_file_is_one_line_naming_it(tmp_path):
     with pytest.raises(InputError) as err:
         load_i3d(tmp_path / "i3d.pt")
     message = str(err.value)
-    assert "i3d.pt" in message and "1 missing keys (e.g. Mixed_4b.b0.bn.weight)" in message and "wrong shapes" in message
+    assert "i3d.pt" in message and "1 missing keys (e.g. Mixed_4b.b0.bn.weight)" in message
+    assert "wrong shapes" in message
     assert "\n" not in message
     (tmp_path / "junk.pth").write_bytes(b"not a torch file")
     with pytest.raises(InputError, match="cannot read weight file .*junk.pth"):

