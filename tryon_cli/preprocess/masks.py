@@ -54,19 +54,19 @@ class MaskShape:
 SHAPES = {
     "upper": MaskShape(margin=0.06),
     "lower": MaskShape(),
-    # A dress's outline is the least predictable (from a sheath to a ball gown): a wider margin, and the convex
-    # hull of the whole body below the face (HULL_CATEGORIES).
+    # A dress's outline is the least predictable (from a sheath to a ball gown): a wider margin.
     "dress": MaskShape(margin=0.25),
 }
 
 PARTS = {
-    "upper": ("torso", "arms"),
+    # Drawn in order; "hull" fills the convex hull of what is drawn so far. A top may have wide sleeves or a loose
+    # armhole, so the space between upper arm and torso is repainted; its forearms come after the hull because a
+    # top's body does not reach between forearm and hip (the old lower garment shows there and must stay).
+    "upper": ("torso", "upper_arms", "hull", "forearms"),
     "lower": ("pelvis", "legs"),
-    "dress": ("torso", "arms", "pelvis", "legs", "skirt"),
+    # A dress: the hull of the whole body below the face.
+    "dress": ("torso", "upper_arms", "forearms", "pelvis", "legs", "skirt", "hull"),
 }
-
-
-HULL_CATEGORIES = {"upper", "dress"}
 
 
 def check_category(category: str) -> str:
@@ -166,29 +166,33 @@ def cover_region(body: np.ndarray, category: str, height: int, width: int, shape
     neck = p["neck"]
     down = _down(p)
     margin = shape.margin * scale
-    parts = PARTS[category]
-    if "torso" in parts:
-        canvas.polygon(
-            [_shift(neck, down, -shape.collar_rise * scale), p["r_shoulder"], p["l_shoulder"],
-             _shift(p["r_hip"], down, shape.hem_drop * scale), _shift(p["l_hip"], down, shape.hem_drop * scale)],
-            margin,
-        )
-    if "arms" in parts:
-        canvas.limbs(p, ("shoulder", "elbow", "wrist"), (shape.arm_radius + shape.margin) * scale)
-    if "pelvis" in parts:
-        canvas.polygon(
-            [_shift(p["r_hip"], down, -shape.waist_rise * scale), _shift(p["l_hip"], down, -shape.waist_rise * scale),
-             p["r_hip"], p["l_hip"], p["r_knee"], p["l_knee"]],
-            margin,
-        )
-    if "legs" in parts:
-        canvas.limbs(p, ("hip", "knee", "ankle"), (shape.leg_radius + shape.margin) * scale)
-    if "skirt" in parts:
-        canvas.polygon([p["r_shoulder"], p["l_shoulder"], p["r_hip"], p["l_hip"], p["r_knee"], p["l_knee"]], margin)
-    if category in HULL_CATEGORIES:
-        points = cv2.findNonZero(canvas.image)
-        if points is not None:
-            cv2.fillConvexPoly(canvas.image, cv2.convexHull(points), 1)
+    arm = (shape.arm_radius + shape.margin) * scale
+    leg = (shape.leg_radius + shape.margin) * scale
+    for part in PARTS[category]:
+        if part == "torso":
+            canvas.polygon(
+                [_shift(neck, down, -shape.collar_rise * scale), p["r_shoulder"], p["l_shoulder"],
+                 _shift(p["r_hip"], down, shape.hem_drop * scale), _shift(p["l_hip"], down, shape.hem_drop * scale)],
+                margin,
+            )
+        elif part == "upper_arms":
+            canvas.limbs(p, ("shoulder", "elbow"), arm)
+        elif part == "forearms":
+            canvas.limbs(p, ("elbow", "wrist"), arm)
+        elif part == "pelvis":
+            canvas.polygon(
+                [_shift(p["r_hip"], down, -shape.waist_rise * scale),
+                 _shift(p["l_hip"], down, -shape.waist_rise * scale), p["r_hip"], p["l_hip"], p["r_knee"], p["l_knee"]],
+                margin,
+            )
+        elif part == "legs":
+            canvas.limbs(p, ("hip", "knee", "ankle"), leg)
+        elif part == "skirt":
+            canvas.polygon([p["r_shoulder"], p["l_shoulder"], p["r_hip"], p["l_hip"], p["r_knee"], p["l_knee"]], margin)
+        elif part == "hull":
+            points = cv2.findNonZero(canvas.image)
+            if points is not None:
+                cv2.fillConvexPoly(canvas.image, cv2.convexHull(points), 1)
     return canvas.image
 
 
