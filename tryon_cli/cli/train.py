@@ -40,7 +40,8 @@ class _DefaultToRun(TyperGroup):
 
 
 app = typer.Typer(cls=_DefaultToRun, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]},
-                  help="Train DPIDM (image-video joint training); `prepare` caches poses, landmarks and masks first.")
+                  help="Train DPIDM (image-video joint training); `prepare` caches poses, landmarks and masks first. "
+                       "All training options: dpidm train run --help.")
 
 
 @app.command("run", epilog=EPILOG)

@@ -188,6 +188,8 @@ def train(
         state, rng_to_restore = ckpt.read_trainer_state(found, rank)
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
+        if accelerator.scaler is not None and state.get("scaler"):
+            accelerator.scaler.load_state_dict(state["scaler"])
         start = state["step"]
         if main:
             print(f"resuming from {found} at step {start}")
@@ -215,6 +217,7 @@ def train(
         fingerprints = accelerator.gather(torch.tensor([_fingerprint(params)], dtype=torch.float64, device=accelerator.device))
         state = {
             "step": step, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+            "scaler": accelerator.scaler.state_dict() if accelerator.scaler is not None else None,
             "data_position": {"sampler": "joint", "seed": seed, "next_step": step, "world_size": world},
             "replica_fingerprints": fingerprints.cpu().tolist(),
         }
