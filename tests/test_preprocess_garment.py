@@ -95,3 +95,13 @@ def test_dataset_yaml_is_checked_against_the_layout(tmp_path):
             load_dataset_yaml(path)
     with pytest.raises(InputError, match="not found"):
         load_dataset_yaml(tmp_path / "missing.yaml")
+
+
+def test_a_skirt_has_knees_on_the_hem_and_no_ankles():
+    image = np.full((200, 160, 3), 250, np.uint8)
+    image[40:160, 40:120] = (200, 30, 30)  # one tube: no legs to follow
+    landmarks = silhouette_landmarks(image, "lower")
+    p = dict(zip(landmarks.names, landmarks.points))
+    assert p["r_knee"][0] < p["l_knee"][0] and 150 <= p["r_knee"][1] <= 160 and p["r_knee"][2] > 0
+    assert p["r_ankle"][2] == 0 and p["l_ankle"][2] == 0
+    assert 40 <= p["r_hip"][1] < 60

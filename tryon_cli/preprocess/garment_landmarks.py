@@ -295,27 +295,30 @@ def _upper_points(mask: np.ndarray, shoulders: dict[str, np.ndarray], hip_y: flo
     return points
 
 
-def _leg_points(mask: np.ndarray, hip_y: float, hem: int, top: int) -> dict[str, np.ndarray]:
-    """Knees and ankles on each leg's centre line; for a skirt (one tube) the knees sit on the hem."""
-    ys, xs = np.nonzero(mask)
-    centre = float(np.median(xs))
-    points: dict[str, np.ndarray] = {}
-    length = hem - hip_y
-    for name_y, fraction in (("knee", 0.5), ("ankle", 0.97)):
-        y = hip_y + fraction * length
+def _leg_points(mask: np.ndarray, hip_y: float, hem: int) -> dict[str, np.ndarray]:
+    """Knees and ankles on each leg's centre line; a skirt (one tube at mid-length) has its knees on the hem and no
+    ankles."""
+    def legs_at(y: float) -> tuple[tuple[int, int], tuple[int, int]] | None:
         runs = [r for r in _runs(mask[int(min(y, mask.shape[0] - 1))]) if r[1] - r[0] > 0.02 * mask.shape[1]]
-        if len(runs) >= 2:
-            left, right = runs[0], runs[-1]
-            points[f"r_{name_y}"] = np.array([(left[0] + left[1] - 1) / 2, y, ON_GARMENT])
-            points[f"l_{name_y}"] = np.array([(right[0] + right[1] - 1) / 2, y, ON_GARMENT])
-        elif name_y == "knee":
-            run = _run_at(mask, min(y, hem - 1), centre) or (xs.min(), xs.max() + 1)
-            width = run[1] - run[0]
-            conf = ON_GARMENT if len(runs) else EXTRAPOLATED
-            points["r_knee"] = np.array([run[0] + 0.3 * width, y, conf])
-            points["l_knee"] = np.array([run[1] - 1 - 0.3 * width, y, conf])
-        else:
-            points["r_ankle"] = points["l_ankle"] = np.zeros(3)
+        return (runs[0], runs[-1]) if len(runs) >= 2 else None
+
+    length = hem - hip_y
+    points: dict[str, np.ndarray] = {}
+    if legs_at(hip_y + 0.5 * length) is None:  # a skirt
+        y = hem - 0.02 * length
+        run = _run_at(mask, y, float(np.median(np.nonzero(mask)[1]))) or (0, mask.shape[1])
+        width = run[1] - run[0]
+        points["r_knee"] = np.array([run[0] + 0.3 * width, y, ON_GARMENT])
+        points["l_knee"] = np.array([run[1] - 1 - 0.3 * width, y, ON_GARMENT])
+        points["r_ankle"] = points["l_ankle"] = np.zeros(3)
+        return points
+    for name, fraction in (("knee", 0.5), ("ankle", 0.97)):
+        y = hip_y + fraction * length
+        legs = legs_at(y)
+        for side, run in zip("rl", legs or ()):
+            points[f"{side}_{name}"] = np.array([(run[0] + run[1] - 1) / 2, y, ON_GARMENT])
+        if legs is None:
+            points[f"r_{name}"] = points[f"l_{name}"] = np.zeros(3)
     return points
 
 
@@ -340,7 +343,7 @@ def silhouette_landmarks(image: np.ndarray, category: str) -> GarmentLandmarks:
         inset = 0.2 * (run[1] - run[0])
         points = {"r_hip": np.array([run[0] + inset, hip_y, ON_GARMENT]),
                   "l_hip": np.array([run[1] - 1 - inset, hip_y, ON_GARMENT])}
-        points.update(_leg_points(mask, hip_y, hem, top))
+        points.update(_leg_points(mask, hip_y, hem))
     else:
         # The bodice (15-30% down a dress) gives the torso's sides; human proportions place the hips one torso
         # length (~1.25 shoulder widths) below the shoulders and the knees one shoulder width further.
