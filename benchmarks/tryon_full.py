@@ -99,7 +99,8 @@ def main() -> None:
 
     from tryon_cli.errors import InputError
     from tryon_cli.models.dpidm import DPIDM
-    from tryon_cli.pipelines.tryon_pipeline import DPIDMTryOnPipeline, select_attention
+    from tryon_cli.pipelines.runtime import select_attention
+    from tryon_cli.pipelines.tryon_pipeline import DPIDMTryOnPipeline
 
     cuda = torch.cuda.is_available()
     device = torch.device("cuda" if cuda else "cpu")

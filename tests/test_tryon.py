@@ -18,12 +18,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from tryon_cli.cli.main import app
 from tryon_cli.io import probe_video, read_frames
 from tryon_cli.io.ffmpeg import run_ffmpeg
-from tryon_cli.pipelines.tryon_pipeline import FEATHER_FRACTION, DPIDMTryOnPipeline
+from tryon_cli.pipelines.sliding_window import window_schedule
+from tryon_cli.pipelines.tryon_pipeline import FEATHER_FRACTION, DPIDMTryOnPipeline, VideoConditions
 
 SMALL = dict(height=64, width=48, steps=2, window=6, overlap=2)
 CLIP_FRAMES = 10
@@ -71,7 +73,13 @@ def pipe() -> DPIDMTryOnPipeline:
 @pytest.fixture(scope="module")
 def first_run(pipe, clip, garment, tmp_path_factory):
     out = tmp_path_factory.mktemp("run") / "out.mp4"
-    result = pipe(clip, garment, out, seed=0, keep_intermediates=True, preview=True, **SMALL)
+    calls = []
+    hook = pipe.model.garment_unet.register_forward_pre_hook(lambda *_: calls.append(1))
+    try:
+        result = pipe(clip, garment, out, seed=0, keep_intermediates=True, preview=True, **SMALL)
+    finally:
+        hook.remove()
+    result.garment_unet_calls = len(calls)
     return result
 
 
@@ -107,6 +115,30 @@ def test_output_keeps_frames_fps_size_audio_and_the_background(first_run, clip):
     assert np.abs(after - before)[keep].mean() < 2.0  # codec error only: < 2/255
     assert np.abs(after - before)[mask].mean() > 10  # and the mask was repainted
     assert comment_of(first_run.video)["untrained"] is True
+
+
+def test_garment_branch_runs_once_per_video(first_run):
+    # 10 frames in 2 windows x 2 steps with guidance: the garment U-Net still ran once (conditional and dropped
+    # garment as one batch), its feature bank reused by every window and step.
+    assert first_run.garment_unet_calls == 1
+
+
+def test_every_step_denoises_every_window_before_the_next_step(pipe):
+    frames, windows = 11, window_schedule(11, 6, 2)
+    h, w = 8, 6
+    conditions = VideoConditions(torch.zeros(1, 4, frames, h, w), torch.ones(1, 1, frames, h, w),
+                                 np.zeros((frames, 8 * h, 8 * w, 3), np.uint8), packed_masks=[], boxes=np.zeros(0))
+    garment = pipe.model.encode_garment(torch.zeros(1, 3, 8 * h, 8 * w), torch.zeros(1, 3, 8 * h, 8 * w))
+    seen = []
+    hook = pipe.model.main_unet.register_forward_pre_hook(
+        lambda module, args, kwargs: seen.append((int(args[1]), args[0].shape[2])), with_kwargs=True)
+    try:
+        pipe.denoise(conditions, garment, steps=3, guidance=1.0, seed=0, windows=windows)
+    finally:
+        hook.remove()
+    timesteps = sorted({t for t, _ in seen}, reverse=True)
+    assert len(timesteps) == 3
+    assert seen == [(t, 6) for t in timesteps for _ in windows]  # steps outer, windows inner
 
 
 def test_preview_and_intermediates(first_run):
@@ -176,7 +208,8 @@ def test_killed_batch_resumes_without_redoing_pairs_or_leaving_partial_files(cli
     out_dir = tmp_path / "out"
     options = ["--model", "tiny", "--frames", "0:4", "--steps", "1", "--height", "64", "--width", "48",
                "--guidance", "1"]
-    command = [sys.executable, "-c", "from tryon_cli.cli.main import run; run()", "tryon", "--pairs", str(pairs), "-o", str(out_dir), *options]
+    command = [sys.executable, "-c", "from tryon_cli.cli.main import run; run()",
+               "tryon", "--pairs", str(pairs), "-o", str(out_dir), *options]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=os.environ.copy())
     first = out_dir / f"clip__{cloths[0].stem}.mp4"
     deadline = time.monotonic() + 120

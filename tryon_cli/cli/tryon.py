@@ -14,14 +14,15 @@ from tryon_cli.cli.options import Category, Device, Dtype, Seed, WeightsRoot
 from tryon_cli.errors import DpidmError, InputError
 from tryon_cli.pipelines.batch import CATEGORIES, my_share, pending, read_pairs
 from tryon_cli.pipelines.progress import Stages
+from tryon_cli.pipelines.runtime import torch_device, torch_dtype
 from tryon_cli.pipelines.sliding_window import WEIGHT_KINDS
-from tryon_cli.pipelines.tryon_pipeline import MODEL_DEFAULTS, DPIDMTryOnPipeline, torch_device, torch_dtype
+from tryon_cli.pipelines.tryon_pipeline import MODEL_DEFAULTS, DPIDMTryOnPipeline
 
 EPILOG = (
     "Examples:\n\n"
-    "  dpidm tryon person.mp4 shirt.jpg -o out.mp4                  # needs a trained checkpoint in weights/dpidm/\n\n"
-    "  dpidm tryon examples/person.mp4 examples/garment_upper_00057_00.jpg -o out.mp4 --model tiny   # install check\n\n"
-    "  dpidm tryon person.mp4 skirt.jpg -o out.mp4 --category lower --frames 0:96 --checkpoint runs/a/checkpoints/80000\n\n"
+    "  dpidm tryon person.mp4 shirt.jpg -o out.mp4           # needs a trained checkpoint in weights/dpidm/\n\n"
+    "  dpidm tryon examples/person.mp4 examples/garment_upper_00057_00.jpg -o out.mp4 --model tiny\n\n"
+    "  dpidm tryon person.mp4 skirt.jpg -o out.mp4 --category lower --frames 0:96 --checkpoint run/checkpoints/80000\n\n"
     "  dpidm tryon person.mp4 dress.jpg -o out.mp4 --category dress --mask my_mask.mp4 --preview --keep-intermediates\n\n"
     "  accelerate launch --no_python dpidm tryon --pairs pairs.txt -o results/   # split over GPUs, resumable\n\n"
     "A pairs file has one 'VIDEO GARMENT [upper|lower|dress]' per line (paths relative to the file); existing\n"
@@ -57,7 +58,8 @@ def _sigterm_as_interrupt():
 def tryon(
     video: Annotated[Optional[Path], typer.Argument(help="Person video (mp4, mov, ...).", dir_okay=False)] = None,
     garment: Annotated[Optional[Path], typer.Argument(help="Garment photo (jpg, png, ...).", dir_okay=False)] = None,
-    output: Annotated[Path, typer.Option("--output", "-o", help="Output mp4 (a folder with --pairs).")] = Path("tryon.mp4"),
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output mp4 (a folder with --pairs).")] = Path(
+        "tryon.mp4"),
     pairs: Annotated[Optional[Path], typer.Option("--pairs", help="Batch: a file of 'VIDEO GARMENT [CATEGORY]' lines.",
                                                   dir_okay=False)] = None,
     category: Category = "upper",
@@ -84,7 +86,8 @@ def tryon(
     device: Device = "auto",
     dtype: Dtype = "fp32",
     attention: Annotated[str, typer.Option("--attention", help="Attention kernel: auto, sdpa or xformers.")] = "auto",
-    preview: Annotated[bool, typer.Option("--preview", help="Also write OUT.preview.mp4: input | garment | output.")] = False,
+    preview: Annotated[bool, typer.Option("--preview", help="Also write OUT.preview.mp4: input | garment | "
+                                          "output.")] = False,
     keep_intermediates: Annotated[bool, typer.Option("--keep-intermediates", help="Also write the pose, mask and "
                                                      "agnostic videos to OUT_intermediates/.")] = False,
 ) -> None:
@@ -97,6 +100,11 @@ def tryon(
         raise typer.BadParameter(f"choose from {', '.join(WEIGHT_KINDS)}", param_hint="--weighting")
     if pairs is None and (video is None or garment is None):
         raise InputError("give a VIDEO and a GARMENT, or --pairs FILE (see `dpidm tryon --help`)")
+    # Checked before the model is built (a minute for the real one), so that a typo fails at once.
+    batch = read_pairs(pairs, output) if pairs is not None else None
+    for kind, path in (("video", video), ("garment", garment), ("mask video", mask)):
+        if pairs is None and path is not None and not path.is_file():
+            raise InputError(f"{kind} file not found: {path}")
     defaults = MODEL_DEFAULTS[model]
     options = dict(
         category=category, mask=mask, frames=_parse_frames(frames), steps=steps or defaults["steps"],
@@ -114,18 +122,18 @@ def tryon(
         pipe = DPIDMTryOnPipeline.from_pretrained(checkpoint, weights_root=weights, **build)
 
     with _sigterm_as_interrupt():
-        _run(pipe, video, garment, output, pairs, options, console)
+        _run(pipe, video, garment, output, batch, options, console)
 
 
-def _run(pipe, video, garment, output, pairs, options, console) -> None:
-    if pairs is None:
+def _run(pipe, video, garment, output, batch, options, console) -> None:
+    if batch is None:
         with Stages(console=console) as stages:
             result = pipe(video, garment, output, stages=stages, **options)
         console.print(f"wrote {result.video} ({result.frame_count} frames, {result.width}x{result.height}, "
                       f"{result.fps:.3f} fps)" + (" [yellow]UNTRAINED model[/]" if result.untrained else ""))
         return
 
-    todo, done = pending(my_share(read_pairs(pairs, output)))
+    todo, done = pending(my_share(batch))
     console.print(f"{len(done)} pair(s) already done, {len(todo)} to do")
     failed = []
     for number, pair in enumerate(todo, 1):

@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tryon_cli.errors import InputError
-
-CATEGORIES = ("upper", "lower", "dress")
+from tryon_cli.preprocess.masks import CATEGORIES
 
 
 @dataclass(frozen=True)

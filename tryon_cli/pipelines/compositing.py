@@ -26,7 +26,7 @@ def crop_matrix(box: np.ndarray, height: int, width: int) -> np.ndarray:
 
 
 def crop(image: np.ndarray, box: np.ndarray, height: int, width: int, *, nearest: bool = False) -> np.ndarray:
-    """`image` (H, W[, C]) cut to `box` and resized to `height` x `width`; outside the frame is grey (or 0 for masks)."""
+    """`image` (H, W[, C]) cut to `box`, resized to `height` x `width`; outside the frame grey (0 for masks)."""
     flags = cv2.INTER_NEAREST if nearest else cv2.INTER_AREA if _shrinks(box, height) else cv2.INTER_LINEAR
     border = 0 if image.dtype == bool or image.ndim == 2 else (PAD_VALUE,) * image.shape[2]
     src = image.astype(np.uint8) if image.dtype == bool else image

@@ -55,8 +55,9 @@ def crop_boxes(
     box_h = boxes[:, 3] - boxes[:, 1]
     boxes = boxes + np.stack([-MARGIN_SIDE * box_h, -MARGIN_TOP * box_h, MARGIN_SIDE * box_h, MARGIN_BOTTOM * box_h], 1)
     size = 2 * radius + 1
-    union = np.stack([minimum_filter1d(boxes[:, 0], size, mode="nearest"), minimum_filter1d(boxes[:, 1], size, mode="nearest"),
-                      maximum_filter1d(boxes[:, 2], size, mode="nearest"), maximum_filter1d(boxes[:, 3], size, mode="nearest")], 1)
+    low = minimum_filter1d(boxes[:, :2], size, axis=0, mode="nearest")
+    high = maximum_filter1d(boxes[:, 2:], size, axis=0, mode="nearest")
+    union = np.concatenate([low, high], axis=1)
     smooth = uniform_filter1d(union, size, axis=0, mode="nearest")
     return fit_aspect(smooth, height / width)
 

@@ -37,6 +37,7 @@ from tryon_cli.io.writer import mux_audio
 from tryon_cli.models.main_unet import inpainting_input
 from tryon_cli.pipelines import compositing, framing
 from tryon_cli.pipelines.progress import Stages
+from tryon_cli.pipelines.runtime import select_attention
 from tryon_cli.pipelines.sliding_window import blend_windows, frame_weights, window_schedule
 from tryon_cli.preprocess.keypoints import FramePose, GarmentLandmarks
 from tryon_cli.preprocess.masks import AGNOSTIC_GREY
@@ -49,7 +50,6 @@ MODEL_DEFAULTS = {
     "sd15": {"steps": 30, "height": 512, "width": 384},
     "tiny": {"steps": 4, "height": 128, "width": 96},
 }
-DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 # Frames per VAE call and per streamed chunk: bounds the pixels held at once.
 CHUNK = 8
@@ -247,7 +247,8 @@ class DPIDMTryOnPipeline:
             chunk: list[np.ndarray] = []
             # Readers are closed here, not left to the garbage collector: closing one stops its ffmpeg, and an
             # interrupt (Ctrl-C, SIGTERM) that arrives then must reach the caller, not vanish in a finaliser.
-            masks = writers.enter_context(closing(self._frame_masks(reader, start, stop, poses, category, mask_video)))
+            masks = self._frame_masks(reader, start, stop, poses, category, mask_video)
+            masks = writers.enter_context(closing(masks))
             frames = writers.enter_context(closing(reader.frames(start, stop)))
             for t, (frame, mask) in enumerate(zip(frames, masks)):
                 packed.append(np.packbits(mask))
@@ -262,12 +263,11 @@ class DPIDMTryOnPipeline:
                     side["pose"].write(pose_maps[t])
                     side["mask"].write(np.repeat(mask[..., None].astype(np.uint8) * 255, 3, axis=2))
                     side["agnostic"].write(agnostic)
-                if len(chunk) == CHUNK:
-                    latents.append(self.model.encode_latents(_to_model_pixels(np.stack(chunk), self.device, self.dtype)).float())
+                if len(chunk) == CHUNK or t == num_frames - 1:
+                    pixels = _to_model_pixels(np.stack(chunk), self.device, self.dtype)
+                    latents.append(self.model.encode_latents(pixels).float())
                     chunk = []
                 advance()
-            if chunk:
-                latents.append(self.model.encode_latents(_to_model_pixels(np.stack(chunk), self.device, self.dtype)).float())
         mask_tensor = torch.from_numpy(np.stack(mask_latents))[None, None].to(self.device)
         return VideoConditions(
             agnostic_latents=torch.cat(latents, dim=2),
@@ -283,8 +283,9 @@ class DPIDMTryOnPipeline:
         from tryon_cli.preprocess.garment_landmarks import detect_garment_landmarks
 
         with stages.task("garment", total=2) as advance:
-            landmarks, notes = detect_garment_landmarks(photo, category, path_of("garment-landmarks", self.weights_root),
-                                                        device="cuda" if self.device.type == "cuda" else "cpu")
+            model_path = path_of("garment-landmarks", self.weights_root)
+            device = "cuda" if self.device.type == "cuda" else "cpu"
+            landmarks, notes = detect_garment_landmarks(photo, category, model_path, device=device)
             for note in notes:
                 stages.progress.console.print(f"note: {note}")
             landmarks = fitted.move(landmarks)
@@ -324,10 +325,11 @@ class DPIDMTryOnPipeline:
             noise = self.model.main_unet(sample, t, garment=garment, human_pose_maps=pose).float()
             if not guided:
                 return noise
-            uncond, cond = noise.chunk(2)  # noqa: the order encode_garment_for_guidance gives
+            uncond, cond = noise.chunk(2)  # the order encode_garment_for_guidance gives
             return uncond + guidance * (cond - uncond)
 
-        with stages.task(f"denoising ({len(windows)} windows x {steps} steps)", total=steps * len(windows)) as advance:
+        description = f"denoising ({len(windows)} windows x {steps} steps)"
+        with stages.task(description, total=steps * len(windows)) as advance:
             for t in scheduler.timesteps:
                 def window_prediction(window: slice) -> torch.Tensor:
                     out = predict(t, window)
@@ -352,7 +354,8 @@ class DPIDMTryOnPipeline:
                 preview = writers.enter_context(VideoWriter(preview_path, meta.fps)) if preview_path else None
                 frames = writers.enter_context(closing(reader.frames(start, stop)))
                 for first in range(0, num_frames, CHUNK):
-                    for offset, crop_out in enumerate(_to_uint8(self.model.decode_latents(latents[:, :, first:first + CHUNK].to(self.dtype)))):
+                    decoded = self.model.decode_latents(latents[:, :, first:first + CHUNK].to(self.dtype))
+                    for offset, crop_out in enumerate(_to_uint8(decoded)):
                         t = first + offset
                         frame = next(frames)
                         size = frame.shape[:2]
@@ -377,42 +380,8 @@ class DPIDMTryOnPipeline:
                            "window": window, "overlap": overlap})
 
 
-def torch_device(name: str) -> torch.device:
-    """'auto' is this process's device (its own GPU under `accelerate launch`, CUDA when present, else CPU)."""
-    if name == "auto":
-        from accelerate import PartialState
-
-        return PartialState().device
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise InputError(f"--device {name!r} is not a torch device (auto, cpu, cuda, cuda:1, ...)") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise InputError(f"--device {name}: CUDA is not available on this machine")
-    return device
-
-
-def torch_dtype(name: str) -> torch.dtype:
-    if name not in DTYPES:
-        raise InputError(f"--dtype must be one of {', '.join(DTYPES)}, got {name!r}")
-    return DTYPES[name]
-
-
 def _default_checkpoint(weights_root: Path | None) -> Path:
     return path_of("dpidm", weights_root)
-
-
-def select_attention(attention: str, device: torch.device) -> None:
-    """Apply --attention: 'auto' (xformers on CUDA when it runs, else SDPA), 'sdpa', or 'xformers' (or an error)."""
-    from tryon_cli.models.attention import backend
-
-    if attention not in ("auto", "sdpa", "xformers"):
-        raise InputError(f"--attention must be auto, sdpa or xformers, got {attention!r}")
-    # The backend module has no public switch; it caches its CUDA choice in this variable (None = probe again).
-    backend._cuda_backend = "sdpa" if attention == "sdpa" else None
-    if attention == "xformers" and (device.type != "cuda" or backend.backend_for(device) != "xformers"):
-        raise InputError("--attention xformers needs a CUDA device and a working xformers install "
-                         "(pip install xformers built for this torch); use --attention sdpa")
 
 
 def _frame_range(frames: tuple[int, int | None] | None, frame_count: int) -> tuple[int, int]:
