@@ -244,3 +244,33 @@ def test_prepare_computes_vvt_masks_and_garment_landmarks(shared_data, tmp_path)
     assert len(masks) == 3 and len(list((cache / "garments").rglob("*.json"))) == 1
     sample = TryOnDataset(scan("vvt", root), root, H, W)[JointSampler([3], 1, 3, 0).batch(1)[0]]
     assert 0.02 < float(sample["mask"].mean()) < 0.8  # the computed mask covers the upper body, not all or nothing
+
+
+def test_image_dataset_trains_image_steps_only(shared_data, tmp_path):
+    from tests.test_data_fixtures import build_vitonhd
+
+    root = build_vitonhd(tmp_path / "zalando-hd-resized", shared_data)
+    config = load_config(overrides=[*SMALL, f"data.root={root}", "data.name=vitonhd", "train.max_steps=2"])
+    trainer.train(config, tmp_path / "run")
+    metrics = _metrics(tmp_path / "run")
+    assert [m["phase"] for m in metrics] == ["image", "image"] and all(m["tra"] == 0 for m in metrics)
+
+
+def test_config_defaults_are_the_papers_and_bad_input_is_one_line(tmp_path):
+    config = load_config()
+    assert (config.train.learning_rate, config.data.clip_length, config.data.height, config.data.width) == (2e-5, 24, 512, 384)
+    assert (config.loss.tra_weight_video, config.loss.tra_weight_image, config.loss.tra_gammas) == (1e-3, 0.0, [0.5, 0.5])
+    assert (config.augment.flip_p, config.augment.keypoint_drop_p, config.train.optimizer) == (0.5, 0.05, "adam")
+    assert load_config(overrides=["train.learning_rate=1e-5", "data.clip_length=16"]).train.learning_rate == 1e-5
+    yaml_file = tmp_path / "mine.yaml"
+    yaml_file.write_text("train:\n  batch_size: 4\n")
+    assert load_config(yaml_file, ["train.batch_size=8"]).train.batch_size == 8  # the command line wins
+    runner = CliRunner()
+    for args, expected in (
+        (["--set", "train.lr=1"], "unknown config key train.lr"),
+        (["--set", "train.batch_size=many"], "train.batch_size wants a int"),
+        (["--root", str(tmp_path / "nowhere")], f"expected the folder {tmp_path / 'nowhere'}"),
+        (["--resume", "--root", str(tmp_path)], "no checkpoint to resume"),
+    ):
+        result = runner.invoke(app, ["train", "--data", "vivid", "--model", "tiny", "--output", str(tmp_path / "o"), *args])
+        assert result.exit_code == 2 and expected in result.output, result.output

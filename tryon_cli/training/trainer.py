@@ -152,6 +152,7 @@ def train(
     seed, opt = config.train.seed, config.train
     if config.data.root is None:
         raise InputError("no dataset root: pass --root DIR (or data.root in the config)")
+    found = ckpt.find_checkpoint(resume) if resume is not None else None  # fail before the slow set-up
 
     # -- data ------------------------------------------------------------------------------------------------
     root = Path(config.data.root)
@@ -182,8 +183,7 @@ def train(
     checkpoints = output / "checkpoints"
     start = 0
     rng_to_restore = None
-    if resume is not None:
-        found = ckpt.find_checkpoint(resume)
+    if found is not None:
         model.load_checkpoint(found)
         state, rng_to_restore = ckpt.read_trainer_state(found, rank)
         optimizer.load_state_dict(state["optimizer"])
@@ -229,7 +229,7 @@ def train(
             rank=rank, barrier=accelerator.wait_for_everyone, keep=config.checkpoint.keep,
         )
 
-    last = ckpt.find_checkpoint(checkpoints) if resume is not None else None
+    last = found
     try:
         with _StopRequest() as stop:
             for step in range(start, opt.max_steps):
