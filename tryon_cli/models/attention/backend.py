@@ -72,7 +72,7 @@ def attend_with_map(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Explicit softmax attention: the output and the map (N, heads, Lq, Lk), both in autograd."""
     scores = torch.matmul(query, key.transpose(-1, -2)) * (1.0 / math.sqrt(query.shape[-1]))
-    probs = scores.softmax(dim=-1)
+    probs = scores.float().softmax(dim=-1).to(query.dtype)  # half-precision softmax loses the small weights
     return torch.matmul(probs, value), probs
 
 
