@@ -273,7 +273,7 @@ def train(
                     metrics.flush()
                     if writer is not None and done % config.logging.log_every == 0:
                         for key in ("loss", "mse", "tra", "lr", "samples_per_s"):
-                            writer.add_scalar(f"train/{key}" if key != "tra" else "train/tra", getattr(record, key), done)
+                            writer.add_scalar(f"train/{key}", getattr(record, key), done)
                         writer.add_scalar(f"train/loss_{phase}", record.loss, done)
                 if config.validation.every and done % config.validation.every == 0 and main:
                     from tryon_cli.training.validation import validation_video
