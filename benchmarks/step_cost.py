@@ -7,9 +7,10 @@ video, not per step), here with random tensors of the real shapes: values do not
 
 Measured: FLOPs (torch's FlopCounterMode on the meta device, where it also counts scaled-dot-product attention;
 on CPU tensors it counts 0 for it), wall time (median of --repeats, the two models alternating so that both see
-the same machine load), and peak memory (CUDA: peak allocated during the step; CPU: peak resident memory (VmHWM) of a
-fresh process that builds the U-Net and runs one step, so it includes the weights). Random weights: the cost does not depend
-on them. Last line: JSON with flop_ratio, time_ratio and time_per_flop_ratio (= time_ratio / flop_ratio).
+the same machine load), and peak memory (CUDA: peak allocated during the step; CPU: peak resident memory, VmHWM,
+of a fresh process that builds the U-Net and runs one step, so it includes the weights). Random weights: the
+cost does not depend on them. Last line: JSON with flop_ratio, time_ratio and time_per_flop_ratio
+(= time_ratio / flop_ratio).
 
     nice python benchmarks/step_cost.py                     # CPU, 2 frames, sd15 dimensions
     python benchmarks/step_cost.py --device cuda --frames 16 --dtype float16
@@ -31,6 +32,9 @@ from torch.utils.flop_counter import FlopCounterMode
 from tryon_cli.models.configs import get_config
 from tryon_cli.models.garment_bank import GarmentConditions
 from tryon_cli.models.main_unet import MainUNet, level_grids
+
+
+CPU_MEMORY = "peak resident memory (VmHWM) of a fresh process building the U-Net and running one step"
 
 
 def build(kind: str, config_name: str, device, dtype) -> torch.nn.Module:
@@ -118,7 +122,9 @@ def main() -> None:
     dtype = getattr(torch, args.dtype)
     cuda = args.device.startswith("cuda")
     models = {kind: build(kind, args.config, args.device, dtype) for kind in kinds}
-    step_inputs = {kind: inputs(kind, models[kind], args.frames, args.height, args.width, args.device, dtype) for kind in kinds}
+    step_inputs = {
+        kind: inputs(kind, models[kind], args.frames, args.height, args.width, args.device, dtype) for kind in kinds
+    }
     times = {kind: [] for kind in kinds}
     peaks = {}
 
@@ -164,7 +170,7 @@ def main() -> None:
         "dpidm_time_s": round(median["dpidm"], 3),
         "plain_times_s": [round(t, 3) for t in times["plain"]],
         "dpidm_times_s": [round(t, 3) for t in times["dpidm"]],
-        "memory": "peak allocated during the step" if cuda else "peak resident memory (VmHWM) of a fresh process building the U-Net and running one step",
+        "memory": "peak allocated during the step" if cuda else CPU_MEMORY,
         "plain_peak_mib": round(peaks["plain"] / 2**20),
         "dpidm_peak_mib": round(peaks["dpidm"] / 2**20),
         "flop_ratio": round(flop_ratio, 4),

@@ -179,9 +179,13 @@ def test_pasa_reads_the_garment_and_keeps_the_human_shape(model, inputs, garment
 def test_garment_unet_runs_once_per_generation(model, inputs):
     sample, pose, garment_pixels, garment_pose = inputs
     calls = {"garment_unet": 0, "conv_out": 0}
+
+    def counter(key):
+        return lambda *_: calls.__setitem__(key, calls[key] + 1)
+
     hooks = [
-        model.garment_unet.register_forward_pre_hook(lambda *_: calls.__setitem__("garment_unet", calls["garment_unet"] + 1)),
-        model.garment_unet.unet.conv_out.register_forward_pre_hook(lambda *_: calls.__setitem__("conv_out", calls["conv_out"] + 1)),
+        model.garment_unet.register_forward_pre_hook(counter("garment_unet")),
+        model.garment_unet.unet.conv_out.register_forward_pre_hook(counter("conv_out")),
     ]
     try:
         video = torch.randn(BATCH, 4, 5, HEIGHT, WIDTH)
@@ -192,7 +196,8 @@ def test_garment_unet_runs_once_per_generation(model, inputs):
                 window = video[:, :, start : start + 3]
                 masked = sample[:, 4:, :1].expand(-1, -1, 3, -1, -1)
                 batch_input = torch.cat([window, masked], dim=1).repeat(2, 1, 1, 1, 1)
-                noise = model.main_unet(batch_input, step, garment=conditions, human_pose_maps=video_pose[:, :, start : start + 3].repeat(2, 1, 1, 1, 1))
+                window_pose = video_pose[:, :, start : start + 3].repeat(2, 1, 1, 1, 1)
+                noise = model.main_unet(batch_input, step, garment=conditions, human_pose_maps=window_pose)
                 unconditional, conditional = noise.chunk(2)
                 assert not torch.equal(unconditional, conditional)
     finally:
@@ -261,7 +266,8 @@ def sd15_folder(tmp_path_factory):
     AutoencoderKL(**TINY.vae).save_pretrained(root / "stable-diffusion-inpainting" / "vae")
     UNet2DConditionModel(**TINY.garment_unet).save_pretrained(root / "stable-diffusion-v1-5" / "unet")
     # The real folder is openai/clip-vit-large-patch14: a full CLIP model (text tower too) with a CLIPConfig.
-    text = {"hidden_size": 32, "intermediate_size": 37, "num_hidden_layers": 1, "num_attention_heads": 4, "vocab_size": 99}
+    text = {"hidden_size": 32, "intermediate_size": 37, "num_hidden_layers": 1, "num_attention_heads": 4}
+    text["vocab_size"] = 99
     clip = CLIPModel(CLIPConfig(text_config=text, vision_config=TINY.image_encoder, projection_dim=32))
     clip.save_pretrained(root / "clip-vit-large-patch14")
     return root
@@ -342,6 +348,8 @@ def test_cuda_half_precision_forward(inputs):
     cuda = lambda t: t.to("cuda", torch.float16)
     with torch.no_grad():
         garment = model.encode_garment(cuda(garment_pixels), cuda(garment_pose))
-        noise, maps = model.main_unet(cuda(sample), 10, garment=garment, human_pose_maps=cuda(pose), return_pasa_maps=True)
+        noise, maps = model.main_unet(
+            cuda(sample), 10, garment=garment, human_pose_maps=cuda(pose), return_pasa_maps=True
+        )
     assert noise.shape == sample[:, :4].shape and torch.isfinite(noise).all()
     assert list(maps) == list(model.tra_layer_names)

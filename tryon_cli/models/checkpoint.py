@@ -2,8 +2,8 @@
 
 Only DPIDM's own and fine-tuned weights are saved (every parameter of both training phases: the pose encoder,
 pose adapters, TSA, PATA, and the main U-Net's fine-tuned self- and cross-attention). The frozen parts (the rest
-of the main U-Net, the garment U-Net, the VAE, CLIP) come unchanged from `weights/`, so a checkpoint is about a
-fifth of the full model and cannot silently carry a different base. Loading is strict.
+of the main U-Net, the garment U-Net, the VAE, CLIP) come unchanged from `weights/`, so a checkpoint holds 195 M of
+the 2.2 G parameters at sd15 (780 MB in fp32: 95 M image phase, 100 M video phase). Loading is strict.
 """
 
 from __future__ import annotations
@@ -41,7 +41,9 @@ def save(model: "DPIDM", directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     tensors = {name: p.detach().to("cpu").contiguous() for name, p in model.checkpoint_parameters().items()}
     config = {"format": FORMAT, "version": VERSION, "modules": model.config.modules.to_dict()}
-    _replace_atomically(directory / WEIGHTS_FILE, lambda path: save_file(tensors, str(path), metadata={"format": FORMAT}))
+    _replace_atomically(
+        directory / WEIGHTS_FILE, lambda path: save_file(tensors, str(path), metadata={"format": FORMAT})
+    )
     _replace_atomically(directory / CONFIG_FILE, lambda path: path.write_text(json.dumps(config, indent=2) + "\n"))
     return directory
 
@@ -49,7 +51,9 @@ def save(model: "DPIDM", directory: Path) -> Path:
 def _require_file(directory: Path, name: str) -> Path:
     path = directory / name
     if not path.is_file():
-        raise InputError(f"not a DPIDM checkpoint: {path} not found (a checkpoint folder holds {CONFIG_FILE} and {WEIGHTS_FILE})")
+        raise InputError(
+            f"not a DPIDM checkpoint: {path} not found (a checkpoint folder holds {CONFIG_FILE} and {WEIGHTS_FILE})"
+        )
     return path
 
 
@@ -76,7 +80,9 @@ def _names(names: list[str], limit: int = 3) -> str:
 def load(model: "DPIDM", directory: Path) -> None:
     modules = read_modules(directory)
     if modules != model.config.modules:
-        raise InputError(f"{directory}: checkpoint was saved with module settings {modules}, the model has {model.config.modules}")
+        raise InputError(
+            f"{directory}: checkpoint was saved with module settings {modules}, the model has {model.config.modules}"
+        )
     tensors = load_file(str(_require_file(directory, WEIGHTS_FILE)))
     expected = model.checkpoint_parameters()
     missing = sorted(set(expected) - set(tensors))

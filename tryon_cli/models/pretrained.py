@@ -77,7 +77,7 @@ def load_parts(root: Path | None, dtype: torch.dtype) -> PretrainedParts:
         lambda: CLIPVisionModelWithProjection.from_pretrained(clip, dtype=dtype, output_loading_info=True)
     )
     # A full CLIP checkpoint also carries the text tower, which is not used: only missing keys are an error.
-    _check_fit(clip, {"missing_keys": clip_info.get("missing_keys", []), "mismatched_keys": clip_info.get("mismatched_keys", [])})
+    _check_fit(clip, {key: clip_info.get(key, []) for key in ("missing_keys", "mismatched_keys")})
     loaded = {
         "main_unet.unet": {n for n, _ in main_unet.named_parameters()},
         "garment_unet.unet": {n for n, _ in garment_unet.named_parameters()},
