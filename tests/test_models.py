@@ -223,6 +223,21 @@ def test_tra_maps_come_from_the_last_two_decoder_layers_only(model, inputs, garm
     torch.testing.assert_close(noise, plain, atol=1e-5, rtol=0)
 
 
+def test_sd15_dimensions_on_the_meta_device():
+    """The real configuration end to end, shapes only (meta tensors: no memory, no arithmetic)."""
+    with torch.device("meta"):
+        model = DPIDM.from_config("sd15")
+        garment = model.encode_garment(torch.rand(1, 3, 512, 384), torch.rand(1, 3, 512, 384))
+        noise, maps = model.main_unet(
+            torch.rand(1, 9, 2, 64, 48), 10, garment=garment, human_pose_maps=torch.rand(1, 3, 2, 512, 384),
+            return_pasa_maps=True,
+        )
+    assert noise.shape == (1, 4, 2, 64, 48) and garment.image_embeds.shape == (1, 1, 768)
+    assert len(garment.features) == 16  # SD1.5 has 16 transformer blocks
+    assert list(maps) == [f"up_blocks.3.attentions.{i}.transformer_blocks.0" for i in (1, 2)]
+    assert all(m.shape == (1, 2, 8, 64 * 48, 2 * 64 * 48) for m in maps.values())
+
+
 def test_phases_select_the_papers_modules(model):
     image = model.named_trainable_parameters("image")
     video = model.named_trainable_parameters("video")
