@@ -56,10 +56,9 @@ def _sigterm_as_interrupt():
 
 
 def tryon(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output mp4 (a folder with --pairs).")],
     video: Annotated[Optional[Path], typer.Argument(help="Person video (mp4, mov, ...).", dir_okay=False)] = None,
     garment: Annotated[Optional[Path], typer.Argument(help="Garment photo (jpg, png, ...).", dir_okay=False)] = None,
-    output: Annotated[Path, typer.Option("--output", "-o", help="Output mp4 (a folder with --pairs).")] = Path(
-        "tryon.mp4"),
     pairs: Annotated[Optional[Path], typer.Option("--pairs", help="Batch: a file of 'VIDEO GARMENT [CATEGORY]' lines.",
                                                   dir_okay=False)] = None,
     category: Category = "upper",
