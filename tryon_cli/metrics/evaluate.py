@@ -33,15 +33,14 @@ from tryon_cli.metrics.inputs import Item, detect_mode, list_items, pair_items
 from tryon_cli.metrics.kid import kid
 from tryon_cli.metrics.loading import sha256_of
 from tryon_cli.metrics.lpips import NETS, load_lpips
+from tryon_cli.metrics.names import DEFAULT_METRICS, METRICS, PROTOCOLS
 from tryon_cli.metrics.resnext3d import load_resnext
 from tryon_cli.metrics.ssim import ssim
-from tryon_cli.metrics.vfid import CLIP_LENGTH, PROTOCOLS, clip_tensor, clips
+from tryon_cli.metrics.vfid import CLIP_LENGTH, clip_tensor, clips
 from tryon_cli.weights import require
 
-METRICS = ("ssim", "lpips", "fid", "kid", "vfid_i3d", "vfid_resnext")
 PAIRED = ("ssim", "lpips")
 VIDEO_ONLY = ("vfid_i3d", "vfid_resnext")
-DEFAULT_METRICS = {"video": ("ssim", "lpips", "vfid_i3d", "vfid_resnext"), "image": ("ssim", "lpips", "fid", "kid")}
 KID_SCALE = 1000  # try-on tables print KID x 1000
 _PAIR_BATCH, _FRAME_BATCH, _CLIP_BATCH = 4, 16, 4
 

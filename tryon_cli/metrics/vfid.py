@@ -21,10 +21,10 @@ import numpy as np
 import torch
 
 from tryon_cli.metrics.frames import frames_to_tensor
+from tryon_cli.metrics.names import PROTOCOLS
 
 CLIP_LENGTH = 10
 CLIP_SIZE = 224
-PROTOCOLS = ("standard", "catv2ton")
 
 
 def clips(frames: Iterable[np.ndarray], protocol: str) -> Iterator[list[np.ndarray]]:
