@@ -30,3 +30,15 @@ def weights_root(tmp_path, monkeypatch) -> Path:
     root.mkdir()
     monkeypatch.setenv("DPIDM_WEIGHTS", str(root))
     return root
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread():
+    """The tests run tiny models: intra-op threads gain nothing there, and on a busy 2-core machine their
+    spin-waits made the model tests 8x slower (125 s against 16 s for tests/test_models.py)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -29,15 +29,6 @@ SMALL = [f"data.height={H}", f"data.width={W}", "data.clip_length=4", "data.num_
          "logging.tensorboard=false", "model=tiny"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Several test processes share two cores here; torch's own threads would only fight each other."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def vivid(tmp_path_factory, shared_data):
     return build_vivid(tmp_path_factory.mktemp("vivid") / "ViViD", shared_data, frames=6, height=H * 2, width=W * 2)
