@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from typer.core import TyperGroup
 
-from tryon_cli.cli.options import Device, OutputDir, Seed, WeightsRoot
+from tryon_cli.cli.options import Device, OutputDir, WeightsRoot
 from tryon_cli.cli.pose import PoseBackend
 
 EPILOG = (

@@ -21,7 +21,7 @@ from PIL import Image
 
 from tryon_cli.errors import InputError
 from tryon_cli.io import atomic_output
-from tryon_cli.preprocess.keypoints import BODY_NAMES, GarmentLandmarks, PoseSequence
+from tryon_cli.preprocess.keypoints import GarmentLandmarks, PoseSequence
 
 CACHE_DIRNAME = "dpidm_prepared"
 

@@ -29,7 +29,7 @@ from tryon_cli.data import VIDEO_LAYOUTS, scan
 from tryon_cli.data.dataset import Augmentation, TryOnDataset
 from tryon_cli.data.sampler import JointSampler
 from tryon_cli.errors import DpidmError, InputError
-from tryon_cli.models import PHASES, DPIDM
+from tryon_cli.models import DPIDM
 from tryon_cli.training import checkpoint as ckpt
 from tryon_cli.training.config import TrainConfig
 from tryon_cli.training.objective import diffusion_losses
