@@ -291,8 +291,10 @@ class DPIDMTryOnPipeline:
             landmarks = fitted.move(landmarks)
             advance()
             pose_map = render_garment_pose(landmarks, *fitted.image.shape[:2])
-            pixels = _to_model_pixels(fitted.image[None], self.device, self.dtype)[:, :, 0]
-            pose = _to_unit(pose_map[None], self.device, self.dtype)[:, :, 0]
+            # float32 in: the model casts to each part's dtype after its own resizing (CLIP's antialiased bicubic
+            # resize has no bf16 kernel on the CPU).
+            pixels = _to_model_pixels(fitted.image[None], self.device, torch.float32)[:, :, 0]
+            pose = _to_unit(pose_map[None], self.device, torch.float32)[:, :, 0]
             encode = self.model.encode_garment_for_guidance if guided else self.model.encode_garment
             conditions = encode(pixels, pose)
             advance()
