@@ -35,7 +35,8 @@ def child(video: Path, output: Path) -> None:
     apply_offline_defaults()
     import torch
 
-    from tryon_cli.pipelines.tryon_pipeline import MODEL_DEFAULTS, DPIDMTryOnPipeline
+    from tryon_cli.pipelines.choices import MODEL_DEFAULTS
+    from tryon_cli.pipelines.tryon_pipeline import DPIDMTryOnPipeline
 
     torch.set_num_threads(2)
     started = time.perf_counter()

@@ -13,10 +13,8 @@ from rich.console import Console
 from tryon_cli.cli.options import Category, Device, Dtype, Seed, WeightsRoot
 from tryon_cli.errors import DpidmError, InputError
 from tryon_cli.pipelines.batch import CATEGORIES, my_share, pending, read_pairs
+from tryon_cli.pipelines.choices import MODEL_DEFAULTS, WEIGHT_KINDS
 from tryon_cli.pipelines.progress import Stages
-from tryon_cli.pipelines.runtime import torch_device, torch_dtype
-from tryon_cli.pipelines.sliding_window import WEIGHT_KINDS
-from tryon_cli.pipelines.tryon_pipeline import MODEL_DEFAULTS, DPIDMTryOnPipeline
 
 EPILOG = (
     "Examples:\n\n"
@@ -111,6 +109,10 @@ def tryon(
         height=height or defaults["height"], width=width or defaults["width"], preview=preview,
         keep_intermediates=keep_intermediates,
     )
+    # torch, diffusers and the models load only now: `dpidm --help` and argument errors stay fast.
+    from tryon_cli.pipelines.runtime import torch_device, torch_dtype
+    from tryon_cli.pipelines.tryon_pipeline import DPIDMTryOnPipeline
+
     console = Console(stderr=True)
     build = dict(device=torch_device(device), dtype=torch_dtype(dtype), attention=attention)
     if model == "tiny":

@@ -21,8 +21,9 @@ from typing import Callable, Literal
 import numpy as np
 import torch
 
+from tryon_cli.pipelines.choices import WEIGHT_KINDS
+
 WeightKind = Literal["flat", "pyramid"]
-WEIGHT_KINDS: tuple[str, ...] = ("flat", "pyramid")
 
 
 def window_schedule(num_frames: int, window: int | None, overlap: int = 0) -> list[slice]:

@@ -39,17 +39,11 @@ from tryon_cli.pipelines import compositing, framing
 from tryon_cli.pipelines.progress import Stages
 from tryon_cli.pipelines.runtime import select_attention
 from tryon_cli.pipelines.sliding_window import blend_windows, frame_weights, window_schedule
-from tryon_cli.preprocess.keypoints import FramePose, GarmentLandmarks
+from tryon_cli.preprocess.garment_fit import GarmentFit, fit_garment
+from tryon_cli.preprocess.keypoints import FramePose
 from tryon_cli.preprocess.masks import AGNOSTIC_GREY
 from tryon_cli.preprocess.pose_maps import render_garment_pose, render_human_pose
 from tryon_cli.weights import path_of
-
-# Defaults per `--model`: the paper's for the real model; for the tiny install check, few steps at a small size so
-# the shipped example runs in about a minute on a 2-core CPU (it is untrained: more steps would not help).
-MODEL_DEFAULTS = {
-    "sd15": {"steps": 30, "height": 512, "width": 384},
-    "tiny": {"steps": 4, "height": 128, "width": 96},
-}
 
 # Frames per VAE call and per streamed chunk: bounds the pixels held at once.
 CHUNK = 8
@@ -185,12 +179,14 @@ class DPIDMTryOnPipeline:
             conditions = self._encode_video(reader, start, stop, poses, boxes, category, mask, height, width,
                                             intermediates, meta.fps, stages)
             garment_photo = read_image(garment)
-            fitted = _fit_garment(garment_photo, height, width)
-            garment_conditions = self._encode_garment(garment_photo, fitted, category, guidance != 1.0, stages)
+            fit = fit_garment(*garment_photo.shape[:2], height, width)
+            garment_image = fit.image(garment_photo)
+            garment_conditions = self._encode_garment(garment_photo, garment_image, fit, category, guidance != 1.0,
+                                                      stages)
             latents = self.denoise(conditions, garment_conditions, steps=steps, guidance=guidance, seed=seed,
                                    windows=windows, weighting=weighting, stages=stages)
             preview_path = output.with_name(output.stem + ".preview.mp4") if preview else None
-            self._decode_and_write(reader, start, stop, latents, conditions, output, preview_path, fitted.image,
+            self._decode_and_write(reader, start, stop, latents, conditions, output, preview_path, garment_image,
                                    meta, stages, self._run_comment(category, steps, guidance, seed, window, overlap))
         return TryOnOutput(video=output, frame_count=num_frames, fps=meta.fps, width=meta.width, height=meta.height,
                            untrained=self.untrained, preview=preview_path, intermediates=intermediates)
@@ -277,7 +273,7 @@ class DPIDMTryOnPipeline:
             boxes=boxes,
         )
 
-    def _encode_garment(self, photo: np.ndarray, fitted: _FittedGarment, category: str, guided: bool,
+    def _encode_garment(self, photo: np.ndarray, image: np.ndarray, fit: GarmentFit, category: str, guided: bool,
                         stages: Stages):
         """The garment conditions, ONE garment U-Net run: [dropped; real] when guided, else the real ones alone."""
         from tryon_cli.preprocess.garment_landmarks import detect_garment_landmarks
@@ -288,12 +284,13 @@ class DPIDMTryOnPipeline:
             landmarks, notes = detect_garment_landmarks(photo, category, model_path, device=device)
             for note in notes:
                 stages.progress.console.print(f"note: {note}")
-            landmarks = fitted.move(landmarks)
+            landmarks = replace(landmarks, points=fit.points(landmarks.points), height=fit.out_height,
+                                width=fit.out_width)
             advance()
-            pose_map = render_garment_pose(landmarks, *fitted.image.shape[:2])
+            pose_map = render_garment_pose(landmarks, fit.out_height, fit.out_width)
             # float32 in: the model casts to each part's dtype after its own resizing (CLIP's antialiased bicubic
             # resize has no bf16 kernel on the CPU).
-            pixels = _to_model_pixels(fitted.image[None], self.device, torch.float32)[:, :, 0]
+            pixels = _to_model_pixels(image[None], self.device, torch.float32)[:, :, 0]
             pose = _to_unit(pose_map[None], self.device, torch.float32)[:, :, 0]
             encode = self.model.encode_garment_for_guidance if guided else self.model.encode_garment
             conditions = encode(pixels, pose)
@@ -392,36 +389,6 @@ def _frame_range(frames: tuple[int, int | None] | None, frame_count: int) -> tup
     if not 0 <= start < stop <= frame_count:
         raise InputError(f"--frames {start}:{stop} is outside the video's {frame_count} frames")
     return start, stop
-
-
-@dataclass
-class _FittedGarment:
-    """The garment photo padded with white to the model's aspect and resized, and how its pixels moved."""
-
-    image: np.ndarray  # (height, width, 3) uint8
-    scale: float
-    left: int  # padding added on the left / top, in source pixels
-    top: int
-
-    def move(self, landmarks: GarmentLandmarks) -> GarmentLandmarks:
-        """Landmarks found on the source photo, in the fitted image's pixels."""
-        points = landmarks.points.copy()
-        points[:, 0] = (points[:, 0] + self.left) * self.scale
-        points[:, 1] = (points[:, 1] + self.top) * self.scale
-        points[landmarks.points[:, 2] <= 0] = 0
-        height, width = self.image.shape[:2]
-        return replace(landmarks, points=points, height=height, width=width)
-
-
-def _fit_garment(image: np.ndarray, height: int, width: int) -> _FittedGarment:
-    h, w = image.shape[:2]
-    target_w = max(w, round(h * width / height))
-    target_h = max(h, round(target_w * height / width))
-    top, left = (target_h - h) // 2, (target_w - w) // 2
-    padded = cv2.copyMakeBorder(image, top, target_h - h - top, left, target_w - w - left, cv2.BORDER_CONSTANT,
-                                value=(255, 255, 255))
-    fitted = cv2.resize(padded, (width, height), interpolation=cv2.INTER_AREA)
-    return _FittedGarment(fitted, width / target_w, left, top)
 
 
 def _render_pose_in_crop(pose: FramePose, box: np.ndarray, height: int, width: int) -> np.ndarray:
