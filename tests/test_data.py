@@ -15,6 +15,7 @@ from tryon_cli.data.augment import OPENPOSE18_FLIP, CropBox, drop_keypoints, fli
 from tryon_cli.data.dataset import Augmentation, TryOnDataset
 from tryon_cli.data.sampler import IMAGE, VIDEO, JointSampler, SampleKey
 from tryon_cli.errors import InputError
+from tryon_cli.preprocess.garment_fit import fit_garment
 from tryon_cli.preprocess.keypoints import BODY_INDEX, BODY_NAMES
 
 H, W = 64, 48
@@ -145,11 +146,15 @@ def test_crop_box_maps_keypoints_like_pixels():
     frame = np.zeros((1, 100, 100, 3), np.uint8)
     frame[:, :, :12] = 255  # the cut-off strip must not show up
     assert float(box.pixels(frame).max()) == -1.0
-    wide = CropBox.contain(60, 120, H, W)  # a wide garment photo is padded (white) above and below, not cut
-    assert (wide.left, wide.width) == (0, 120) and wide.top == -50 and wide.height == 160
-    padded = wide.pixels(np.zeros((1, 60, 120, 3), np.uint8))
-    assert float(padded[..., 0, :].min()) == 1.0 and float(padded[..., H // 2, :].max()) == -1.0
-    np.testing.assert_allclose(wide.points(np.array([[0, 0, 1]], np.float32)), [[0, 50 * H / 160, 1]])
+
+
+def test_garment_fit_pads_with_white_and_moves_landmarks_with_the_pixels():
+    wide = fit_garment(60, 120, H, W)  # a wide garment photo is padded (white) above and below, not cut
+    assert (wide.left, wide.width) == (0, 120) and wide.top == 50 and wide.height == 160
+    padded = wide.image(np.zeros((60, 120, 3), np.uint8))
+    assert padded.shape == (H, W, 3) and padded[0].min() == 255 and padded[H // 2].max() == 0
+    points = wide.points(np.array([[0, 0, 1], [120, 60, 1], [30, 30, 0]], np.float32))
+    np.testing.assert_allclose(points, [[0, 50 * H / 160, 1], [W, 110 * H / 160, 1], [0, 0, 0]])
 
 
 def test_joint_sampler_alternates_image_and_video_steps():

@@ -1,6 +1,7 @@
 """Geometry shared by pixels and keypoints, and the paper's augmentations (section 3.6).
 
 - Every frame is centre-cropped to the training aspect and resized to it (512x384 by default), keypoints with it.
+  Garment photos are padded with white instead, as at try-on (`tryon_cli.preprocess.garment_fit`).
 - Horizontal flip (p = 0.5): person, mask, garment and both pose sets flip together, so an asymmetric print stays
   on the same side of the garment image and the person; left and right keypoints swap labels, as a pose estimator
   run on the mirrored frame would label them.
@@ -40,14 +41,6 @@ class CropBox:
             width, height = src_width, round(src_width / aspect)
         return cls((src_height - height) // 2, (src_width - width) // 2, height, width, out_height, out_width)
 
-    @classmethod
-    def contain(cls, src_height: int, src_width: int, out_height: int, out_width: int) -> "CropBox":
-        """The smallest box of the target aspect around the whole source (negative offsets = padding): garment photos
-        are padded with white rather than cropped, as the try-on pipeline fits them, so no sleeve or hem is cut."""
-        width = max(src_width, round(src_height * out_width / out_height))
-        height = max(src_height, round(width * out_height / out_width))
-        return cls(-((height - src_height) // 2), -((width - src_width) // 2), height, width, out_height, out_width)
-
     def points(self, points: np.ndarray) -> np.ndarray:
         """Keypoints (..., 3) from source pixels to output pixels; missing points (conf 0) stay at 0."""
         out = np.array(points, np.float32, copy=True)
@@ -56,25 +49,18 @@ class CropBox:
         out[..., 1] = np.where(present, (out[..., 1] - self.top) * self.out_height / self.height, 0)
         return out
 
-    def _crop(self, tensor: torch.Tensor, fill: float) -> torch.Tensor:
-        """The box's pixels; where it reaches beyond the source (a `contain` box), `fill`."""
-        src_height, src_width = tensor.shape[-2:]
-        pads = (max(0, -self.left), max(0, self.left + self.width - src_width),
-                max(0, -self.top), max(0, self.top + self.height - src_height))
-        if any(pads):
-            tensor = F.pad(tensor, pads, value=fill)
-        top, left = max(0, self.top), max(0, self.left)
-        return tensor[..., top : top + self.height, left : left + self.width]
+    def _crop(self, tensor: torch.Tensor) -> torch.Tensor:
+        return tensor[..., self.top : self.top + self.height, self.left : self.left + self.width]
 
     def pixels(self, frames: np.ndarray) -> torch.Tensor:
         """uint8 (T, H, W, 3) -> float (T, 3, out_h, out_w) in [-1, 1]."""
-        tensor = self._crop(torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float(), fill=255.0)
+        tensor = self._crop(torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float())
         tensor = F.interpolate(tensor, (self.out_height, self.out_width), mode="bilinear", antialias=True, align_corners=False)
         return (tensor / 127.5 - 1).clamp(-1, 1)
 
     def mask(self, masks: np.ndarray) -> torch.Tensor:
         """bool (T, H, W) -> float (T, 1, out_h, out_w) in {0, 1}; a pixel repaints when most of its area does."""
-        tensor = self._crop(torch.from_numpy(np.ascontiguousarray(masks)).float()[:, None], fill=0.0)
+        tensor = self._crop(torch.from_numpy(np.ascontiguousarray(masks)).float()[:, None])
         tensor = F.interpolate(tensor, (self.out_height, self.out_width), mode="area")
         return (tensor >= 0.5).float()
 

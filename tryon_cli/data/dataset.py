@@ -27,6 +27,7 @@ from tryon_cli.data.sampler import SampleKey
 from tryon_cli.errors import InputError
 from tryon_cli.data.sources import frame_count, read_source, shipped_poses
 from tryon_cli.io import read_image
+from tryon_cli.preprocess.garment_fit import fit_garment
 from tryon_cli.preprocess.masks import AGNOSTIC_GREY
 from tryon_cli.preprocess.keypoints import FramePose, GarmentLandmarks, PoseSequence
 from tryon_cli.preprocess.pose_maps import render_garment_pose, render_human_pose
@@ -83,9 +84,10 @@ class TryOnDataset(Dataset):
         body = box.points(poses.body)
         hands = None if poses.hands is None else box.points(poses.hands)
         face = None if poses.face is None else box.points(poses.face)
-        garment_box = CropBox.contain(*garment.shape[:2], H, W)
-        garment_pixels = garment_box.pixels(garment[None])[0]
-        garment_points = garment_box.points(landmarks.points)
+        # Fitted exactly as `dpidm tryon` fits it, so the model trains on the garment pixels it will be given.
+        garment_fit = fit_garment(*garment.shape[:2], H, W)
+        garment_pixels = torch.from_numpy(garment_fit.image(garment)).permute(2, 0, 1).float() / 127.5 - 1
+        garment_points = garment_fit.points(landmarks.points)
 
         rng = np.random.default_rng(key.seed)
         if rng.random() < self.augmentation.flip_p:
