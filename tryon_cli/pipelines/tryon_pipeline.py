@@ -28,7 +28,6 @@ from typing import Iterator
 import cv2
 import numpy as np
 import torch
-from diffusers import DDIMScheduler
 from einops import rearrange
 
 from tryon_cli.errors import InputError, MissingWeightsError
@@ -38,6 +37,7 @@ from tryon_cli.models.main_unet import inpainting_input
 from tryon_cli.pipelines import compositing, framing
 from tryon_cli.pipelines.progress import Stages
 from tryon_cli.pipelines.runtime import select_attention
+from tryon_cli.pipelines.sampling import ddim_sample, guided_noise
 from tryon_cli.pipelines.sliding_window import blend_windows, frame_weights, window_schedule
 from tryon_cli.preprocess.garment_fit import GarmentFit, fit_garment
 from tryon_cli.preprocess.keypoints import FramePose
@@ -302,42 +302,23 @@ class DPIDMTryOnPipeline:
         """DDIM from seeded noise to the video's latents (1, 4, N, h, w); sliding windows averaged at every step."""
         stages = stages or Stages(enabled=False)
         num_frames = conditions.agnostic_latents.shape[2]
-        scheduler = DDIMScheduler.from_config(self.model.noise_scheduler.config)
-        scheduler.set_timesteps(steps, device=self.device)
-        shape = conditions.agnostic_latents.shape
-        # Noise is drawn on the CPU from the seed, so a seed gives the same video on every device.
-        noise = torch.randn(shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float32)
-        latents = noise.to(self.device) * scheduler.init_noise_sigma
         weights = frame_weights(num_frames, windows, weighting)  # type: ignore[arg-type]
-
-        # Classifier-free guidance: `garment` then holds [dropped garment; garment] (see `_encode_garment`), and
-        # each window runs once as a batch of 2, unconditional first.
-        guided = garment.batch_size == 2
-
-        def predict(t: torch.Tensor, window: slice) -> torch.Tensor:
-            noisy = scheduler.scale_model_input(latents[:, :, window], t)
-            sample = inpainting_input(noisy, conditions.mask_latents[:, :, window],
-                                      conditions.agnostic_latents[:, :, window]).to(self.dtype)
-            pose = _to_unit(conditions.pose_maps[window], self.device, self.dtype)
-            if guided:
-                sample, pose = torch.cat([sample, sample]), torch.cat([pose, pose])
-            noise = self.model.main_unet(sample, t, garment=garment, human_pose_maps=pose).float()
-            if not guided:
-                return noise
-            uncond, cond = noise.chunk(2)  # the order encode_garment_for_guidance gives
-            return uncond + guidance * (cond - uncond)
-
         description = f"denoising ({len(windows)} windows x {steps} steps)"
         with stages.task(description, total=steps * len(windows)) as advance:
-            for t in scheduler.timesteps:
+            def predict(latents: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
                 def window_prediction(window: slice) -> torch.Tensor:
-                    out = predict(t, window)
+                    sample = inpainting_input(latents[:, :, window], conditions.mask_latents[:, :, window],
+                                              conditions.agnostic_latents[:, :, window]).to(self.dtype)
+                    pose = _to_unit(conditions.pose_maps[window], self.device, self.dtype)
+                    # `garment` holds [dropped garment; garment] when guided (see `_encode_garment`).
+                    noise = guided_noise(self.model.main_unet, sample, t, garment, pose, guidance)
                     advance()
-                    return out
+                    return noise
 
-                noise_pred = blend_windows(window_prediction, latents, windows, weights)
-                latents = scheduler.step(noise_pred, t, latents).prev_sample
-        return latents
+                return blend_windows(window_prediction, latents, windows, weights)
+
+            return ddim_sample(self.model.noise_scheduler.config, conditions.agnostic_latents.shape, steps=steps,
+                               seed=seed, device=self.device, predict=predict)
 
     def _decode_and_write(self, reader, start, stop, latents, conditions, output, preview_path, garment_image, meta,
                           stages, comment: str) -> None:

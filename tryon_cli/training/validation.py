@@ -12,12 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from diffusers import DDIMScheduler
 
 from tryon_cli.data.dataset import Augmentation, TryOnDataset
 from tryon_cli.data.sampler import SampleKey
 from tryon_cli.io import write_video
 from tryon_cli.models import inpainting_input
+from tryon_cli.pipelines.sampling import ddim_sample, guided_noise
 from tryon_cli.training.config import TrainConfig
 from tryon_cli.training.objective import latent_mask
 
@@ -41,14 +41,13 @@ def validation_video(model, dataset: TryOnDataset, config: TrainConfig, path: Pa
     agnostic = model.encode_latents(sample["agnostic_pixels"]).float()
     mask = latent_mask(sample["mask"], agnostic.shape[-2:])
     garment = model.encode_garment_for_guidance(sample["garment_pixels"], sample["garment_pose_map"])
-    pose = sample["human_pose_maps"].expand(2, -1, -1, -1, -1)
-    scheduler = DDIMScheduler.from_config(model.noise_scheduler.config)
-    scheduler.set_timesteps(settings.inference_steps, device=device)
-    latents = torch.randn(agnostic.shape, generator=torch.Generator().manual_seed(0)).to(device) * scheduler.init_noise_sigma
-    for t in scheduler.timesteps:
-        model_input = inpainting_input(scheduler.scale_model_input(latents, t), mask, agnostic).expand(2, -1, -1, -1, -1)
-        uncond, cond = model.main_unet(model_input, t, garment=garment, human_pose_maps=pose).float().chunk(2)
-        latents = scheduler.step(uncond + settings.guidance_scale * (cond - uncond), t, latents).prev_sample
+
+    def predict(latents: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        sample_input = inpainting_input(latents, mask, agnostic)
+        return guided_noise(model.main_unet, sample_input, t, garment, sample["human_pose_maps"], settings.guidance_scale)
+
+    latents = ddim_sample(model.noise_scheduler.config, agnostic.shape, steps=settings.inference_steps, seed=0,
+                          device=device, predict=predict)
     generated = model.decode_latents(latents)[0]
     model.train(was_training)
 
