@@ -216,12 +216,15 @@ def test_finished_checkpoint_loads_for_inference(vivid, tmp_path):
     from tryon_cli.pipelines.tryon_pipeline import DPIDMTryOnPipeline
 
     model = _tiny()
-    last = trainer.train(_config(vivid, "train.max_steps=1", "train.learning_rate=1e-3"), tmp_path / "run", model=model)
+    last = trainer.train(_config(vivid, "train.max_steps=2", "train.learning_rate=1e-3"), tmp_path / "run", model=model)
     assert (last / "config.json").is_file() and (last / "dpidm.safetensors").is_file()
-    served = DPIDMTryOnPipeline.tiny(seed=trainer.TINY_MODEL_SEED).model
-    served.load_checkpoint(last)
+    pipeline = DPIDMTryOnPipeline.tiny(seed=trainer.TINY_MODEL_SEED, checkpoint=last)
+    assert not pipeline.untrained and str(last) in pipeline.description
+    served = pipeline.model
     for (name, p), q in zip(model.state_dict().items(), served.state_dict().values()):
         assert torch.equal(p, q), name
+    untrained = DPIDMTryOnPipeline.tiny(seed=trainer.TINY_MODEL_SEED).model.main_unet.state_dict()
+    assert any(not torch.equal(p, untrained[n]) for n, p in served.main_unet.state_dict().items())
 
 
 def test_prepare_computes_vvt_masks_and_garment_landmarks(shared_data, tmp_path):

@@ -114,16 +114,24 @@ class DPIDMTryOnPipeline:
                    weights_root=weights_root)
 
     @classmethod
-    def tiny(cls, seed: int = 0, *, device: str = "cpu", dtype: torch.dtype = torch.float32, attention: str = "auto"):
-        """A tiny randomly initialised DPIDM (seeded): checks an install end to end; its output is noise-like."""
+    def tiny(cls, seed: int = 0, *, checkpoint: Path | None = None, device: str = "cpu",
+             dtype: torch.dtype = torch.float32, attention: str = "auto"):
+        """A tiny DPIDM whose frozen base is randomly initialised from `seed`: checks an install end to end (its
+        output is noise-like). With `checkpoint` (a `dpidm train --model tiny` checkpoint folder), the weights
+        trained there are loaded over it; training builds its frozen base with seed 0, so pass seed=0 then."""
         from tryon_cli.models.dpidm import DPIDM
 
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             model = DPIDM.from_config("tiny")
+        if checkpoint is not None:
+            model.load_checkpoint(checkpoint)
         select_attention(attention, torch.device(device))
-        return cls(model, device=device, dtype=dtype, untrained=True,
-                   description=f"tiny DPIDM, UNTRAINED (random weights, seed {seed})")
+        if checkpoint is None:
+            description = f"tiny DPIDM, UNTRAINED (random weights, seed {seed})"
+        else:
+            description = f"tiny DPIDM checkpoint {checkpoint} (frozen base: random weights, seed {seed})"
+        return cls(model, device=device, dtype=dtype, untrained=checkpoint is None, description=description)
 
     # -- the call -----------------------------------------------------------------------------------------------
 
