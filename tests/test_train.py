@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import signal
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,6 +21,7 @@ from tryon_cli.data import scan
 from tryon_cli.data.dataset import Augmentation, TryOnDataset
 from tryon_cli.data.sampler import JointSampler
 from tryon_cli.models import DPIDM, PHASES
+from tryon_cli.models.dpidm import TINY_BASE_SEED
 from tryon_cli.training.checkpoint import find_checkpoint
 from tryon_cli.training.config import load_config
 from tryon_cli.training.losses import tra_loss
@@ -218,13 +220,23 @@ def test_finished_checkpoint_loads_for_inference(vivid, tmp_path):
     model = _tiny()
     last = trainer.train(_config(vivid, "train.max_steps=2", "train.learning_rate=1e-3"), tmp_path / "run", model=model)
     assert (last / "config.json").is_file() and (last / "dpidm.safetensors").is_file()
-    pipeline = DPIDMTryOnPipeline.tiny(seed=trainer.TINY_MODEL_SEED, checkpoint=last)
+    pipeline = DPIDMTryOnPipeline.tiny(seed=TINY_BASE_SEED, checkpoint=last)
     assert not pipeline.untrained and str(last) in pipeline.description
     served = pipeline.model
     for (name, p), q in zip(model.state_dict().items(), served.state_dict().values()):
         assert torch.equal(p, q), name
-    untrained = DPIDMTryOnPipeline.tiny(seed=trainer.TINY_MODEL_SEED).model.main_unet.state_dict()
+    untrained = DPIDMTryOnPipeline.tiny(seed=TINY_BASE_SEED).model.main_unet.state_dict()
     assert any(not torch.equal(p, untrained[n]) for n, p in served.main_unet.state_dict().items())
+
+    # ... and through the CLI: `dpidm tryon --model tiny --checkpoint` serves it, not the untrained model.
+    repo = Path(__file__).resolve().parents[1]
+    out = tmp_path / "out.mp4"
+    result = CliRunner().invoke(app, ["tryon", str(repo / "examples/person.mp4"),
+                                      str(repo / "examples/garment_upper_00057_00.jpg"), "-o", str(out),
+                                      "--model", "tiny", "--checkpoint", str(last), "--frames", "0:4", "--steps", "1",
+                                      "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert out.is_file() and "UNTRAINED" not in result.output + result.stderr
 
 
 def test_prepare_computes_vvt_masks_and_garment_landmarks(shared_data, tmp_path):

@@ -66,7 +66,7 @@ def tryon(
     model: Annotated[str, typer.Option("--model", help="sd15: the trained DPIDM (SD1.5 based); tiny: a tiny "
                                        "UNTRAINED model that checks the install in about a minute.")] = "sd15",
     checkpoint: Annotated[Optional[Path], typer.Option("--checkpoint", help="A DPIDM checkpoint folder (what "
-                                                       "`dpidm train` writes); default weights/dpidm/.")] = None,
+                                                       "`dpidm train` writes, with --model tiny too); default weights/dpidm/.")] = None,
     weights: WeightsRoot = None,
     steps: Annotated[Optional[int], typer.Option("--steps", help="DDIM steps (default 30; with --model tiny "
                                                  f"{MODEL_DEFAULTS['tiny']['steps']}).")] = None,
@@ -115,7 +115,12 @@ def tryon(
 
     console = Console(stderr=True)
     build = dict(device=torch_device(device), dtype=torch_dtype(dtype), attention=attention)
-    if model == "tiny":
+    if model == "tiny" and checkpoint is not None:
+        # A checkpoint holds only DPIDM's trained modules; the tiny frozen base is rebuilt as training built it.
+        from tryon_cli.models.dpidm import TINY_BASE_SEED
+
+        pipe = DPIDMTryOnPipeline.tiny(seed=TINY_BASE_SEED, checkpoint=checkpoint, **build)
+    elif model == "tiny":
         pipe = DPIDMTryOnPipeline.tiny(seed=seed, **build)
         console.print("[bold yellow]note:[/] --model tiny is UNTRAINED (random weights): the result checks the "
                       "install, it is not a try-on. The mp4's comment metadata says so too.")

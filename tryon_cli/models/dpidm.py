@@ -34,6 +34,9 @@ from tryon_cli.models.main_unet import MainUNet, level_grids
 
 PHASES = ("image", "video")
 
+# The seed of the tiny model's random frozen base, shared by training and inference (see `from_config`).
+TINY_BASE_SEED = 0
+
 # Parameter-name patterns (inside `main_unet`) of each phase's trainable modules.
 _PHASE_PATTERNS = {
     "image": ("pose_encoder.", ".attn1.", ".pasa_adapter.", ".attn2."),
@@ -69,16 +72,23 @@ class DPIDM(nn.Module):
     # ---- construction -------------------------------------------------------------------------------------------
 
     @classmethod
-    def from_config(cls, config: str | DPIDMConfig = "sd15") -> "DPIDM":
-        """Build with random weights (no files read): `"tiny"` for tests, `"sd15"` for the real dimensions."""
+    def from_config(cls, config: str | DPIDMConfig = "sd15", *, seed: int | None = None) -> "DPIDM":
+        """Build with random weights (no files read): `"tiny"` for tests, `"sd15"` for the real dimensions.
+
+        With `seed`, the weights are drawn from that seed without touching the global random state, so the same
+        model can be rebuilt later: `dpidm train --model tiny` and `dpidm tryon --model tiny` share a frozen base
+        (TINY_BASE_SEED) that way, since a checkpoint holds only DPIDM's trained modules."""
         config = get_config(config) if isinstance(config, str) else config
-        return cls(
-            config,
-            UNet2DConditionModel(**config.main_unet),
-            UNet2DConditionModel(**config.garment_unet),
-            AutoencoderKL(**config.vae),
-            CLIPVisionModelWithProjection(CLIPVisionConfig(**config.image_encoder)),
-        )
+        with torch.random.fork_rng(devices=[]):
+            if seed is not None:
+                torch.manual_seed(seed)
+            return cls(
+                config,
+                UNet2DConditionModel(**config.main_unet),
+                UNet2DConditionModel(**config.garment_unet),
+                AutoencoderKL(**config.vae),
+                CLIPVisionModelWithProjection(CLIPVisionConfig(**config.image_encoder)),
+            )
 
     @classmethod
     def from_pretrained(

@@ -118,12 +118,10 @@ class DPIDMTryOnPipeline:
              dtype: torch.dtype = torch.float32, attention: str = "auto"):
         """A tiny DPIDM whose frozen base is randomly initialised from `seed`: checks an install end to end (its
         output is noise-like). With `checkpoint` (a `dpidm train --model tiny` checkpoint folder), the weights
-        trained there are loaded over it; training builds its frozen base with seed 0, so pass seed=0 then."""
+        trained there are loaded over it; training builds its frozen base with `TINY_BASE_SEED`, so pass that then."""
         from tryon_cli.models.dpidm import DPIDM
 
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            model = DPIDM.from_config("tiny")
+        model = DPIDM.from_config("tiny", seed=seed)
         if checkpoint is not None:
             model.load_checkpoint(checkpoint)
         select_attention(attention, torch.device(device))

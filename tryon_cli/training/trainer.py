@@ -30,13 +30,10 @@ from tryon_cli.data.dataset import Augmentation, TryOnDataset
 from tryon_cli.data.sampler import JointSampler
 from tryon_cli.errors import DpidmError, InputError
 from tryon_cli.models import DPIDM
+from tryon_cli.models.dpidm import TINY_BASE_SEED
 from tryon_cli.training import checkpoint as ckpt
 from tryon_cli.training.config import TrainConfig
 from tryon_cli.training.objective import diffusion_losses
-
-TINY_MODEL_SEED = 0
-"""The tiny model's random base is built under this seed, as `DPIDMTryOnPipeline.tiny(seed=0)` builds it, so a
-checkpoint trained on `--model tiny` loads onto the same frozen weights at inference."""
 
 
 class NonFiniteLoss(DpidmError):
@@ -57,9 +54,7 @@ class StepRecord:
 
 def build_model(config: TrainConfig) -> DPIDM:
     if config.model == "tiny":
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(TINY_MODEL_SEED)
-            model = DPIDM.from_config("tiny")
+        model = DPIDM.from_config("tiny", seed=TINY_BASE_SEED)
         if config.init_checkpoint:
             model.load_checkpoint(config.init_checkpoint)
         return model
