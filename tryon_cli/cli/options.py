@@ -15,5 +15,4 @@ WeightsRoot = Annotated[
     Optional[Path],
     typer.Option("--weights", help="Weights folder (default: $DPIDM_WEIGHTS or ./weights).", file_okay=False),
 ]
-OutputFile = Annotated[Path, typer.Option("--output", "-o", help="Output file.", dir_okay=False)]
 OutputDir = Annotated[Path, typer.Option("--output", "-o", help="Output folder.", file_okay=False)]

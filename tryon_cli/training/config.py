@@ -167,5 +167,6 @@ def load_config(path: Path | None = None, overrides: list[str] = ()) -> TrainCon
     return _build(TrainConfig, values)
 
 
-def save_config(config: TrainConfig, path: Path) -> None:
-    Path(path).write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+def config_yaml(config: TrainConfig) -> str:
+    """The full configuration as YAML, loadable with `--config` (written beside the run and into checkpoints)."""
+    return yaml.safe_dump(config.to_dict(), sort_keys=False)

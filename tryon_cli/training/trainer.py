@@ -21,7 +21,6 @@ from typing import Callable
 
 import numpy as np
 import torch
-import yaml
 from accelerate import Accelerator
 from torch.utils.data import DataLoader
 
@@ -32,7 +31,7 @@ from tryon_cli.errors import DpidmError, InputError
 from tryon_cli.models import DPIDM
 from tryon_cli.models.dpidm import TINY_BASE_SEED
 from tryon_cli.training import checkpoint as ckpt
-from tryon_cli.training.config import TrainConfig
+from tryon_cli.training.config import TrainConfig, config_yaml
 from tryon_cli.training.objective import diffusion_losses
 
 
@@ -190,7 +189,7 @@ def train(
             print(f"resuming from {found} at step {start}")
     if main:
         checkpoints.mkdir(parents=True, exist_ok=True)
-        (output / "training.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+        (output / "training.yaml").write_text(config_yaml(config))
         _trim_metrics(output / "metrics.jsonl", start)
 
     loader = DataLoader(
@@ -220,7 +219,7 @@ def train(
             raise DpidmError(f"replicas diverged at step {step}: weight checksums {state['replica_fingerprints']}")
         return ckpt.write_checkpoint(
             checkpoints, step, model.save_checkpoint, state,
-            {"training.yaml": yaml.safe_dump(config.to_dict(), sort_keys=False)},
+            {"training.yaml": config_yaml(config)},
             rank=rank, barrier=accelerator.wait_for_everyone, keep=config.checkpoint.keep,
         )
 
