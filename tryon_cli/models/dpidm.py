@@ -30,7 +30,7 @@ from tryon_cli.models import checkpoint as checkpoint_io
 from tryon_cli.models import pretrained
 from tryon_cli.models.attention.backend import AttentionBackend
 from tryon_cli.models.configs import DPIDMConfig, get_config
-from tryon_cli.models.delta import PHASES, DPIDMDelta, unet_structure
+from tryon_cli.models.delta import PHASES, DPIDMDelta, new_delta
 from tryon_cli.models.garment_bank import GarmentConditions, GarmentUNet
 from tryon_cli.models.main_unet import MainUNet, level_grids
 
@@ -40,12 +40,6 @@ TINY_BASE_SEED = 0
 # CLIP's input normalisation (the CLIPImageProcessor defaults of the ViT-L/14 release).
 _CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 _CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
-
-
-def _new_delta(config: DPIDMConfig, base: str, settings: dict) -> DPIDMDelta:
-    """Fresh DPIDM modules for `config`'s main U-Net: the base's defaults, then `settings` (variant and module
-    hyper-parameters, e.g. from a checkpoint's config)."""
-    return DPIDMDelta(**{**config.delta, **settings, "base": base, "unet": unet_structure(config.main_unet)})
 
 
 def _checkpoint_settings(info: checkpoint_io.CheckpointInfo) -> dict:
@@ -74,7 +68,7 @@ class DPIDM(nn.Module):
         self.config = config
         object.__setattr__(self, "delta", delta)
         self.main_unet = MainUNet(main_unet, delta)
-        self.garment_unet = GarmentUNet(garment_unet, timestep=delta.config.garment_timestep)
+        self.garment_unet = GarmentUNet(garment_unet, delta.context, timestep=delta.config.garment_timestep)
         self.vae = vae
         self.image_encoder = image_encoder
         self.noise_scheduler = DDIMScheduler(**config.scheduler)
@@ -110,7 +104,7 @@ class DPIDM(nn.Module):
                 UNet2DConditionModel(**config.garment_unet),
                 AutoencoderKL(**config.vae),
                 CLIPVisionModelWithProjection(CLIPVisionConfig(**config.image_encoder)),
-                _new_delta(config, "sd15" if config.name == "sd15" else "tiny", {**settings, "variant": variant}),
+                new_delta(config, "sd15" if config.name == "sd15" else "tiny", {**settings, "variant": variant}),
             )
 
     @classmethod
@@ -132,7 +126,7 @@ class DPIDM(nn.Module):
         """
         root = None if weights_root is None else Path(weights_root)
         info = None if checkpoint is None else checkpoint_io.resolve_checkpoint(checkpoint, base="sd15")
-        parts = pretrained.load_parts(root, dtype)
+        parts = pretrained.load_parts(root, dtype, empty_prompt=info is None)
         sd15 = get_config("sd15")
         config = DPIDMConfig(
             name="pretrained",
@@ -143,9 +137,11 @@ class DPIDM(nn.Module):
             scheduler=sd15.scheduler,
             delta=sd15.delta,
         )
-        delta = _new_delta(config, "sd15", {"variant": variant} if info is None else _checkpoint_settings(info))
+        delta = new_delta(config, "sd15", {"variant": variant} if info is None else _checkpoint_settings(info))
         model = cls(config, parts.main_unet, parts.garment_unet, parts.vae, parts.image_encoder, delta).to(dtype)
         model.load_report = pretrained.LoadReport.of(model, parts.loaded)
+        if parts.empty_prompt is not None and model.delta.context.tokens is not None:
+            model.delta.context.tokens.copy_(parts.empty_prompt)  # computed once, kept with the checkpoint
         if info is not None:
             checkpoint_io.load(model, info)
         return model

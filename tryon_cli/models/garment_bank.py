@@ -88,9 +88,11 @@ def transformer_block_names(unet: UNet2DConditionModel) -> list[str]:
 class GarmentUNet(nn.Module):
     """SD1.5 U-Net used as a feature extractor: (B, 4, h, w) garment latents -> feature bank."""
 
-    def __init__(self, unet: UNet2DConditionModel, timestep: int = 0):
+    def __init__(self, unet: UNet2DConditionModel, context: nn.Module, timestep: int = 0):
+        """`context`: CLIP image embeddings -> the cross-attention context (the delta's `GarmentContext`)."""
         super().__init__()
         self.unet = unet
+        self.context = context
         self.timestep = timestep
         unet.set_attn_processor(AttnProcessor())
         self.block_names = transformer_block_names(unet)
@@ -109,11 +111,11 @@ class GarmentUNet(nn.Module):
         return record
 
     def forward(self, latents: torch.Tensor, image_embeds: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Block name -> (B, N, C) PASA inputs f_g, for every transformer block."""
+        """Block name -> (B, N, C) PASA inputs f_g, for every transformer block; `image_embeds` (B, 1, D)."""
         timestep = torch.full((latents.shape[0],), self.timestep, device=latents.device, dtype=torch.long)
         self._bank = {}
         try:
-            self.unet(latents, timestep, encoder_hidden_states=image_embeds)
+            self.unet(latents, timestep, encoder_hidden_states=self.context(image_embeds))
         except _BankFilled:
             pass
         finally:
