@@ -4,6 +4,7 @@ and `dpidm pose train-garment`: training the garment landmark model."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -15,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from typer.core import TyperGroup
 
 from tryon_cli.cli.options import Category, Device, OutputDir, WeightsRoot
-from tryon_cli.io import VideoWriter, atomic_output, probe_video, read_image
+from tryon_cli.io import VideoWriter, atomic_output, check_output, probe_video, read_image
 from tryon_cli.weights import path_of
 
 EPILOG = (
@@ -52,12 +53,17 @@ app = typer.Typer(cls=_DefaultToEstimate, no_args_is_help=True, epilog=EPILOG,
 
 def _device(name: str) -> str:
     """The device string for ultralytics and onnxruntime: 'auto' is CUDA when present, else the CPU."""
+    # The spelling is checked before torch is imported (seconds), so that a typo fails at once.
+    if name not in ("auto", "cpu") and not re.fullmatch(r"cuda(:\d+)?", name):
+        raise typer.BadParameter(f"{name!r}: use auto, cpu, or cuda[:N]", param_hint="--device")
+    if name == "cpu":
+        return name
     import torch
 
     if name == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    if name != "cpu" and not (name.startswith("cuda") and torch.cuda.is_available()):
-        raise typer.BadParameter(f"{name!r}: use auto, cpu, or cuda[:N] on a machine with CUDA", param_hint="--device")
+    if not torch.cuda.is_available():
+        raise typer.BadParameter(f"{name!r}: this machine has no CUDA device; use cpu", param_hint="--device")
     return name
 
 
@@ -79,9 +85,19 @@ def estimate(
 ) -> None:
     """Pose of a video (OpenPose JSON per frame + pose video), or landmarks of a garment photo (JSON + drawing)."""
     console = Console(stderr=True, soft_wrap=True)
+    check_output(output, kind="folder")
     if source.suffix.lower() in IMAGE_SUFFIXES:
+        from tryon_cli.preprocess.masks import check_category
+
+        check_category(category)
+        for suffix in ("_landmarks.json", "_landmarks.png"):
+            check_output(output / f"{source.stem}{suffix}", [source], kind="file")
         _garment(source, output, category, _device(device), weights, console)
     else:
+        from tryon_cli.preprocess.human_pose import resolve_backend
+
+        resolve_backend(pose_backend, weights)  # an unknown name, or DWPose without its files: one line now
+        check_output(output / f"{source.stem}_pose.mp4", [source], kind="video")
         _video(source, output, pose_backend, _device(device), weights, not no_cache, console)
 
 
@@ -92,6 +108,8 @@ def _video(source: Path, output: Path, backend: str, device: str, weights: Optio
     from tryon_cli.preprocess.pose_maps import render_pose_video
 
     meta = probe_video(source)
+    for note in meta.notes:
+        console.print(f"note: {note}")
     with _progress(console) as progress:
         task = progress.add_task("pose frames", total=meta.frame_count)
         poses = video_poses(source, backend=backend, device=device, use_cache=use_cache, weights=weights,

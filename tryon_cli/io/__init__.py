@@ -2,6 +2,8 @@
 
 from tryon_cli.io.atomic import atomic_output
 from tryon_cli.io.images import list_frame_folder, read_frame_folder, read_image
+from tryon_cli.io.inputs import check_companion_video
+from tryon_cli.io.outputs import check_output
 from tryon_cli.io.video import VideoMeta, VideoReader, open_video, probe_video, read_frames
 from tryon_cli.io.writer import VideoWriter, mux_audio, write_video
 
@@ -10,6 +12,8 @@ __all__ = [
     "VideoReader",
     "VideoWriter",
     "atomic_output",
+    "check_companion_video",
+    "check_output",
     "list_frame_folder",
     "mux_audio",
     "open_video",
