@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tryon_cli.cli.options import Category, Device, OutputDir, WeightsRoot
-from tryon_cli.cli.pose import PoseBackend, _device
+from tryon_cli.cli.pose import PoseBackend, _device, check_device
 from tryon_cli.io import check_companion_video, check_output, probe_video, read_frames
 
 EPILOG = (
@@ -45,7 +45,7 @@ def mask(
 
     # Everything that costs milliseconds first: options, output paths, the mask video; then the video itself.
     check_category(category)
-    device = _device(device)
+    check_device(device)
     if user_mask is None:
         resolve_backend(pose_backend, weights)
     check_output(output, kind="folder")
@@ -64,7 +64,7 @@ def mask(
             masks = read_mask_video(user_mask, meta.height, meta.width)
         else:
             task = progress.add_task("pose frames", total=meta.frame_count)
-            poses = video_poses(video, backend=pose_backend, device=device, weights=weights,
+            poses = video_poses(video, backend=pose_backend, device=_device(device), weights=weights,
                                 progress=lambda t: progress.advance(task))
             console.print(f"pose backend: {poses.backend}")
             for note in poses.notes:
