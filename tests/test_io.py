@@ -18,6 +18,7 @@ from PIL import Image
 from tryon_cli.errors import InputError
 from tryon_cli.io import (
     VideoWriter,
+    atomic_folder,
     atomic_output,
     check_output,
     open_video,
@@ -333,6 +334,21 @@ def test_frame_folder_errors(tmp_path):
         read_frame_folder(tmp_path / "missing")
     with pytest.raises(InputError, match="no image files"):
         read_frame_folder(tmp_path)
+
+
+@pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])
+def test_interrupted_folder_leaves_nothing_and_a_finished_one_replaces_the_old(tmp_path, error):
+    target = tmp_path / "out_intermediates"
+    with pytest.raises(error):
+        with atomic_folder(target) as folder:
+            write_video(folder / "pose.mp4", synthetic_clip(2, 8, 8), 24)
+            raise error("stopped")
+    assert list(tmp_path.iterdir()) == []
+    for name in ("old.mp4", "new.mp4"):
+        with atomic_folder(target) as folder:
+            write_video(folder / name, synthetic_clip(2, 8, 8), 24)
+    assert [p.name for p in tmp_path.iterdir()] == ["out_intermediates"]
+    assert [p.name for p in target.iterdir()] == ["new.mp4"]
 
 
 def test_output_that_is_a_folder_is_an_input_error(tmp_path):

@@ -1,6 +1,6 @@
 """Video and image input/output: streaming reads with exact metadata, atomic H.264 writes, robust image reading."""
 
-from tryon_cli.io.atomic import atomic_output
+from tryon_cli.io.atomic import atomic_folder, atomic_output
 from tryon_cli.io.images import list_frame_folder, read_frame_folder, read_image
 from tryon_cli.io.inputs import check_companion_video
 from tryon_cli.io.outputs import check_output
@@ -11,6 +11,7 @@ __all__ = [
     "VideoMeta",
     "VideoReader",
     "VideoWriter",
+    "atomic_folder",
     "atomic_output",
     "check_companion_video",
     "check_output",
