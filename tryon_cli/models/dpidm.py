@@ -21,7 +21,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
 from torch import nn
 from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
@@ -31,22 +30,11 @@ from tryon_cli.models import pretrained
 from tryon_cli.models.attention.backend import AttentionBackend
 from tryon_cli.models.configs import DPIDMConfig, get_config
 from tryon_cli.models.delta import PHASES, DPIDMDelta, new_delta
-from tryon_cli.models.garment_bank import GarmentConditions, GarmentUNet
+from tryon_cli.models.garment_bank import GarmentConditions, GarmentUNet, clip_image_embeddings
 from tryon_cli.models.main_unet import MainUNet, level_grids
 
 # The seed of the tiny model's random frozen base, shared by training and inference (see `from_config`).
 TINY_BASE_SEED = 0
-
-# CLIP's input normalisation (the CLIPImageProcessor defaults of the ViT-L/14 release).
-_CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
-_CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
-
-
-def _checkpoint_settings(info: checkpoint_io.CheckpointInfo) -> dict:
-    settings = checkpoint_io.module_settings(info.config)
-    for structural in ("base", "unet"):  # the base comes from where the model is built; `load` compares both
-        settings.pop(structural, None)
-    return settings
 
 
 class DPIDM(nn.Module):
@@ -137,7 +125,7 @@ class DPIDM(nn.Module):
             scheduler=sd15.scheduler,
             delta=sd15.delta,
         )
-        delta = new_delta(config, "sd15", {"variant": variant} if info is None else _checkpoint_settings(info))
+        delta = new_delta(config, "sd15", {"variant": variant} if info is None else checkpoint_io.build_settings(info))
         model = cls(config, parts.main_unet, parts.garment_unet, parts.vae, parts.image_encoder, delta).to(dtype)
         model.load_report = pretrained.LoadReport.of(model, parts.loaded)
         if parts.empty_prompt is not None and model.delta.context.tokens is not None:
@@ -155,7 +143,7 @@ class DPIDM(nn.Module):
         info = checkpoint_io.resolve_checkpoint(checkpoint)
         if info.base == "sd15":
             return cls.from_pretrained(weights_root, info.folder, dtype=dtype)
-        model = cls.from_config("tiny", seed=TINY_BASE_SEED, **_checkpoint_settings(info))
+        model = cls.from_config("tiny", seed=TINY_BASE_SEED, **checkpoint_io.build_settings(info))
         checkpoint_io.load(model, info)
         return model.to(dtype)
 
@@ -279,16 +267,8 @@ class DPIDM(nn.Module):
         return GarmentConditions(image_embeds=embeds, features=features, pose=pose)
 
     def image_embeddings(self, pixels: torch.Tensor) -> torch.Tensor:
-        """(B, 3, H, W) in [-1, 1] -> (B, 1, D) projected CLIP image embeddings (the cross-attention context).
-
-        The whole image is resized to CLIP's square input (not centre-cropped: a crop would cut a garment photo's
-        collar and hem), then normalised as CLIP expects."""
-        size = self.image_encoder.config.image_size
-        x = F.interpolate((pixels + 1) / 2, size=(size, size), mode="bicubic", align_corners=False, antialias=True)
-        mean = x.new_tensor(_CLIP_MEAN).view(1, 3, 1, 1)
-        std = x.new_tensor(_CLIP_STD).view(1, 3, 1, 1)
-        x = ((x.clamp(0, 1) - mean) / std).to(self.image_encoder.dtype)
-        return self.image_encoder(pixel_values=x).image_embeds.unsqueeze(1)
+        """(B, 3, H, W) in [-1, 1] -> (B, 1, D) projected CLIP image embeddings (the CA context)."""
+        return clip_image_embeddings(self.image_encoder, pixels)
 
     # ---- VAE ----------------------------------------------------------------------------------------------------
 
