@@ -152,6 +152,8 @@ def test_a_tiny_checkpoint_rebuilds_its_model_from_the_config_alone(run, inputs)
     model = DPIDM.from_checkpoint(run)  # no --model: base, variant and module settings from config.json
     assert (model.variant, model.delta.config.train_height) == ("b", 32)
     assert model.delta.blocks[next(iter(model.delta.blocks))].tsa is None
+    with pytest.raises(InputError, match="checkpoint of the tiny model, not of sd15"):
+        DPIDM.from_checkpoint(run, base="sd15")
 
 
 def _broken(run, tmp_path, edit):

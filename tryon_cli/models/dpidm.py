@@ -136,14 +136,16 @@ class DPIDM(nn.Module):
 
     @classmethod
     def from_checkpoint(
-        cls, checkpoint: str | Path, *, weights_root: str | Path | None = None, dtype: torch.dtype = torch.float32
+        cls, checkpoint: str | Path, *, base: str | None = None, weights_root: str | Path | None = None,
+        dtype: torch.dtype = torch.float32, seed: int = TINY_BASE_SEED,
     ) -> "DPIDM":
-        """The model a checkpoint belongs to, with its weights: its base and variant from its config.json (a tiny
-        checkpoint gets the tiny frozen base of TINY_BASE_SEED; an sd15 one the SD1.5 weights under `weights_root`)."""
-        info = checkpoint_io.resolve_checkpoint(checkpoint)
+        """The model a checkpoint belongs to, with its weights: base, variant and module settings from its
+        config.json (a tiny checkpoint gets the tiny frozen base drawn from `seed`, the one training uses by
+        default; an sd15 one the SD1.5 weights under `weights_root`). `base`: InputError unless the checkpoint's."""
+        info = checkpoint_io.resolve_checkpoint(checkpoint, base=base)
         if info.base == "sd15":
             return cls.from_pretrained(weights_root, info.folder, dtype=dtype)
-        model = cls.from_config("tiny", seed=TINY_BASE_SEED, **checkpoint_io.build_settings(info))
+        model = cls.from_config("tiny", seed=seed, **checkpoint_io.build_settings(info))
         checkpoint_io.load(model, info)
         return model.to(dtype)
 

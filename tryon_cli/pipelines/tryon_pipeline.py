@@ -121,9 +121,10 @@ class DPIDMTryOnPipeline:
         trained there are loaded over it; training builds its frozen base with `TINY_BASE_SEED`, so pass that then."""
         from tryon_cli.models.dpidm import DPIDM
 
-        model = DPIDM.from_config("tiny", seed=seed)
-        if checkpoint is not None:
-            model.load_checkpoint(checkpoint)
+        if checkpoint is None:
+            model = DPIDM.from_config("tiny", seed=seed)
+        else:  # the checkpoint's variant and module settings
+            model = DPIDM.from_checkpoint(checkpoint, base="tiny", seed=seed)
         select_attention(model, attention, torch.device(device))
         if checkpoint is None:
             description = f"tiny DPIDM, UNTRAINED (random weights, seed {seed})"
