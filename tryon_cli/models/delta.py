@@ -9,6 +9,7 @@ which is a DPIDM checkpoint. It is the one place that lists DPIDM's own modules 
     blocks.<block>.pasa_adapter                    Eq. 3 adapter of PASA (Eq. 4)
     blocks.<block>.tsa                             temporal-shift attention (Eq. 5)
     blocks.<block>.pata                            pose-aware temporal attention, with its own adapter
+    context.tokens                                 the garment U-Net's text context (a buffer, not trained)
 
 `<block>` is the main U-Net's transformer block name with dots as underscores. Inside `DPIDM` these are the very
 modules the main U-Net runs (`MainUNet` wires them in; `attn1`/`attn2` are taken over from the pretrained U-Net),
@@ -179,7 +180,7 @@ class DPIDMDelta(ModelMixin, ConfigMixin):
         Eq. 3), `tsa_shift_frames` (L in Eq. 5), `garment_timestep` (the garment U-Net's timestep),
         `pata_pose_in_residual` (which PATA reading, see `attention/pata.py`), `garment_context` (what the frozen
         garment U-Net's cross-attention reads: "empty_prompt", SD1.5's embedding of the empty prompt, held in the
-        buffer `garment_context_tokens` and saved with the checkpoint; or "clip_image", the garment's projected
+        buffer `context.tokens` and saved with the checkpoint; or "clip_image", the garment's projected
         CLIP image token). The training facts are recorded only (None until `dpidm train` saves a checkpoint)."""
         super().__init__()
         if base not in BASES:
