@@ -2,8 +2,8 @@
 
 Per clip: recall (share of the reference mask that ours covers: the old garment must not show through), IoU,
 and temporal stability (mean IoU of consecutive masks), set beside the reference masks' own temporal IoU.
-Targets: issue 4 recall >= 0.95, IoU >= 0.65, temporal IoU >= the reference's; issue 11 recall >= 0.93 and IoU >= 0.60 on
-every clip. Data: $DPIDM_SHARED_DATA, else ../shared/data.
+Targets: issue 4 recall >= 0.95, IoU >= 0.65, temporal IoU >= the reference's; issue 11 recall >= 0.93 and
+IoU >= 0.60 on every clip. Data: $DPIDM_SHARED_DATA, else ../shared/data.
 
     python benchmarks/mask_quality.py                      # all clips, pose backend auto
     python benchmarks/mask_quality.py --clips vivid/upper1 --no-speed

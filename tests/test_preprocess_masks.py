@@ -120,7 +120,8 @@ def test_the_lower_body_mask_meets_the_goal_against_the_vivid_authors_mask(share
     from tryon_cli.preprocess.human_pose import video_poses
 
     poses = video_poses(shared_data / "vivid" / "videos" / "lower1.mp4", backend="yolo")
-    references = [frame.mean(axis=2) > 127 for frame in read_frames(shared_data / "vivid" / "agnostic_mask" / "lower1.mp4")]
+    reference_video = shared_data / "vivid" / "agnostic_mask" / "lower1.mp4"
+    references = [frame.mean(axis=2) > 127 for frame in read_frames(reference_video)]
     ours = list(agnostic_masks(poses, "lower"))
     assert len(ours) == len(references) == 24
     recall = np.mean([(o & r).sum() / r.sum() for o, r in zip(ours, references)])
