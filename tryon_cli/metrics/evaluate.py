@@ -214,12 +214,12 @@ def _temporal(metric: TemporalMetric, pairs: list[tuple[Item, Item]], options: O
                 "per_video": {name: s.source for name, s in scores.items()}})
 
 
-def _pairs(pred_items: list[Item], ref_items: list[Item], pred: Path, ref: Path,
-           pairs: Optional[Path]) -> list[tuple[Item, Item]]:
+def _pairs(pred_items: list[Item], ref_items: list[Item], pred: Path, ref: Path, pairs: Optional[Path],
+           reference: str) -> list[tuple[Item, Item]]:
     """Pairs by name or the pairs file; a single prediction file and a single reference file pair with each other."""
     if pairs is None and pred.is_file() and ref.is_file():
         return [(pred_items[0], ref_items[0])]
-    return pair_items(pred_items, ref_items, pairs)
+    return pair_items(pred_items, ref_items, pairs, reference)
 
 
 def evaluate(pred: Path, gt: Optional[Path] = None, metrics: Optional[str] = None, pairs: Optional[Path] = None,
@@ -257,8 +257,9 @@ def evaluate(pred: Path, gt: Optional[Path] = None, metrics: Optional[str] = Non
     paired = [m for m in running if isinstance(m, PairedMetric)]
     temporal = [m for m in running if isinstance(m, TemporalMetric)]
     # Every pairing is checked before any network loads: a bad name is one line, at once.
-    source_pairs = _pairs(pred_items, list_items(source, mode), pred, source, pairs) if temporal else []
-    pairs_list = _pairs(pred_items, gt_items, pred, gt, pairs) if gt is not None and (paired or pairs) else []
+    source_pairs = _pairs(pred_items, list_items(source, mode), pred, source, pairs, "source video") if temporal else []
+    pairs_list = (_pairs(pred_items, gt_items, pred, gt, pairs, "ground truth")
+                  if gt is not None and (paired or pairs) else [])
     if pairs is not None and gt is not None:  # the pairs file also chooses the sets that distribution metrics compare
         pred_items = list(dict.fromkeys(p for p, _ in pairs_list))
         gt_items = list(dict.fromkeys(g for _, g in pairs_list))
