@@ -27,6 +27,7 @@ SKIN_OVER = {"upper": ("arms_over",), "dress": ("arms_over",), "lower": ()}
 EDGE_SOFTNESS = 0.004  # blur of the skin regions' edges, in crop heights
 BODY_FADE = 0.03  # how far off the body the source's shading fades out, in crop heights
 ROI_MARGIN = 0.04
+CLOTH_CONTRAST = 30  # colour distance (0-255) from the inpainted background above which a pixel is old cloth
 CRACK = 0.012  # widest gap between garment parts that is closed, in crop heights  # the working box's margin around the mask, in crop heights
 
 
@@ -72,17 +73,21 @@ class GarmentDresser:
         arms_under, arms_over = bodies.arm_regions(body, shape)
         regions = {"chest": bodies.chest_region(body, shape), "arms_under": arms_under, "arms_over": arms_over,
                    "legs": bodies.limb_region(body, ("legs",), shape)}
-        on_body = np.maximum.reduce(list(regions.values())).astype(bool)
-        if self.reference is None and (on_body & mask).any():
-            self.reference = float(np.median(low[on_body & mask]))
-        shade = bodies.shading(low, self.reference or float(np.median(low)),
-                               _soft(on_body, BODY_FADE * crop_height))
+        # The scene's brightness outside the mask, against the first frame's: the lighting change.
+        scene = float(np.median(low[~mask])) if (~mask).any() else float(np.median(low))
+        self.reference = self.reference or max(scene, 1.0)
+        skin_here = bodies.skin_likelihood(source)[..., None]
+        background = bodies.background_fill(source, mask)
+        # The old garment: what in the mask is neither skin nor the background's continuation; its light and
+        # folds are what the new garment takes over.
+        cloth = mask & (np.abs(source - background).max(axis=2) > CLOTH_CONTRAST) & (skin_here[..., 0] < 0.5)
+        shade = bodies.shading(low, cloth, _soft(cloth, BODY_FADE * crop_height), crop_height,
+                               scene / self.reference)
         skin = self.skin.update(source, mask, body).astype(np.float32)
         soft = EDGE_SOFTNESS * crop_height
 
         # Skin: the source's own pixels where they look like skin (a bare neck or arm stays itself), else the
         # person's skin tone under the source's shading.
-        skin_here = bodies.skin_likelihood(source)[..., None]
         skin_colour = skin_here * source + (1 - skin_here) * skin[None, None, :] * shade[..., None]
         under = np.zeros((height, width), np.float32)
         for name in SKIN_UNDER[self.category]:
@@ -105,7 +110,7 @@ class GarmentDresser:
         # Back to front: background, skin under the garment, the garment, forearms crossing in front of the
         # trunk (but behind their own sleeves).
         over *= 1 - limb_cover[..., 3]
-        result = bodies.background_fill(source, mask)
+        result = background
         result = result * (1 - under[..., None]) + skin_colour * under[..., None]
         result = result * (1 - garment[..., 3:]) + garment[..., :3]
         result = result * (1 - over[..., None]) + skin_colour * over[..., None]

@@ -45,6 +45,7 @@ PARTS = {
 # briefly wrong must not stretch a sleeve across the frame.
 STRETCH_RANGE = (0.35, 1.8)
 SHOULDER_INSET = 0.1
+MIN_ASPECT = 0.5
 # Neighbouring parts overlap by this fraction of the garment image's height, so a bent joint shows no crack.
 OVERLAP = 0.012
 
@@ -95,7 +96,24 @@ def trunk_transform(parts: tuple[Part, ...], garment_body: np.ndarray, person_bo
         inward = (left[:2] - right[:2]) * SHOULDER_INSET
         person[J["r_shoulder"], :2] += inward
         person[J["l_shoulder"], :2] -= inward
-    return fit_affine(*_pairs(names, garment_body, person))
+    source, target = _pairs(names, garment_body, person)
+    matrix = fit_affine(source, target)
+    return None if matrix is None else limit_anisotropy(matrix, MIN_ASPECT, np.mean(source, axis=0))
+
+
+def limit_anisotropy(matrix: np.ndarray, min_aspect: float, anchor: np.ndarray) -> np.ndarray:
+    """The affine with its smaller singular value raised to at least `min_aspect` x the larger one.
+
+    A person seen from the side has shoulders and hips nearly on one line: the exact fit squeezes the garment to
+    a sliver, while a body seen from the side is still about half as deep as it is wide. `anchor` (the
+    garment's trunk centre) lands where it did."""
+    u, singular, vt = np.linalg.svd(matrix[:, :2])
+    if singular[1] >= min_aspect * singular[0]:
+        return matrix
+    singular = np.array([singular[0], min_aspect * singular[0]])
+    linear = u @ np.diag(singular) @ vt
+    offset = matrix[:, :2] @ anchor + matrix[:, 2] - linear @ anchor
+    return np.concatenate([linear, offset[:, None]], axis=1)
 
 
 def limb_transform(part: Part, garment_body: np.ndarray, person_body: np.ndarray, scale: float) -> np.ndarray | None:
