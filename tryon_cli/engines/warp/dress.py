@@ -17,7 +17,8 @@ import numpy as np
 from tryon_cli.engines.base import CropFrame, GarmentInput
 from tryon_cli.engines.warp import body as bodies
 from tryon_cli.engines.warp.matte import garment_matte
-from tryon_cli.engines.warp.skeleton import (label_parts, limb_transform, parts_for, scale_of, trunk_transform)
+from tryon_cli.engines.warp.skeleton import (blend, label_parts, limb_transform, parts_for, root_weight, scale_of,
+                                             trunk_transform)
 from tryon_cli.engines.warp.stabilize import PoseFiller
 
 # Where bare skin is painted under the trunk parts, and which limbs are bare skin in front of them.
@@ -28,7 +29,8 @@ EDGE_SOFTNESS = 0.004  # blur of the skin regions' edges, in crop heights
 BODY_FADE = 0.03  # how far off the body the source's shading fades out, in crop heights
 ROI_MARGIN = 0.04
 CLOTH_CONTRAST = 30  # colour distance (0-255) from the inpainted background above which a pixel is old cloth
-CRACK = 0.012  # widest gap between garment parts that is closed, in crop heights  # the working box's margin around the mask, in crop heights
+CRACK = 0.012
+ROOT_STEPS = (0.33, 0.67)  # the in-between turns of a sleeve's root (see `GarmentDresser.__init__`)  # widest gap between garment parts that is closed, in crop heights  # the working box's margin around the mask, in crop heights
 
 
 class GarmentDresser:
@@ -42,6 +44,10 @@ class GarmentDresser:
         colour, alpha = garment_matte(garment.image)
         # Premultiplied RGBA per part, so warping blends edges correctly.
         self.layers = [np.dstack([colour * a[..., None], a]) for a in label_parts(alpha, self.garment_body, self.parts)]
+        # Where a sleeve joins the torso, copies of its root turned part of the way from the torso's warp to the
+        # arm's fill the wedge that opens over the shoulder when the arm hangs lower than the sleeve was laid flat.
+        roots = [root_weight(part, self.garment_body, alpha.shape) for part in self.parts]
+        self.roots = [None if w is None else layer * w[..., None] for layer, w in zip(self.layers, roots)]
         self.fill_pose = PoseFiller()
         self.skin = bodies.SkinTone()
         self.reference: float | None = None
@@ -98,11 +104,14 @@ class GarmentDresser:
 
         trunk_cover = np.zeros((height, width, 4), np.float32)  # premultiplied RGBA, front on top
         limb_cover = np.zeros((height, width, 4), np.float32)
-        for part, layer in zip(self.parts, self.layers):
+        for part, layer, root in zip(self.parts, self.layers, self.roots):
             matrix = limb_transform(part, self.garment_body, body, scale) if part.limb else trunk
-            if matrix is not None:
-                _over(limb_cover if part.limb else trunk_cover,
-                      cv2.warpAffine(layer, matrix, (width, height), flags=cv2.INTER_LINEAR))
+            if matrix is None:
+                continue
+            for t in ROOT_STEPS if root is not None else ():
+                _over(limb_cover, cv2.warpAffine(root, blend(trunk, matrix, t), (width, height), flags=cv2.INTER_LINEAR))
+            _over(limb_cover if part.limb else trunk_cover,
+                  cv2.warpAffine(layer, matrix, (width, height), flags=cv2.INTER_LINEAR))
         garment = trunk_cover.copy()
         _over(garment, limb_cover)
         _close_cracks(garment, max(3, int(round(CRACK * crop_height)) | 1))

@@ -45,16 +45,26 @@ PARTS = {
 # briefly wrong must not stretch a sleeve across the frame.
 STRETCH_RANGE = (0.35, 1.8)
 SHOULDER_INSET = 0.1
+ROOT_REACH = 0.3
+LIMB_PULL = 0.06
+# Landmark confidence from which a point lies on the garment (the silhouette estimate gives 0.6 on the garment,
+# 0.35 to points it extrapolates beyond it).
+ON_GARMENT_CONFIDENCE = 0.5
 MIN_ASPECT = 0.5
 # Neighbouring parts overlap by this fraction of the garment image's height, so a bent joint shows no crack.
 OVERLAP = 0.012
 
 
 def parts_for(category: str, garment_body: np.ndarray) -> tuple[Part, ...]:
-    """The parts of `category` that the garment's landmarks support (a lower garment without ankles: a skirt)."""
+    """The parts of `category` that the garment's landmarks support (a lower garment without ankles: a skirt).
+
+    A forearm or shin part needs its far end on the garment: a short sleeve's wrist, extrapolated along the arm
+    with a low confidence, gives the sleeve's direction but no fabric to warp along the forearm."""
     if category == "lower" and not _present(garment_body, ("r_ankle", "l_ankle")):
         category = "skirt"
-    return tuple(p for p in PARTS[category] if _present(garment_body, p.joints, need=2))
+    return tuple(p for p in PARTS[category] if _present(garment_body, p.joints, need=2)
+                 and not (p.limb and p.joints[0].endswith(("elbow", "knee"))
+                          and garment_body[J[p.joints[1]], 2] < ON_GARMENT_CONFIDENCE))
 
 
 def _present(body: np.ndarray, names: tuple[str, ...], need: int | None = None) -> bool:
@@ -75,10 +85,36 @@ def label_parts(alpha: np.ndarray, garment_body: np.ndarray, parts: tuple[Part, 
         else:
             cv2.fillPoly(shape, [cv2.convexHull(points)], 0)
         distances[k] = cv2.distanceTransform(shape, cv2.DIST_L2, 3)
+        if not part.limb:
+            # Outside its polygon a trunk part yields to a limb within `LIMB_PULL` more: the inner hem of a
+            # sleeve lies closer to the torso's polygon than to the arm's bone, yet turns with the arm.
+            distances[k] += (distances[k] > 0) * LIMB_PULL * height
     nearest = distances.argmin(axis=0)
     grow = max(1, int(round(OVERLAP * height))) * 2 + 1
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow))
-    return [alpha * cv2.dilate((nearest == k).astype(np.uint8), kernel) for k in range(len(parts))]
+    # Only limbs grow into their neighbours: they are drawn over the trunk, so their overlap hides the seam, while
+    # a trunk grown into a sleeve would leave a strip of sleeve hanging beside the body when the arm turns.
+    return [alpha * (cv2.dilate(own, kernel) if part.limb else own)
+            for part, own in ((part, (nearest == k).astype(np.uint8)) for k, part in enumerate(parts))]
+
+
+def root_weight(part: Part, garment_body: np.ndarray, shape: tuple[int, int]) -> np.ndarray | None:
+    """float32 (H, W) weight of the garment pixels near where a limb that hangs from the trunk (an upper arm)
+    joins it: 1 within `ROOT_REACH` of the bone's length from the shoulder, fading to 0 at twice that. None for
+    other parts."""
+    if not part.limb or not part.joints[0].endswith("shoulder"):
+        return None
+    a, b = (garment_body[J[n], :2] for n in part.joints)
+    reach = ROOT_REACH * float(np.linalg.norm(b - a))
+    ys, xs = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float32)
+    distance = np.hypot(xs - a[0], ys - a[1])
+    return np.clip(2.0 - distance / max(reach, 1.0), 0.0, 1.0)
+
+
+def blend(first: np.ndarray, second: np.ndarray, t: float) -> np.ndarray:
+    """The affine a fraction `t` of the way from `first` to `second` (element-wise: fine for the moderate turns
+    between a trunk and the arm that hangs from it)."""
+    return (1 - t) * first + t * second
 
 
 def trunk_transform(parts: tuple[Part, ...], garment_body: np.ndarray, person_body: np.ndarray) -> np.ndarray | None:
