@@ -47,9 +47,10 @@ STRETCH_RANGE = (0.35, 1.8)
 SHOULDER_INSET = 0.1
 ROOT_REACH = 0.3
 LIMB_PULL = 0.06
+WIDTH_SLACK = 1.3
 # Landmark confidence from which a point lies on the garment (the silhouette estimate gives 0.6 on the garment,
 # 0.35 to points it extrapolates beyond it).
-ON_GARMENT_CONFIDENCE = 0.5
+ON_GARMENT_CONFIDENCE = 0.4
 MIN_ASPECT = 0.5
 # Neighbouring parts overlap by this fraction of the garment image's height, so a bent joint shows no crack.
 OVERLAP = 0.012
@@ -73,8 +74,13 @@ def _present(body: np.ndarray, names: tuple[str, ...], need: int | None = None) 
 
 
 def label_parts(alpha: np.ndarray, garment_body: np.ndarray, parts: tuple[Part, ...]) -> list[np.ndarray]:
-    """Per part, the float32 alpha of the garment pixels that belong to it (nearest part shape, small overlap)."""
+    """Per part, the float32 alpha of the garment pixels that belong to it (nearest part shape, small overlap).
+
+    Where the garment also has a trunk, a limb owns pixels only within its sleeve's own half-width of its bone
+    (measured across the bone on the garment, `_half_width`, with `WIDTH_SLACK`): a sleeve that hangs along a
+    skirt does not take the skirt's side with it."""
     height, width = alpha.shape
+    has_trunk = any(not p.limb for p in parts)
     distances = np.empty((len(parts), height, width), np.float32)
     for k, part in enumerate(parts):
         shape = np.full((height, width), 255, np.uint8)
@@ -89,6 +95,10 @@ def label_parts(alpha: np.ndarray, garment_body: np.ndarray, parts: tuple[Part, 
             # Outside its polygon a trunk part yields to a limb within `LIMB_PULL` more: the inner hem of a
             # sleeve lies closer to the torso's polygon than to the arm's bone, yet turns with the arm.
             distances[k] += (distances[k] > 0) * LIMB_PULL * height
+        elif has_trunk:
+            a, b = (garment_body[J[n], :2] for n in part.joints)
+            reach = WIDTH_SLACK * _half_width(alpha, a, b, 0.15 * height)
+            distances[k][distances[k] > reach] = np.inf
     nearest = distances.argmin(axis=0)
     grow = max(1, int(round(OVERLAP * height))) * 2 + 1
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow))
@@ -96,6 +106,28 @@ def label_parts(alpha: np.ndarray, garment_body: np.ndarray, parts: tuple[Part, 
     # a trunk grown into a sleeve would leave a strip of sleeve hanging beside the body when the arm turns.
     return [alpha * (cv2.dilate(own, kernel) if part.limb else own)
             for part, own in ((part, (nearest == k).astype(np.uint8)) for k, part in enumerate(parts))]
+
+
+def _half_width(alpha: np.ndarray, a: np.ndarray, b: np.ndarray, longest: float) -> float:
+    """Half a sleeve's (or leg's) width: from points along the bone a -> b, the distance across the bone to the
+    garment's edge, on the nearer side (the other may run on into the torso or a skirt), the median over the
+    points; `longest` when the bone lies off the garment."""
+    direction = (b - a) / max(float(np.linalg.norm(b - a)), 1e-6)
+    normal = np.array([-direction[1], direction[0]])
+    steps = np.arange(1.0, longest)
+    widths = []
+    for t in (0.3, 0.45, 0.6, 0.75):
+        centre = a + (b - a) * t
+        sides = []
+        for sign in (-1, 1):
+            xy = np.round(centre + sign * steps[:, None] * normal).astype(int)
+            inside = (xy[:, 0] >= 0) & (xy[:, 0] < alpha.shape[1]) & (xy[:, 1] >= 0) & (xy[:, 1] < alpha.shape[0])
+            on = np.zeros(len(steps), bool)
+            on[inside] = alpha[xy[inside, 1], xy[inside, 0]] > 0.5
+            sides.append(float(steps[np.argmin(on)]) if not on.all() else longest)
+        if alpha[int(np.clip(round(centre[1]), 0, alpha.shape[0] - 1)), int(np.clip(round(centre[0]), 0, alpha.shape[1] - 1))] > 0.5:
+            widths.append(min(sides))
+    return float(np.median(widths)) if widths else longest
 
 
 def root_weight(part: Part, garment_body: np.ndarray, shape: tuple[int, int]) -> np.ndarray | None:
