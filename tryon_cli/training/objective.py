@@ -15,6 +15,14 @@ from tryon_cli.training.config import LossConfig
 from tryon_cli.training.losses import diffusion_target, ldm_loss, tra_loss
 
 
+def model_device(model) -> torch.device:  # shim until the model API offers `model.device`
+    return model.main_unet.unet.device
+
+
+def enable_gradient_checkpointing(model) -> None:  # shim until the model API offers it
+    model.main_unet.unet.enable_gradient_checkpointing()
+
+
 def latent_mask(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """(B, 1, T, H, W) pixel mask -> (B, 1, T, h, w): area-averaged and thresholded, as the pipeline does."""
     frames = mask.shape[2]
@@ -26,7 +34,7 @@ def latent_mask(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 def diffusion_losses(model, batch: dict, phase: str, loss: LossConfig, generator: torch.Generator) -> dict:
     """{"loss", "mse", "tra"} for one batch; noise and timesteps come from `generator` (on the CPU, so a seed
     gives the same draws on every device)."""
-    device = model.main_unet.unet.device
+    device = model_device(model)
     with torch.no_grad():
         latents = model.encode_latents(batch["pixel_values"].to(device), sample=True).float()
         agnostic = model.encode_latents(batch["agnostic_pixels"].to(device)).float()
