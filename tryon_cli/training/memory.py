@@ -11,7 +11,8 @@ minus what backward adds (the trained parameters' gradients). Where the count ca
   the backward pass one segment at a time, so the count adds the inputs plus the largest segment.
 - bf16/fp16 autocast does not act on meta tensors: activations are counted at 2 bytes. Autocast keeps norms and
   softmax outputs in fp32, so this under-counts those (a few per cent of the activations at sd15).
-To that come the weights (frozen parts in half precision under mixed precision), the gradients of the phase, the
+To that come the weights (as the trainer keeps them: `HALF_PRECISION_PARTS` in half precision under mixed
+precision, the rest fp32), the gradients of the phase, the
 two Adam moments of every trained parameter, and on the CPU the process itself and its loader workers (measured,
 `CPU_PROCESS_BYTES`, `CPU_WORKER_BYTES`; see docs/training.md for the calibration).
 """
@@ -20,16 +21,20 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 import torch.utils.checkpoint
+from torch.utils._pytree import tree_map
 
 from tryon_cli.data import VIDEO_LAYOUTS
 from tryon_cli.data.sampler import IMAGE, VIDEO
 from tryon_cli.errors import InputError
 from tryon_cli.training.config import TrainConfig
+from tryon_cli.training.parts import HALF_PRECISION_PARTS
+from tryon_cli.training.run_folder import usable_cpus
 
 GIB = 2**30
 # The dpidm training process before its first step (Python, torch, the model code, the tiny model), and one
@@ -82,16 +87,28 @@ class _FusedAttention(torch.autograd.Function):
         raise NotImplementedError
 
 
-class _AsFusedAttention(torch.overrides.TorchFunctionMode):
+class _MetaStandIns(torch.overrides.TorchFunctionMode):
+    """Fused attention for SDPA; with `half`, every float32 operand cast to it first (autocast, roughly: autocast
+    itself does not act on meta tensors)."""
+
+    def __init__(self, half: torch.dtype | None):
+        super().__init__()
+        self.half = half
+
     def __torch_function__(self, func, types, args=(), kwargs=None):
+        if self.half is not None:
+            cast = lambda t: t.to(self.half) if isinstance(t, torch.Tensor) and t.dtype == torch.float32 else t
+            args, kwargs = tree_map(cast, (args, kwargs or {}))
         if func is F.scaled_dot_product_attention:
             return _FusedAttention.apply(*args[:3])
         return func(*args, **(kwargs or {}))
 
 
 @contextlib.contextmanager
-def _counting(counter: _Counter):
+def _counting(counter: _Counter, half: torch.dtype | None, checkpointing: bool):
     def segment(function, *args, **kwargs):
+        if not checkpointing:  # the meta model always has checkpointing on (it is cached); here it is a plain call
+            return function(*args)
         counter.segment_inputs += sum(a.numel() * a.element_size() for a in args if isinstance(a, torch.Tensor))
         inner = _Counter()
         with torch.autograd.graph.saved_tensors_hooks(inner.pack, lambda t: t):
@@ -102,20 +119,22 @@ def _counting(counter: _Counter):
     real = torch.utils.checkpoint.checkpoint
     torch.utils.checkpoint.checkpoint = segment
     try:
-        with _AsFusedAttention(), torch.autograd.graph.saved_tensors_hooks(counter.pack, lambda t: t):
+        with _MetaStandIns(half), torch.autograd.graph.saved_tensors_hooks(counter.pack, lambda t: t):
             yield
     finally:
         torch.utils.checkpoint.checkpoint = real
 
 
-def count_activations(model, batch: dict, phase: str, loss) -> int:
+def count_activations(model, batch: dict, phase: str, loss, half: torch.dtype | None = None,
+                      checkpointing: bool = False) -> int:
     """Bytes autograd keeps for the backward pass of one training forward (`diffusion_losses`) of `model` on
     `batch`, as the fused attention kernels and gradient checkpointing hold them (see the module note). Meant for
-    a model and batch on the meta device; on real tensors it runs the forward for real."""
+    a model and batch on the meta device; on real tensors it runs the forward for real. `checkpointing`: count the
+    segments the model checkpoints (when it has checkpointing enabled) as checkpoints."""
     from tryon_cli.training.objective import diffusion_losses
 
     counter = _Counter()
-    with _counting(counter):
+    with _counting(counter, half, checkpointing):
         diffusion_losses(model, batch, phase, loss, torch.Generator().manual_seed(0))
     return counter.total
 
@@ -141,24 +160,29 @@ def _bytes(params) -> int:
     return sum(p.numel() * p.element_size() for p in params)
 
 
-def estimate(config: TrainConfig, device_type: str) -> list[StepMemory]:
-    """Peak memory of one step of each phase the run will take (image, and video on a video dataset)."""
+@functools.lru_cache(maxsize=2)
+def _meta_model(name: str):
+    """The model on the meta device (shapes only), built once per process: the pre-flight tries several settings."""
     from tryon_cli.models import DPIDM
     from tryon_cli.training.objective import enable_gradient_checkpointing
 
-    half = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(config.train.mixed_precision)
     with torch.device("meta"):
-        model = DPIDM.from_config(config.model)
-    if half is not None:
-        model.to(half)  # activations at 2 bytes (see the module note); the trained weights are counted in fp32 below
-    if config.train.gradient_checkpointing:
-        enable_gradient_checkpointing(model)
+        model = DPIDM.from_config(name)
+    enable_gradient_checkpointing(model)  # `count_activations(checkpointing=False)` makes the segments plain calls
+    return model
+
+
+def estimate(config: TrainConfig, device_type: str) -> list[StepMemory]:
+    """Peak memory of one step of each phase the run will take (image, and video on a video dataset)."""
+    half = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(config.train.mixed_precision)
+    model = _meta_model(config.model)
+    for part in HALF_PRECISION_PARTS:  # as the trainer stores them; the activations are cast by `_MetaStandIns`
+        getattr(model, part).to(half or torch.float32)
     model.train()
     trained = model.checkpoint_parameters()
-    trained_ids = {id(p) for p in trained.values()}
-    frozen = _bytes(p for p in model.parameters() if id(p) not in trained_ids)
+    weights = _bytes(model.parameters())
     trained_fp32 = sum(p.numel() for p in trained.values()) * 4
-    workers = config.data.num_workers
+    workers = min(config.data.num_workers, usable_cpus())
     process = (CPU_PROCESS_BYTES + workers * CPU_WORKER_BYTES) if device_type == "cpu" else 0
     phases = [IMAGE, VIDEO] if config.data.name in VIDEO_LAYOUTS else [IMAGE]
     results = []
@@ -166,9 +190,9 @@ def estimate(config: TrainConfig, device_type: str) -> list[StepMemory]:
         model.set_trainable(phase)
         frames = config.data.clip_length if phase == VIDEO else 1
         batch = meta_batch(config.train.batch_size, frames, config.data.height, config.data.width, half or torch.float32)
-        activations = count_activations(model, batch, phase, config.loss)
+        activations = count_activations(model, batch, phase, config.loss, half, config.train.gradient_checkpointing)
         gradients = sum(p.numel() for p in model.trainable_parameters(phase)) * 4
-        results.append(StepMemory(phase, frozen + trained_fp32, 2 * trained_fp32 + gradients, activations, process))
+        results.append(StepMemory(phase, weights, 2 * trained_fp32 + gradients, activations, process))
     return results
 
 

@@ -13,6 +13,10 @@ from tryon_cli.models import DPIDM
 from tryon_cli.models.dpidm import TINY_BASE_SEED
 from tryon_cli.training.config import TrainConfig
 
+# The frozen parts stored in half precision under mixed precision (the main U-Net stays fp32: it holds the trained
+# weights, and autocast computes in half precision anyway).
+HALF_PRECISION_PARTS = ("vae", "image_encoder", "garment_unet")
+
 
 def build_model(config: TrainConfig) -> DPIDM:
     if config.model == "tiny":

@@ -32,7 +32,7 @@ from tryon_cli.training import checkpoint as ckpt
 from tryon_cli.training.config import TrainConfig, config_yaml
 from tryon_cli.training.memory import preflight
 from tryon_cli.training.objective import diffusion_losses, enable_gradient_checkpointing
-from tryon_cli.training.parts import StopRequest, average_gradients, build_model, fingerprint, make_optimizer
+from tryon_cli.training.parts import HALF_PRECISION_PARTS, StopRequest, average_gradients, build_model, fingerprint, make_optimizer
 from tryon_cli.training.run_folder import RunLog, check_output, usable_cpus
 
 
@@ -101,8 +101,8 @@ def _set_up(config: TrainConfig, output: Path, accelerator: Accelerator, model: 
     model = (model if model is not None else build_model(config)).to(accelerator.device)
     if accelerator.mixed_precision in ("fp16", "bf16"):  # frozen parts in half precision; trained weights stay fp32
         half = torch.float16 if accelerator.mixed_precision == "fp16" else torch.bfloat16
-        for frozen in (model.vae, model.image_encoder, model.garment_unet):
-            frozen.to(half)
+        for part in HALF_PRECISION_PARTS:
+            getattr(model, part).to(half)
     if opt.gradient_checkpointing:
         enable_gradient_checkpointing(model)
     params = list(model.checkpoint_parameters().values())
