@@ -192,7 +192,7 @@ def test_sigterm_checkpoint_and_the_printed_resume_command_reproduce_an_uninterr
     assert words[:2] == ["dpidm", "train"] and words[-1] == "--resume"
     resumed = runner.invoke(app, words[1:])  # the printed command, as the user would paste it
     assert resumed.exit_code == 0, resumed.output
-    assert "resuming from" in resumed.output and (tmp_path / "cut" / "checkpoints" / "latest").resolve().name == "4"
+    assert "resuming from" in resumed.output and find_checkpoint(tmp_path / "cut").name == "4"
     _assert_same_run(tmp_path / "whole", tmp_path / "cut")
 
 
@@ -282,6 +282,31 @@ def test_finished_checkpoint_loads_for_inference(vivid, tmp_path):
                                       "--device", "cpu"])
     assert result.exit_code == 0, result.output
     assert out.is_file() and "UNTRAINED" not in result.output + result.stderr
+
+
+@pytest.mark.parametrize("variant", ["a", "b", "c", "d"])
+def test_each_variant_trains_records_itself_and_runs_through_tryon(vivid, tmp_path, variant):
+    """Table 4 rows: two steps each; the checkpoint says what it is (base, variant, training size, version), only
+    (d) has a TRA term, and `dpidm tryon` builds the checkpoint's own variant to run it."""
+    from tryon_cli import __version__
+
+    result = CliRunner().invoke(app, [
+        "train", "--data", "vivid", "--root", str(vivid), "--model", "tiny", "--variant", variant, "--max-steps", "2",
+        "--output", str(tmp_path / "run"), *(arg for item in SMALL[:-1] for arg in ("--set", item))])
+    assert result.exit_code == 0, result.output
+    video = [m for m in _metrics(tmp_path / "run") if m["phase"] == "video"]
+    assert len(video) == 1 and (video[0]["tra"] > 0) == (variant == "d"), video
+    config = json.loads((tmp_path / "run" / "checkpoints" / "2" / "config.json").read_text())
+    assert (config["base"], config["variant"], config["train_height"], config["train_width"], config["clip_length"],
+            config["dpidm_version"]) == ("tiny", variant, H, W, 4, __version__)
+    repo = Path(__file__).resolve().parents[1]
+    out = tmp_path / "out.mp4"
+    tryon = CliRunner().invoke(app, ["tryon", str(repo / "examples/person.mp4"),
+                                     str(repo / "examples/garment_upper_00057_00.jpg"), "-o", str(out), "--model", "tiny",
+                                     "--checkpoint", str(tmp_path / "run" / "checkpoints" / "latest"),
+                                     "--frames", "0:3", "--steps", "1", "--device", "cpu"])
+    assert tryon.exit_code == 0, tryon.output
+    assert out.is_file()
 
 
 def test_prepare_computes_vvt_masks_and_garment_landmarks(shared_data, tmp_path):

@@ -121,9 +121,8 @@ class DPIDMTryOnPipeline:
         trained there are loaded over it; training builds its frozen base with `TINY_BASE_SEED`, so pass that then."""
         from tryon_cli.models.dpidm import DPIDM
 
-        model = DPIDM.from_config("tiny", seed=seed)
-        if checkpoint is not None:
-            model.load_checkpoint(checkpoint)
+        # A checkpoint brings its own Table 4 variant (its config.json), built on the seeded tiny base.
+        model = DPIDM.from_config("tiny", seed=seed) if checkpoint is None else DPIDM.from_checkpoint(checkpoint)
         select_attention(model, attention, torch.device(device))
         if checkpoint is None:
             description = f"tiny DPIDM, UNTRAINED (random weights, seed {seed})"

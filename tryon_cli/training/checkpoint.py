@@ -8,8 +8,8 @@ Layout of `OUT/checkpoints/`:
                             replicated); tensors in safetensors, the rest JSON (`state_io`: no pickle)
     rng/rank<r>.json/.safetensors     Python, NumPy, torch CPU and CUDA generator states of process r
     training.yaml           the resolved config the run used
-  latest                    a symbolic link to the newest complete checkpoint (`dpidm tryon --checkpoint
-                            RUN/checkpoints/latest` opens it like any checkpoint folder)
+  latest                    names the newest complete checkpoint; `dpidm tryon --checkpoint RUN/checkpoints/latest`
+                            and `--checkpoint RUN` follow it (`models.checkpoint.resolve_checkpoint`)
 
 A checkpoint is written into a temporary folder beside its final name and renamed only once every process has
 finished writing, so a crash, SIGKILL or full disk mid-write never leaves a half checkpoint that `--resume` picks.
@@ -27,9 +27,9 @@ import numpy as np
 import torch
 
 from tryon_cli.errors import InputError
+from tryon_cli.models.checkpoint import LATEST, resolve_checkpoint
 from tryon_cli.training.state_io import load_state, save_state
 
-LATEST = "latest"
 TRAINER_STATE = "trainer_state"
 
 
@@ -89,8 +89,7 @@ def write_checkpoint(
             shutil.rmtree(final)
         os.replace(staging, final)
         pointer = root / f".{LATEST}.tmp"
-        pointer.unlink(missing_ok=True)
-        pointer.symlink_to(final.name, target_is_directory=True)  # relative: the run folder can be moved
+        pointer.write_text(final.name + "\n")
         os.replace(pointer, root / LATEST)
         if keep > 0:
             for old in sorted((p for p in root.iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name))[:-keep]:
@@ -104,7 +103,7 @@ def existing_checkpoints(output: Path) -> list[Path]:
     root = Path(output) / "checkpoints"
     if not root.is_dir():
         return []
-    return sorted((p for p in root.iterdir() if p.is_dir() and p.name.isdigit() and not p.is_symlink()),
+    return sorted((p for p in root.iterdir() if p.is_dir() and p.name.isdigit()),
                   key=lambda p: int(p.name))
 
 
@@ -112,8 +111,8 @@ def find_checkpoint(path: Path) -> Path:
     """A checkpoint folder from `path`: the folder itself, or a run's output / checkpoints folder (its latest)."""
     path = Path(path)
     for root in (path, path / "checkpoints"):
-        if (root / LATEST).is_dir():
-            return root / os.readlink(root / LATEST)
+        if (root / LATEST).is_file():
+            return resolve_checkpoint(root / LATEST).folder
     if (path / f"{TRAINER_STATE}.json").is_file():
         return path
     raise InputError(f"no checkpoint to resume at {path}: expected {path / 'checkpoints' / LATEST} or a checkpoint folder")

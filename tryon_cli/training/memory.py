@@ -161,21 +161,20 @@ def _bytes(params) -> int:
 
 
 @functools.lru_cache(maxsize=2)
-def _meta_model(name: str):
+def _meta_model(name: str, variant: str):
     """The model on the meta device (shapes only), built once per process: the pre-flight tries several settings."""
     from tryon_cli.models import DPIDM
-    from tryon_cli.training.objective import enable_gradient_checkpointing
 
     with torch.device("meta"):
-        model = DPIDM.from_config(name)
-    enable_gradient_checkpointing(model)  # `count_activations(checkpointing=False)` makes the segments plain calls
+        model = DPIDM.from_config(name, variant=variant)
+    model.enable_gradient_checkpointing()  # `count_activations(checkpointing=False)` makes the segments plain calls
     return model
 
 
 def estimate(config: TrainConfig, device_type: str) -> list[StepMemory]:
     """Peak memory of one step of each phase the run will take (image, and video on a video dataset)."""
     half = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(config.train.mixed_precision)
-    model = _meta_model(config.model)
+    model = _meta_model(config.model, config.variant)
     for part in HALF_PRECISION_PARTS:  # as the trainer stores them; the activations are cast by `_MetaStandIns`
         getattr(model, part).to(half or torch.float32)
     model.train()

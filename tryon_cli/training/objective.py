@@ -2,6 +2,7 @@
 
 Image steps: the clip is one frame, TSA and PATA are skipped (`use_temporal=False`), lambda = 0.
 Video steps: T frames, the whole block, lambda = 1e-3 with TRA on the last two decoder layers' PASA maps.
+Variants a-c of Table 4 (`model.uses_tra` False) train with lambda = 0 in both phases.
 """
 
 from __future__ import annotations
@@ -15,14 +16,6 @@ from tryon_cli.training.config import LossConfig
 from tryon_cli.training.losses import diffusion_target, ldm_loss, tra_loss
 
 
-def model_device(model) -> torch.device:  # shim until the model API offers `model.device`
-    return model.main_unet.unet.device
-
-
-def enable_gradient_checkpointing(model) -> None:  # shim until the model API offers it
-    model.main_unet.unet.enable_gradient_checkpointing()
-
-
 def latent_mask(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """(B, 1, T, H, W) pixel mask -> (B, 1, T, h, w): area-averaged and thresholded, as the pipeline does."""
     frames = mask.shape[2]
@@ -34,7 +27,7 @@ def latent_mask(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 def diffusion_losses(model, batch: dict, phase: str, loss: LossConfig, generator: torch.Generator) -> dict:
     """{"loss", "mse", "tra"} for one batch; noise and timesteps come from `generator` (on the CPU, so a seed
     gives the same draws on every device)."""
-    device = model_device(model)
+    device = model.device
     with torch.no_grad():
         latents = model.encode_latents(batch["pixel_values"].to(device), sample=True).float()
         agnostic = model.encode_latents(batch["agnostic_pixels"].to(device)).float()
@@ -47,7 +40,7 @@ def diffusion_losses(model, batch: dict, phase: str, loss: LossConfig, generator
     garment = model.encode_garment(
         batch["garment_pixels"].to(device), batch["garment_pose_map"].to(device), drop=batch["drop_garment"].to(device)
     )
-    weight = loss.tra_weight_video if phase == VIDEO else loss.tra_weight_image
+    weight = (loss.tra_weight_video if phase == VIDEO else loss.tra_weight_image) if model.uses_tra else 0.0
     want_maps = weight > 0 and latents.shape[2] > 1
     out = model.main_unet(
         inpainting_input(noisy, mask, agnostic), timesteps, garment=garment,

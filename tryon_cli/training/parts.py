@@ -19,13 +19,15 @@ HALF_PRECISION_PARTS = ("vae", "image_encoder", "garment_unet")
 
 
 def build_model(config: TrainConfig) -> DPIDM:
+    """The model `config` names, of its Table 4 variant: tiny on the seeded frozen base `dpidm tryon` rebuilds,
+    sd15 from the SD1.5 weights; `init_checkpoint` loads trained weights over it."""
     if config.model == "tiny":
-        model = DPIDM.from_config("tiny", seed=TINY_BASE_SEED)
+        model = DPIDM.from_config("tiny", seed=TINY_BASE_SEED, variant=config.variant)
         if config.init_checkpoint:
             model.load_checkpoint(config.init_checkpoint)
         return model
     if config.model == "sd15":
-        return DPIDM.from_pretrained(config.weights, checkpoint=config.init_checkpoint)
+        return DPIDM.from_pretrained(config.weights, checkpoint=config.init_checkpoint, variant=config.variant)
     raise InputError(f"unknown model {config.model!r}: choose sd15 or tiny")
 
 

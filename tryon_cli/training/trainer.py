@@ -31,7 +31,7 @@ from tryon_cli.models import DPIDM
 from tryon_cli.training import checkpoint as ckpt
 from tryon_cli.training.config import TrainConfig, config_yaml
 from tryon_cli.training.memory import preflight
-from tryon_cli.training.objective import diffusion_losses, enable_gradient_checkpointing
+from tryon_cli.training.objective import diffusion_losses
 from tryon_cli.training.parts import HALF_PRECISION_PARTS, StopRequest, average_gradients, build_model, fingerprint, make_optimizer
 from tryon_cli.training.run_folder import RunLog, check_output, usable_cpus
 
@@ -104,7 +104,7 @@ def _set_up(config: TrainConfig, output: Path, accelerator: Accelerator, model: 
         for part in HALF_PRECISION_PARTS:
             getattr(model, part).to(half)
     if opt.gradient_checkpointing:
-        enable_gradient_checkpointing(model)
+        model.enable_gradient_checkpointing()
     params = list(model.checkpoint_parameters().values())
     optimizer = make_optimizer(config, params)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / max(1, opt.warmup_steps)))
@@ -202,8 +202,13 @@ def _save(run: _Run, step: int) -> Path:
                           "world_size": accelerator.num_processes},
         "replica_fingerprints": fingerprints,
     }
+    data = run.config.data
+
+    def save_weights(folder: Path) -> None:  # the delta's config.json records what it was trained on
+        run.model.save_checkpoint(folder, train_height=data.height, train_width=data.width, clip_length=data.clip_length)
+
     return ckpt.write_checkpoint(
-        run.output / "checkpoints", step, run.model.save_checkpoint, state, {"training.yaml": config_yaml(run.config)},
+        run.output / "checkpoints", step, save_weights, state, {"training.yaml": config_yaml(run.config)},
         rank=accelerator.process_index, barrier=accelerator.wait_for_everyone, keep=run.config.checkpoint.keep,
     )
 
