@@ -5,6 +5,7 @@ test stops it and checks that it left no file behind."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -22,6 +23,10 @@ from gradio_client import Client, handle_file  # noqa: E402  (installed with gra
 from gradio_client.exceptions import AppError  # noqa: E402
 from gradio_client.utils import Status  # noqa: E402
 
+from tryon_cli.demo.config import DemoConfig  # noqa: E402
+from tryon_cli.demo.job import Request, check_request  # noqa: E402
+from tryon_cli.demo.progress import PageProgress  # noqa: E402
+from tryon_cli.errors import InputError  # noqa: E402
 from tryon_cli.io.video import probe_video  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -31,6 +36,7 @@ EXAMPLE_LABEL = "person + garment_upper_00057_00"  # how the page labels that ex
 FRAMES = 12  # of the example's 48, to keep each run short
 START_TIMEOUT = 120  # s for the server to answer (torch and gradio imports on a busy 2-core machine)
 RUN_TIMEOUT = 240  # s for one 12-frame warp run
+MAX_UPLOAD_MB = 1  # the test server's upload limit (the example files are under 200 KB)
 
 
 def _free_port() -> int:
@@ -52,7 +58,7 @@ class DemoServer:
         with open(self.log, "w") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "tryon_cli", "demo", "--port", self.url.rsplit(":", 1)[1].strip("/"),
-                 "--max-frames", "100"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+                 "--max-upload-mb", str(MAX_UPLOAD_MB), "--max-frames", "100"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
         self._wait_until_it_answers()
 
     def _wait_until_it_answers(self) -> None:
@@ -132,10 +138,36 @@ def test_api_runs_the_example_queues_jobs_and_reports_a_bad_upload(server, tmp_p
 
     with pytest.raises(AppError, match=r"^error: cannot read video notes\.txt: "):
         bad.result(timeout=60)
+    too_big = tmp_path / "big.mp4"
+    too_big.write_bytes(bytes(MAX_UPLOAD_MB * 2**20 + 1))
+    with pytest.raises(ValueError, match="exceeds the maximum file size"):  # refused while it is uploaded
+        client.predict(handle_file(str(too_big)), handle_file(str(GARMENT)), api_name="/tryon")
     assert server.process.poll() is None and server.answers()
     again = Client(server.url, download_files=str(tmp_path / "downloads"), verbose=False)
     assert "/tryon" in again.view_api(print_info=False, return_format="dict")["named_endpoints"]
     assert list((server.root / "jobs").iterdir()) == []  # each job's folder went with the job, done or failed
+
+
+def test_a_video_longer_than_the_limit_is_refused_before_any_work():
+    request = Request(video=VIDEO, garment=GARMENT)
+    check_request(request, DemoConfig(max_frames=48))  # the example's own length passes
+    with pytest.raises(InputError, match=r"^the video has 48 frames \(2\.0 s\); this demo takes at most 47 "):
+        check_request(request, DemoConfig(max_frames=47))
+
+
+def test_page_progress_follows_each_stage_on_one_bar():
+    calls = []
+    progress = PageProgress(lambda value, desc, **_: calls.append((value, desc)))
+    with progress.task("pose", total=2) as advance:
+        advance()
+        advance()
+    with progress.task("writing", total=None) as advance:
+        advance(total=3)  # a stage that learns its length on the way
+        advance(2)
+    progress.note("no checkpoint: using the warp engine")
+    assert calls == [((0, 2), "pose"), ((1, 2), "pose"), ((2, 2), "pose"),
+                     ((0, None), "writing"), ((1, 3), "writing"), ((3, 3), "writing")]
+    assert progress.notes == ["no checkpoint: using the warp engine"]
 
 
 def _chromium() -> str | None:
@@ -143,7 +175,7 @@ def _chromium() -> str | None:
 
 
 @pytest.mark.timeout(RUN_TIMEOUT + 60)
-def test_browser_runs_the_example_by_clicking(server, artifacts):
+def test_browser_runs_the_example_by_clicking_while_a_second_tab_waits(server, artifacts):
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (the dev extra)")
     executable = _chromium() or pytest.skip("no Chromium on PATH (Debian: apt-get install chromium)")
     with sync_api.sync_playwright() as playwright:
@@ -153,16 +185,22 @@ def test_browser_runs_the_example_by_clicking(server, artifacts):
         except sync_api.Error as err:
             pytest.skip(f"Chromium at {executable} does not start: {str(err).splitlines()[0]}")
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.goto(server.url, timeout=60_000)
-            page.get_by_text(EXAMPLE_LABEL).click(timeout=60_000)
-            page.locator("#video video").wait_for(timeout=30_000)  # the example filled the upload
-            page.locator("#end-frame input").fill(str(FRAMES))
-            page.locator("#run").click()
-            page.locator("#result video").wait_for(timeout=RUN_TIMEOUT * 1000)
-            status = page.locator("#status textarea").input_value(timeout=10_000)
-            page.wait_for_timeout(1000)  # the result's first frame
-            page.screenshot(path=str(artifacts / "demo.png"), full_page=True)
+            first, second = (browser.new_page(viewport={"width": 1280, "height": 900}) for _ in range(2))
+            for page in (first, second):
+                page.goto(server.url, timeout=60_000)
+            first.get_by_text(EXAMPLE_LABEL).click(timeout=60_000)
+            first.locator("#video video").wait_for(timeout=30_000)  # the example filled the upload
+            first.locator("#end-frame input").fill(str(FRAMES))
+            first.locator("#run").click()
+            first.locator("#result").get_by_text("pose frames").wait_for(timeout=60_000)  # the CLI's stage names
+            # The second tab asks with nothing uploaded: it waits its turn, seeing its place, then gets the error.
+            second.locator("#run").click()
+            second.locator("#result").get_by_text(re.compile(r"queue: \d+/\d+")).wait_for(timeout=10_000)
+            second.get_by_text("error: give a person video").wait_for(timeout=RUN_TIMEOUT * 1000)
+            first.locator("#result video").wait_for(timeout=RUN_TIMEOUT * 1000)
+            status = first.locator("#status textarea").input_value(timeout=10_000)
+            first.wait_for_timeout(1000)  # the result's first frame
+            first.screenshot(path=str(artifacts / "demo.png"), full_page=True)
         finally:
             browser.close()
     assert status.startswith(f"{FRAMES} frames, ")

@@ -24,9 +24,9 @@ class PageProgress:
             if total is not None:  # a stage of unknown length may learn it on the way, as with the CLI's bars
                 state["total"] = total
             state["done"] += n
-            self._bar((state["done"], state["total"]), desc=description, unit="frames")
+            self._bar((state["done"], state["total"]), desc=description, unit="")
 
-        self._bar((0, total), desc=description, unit="frames")
+        self._bar((0, total), desc=description, unit="")  # stages count frames, steps or files
         yield advance
 
     def note(self, message: str) -> None:
