@@ -52,13 +52,14 @@ class DemoServer:
         self.temp = folder / "tmp"
         self.temp.mkdir()
         self.log = folder / "server.log"
-        self.url = f"http://127.0.0.1:{_free_port()}/"
+        port = _free_port()
+        self.url = f"http://127.0.0.1:{port}/"
         env = {**os.environ, "TMPDIR": str(self.temp), "YOLO_CONFIG_DIR": str(folder / "ultralytics"),
                "OMP_NUM_THREADS": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
         with open(self.log, "w") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "tryon_cli", "demo", "--port", self.url.rsplit(":", 1)[1].strip("/"),
-                 "--max-upload-mb", str(MAX_UPLOAD_MB), "--max-frames", "100"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+                [sys.executable, "-m", "tryon_cli", "demo", "--port", str(port), "--max-upload-mb", str(MAX_UPLOAD_MB),
+                 "--max-frames", "100"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
         self._wait_until_it_answers()
 
     def _wait_until_it_answers(self) -> None:

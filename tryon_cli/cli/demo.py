@@ -13,7 +13,7 @@ from tryon_cli.errors import DpidmError, InputError
 
 EPILOG = (
     "Examples:\n\n"
-    "  dpidm demo                                   # http://127.0.0.1:7860, warp engine (and DPIDM with weights/dpidm/)\n\n"
+    "  dpidm demo           # http://127.0.0.1:7860: the warp engine, and DPIDM when weights/dpidm/ holds one\n\n"
     "  dpidm demo --checkpoint runs/vivid/checkpoints/80000 --device cuda --dtype bf16\n\n"
     "  dpidm demo --host 0.0.0.0 --port 8080 --max-frames 480   # reachable from other machines\n\n"
     "Scripts call it with gradio_client: Client('http://127.0.0.1:7860').predict(handle_file('person.mp4'), "
@@ -24,9 +24,11 @@ EPILOG = (
 def demo(
     host: Annotated[str, typer.Option("--host", help="Address to bind (default: this machine only).")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 7860,
-    share: Annotated[bool, typer.Option("--share", help="Also open a public gradio.live link (off unless asked).")] = False,
-    checkpoint: Annotated[Optional[Path], typer.Option("--checkpoint", help="A DPIDM checkpoint to offer as the "
-                                                       "dpidm engine; default weights/dpidm/ when it holds one.")] = None,
+    share: Annotated[bool, typer.Option("--share", help="Also open a public gradio.live link (off unless "
+                                        "asked).")] = False,
+    checkpoint: Annotated[Optional[Path], typer.Option(
+        "--checkpoint", help="A DPIDM checkpoint to offer as the dpidm engine; default weights/dpidm/ when it holds one.",
+    )] = None,
     weights: WeightsRoot = None,
     device: Device = "auto",
     dtype: Dtype = "fp32",

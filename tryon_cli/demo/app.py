@@ -40,7 +40,7 @@ def build_app(config: DemoConfig, jobs_root: Path) -> gr.Blocks:
                     gr.Examples(rows, inputs=[video, garment, category], label="Shipped examples (click one, then "
                                 "Try on)", example_labels=[f"{Path(v).stem} + {Path(g).stem}" for v, g, _ in rows])
                 category.render()
-                engine = gr.Radio(offered, value=offered[0], label="Engine",
+                engine = gr.Radio(offered, value=offered[-1], label="Engine",  # DPIDM when offered, as `--model auto`
                                   info="warp: weights-free garment warping; dpidm: the trained DPIDM checkpoint")
                 with gr.Row():
                     first_frame = gr.Number(0, precision=0, minimum=0, label="First frame")
