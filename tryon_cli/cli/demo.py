@@ -27,7 +27,8 @@ def demo(
     share: Annotated[bool, typer.Option("--share", help="Also open a public gradio.live link (off unless "
                                         "asked).")] = False,
     checkpoint: Annotated[Optional[Path], typer.Option(
-        "--checkpoint", help="A DPIDM checkpoint to offer as the dpidm engine; default weights/dpidm/ when it holds one.",
+        "--checkpoint", help="A DPIDM checkpoint to offer as the dpidm engine; default weights/dpidm/ when it "
+        "holds one.",
     )] = None,
     weights: WeightsRoot = None,
     device: Device = "auto",
