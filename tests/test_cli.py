@@ -1,5 +1,6 @@
 """The `dpidm` app itself: version, help, and a start-up that does not load the heavy libraries."""
 
+import re
 import subprocess
 import sys
 
@@ -35,3 +36,36 @@ def test_cli_start_up_imports_no_heavy_library():
 def test_python_dash_m_runs_the_cli():
     result = subprocess.run([sys.executable, "-m", "tryon_cli", "--version"], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.strip() == f"dpidm {__version__}"
+
+
+def _leaf_commands(command, path=()):
+    import typer.main
+
+    command = typer.main.get_command(command) if not path else command
+    subcommands = getattr(command, "commands", {})
+    if not subcommands or getattr(command, "invoke_without_command", False):
+        yield path, command
+    for name, sub in subcommands.items():
+        yield from _leaf_commands(sub, (*path, name))
+
+
+def test_every_help_text_shows_whole_at_80_columns():
+    """Brackets survive (Rich markup read '[upper|lower|dress]' and '[default: 42]' as tags and dropped them), and
+    every option's help and every epilog appear word for word, however the lines wrap."""
+    normal = lambda text: re.sub(r"-\s+", "-", " ".join(text.split()))  # noqa: E731  (wrapping may split at "-")
+    checked = 0
+    for path, command in _leaf_commands(app):
+        result = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "80"}, terminal_width=80)
+        assert result.exit_code == 0, (path, result.output)
+        shown = normal(result.output)
+        assert max(len(line) for line in result.output.splitlines()) <= 80, path
+        for param in command.params:
+            if getattr(param, "help", None):
+                assert normal(param.help) in shown, (path, param.help)
+                checked += 1
+        if command.epilog:
+            assert normal(command.epilog) in shown, path
+    assert checked > 40
+    tryon = runner.invoke(app, ["tryon", "--help"], env={"COLUMNS": "80"}).output
+    assert "'VIDEO GARMENT [upper|lower|dress]'" in normal(tryon)
+    assert "[default: 42]" in normal(runner.invoke(app, ["train", "run", "--help"], env={"COLUMNS": "80"}).output)

@@ -10,6 +10,7 @@ from fractions import Fraction
 from itertools import islice
 from pathlib import Path
 
+import imageio_ffmpeg
 import numpy as np
 import pytest
 from PIL import Image
@@ -17,7 +18,9 @@ from PIL import Image
 from tryon_cli.errors import InputError
 from tryon_cli.io import (
     VideoWriter,
+    atomic_folder,
     atomic_output,
+    check_output,
     open_video,
     read_frame_folder,
     read_frames,
@@ -333,10 +336,112 @@ def test_frame_folder_errors(tmp_path):
         read_frame_folder(tmp_path)
 
 
+@pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])
+def test_interrupted_folder_leaves_nothing_and_a_finished_one_replaces_the_old(tmp_path, error):
+    target = tmp_path / "out_intermediates"
+    with pytest.raises(error):
+        with atomic_folder(target) as folder:
+            write_video(folder / "pose.mp4", synthetic_clip(2, 8, 8), 24)
+            raise error("stopped")
+    assert list(tmp_path.iterdir()) == []
+    for name in ("old.mp4", "new.mp4"):
+        with atomic_folder(target) as folder:
+            write_video(folder / name, synthetic_clip(2, 8, 8), 24)
+    assert [p.name for p in tmp_path.iterdir()] == ["out_intermediates"]
+    assert [p.name for p in target.iterdir()] == ["new.mp4"]
+
+
 def test_output_that_is_a_folder_is_an_input_error(tmp_path):
     with pytest.raises(InputError, match="is a folder"):
         write_video(tmp_path, synthetic_clip(2, 8, 8), 24)
     assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------- output checks (issue 14: no input overwritten)
+
+
+def test_output_may_not_be_an_input_by_name_symlink_or_hard_link(clip, tmp_path):
+    (tmp_path / "link.mp4").symlink_to(clip)
+    (tmp_path / "hard.mp4").hardlink_to(clip) if clip.stat().st_dev == tmp_path.stat().st_dev else None
+    dotted = clip.parent / "." / clip.name
+    for output in [clip, dotted, tmp_path / "link.mp4", *([tmp_path / "hard.mp4"] if (tmp_path / "hard.mp4").exists()
+                                                         else [])]:
+        with pytest.raises(InputError, match="is the input .* would be overwritten"):
+            check_output(output, [None, clip])
+    # The input given through the link, the output by its real name: the same file too.
+    with pytest.raises(InputError, match="would be overwritten"):
+        check_output(clip, [tmp_path / "link.mp4"])
+    assert check_output(tmp_path / "new.mp4", [clip]) == tmp_path / "new.mp4"
+
+
+@pytest.mark.parametrize("name, message", [
+    ("existing_folder", "is a folder; give a file name"),
+    ("trailing/", "is a folder; give a file name"),
+    ("out", "has no suffix; a video output needs one of .mp4"),
+    ("out.avi", "has the suffix .avi"),
+    ("a_file.mp4/x.mp4", "is a file, not a folder"),
+    ("/proc/a.mp4", "does not accept new files"),
+])
+def test_bad_video_output_paths_are_refused(tmp_path, name, message):
+    (tmp_path / "existing_folder").mkdir()
+    (tmp_path / "a_file.mp4").write_bytes(b"x")
+    with pytest.raises(InputError, match=message):
+        check_output(name if name.startswith("/") else f"{tmp_path}/{name}", kind="video")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file.mp4", "existing_folder"]  # nothing made
+
+
+def test_folder_outputs(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(InputError, match="is an existing file; give a folder"):
+        check_output(tmp_path / "file", kind="folder")
+    with pytest.raises(InputError, match="does not accept new files"):
+        check_output("/proc/poses", kind="folder")
+    assert check_output(tmp_path / "new" / "deeper", kind="folder") == tmp_path / "new" / "deeper"
+    assert not (tmp_path / "new").exists()  # checked, not created
+
+
+# ---------------------------------------------------------------- variable frame rate (issue 14)
+
+
+def make_vfr_clip(path: Path) -> Path:
+    """A phone-like clip: 16 frames at 12.5 fps then 16 at 25 fps (32 frames over 1.92 s), with 1.92 s of audio."""
+    ffmpeg(
+        "-f", "lavfi", "-i", "testsrc=size=64x48:rate=25", "-f", "lavfi", "-i", "sine=frequency=440:duration=1.92",
+        "-frames:v", "32", "-vf", "setpts='if(lt(N,16),N*0.08,1.28+(N-16)*0.04)/TB'", "-fps_mode", "vfr",
+        "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-t", "1.92", str(path),
+    )  # fmt: skip
+    return path
+
+
+def test_variable_frame_rate_is_resampled_to_its_mean_rate_and_keeps_its_length(tmp_path):
+    meta = open_video(make_vfr_clip(tmp_path / "phone.mp4")).meta
+    assert meta.variable_frame_rate and meta.fps == pytest.approx(32 / 1.92)
+    assert meta.frame_count == 32 and meta.duration == pytest.approx(1.92, abs=1e-6)
+    assert "variable frame rate (12.5 to 25 fps)" in meta.notes[0]
+    frames = list(open_video(meta.path))
+    assert len(frames) == meta.frame_count
+    # Each frame is a source frame, in time order: repeated in the slow part (16 frames over 1.28 s), thinned in
+    # the fast one (16 over 0.64 s).
+    decoder = imageio_ffmpeg.read_frames(str(meta.path), output_params=["-fps_mode", "passthrough"])
+    next(decoder)
+    source = [np.frombuffer(raw, np.uint8).reshape(48, 64, 3) for raw in decoder]
+    assert len(source) == 32
+    picked = [next(j for j, s in enumerate(source) if np.array_equal(s, f)) for f in frames]
+    assert picked[0] == 0 and picked[-1] >= 30 and picked == sorted(picked)
+    assert len(set(picked[:21])) == 16 and len(set(picked[21:])) == len(picked[21:]) == 11  # 5 of 16 dropped
+    write_video(tmp_path / "out.mp4", frames, meta.fps, audio_from=meta.path)
+    out = open_video(tmp_path / "out.mp4").meta
+    assert not out.variable_frame_rate and out.frame_count == 32
+    assert out.duration == pytest.approx(1.92, abs=1e-6)
+    assert audio_seconds(tmp_path / "out.mp4") == pytest.approx(1.92, abs=0.03)  # the audio is not cut
+
+
+def test_constant_rate_with_coarse_timestamps_is_not_variable(tmp_path):
+    """29.97 fps in a 1/1000 time base: intervals of 33 and 34 ms are a constant rate, read without resampling."""
+    path = tmp_path / "coarse.mkv"
+    ffmpeg("-f", "lavfi", "-i", "testsrc=size=64x48:rate=30000/1001:duration=1", "-c:v", "libx264", str(path))
+    meta = open_video(path).meta
+    assert not meta.variable_frame_rate and meta.decode_filter == "" and meta.frame_count == 30
 
 
 # ---------------------------------------------------------------- shipped examples

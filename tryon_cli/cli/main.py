@@ -7,6 +7,11 @@ from typing import Annotated, Optional
 import typer
 from typer.core import TyperGroup
 
+try:  # typer >= 0.29 vendors click: its parser raises its own copy of click's UsageError
+    from typer._click.exceptions import UsageError
+except ImportError:
+    from click.exceptions import UsageError
+
 from tryon_cli import __version__
 from tryon_cli.errors import DpidmError
 from tryon_cli.offline import apply_offline_defaults
@@ -15,7 +20,7 @@ _state = {"debug": False}
 
 
 class _DpidmGroup(TyperGroup):
-    """Turns a DpidmError raised by any subcommand into `error: ...` on stderr and exit code 2."""
+    """Turns a DpidmError or a bad option raised by any subcommand into `error: ...` on stderr and exit code 2."""
 
     def invoke(self, ctx):
         try:
@@ -24,6 +29,10 @@ class _DpidmGroup(TyperGroup):
             if _state["debug"]:
                 raise
             typer.echo(f"error: {err}", err=True)
+            raise typer.Exit(2) from None
+        except UsageError as err:  # click prints usage + a blank line + the reason: one line is enough
+            where = err.ctx.command_path if err.ctx is not None else ctx.command_path
+            typer.echo(f"error: {err.format_message()} (see `{where} --help`)", err=True)
             raise typer.Exit(2) from None
 
 
@@ -34,6 +43,8 @@ app = typer.Typer(
     epilog="Example: dpidm weights --check tryon",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
+    # Plain click help: Rich markup would read "[upper|lower|dress]" and "[default: 42]" as style tags and drop them.
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -65,7 +76,7 @@ from tryon_cli.cli import train as _train  # noqa: E402
 from tryon_cli.cli import tryon as _tryon  # noqa: E402
 from tryon_cli.cli import weights as _weights  # noqa: E402
 
-app.command("weights", epilog=_weights.EPILOG)(_weights.weights)
+app.add_typer(_weights.app, name="weights")
 app.command("info", epilog=_info.EPILOG)(_info.info)
 app.command("tryon", epilog=_tryon.EPILOG)(_tryon.tryon)
 app.add_typer(_eval.app, name="eval")

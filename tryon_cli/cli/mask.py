@@ -10,8 +10,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tryon_cli.cli.options import Category, Device, OutputDir, WeightsRoot
-from tryon_cli.cli.pose import PoseBackend, _device
-from tryon_cli.io import probe_video, read_frames
+from tryon_cli.cli.pose import PoseBackend, _device, check_device
+from tryon_cli.io import check_companion_video, check_output, probe_video, read_frames
 
 EPILOG = (
     "Examples:\n\n"
@@ -34,12 +34,30 @@ def mask(
     weights: WeightsRoot = None,
 ) -> None:
     """Agnostic mask (white = repaint) and agnostic video of a person video for a garment category."""
-    from tryon_cli.preprocess.human_pose import video_poses
-    from tryon_cli.preprocess.masks import agnostic_masks, check_category, read_mask_video, write_vivid_layout
+    from tryon_cli.preprocess.human_pose import resolve_backend, video_poses
+    from tryon_cli.preprocess.masks import (
+        agnostic_masks,
+        check_category,
+        read_mask_video,
+        vivid_layout_paths,
+        write_vivid_layout,
+    )
 
+    # Everything that costs milliseconds first: options, output paths, the mask video; then the video itself.
     check_category(category)
+    check_device(device)
+    if user_mask is None:
+        resolve_backend(pose_backend, weights)
+    check_output(output, kind="folder")
+    for path in vivid_layout_paths(output, video.stem):
+        check_output(path, [video, user_mask], kind="video")
+    mask_meta = probe_video(user_mask) if user_mask is not None else None
     console = Console(stderr=True, soft_wrap=True)
     meta = probe_video(video)
+    for note in meta.notes:
+        console.print(f"note: {note}")
+    if mask_meta is not None:
+        check_companion_video(mask_meta, meta, meta.frame_count)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=True) as progress:
         if user_mask is not None:

@@ -4,6 +4,7 @@ and `dpidm pose train-garment`: training the garment landmark model."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -15,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from typer.core import TyperGroup
 
 from tryon_cli.cli.options import Category, Device, OutputDir, WeightsRoot
-from tryon_cli.io import VideoWriter, atomic_output, probe_video, read_image
+from tryon_cli.io import VideoWriter, atomic_output, check_output, probe_video, read_image
 from tryon_cli.weights import path_of
 
 EPILOG = (
@@ -50,14 +51,23 @@ app = typer.Typer(cls=_DefaultToEstimate, no_args_is_help=True, epilog=EPILOG,
                   context_settings={"help_option_names": ["-h", "--help"]})
 
 
+def check_device(name: str) -> str:
+    """The --device spelling, checked without torch (importing it takes seconds), so that a typo fails at once."""
+    if name not in ("auto", "cpu") and not re.fullmatch(r"cuda(:\d+)?", name):
+        raise typer.BadParameter(f"{name!r}: use auto, cpu, or cuda[:N]", param_hint="--device")
+    return name
+
+
 def _device(name: str) -> str:
     """The device string for ultralytics and onnxruntime: 'auto' is CUDA when present, else the CPU."""
+    if check_device(name) == "cpu":
+        return name
     import torch
 
     if name == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    if name != "cpu" and not (name.startswith("cuda") and torch.cuda.is_available()):
-        raise typer.BadParameter(f"{name!r}: use auto, cpu, or cuda[:N] on a machine with CUDA", param_hint="--device")
+    if not torch.cuda.is_available():
+        raise typer.BadParameter(f"{name!r}: this machine has no CUDA device; use cpu", param_hint="--device")
     return name
 
 
@@ -79,10 +89,21 @@ def estimate(
 ) -> None:
     """Pose of a video (OpenPose JSON per frame + pose video), or landmarks of a garment photo (JSON + drawing)."""
     console = Console(stderr=True, soft_wrap=True)
+    check_device(device)
+    check_output(output, kind="folder")
     if source.suffix.lower() in IMAGE_SUFFIXES:
-        _garment(source, output, category, _device(device), weights, console)
+        from tryon_cli.preprocess.masks import check_category
+
+        check_category(category)
+        for suffix in ("_landmarks.json", "_landmarks.png"):
+            check_output(output / f"{source.stem}{suffix}", [source], kind="file")
+        _garment(source, output, category, device, weights, console)
     else:
-        _video(source, output, pose_backend, _device(device), weights, not no_cache, console)
+        from tryon_cli.preprocess.human_pose import resolve_backend
+
+        resolve_backend(pose_backend, weights)  # an unknown name, or DWPose without its files: one line now
+        check_output(output / f"{source.stem}_pose.mp4", [source], kind="video")
+        _video(source, output, pose_backend, device, weights, not no_cache, console)
 
 
 def _video(source: Path, output: Path, backend: str, device: str, weights: Optional[Path], use_cache: bool,
@@ -92,6 +113,9 @@ def _video(source: Path, output: Path, backend: str, device: str, weights: Optio
     from tryon_cli.preprocess.pose_maps import render_pose_video
 
     meta = probe_video(source)
+    for note in meta.notes:
+        console.print(f"note: {note}")
+    device = _device(device)
     with _progress(console) as progress:
         task = progress.add_task("pose frames", total=meta.frame_count)
         poses = video_poses(source, backend=backend, device=device, use_cache=use_cache, weights=weights,
@@ -113,7 +137,8 @@ def _garment(source: Path, output: Path, category: str, device: str, weights: Op
     from tryon_cli.preprocess.pose_maps import render_garment_pose
 
     image = read_image(source)
-    landmarks, notes = detect_garment_landmarks(image, category, path_of("garment-landmarks", weights), device)
+    landmarks, notes = detect_garment_landmarks(image, category, path_of("garment-landmarks", weights),
+                                                _device(device))
     for note in notes:
         console.print(f"note: {note}")
     json_path, drawing_path = output / f"{source.stem}_landmarks.json", output / f"{source.stem}_landmarks.png"

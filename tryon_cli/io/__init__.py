@@ -1,7 +1,9 @@
 """Video and image input/output: streaming reads with exact metadata, atomic H.264 writes, robust image reading."""
 
-from tryon_cli.io.atomic import atomic_output
+from tryon_cli.io.atomic import atomic_folder, atomic_output
 from tryon_cli.io.images import list_frame_folder, read_frame_folder, read_image
+from tryon_cli.io.inputs import check_companion_video
+from tryon_cli.io.outputs import check_output
 from tryon_cli.io.video import VideoMeta, VideoReader, open_video, probe_video, read_frames
 from tryon_cli.io.writer import VideoWriter, mux_audio, write_video
 
@@ -9,7 +11,10 @@ __all__ = [
     "VideoMeta",
     "VideoReader",
     "VideoWriter",
+    "atomic_folder",
     "atomic_output",
+    "check_companion_video",
+    "check_output",
     "list_frame_folder",
     "mux_audio",
     "open_video",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -33,4 +34,27 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
         os.replace(temp, path)
     except BaseException:
         temp.unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def atomic_folder(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary folder beside `path`; it becomes `path` (replacing an older one) when the block exits
+    cleanly, and is deleted with everything in it on any exception, KeyboardInterrupt and SIGTERM-as-interrupt
+    included. For side outputs written file by file (a run's intermediates), which must not be left half done."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise InputError(f"output folder {path} is an existing file; give a folder")
+    temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.partial")
+    try:
+        temp.mkdir(parents=True)
+    except OSError as err:
+        raise InputError(f"cannot create the output folder {path}: {err.strerror}") from None
+    try:
+        yield temp
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(temp, path)
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
         raise

@@ -14,6 +14,10 @@ from tryon_cli.io._paths import require_file
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
+# PIL's own opener, kept before anything can replace it: importing ultralytics (the pose models) swaps
+# `Image.open` for one that, on a file PIL cannot identify, tries to install and import pi_heif.
+_pil_open = Image.open
+
 
 def to_rgb(image: Image.Image) -> Image.Image:
     """Any PIL mode -> RGB: transparency is composited on white (garment photos are shot on white), CMYK and
@@ -33,7 +37,7 @@ def read_image(path: str | Path) -> np.ndarray:
     """Read an image as RGB uint8 (H, W, 3), turned upright by its EXIF orientation tag."""
     path = require_file(path, "image")
     try:
-        with Image.open(path) as image:
+        with _pil_open(path) as image:
             image.load()
             upright = ImageOps.exif_transpose(image)
             return np.asarray(to_rgb(upright), dtype=np.uint8).copy()

@@ -35,7 +35,14 @@ logging.getLogger("imageio_ffmpeg").addFilter(_UprightSizeNotice())
 
 # Decode exactly the frames the first video stream holds: `passthrough` stops ffmpeg from duplicating or dropping
 # frames to force a constant rate, so the probe's count and the reader's frames agree.
-_DECODE_ARGS = ["-map", "0:v:0", "-fps_mode", "passthrough", "-an", "-sn", "-dn"]
+def _decode_args(video_filter: str = "") -> list[str]:
+    return ["-map", "0:v:0", *(["-vf", video_filter] if video_filter else []), "-fps_mode", "passthrough",
+            "-an", "-sn", "-dn"]
+
+
+VFR_TOLERANCE = 0.1
+"""Frame intervals within this fraction of the median interval count as a constant rate (timestamps rounded to a
+coarse time base, e.g. 33 and 34 ms at 29.97 fps in a 1/1000 base, are still constant)."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +58,12 @@ class VideoMeta:
     duration: float  # frame_count / fps, in seconds
     has_audio: bool
     codec: str
+    variable_frame_rate: bool = False
+    """The source's frames are not evenly spaced in time; the reader then resamples them (`decode_filter`)."""
+    decode_filter: str = ""
+    """The ffmpeg filter the reader decodes through (`fps=N/D` for a variable-rate source, else none)."""
+    notes: tuple[str, ...] = ()
+    """One-line remarks for the user (the resampling of a variable-rate source)."""
 
     @property
     def frame_rate(self) -> Fraction:
@@ -58,15 +71,12 @@ class VideoMeta:
         return Fraction(self.fps).limit_denominator(1_000_000)
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "path": str(self.path), "frame_rate": str(self.frame_rate)}
+        return {**asdict(self), "path": str(self.path), "frame_rate": str(self.frame_rate), "notes": list(self.notes)}
 
 
-def probe_video(path: str | Path) -> VideoMeta:
-    """Read a video's metadata; decodes it once (that is what makes the frame count exact)."""
-    path = require_file(path, "video")
-    # framecrc writes one line per decoded frame and, in its header, the encoder time base, which ffmpeg sets to
-    # 1 / (the stream's frame rate) as an exact fraction; its stderr carries the input's stream description.
-    result = run_ffmpeg("-i", str(path), *_DECODE_ARGS, "-f", "framecrc", "-")
+def _framecrc(path: Path, video_filter: str) -> tuple[str, str]:
+    """Decode the whole first video stream through `video_filter` into framecrc; (stdout, stderr) or InputError."""
+    result = run_ffmpeg("-i", str(path), *_decode_args(video_filter), "-f", "framecrc", "-")
     log = result.stderr
     if "matches no streams" in log:
         raise InputError(f"no video stream in {path}")
@@ -76,14 +86,55 @@ def probe_video(path: str | Path) -> VideoMeta:
         opening = re.search(r"Error opening input: (.+)", log)
         reason = f"{opening[1].strip()} (not a video, or an incomplete one)" if opening else "ffmpeg cannot decode it"
         raise InputError(f"cannot read video {path}: {reason}")
+    return result.stdout, log
 
-    header = {m[1]: m[2] for m in re.finditer(r"^#(\w+) 0: (.+)$", result.stdout, re.MULTILINE)}
-    frame_count = sum(1 for line in result.stdout.splitlines() if line and not line.startswith("#"))
+
+def _count_and_rate(path: Path, stdout: str) -> tuple[int, Fraction, tuple[int, int]]:
+    header = {m[1]: m[2] for m in re.finditer(r"^#(\w+) 0: (.+)$", stdout, re.MULTILINE)}
+    frame_count = sum(1 for line in stdout.splitlines() if line and not line.startswith("#"))
     if frame_count == 0 or "tb" not in header:
         raise InputError(f"video {path} has no decodable frames")
     tb_num, tb_den = (int(v) for v in header["tb"].split("/"))
     width, height = (int(v) for v in header["dimensions"].split("x"))
-    fps = Fraction(tb_den, tb_num)
+    return frame_count, Fraction(tb_den, tb_num), (width, height)
+
+
+def _variable_rate(log: str) -> tuple[Fraction, str] | None:
+    """(constant rate to resample to, note) when the `showinfo` timestamps in `log` are unevenly spaced, else None.
+
+    The rate is frames / duration, so the resampled video keeps the source's length (and its audio fits) and about
+    its number of frames; each output frame is the source frame on screen at that moment.
+    """
+    times = np.array([float(t) for t in re.findall(r"pts_time:\s*(-?[\d.]+)", log)])
+    if len(times) < 3:
+        return None
+    intervals = np.diff(times)
+    median = float(np.median(intervals))
+    if median <= 0 or np.abs(intervals - median).max() <= VFR_TOLERANCE * median:
+        return None
+    duration = times[-1] - times[0] + intervals[-1]
+    rate = Fraction(len(times) / duration).limit_denominator(1001)
+    positive = intervals[intervals > 0]
+    low, high = 1 / positive.max(), 1 / positive.min()
+    note = (f"variable frame rate ({low:.3g} to {high:.3g} fps): resampled to a constant {float(rate):.5g} fps over "
+            f"its {duration:.3f} s, each frame the source frame shown at that moment")
+    return rate, note
+
+
+def probe_video(path: str | Path) -> VideoMeta:
+    """Read a video's metadata; decodes it once (that is what makes the frame count exact), twice when its frame
+    rate varies (the second time through the resampling the reader will apply, to count its frames)."""
+    path = require_file(path, "video")
+    # framecrc writes one line per decoded frame and, in its header, the encoder time base, which ffmpeg sets to
+    # 1 / (the stream's frame rate) as an exact fraction; its stderr carries the input's stream description, and
+    # showinfo's line per frame the presentation timestamps.
+    stdout, log = _framecrc(path, "showinfo=checksum=0")
+    frame_count, fps, (width, height) = _count_and_rate(path, stdout)
+    variable = _variable_rate(log)
+    decode_filter, notes = "", ()
+    if variable is not None:
+        decode_filter, notes = f"fps={variable[0]}", (f"{path.name}: {variable[1]}",)
+        frame_count, fps, _ = _count_and_rate(path, _framecrc(path, decode_filter)[0])
 
     source = log.split("Stream mapping:")[0]  # the input's description, not the output's
     video_line = re.search(r"Stream #0:\d+.*?: Video: (\w+)", source)
@@ -100,6 +151,9 @@ def probe_video(path: str | Path) -> VideoMeta:
         duration=float(frame_count / fps),
         has_audio=re.search(r"Stream #0:\d+.*?: Audio: ", source) is not None,
         codec=video_line[1] if video_line else "unknown",
+        variable_frame_rate=variable is not None,
+        decode_filter=decode_filter,
+        notes=notes,
     )
 
 
@@ -130,7 +184,7 @@ class VideoReader:
         return iteration
 
     def _stream(self, start: int, stop: Optional[int]) -> Iterator[np.ndarray]:
-        decoder = imageio_ffmpeg.read_frames(str(self.path), output_params=_DECODE_ARGS)
+        decoder = imageio_ffmpeg.read_frames(str(self.path), output_params=_decode_args(self.meta.decode_filter))
         try:
             width, height = next(decoder)["size"]
             for raw in islice(decoder, start, stop):

@@ -8,14 +8,13 @@ Backends (both give OpenPose-18 bodies in frame pixels, confidence in [0, 1]):
 `auto` takes DWPose when its files are present, else `yolo`.
 
 `estimate_video_poses` runs a backend on every frame, keeps the main subject (`tracking.main_track`), fills
-short gaps and removes jitter (`tracking.interpolate_gaps`, `tracking.one_euro`). `video_poses` adds a cache
-keyed by the video file's content.
+short gaps and removes jitter (`tracking.interpolate_gaps`, `tracking.one_euro`). `video_poses` does the same for
+a video file, for the frames asked for plus a margin, with each frame's detections cached (`pose_cache`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib.util
 import io
 import os
@@ -26,8 +25,9 @@ from typing import Callable, Iterable, Protocol
 import numpy as np
 
 from tryon_cli.errors import InputError, MissingWeightsError
-from tryon_cli.io import atomic_output, open_video
-from tryon_cli.preprocess import tracking
+from tryon_cli.io import open_video
+from tryon_cli.preprocess.pose_cache import DetectionCache
+from tryon_cli.preprocess.tracking import MAX_GAP_FRAMES, track_detections
 from tryon_cli.preprocess.keypoints import (
     DRAW_THRESHOLD,
     WHOLEBODY_FACE,
@@ -40,10 +40,9 @@ from tryon_cli.preprocess.keypoints import (
 from tryon_cli.weights import entry, missing_files, weights_root
 
 BACKENDS = ("auto", "dwpose", "yolo")
-MAX_GAP_FRAMES = 12
-"""Longest run of frames without a detected point that is filled by interpolation (half a second at 24 fps)."""
-CACHE_VERSION = 2
-"""Bump when the processing changes, so that stale cached poses are not reused."""
+MARGIN_FRAMES = MAX_GAP_FRAMES
+"""Frames posed on each side of a requested range: a gap at the range's edge is filled from beyond it, and the
+One-Euro filter (time constant 1/(2 pi) s, 4 frames at 24 fps) has settled when the range begins."""
 
 
 @dataclass
@@ -192,66 +191,6 @@ def load_backend(name: str = "auto", device: str = "cpu", weights: Path | None =
     return YoloPoseBackend(device=device)
 
 
-def _ranges(frames: Iterable[int]) -> str:
-    """'0-3, 7, 9-10' for frames [0, 1, 2, 3, 7, 9, 10]."""
-    parts, run = [], []
-    for f in frames:
-        if run and f != run[-1] + 1:
-            parts.append(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]))
-            run = []
-        run.append(f)
-    if run:
-        parts.append(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]))
-    return ", ".join(parts)
-
-
-def track_detections(
-    detections: list[list[Detection]], height: int, width: int, fps: float, backend: str = "",
-    source: str = "the video", smooth: bool = True,
-) -> PoseSequence:
-    """The main subject's poses from per-frame detections: track, fill short gaps, filter jitter.
-
-    Raises InputError when no frame has a person. Frames where the subject stays missing after interpolation
-    keep confidence 0 everywhere, and are named in `notes`.
-    """
-    count = len(detections)
-    candidates = [[tracking.Candidate(d.box, d.score) for d in frame] for frame in detections]
-    chosen, n_tracks = tracking.main_track(candidates)
-    if all(index is None for index in chosen):
-        raise InputError(f"no person found in {source} (frames 0-{count - 1})" if count else f"{source} has no frames")
-    picked = [None if i is None else frame[i] for frame, i in zip(detections, chosen)]
-    has_hands = any(d is not None and d.hands is not None for d in picked)
-    body = np.zeros((count, 18, 3), np.float32)
-    hands = np.zeros((count, 2, 21, 3), np.float32) if has_hands else None
-    face = np.zeros((count, 68, 3), np.float32) if has_hands else None
-    wholebody = np.zeros((count, 133, 3), np.float32) if has_hands else None
-    for t, d in enumerate(picked):
-        if d is not None:
-            body[t] = d.body
-            if has_hands and d.hands is not None:
-                hands[t], face[t], wholebody[t] = d.hands, d.face, d.wholebody
-
-    def refine(points: np.ndarray) -> np.ndarray:
-        flat = points.reshape(count, -1, 3)
-        flat = tracking.interpolate_gaps(flat, MAX_GAP_FRAMES)
-        if smooth:
-            flat = tracking.one_euro(flat, fps=fps, scale=float(height))
-        return flat.reshape(points.shape)
-
-    poses = PoseSequence(
-        body=refine(body), height=height, width=width, backend=backend, fps=fps,
-        hands=None if hands is None else refine(hands), face=None if face is None else refine(face),
-        wholebody=None if wholebody is None else refine(wholebody),
-    )
-    crowded = sum(1 for frame in detections if len(frame) > 1)
-    if n_tracks > 1 and crowded:
-        poses.notes.append(f"{crowded} frame(s) of {source} show several people; following the main subject")
-    empty = np.flatnonzero(~poses.found_frames())
-    if len(empty):
-        poses.notes.append(f"no person in frame(s) {_ranges(empty.tolist())} of {source}; left without a pose")
-    return poses
-
-
 def estimate_video_poses(
     frames: Iterable[np.ndarray],
     backend: str | PoseBackend = "auto",
@@ -264,30 +203,33 @@ def estimate_video_poses(
 
     `backend` is a name for `load_backend` or a backend object; `progress(t)` is called after each frame.
     """
-    model = load_backend(backend) if isinstance(backend, str) else backend
     detections: list[list[Detection]] = []
     height = width = 0
-    for t, frame in enumerate(frames):
-        height, width = frame.shape[:2]
-        detections.append(model.detect(frame))
-        if progress is not None:
-            progress(t)
+    with keep_thread_settings():
+        model = load_backend(backend) if isinstance(backend, str) else backend
+        for t, frame in enumerate(frames):
+            height, width = frame.shape[:2]
+            detections.append(model.detect(frame))
+            if progress is not None:
+                progress(t)
     return track_detections(detections, height, width, fps, model.name, source, smooth)
 
 
-def cache_dir() -> Path:
-    """`$DPIDM_CACHE/pose`, else `~/.cache/dpidm/pose` (following `$XDG_CACHE_HOME`)."""
-    if os.environ.get("DPIDM_CACHE"):
-        return Path(os.environ["DPIDM_CACHE"]).expanduser() / "pose"
-    return Path(os.getenv("XDG_CACHE_HOME", "~/.cache")).expanduser() / "dpidm" / "pose"
+@contextlib.contextmanager
+def keep_thread_settings():
+    """Undo what ultralytics does to the process: it sets torch's CPU thread count (in `select_device`, at the
+    first prediction) and OpenCV's (at import). Left changed, the diffusion model that runs next would add its
+    floats in another order, so the same seed would give another video depending on whether the poses came from
+    the cache (PSNR 51 dB between the two, issue 14)."""
+    import cv2
+    import torch
 
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    threads, cv_threads = torch.get_num_threads(), cv2.getNumThreads()
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+        cv2.setNumThreads(cv_threads)
 
 
 def video_poses(
@@ -297,20 +239,34 @@ def video_poses(
     use_cache: bool = True,
     progress: Callable[[int], None] | None = None,
     weights: Path | None = None,
+    frames: tuple[int, int | None] | None = None,
 ) -> PoseSequence:
-    """Poses of the main person in a video file, reused from the cache when the same content was seen before.
+    """Poses of the main person in frames `start:stop` of a video file (`frames=None`: all of them).
 
-    The cache file is `<cache_dir>/<sha256 of the file>-<backend>-v<CACHE_VERSION>.npz`; with `backend="auto"`
-    the backend actually used names the file, so installing DWPose later does not return stale yolo poses.
+    The backend runs on the range plus `MARGIN_FRAMES` on each side, and only on frames whose detections are not
+    in the cache yet (`pose_cache`); tracking and smoothing then run on that span. The cache is named by the
+    backend actually used, so installing DWPose later does not return stale yolo poses. `progress(t)` is called
+    after each frame the backend runs on.
     """
     name = resolve_backend(backend, weights)
-    cached = cache_dir() / f"{file_sha256(path)}-{name}-v{CACHE_VERSION}.npz"
-    if use_cache and cached.is_file():
-        return PoseSequence.load(cached)
-    model = load_backend(name, device=device, weights=weights)
     with open_video(path) as reader:
-        poses = estimate_video_poses(reader, model, fps=reader.meta.fps, progress=progress, source=str(path))
-    if use_cache:
-        with atomic_output(cached) as temporary:
-            poses.save(temporary)
-    return poses
+        meta = reader.meta
+        start, stop = frames or (0, None)
+        stop = meta.frame_count if stop is None else min(stop, meta.frame_count)
+        if not 0 <= start < stop:
+            raise InputError(f"frames {start}:{stop} are not a range of {path} (frames 0 to {meta.frame_count})")
+        low, high = max(0, start - MARGIN_FRAMES), min(meta.frame_count, stop + MARGIN_FRAMES)
+        cache = DetectionCache.for_video(path, name, enabled=use_cache)
+        missing = [t for t in range(low, high) if t not in cache]
+        if missing:
+            with keep_thread_settings():
+                model = load_backend(name, device=device, weights=weights)
+                for t, frame in enumerate(reader.frames(missing[0], missing[-1] + 1), start=missing[0]):
+                    if t not in cache:
+                        cache[t] = model.detect(frame)
+                        if progress is not None:
+                            progress(t)
+            cache.save()
+    detections = [cache[t] for t in range(low, high)]
+    poses = track_detections(detections, meta.height, meta.width, meta.fps, name, str(path), first_frame=low)
+    return poses.slice(start - low, stop - low)

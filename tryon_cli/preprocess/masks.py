@@ -308,6 +308,11 @@ def apply_agnostic(frame: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return out
 
 
+def vivid_layout_paths(out_dir: str | Path, stem: str) -> tuple[Path, Path]:
+    """Where `write_vivid_layout` puts a video's mask and agnostic video: ViViD's `agnostic_mask/` and `agnostic/`."""
+    return Path(out_dir) / "agnostic_mask" / f"{stem}.mp4", Path(out_dir) / "agnostic" / f"{stem}.mp4"
+
+
 def write_vivid_layout(
     frames: Iterable[np.ndarray],
     masks: Iterable[np.ndarray],
@@ -325,8 +330,7 @@ def write_vivid_layout(
 
     from tryon_cli.io import VideoWriter
 
-    out_dir = Path(out_dir)
-    mask_path, agnostic_path = out_dir / "agnostic_mask" / f"{stem}.mp4", out_dir / "agnostic" / f"{stem}.mp4"
+    mask_path, agnostic_path = vivid_layout_paths(out_dir, stem)
     with ExitStack() as stack:
         mask_writer = stack.enter_context(VideoWriter(mask_path, fps))
         agnostic_writer = stack.enter_context(VideoWriter(agnostic_path, fps))

@@ -10,12 +10,11 @@ was not estimated; so does dpidm. A frame without a person has `"people": []`.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 
 import numpy as np
 
+from tryon_cli.io import atomic_folder
 from tryon_cli.preprocess.keypoints import BODY_INDEX, FramePose, PoseSequence
 
 OPENPOSE_VERSION = 1.3
@@ -54,16 +53,7 @@ def frame_filename(stem: str, index: int) -> str:
 def write_openpose_folder(poses: PoseSequence, folder: str | Path, stem: str) -> Path:
     """Write one JSON per frame into `folder/<stem>/`; the folder appears complete or not at all."""
     target = Path(folder) / stem
-    partial = Path(folder) / f".{stem}.partial"
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-    try:
+    with atomic_folder(target) as partial:
         for index, pose in enumerate(poses):
             (partial / frame_filename(stem, index)).write_text(json.dumps(frame_to_openpose(pose)))
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(partial, target)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
     return target

@@ -7,14 +7,22 @@
 3. `interpolate_gaps`: short runs of missing keypoints are filled linearly between the frames around them.
 4. `one_euro`: the One-Euro filter (Casiez et al., CHI 2012) per coordinate: strong smoothing when a point is
    still (jitter), a cutoff that rises with speed so fast motion is followed without lag.
+`track_detections` chains them on a backend's per-frame detections (`human_pose.Detection`: box, score, points).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Iterable
 
 import numpy as np
+
+from tryon_cli.errors import InputError
+from tryon_cli.preprocess.keypoints import PoseSequence
+
+MAX_GAP_FRAMES = 12
+"""Longest run of frames without a detected point that is filled by interpolation (half a second at 24 fps)."""
 
 
 @dataclass
@@ -146,3 +154,65 @@ def one_euro(
             prev_d = d
             out[t, k, :2] = prev * scale
     return out
+
+
+def _ranges(frames: Iterable[int]) -> str:
+    """'0-3, 7, 9-10' for frames [0, 1, 2, 3, 7, 9, 10]."""
+    parts, run = [], []
+    for f in frames:
+        if run and f != run[-1] + 1:
+            parts.append(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]))
+            run = []
+        run.append(f)
+    if run:
+        parts.append(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]))
+    return ", ".join(parts)
+
+
+def track_detections(
+    detections: list[list], height: int, width: int, fps: float, backend: str = "",
+    source: str = "the video", smooth: bool = True, first_frame: int = 0,
+) -> PoseSequence:
+    """The main subject's poses from per-frame detections: track, fill short gaps, filter jitter.
+
+    Raises InputError when no frame has a person. Frames where the subject stays missing after interpolation
+    keep confidence 0 everywhere, and are named in `notes` (numbered from `first_frame`, the first one's index).
+    """
+    count = len(detections)
+    candidates = [[Candidate(d.box, d.score) for d in frame] for frame in detections]
+    chosen, n_tracks = main_track(candidates)
+    if all(index is None for index in chosen):
+        raise InputError(f"no person found in {source} (frames {first_frame}-{first_frame + count - 1})" if count
+                         else f"{source} has no frames")
+    picked = [None if i is None else frame[i] for frame, i in zip(detections, chosen)]
+    has_hands = any(d is not None and d.hands is not None for d in picked)
+    body = np.zeros((count, 18, 3), np.float32)
+    hands = np.zeros((count, 2, 21, 3), np.float32) if has_hands else None
+    face = np.zeros((count, 68, 3), np.float32) if has_hands else None
+    wholebody = np.zeros((count, 133, 3), np.float32) if has_hands else None
+    for t, d in enumerate(picked):
+        if d is not None:
+            body[t] = d.body
+            if has_hands and d.hands is not None:
+                hands[t], face[t], wholebody[t] = d.hands, d.face, d.wholebody
+
+    def refine(points: np.ndarray) -> np.ndarray:
+        flat = points.reshape(count, -1, 3)
+        flat = interpolate_gaps(flat, MAX_GAP_FRAMES)
+        if smooth:
+            flat = one_euro(flat, fps=fps, scale=float(height))
+        return flat.reshape(points.shape)
+
+    poses = PoseSequence(
+        body=refine(body), height=height, width=width, backend=backend, fps=fps,
+        hands=None if hands is None else refine(hands), face=None if face is None else refine(face),
+        wholebody=None if wholebody is None else refine(wholebody),
+    )
+    crowded = sum(1 for frame in detections if len(frame) > 1)
+    if n_tracks > 1 and crowded:
+        poses.notes.append(f"{crowded} frame(s) of {source} show several people; following the main subject")
+    empty = np.flatnonzero(~poses.found_frames())
+    if len(empty):
+        poses.notes.append(f"no person in frame(s) {_ranges((empty + first_frame).tolist())} of {source}; left "
+                           "without a pose")
+    return poses

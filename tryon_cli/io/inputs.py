@@ -1,0 +1,23 @@
+"""Cheap checks that two inputs belong together, done on metadata before any frame is decoded."""
+
+from __future__ import annotations
+
+from tryon_cli.errors import InputError
+from tryon_cli.io.video import VideoMeta
+
+ASPECT_TOLERANCE = 0.02
+"""Relative difference of width/height up to which a companion video (a mask) is resized to the video's size."""
+
+
+def check_companion_video(companion: VideoMeta, video: VideoMeta, frames_needed: int, what: str = "mask video") -> None:
+    """A video that gives one frame per frame of `video` (a mask) must be long enough and of the same shape.
+
+    A different size with the same aspect is resized by its reader; a different aspect means another video's mask.
+    """
+    if companion.frame_count < frames_needed:
+        raise InputError(f"{what} {companion.path} has {companion.frame_count} frames; {video.path} needs "
+                         f"{frames_needed}")
+    aspect, expected = companion.width / companion.height, video.width / video.height
+    if abs(aspect / expected - 1) > ASPECT_TOLERANCE:
+        raise InputError(f"{what} {companion.path} is {companion.width}x{companion.height}, which is not the shape "
+                         f"of {video.path} ({video.width}x{video.height})")
