@@ -193,7 +193,7 @@ def test_browser_runs_the_example_by_clicking_while_a_second_tab_waits(server, a
             first.locator("#video video").wait_for(timeout=30_000)  # the example filled the upload
             first.locator("#end-frame input").fill(str(FRAMES))
             first.locator("#run").click()
-            first.locator("#result").get_by_text("pose frames").wait_for(timeout=60_000)  # the CLI's stage names
+            first.locator("#result").get_by_text("warping").wait_for(timeout=60_000)  # a stage the CLI shows too
             # The second tab asks with nothing uploaded: it waits its turn, seeing its place, then gets the error.
             second.locator("#run").click()
             second.locator("#result").get_by_text(re.compile(r"queue: \d+/\d+")).wait_for(timeout=10_000)

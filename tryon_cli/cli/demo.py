@@ -43,12 +43,11 @@ def demo(
         raise DpidmError("the web demo needs gradio: pip install -e '.[demo]'")
     if checkpoint is not None and not checkpoint.exists():
         raise InputError(f"checkpoint not found: {checkpoint}")
-    from tryon_cli.cli.tryon import _sigterm_as_interrupt
+    from tryon_cli.cli.options import resolve_device
     from tryon_cli.demo.config import DemoConfig
     from tryon_cli.demo.server import serve
 
     config = DemoConfig(host=host, port=port, share=share, checkpoint=checkpoint, weights_root=weights,
-                        device=device, dtype=dtype, max_upload_mb=max_upload_mb, max_frames=max_frames,
+                        device=resolve_device(device), dtype=dtype, max_upload_mb=max_upload_mb, max_frames=max_frames,
                         queue_size=queue_size)
-    with _sigterm_as_interrupt():
-        serve(config)
+    serve(config)

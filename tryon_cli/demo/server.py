@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import tempfile
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from tryon_cli.demo.config import EXAMPLES, DemoConfig
 
 
 def serve(config: DemoConfig) -> None:
-    """Run the demo until Ctrl-C (or SIGTERM, turned into Ctrl-C by the command); then remove every file it made."""
+    """Run the demo until Ctrl-C or SIGTERM; then remove every file it made."""
     root = Path(tempfile.mkdtemp(prefix="dpidm-demo-"))
     jobs = root / "jobs"
     jobs.mkdir()
@@ -20,6 +21,7 @@ def serve(config: DemoConfig) -> None:
     os.environ["GRADIO_TEMP_DIR"] = str(root / "gradio")  # before gradio is first imported
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     previous_tempdir, tempfile.tempdir = tempfile.tempdir, str(root)
+    previous_handler = signal.signal(signal.SIGTERM, _stop)
     try:
         from tryon_cli.demo.app import build_app
 
@@ -30,5 +32,11 @@ def serve(config: DemoConfig) -> None:
             max_file_size=f"{config.max_upload_mb}mb", allowed_paths=[str(EXAMPLES)], show_error=False,
         )
     finally:
+        signal.signal(signal.SIGTERM, previous_handler)
         tempfile.tempdir = previous_tempdir
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _stop(signum, frame):
+    """SIGTERM (`kill`, a service manager) as Ctrl-C: gradio's `launch` then closes the server and returns."""
+    raise KeyboardInterrupt(f"stopped by signal {signum}")
