@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from tryon_cli.engines import resolve_model
+
 # The shipped example clips and garments (in a source checkout or an editable install; a wheel has none).
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 EXAMPLE_ROWS = (  # video, garment, category
@@ -31,8 +33,6 @@ class DemoConfig:
 
     def engines(self) -> list[str]:
         """The engines on offer: the warp engine, and DPIDM when there is a checkpoint to load."""
-        from tryon_cli.engines import resolve_model
-
         return [WARP] if resolve_model("auto", self.checkpoint, self.weights_root) == "warp" else [WARP, DPIDM]
 
 

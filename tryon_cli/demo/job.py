@@ -15,9 +15,13 @@ from typing import Callable, Optional
 
 from tryon_cli.demo.config import DPIDM, WARP, DemoConfig
 from tryon_cli.demo.progress import PageProgress
+from tryon_cli.engines import build_engine, resolve_model
+from tryon_cli.engines.dpidm import DPIDMSampling
 from tryon_cli.errors import InputError
 from tryon_cli.io.video import probe_video
 from tryon_cli.pipelines.choices import MODEL_DEFAULTS
+from tryon_cli.tryon.application import run_tryon
+from tryon_cli.tryon.settings import TryOnSettings
 
 TINY = "tiny"  # the untrained install check, offered only behind its toggle
 INTERMEDIATES = ("pose", "mask", "agnostic")
@@ -79,9 +83,6 @@ class EngineCache:
 
     def get(self, request: Request, notes: Callable[[str], None]) -> tuple[object, str]:
         """The engine for `request` and the kind it is ("warp", "sd15" or "tiny": the key of MODEL_DEFAULTS)."""
-        from tryon_cli.engines import build_engine, resolve_model
-        from tryon_cli.engines.dpidm import DPIDMSampling
-
         config = self._config
         model = {WARP: "warp", DPIDM: "auto", TINY: "tiny"}[request.model]
         checkpoint = config.checkpoint if request.model == DPIDM else None
@@ -105,9 +106,6 @@ def run_job(request: Request, config: DemoConfig, engines: EngineCache, progress
 
     `keep(path)` copies a file to where the page can fetch it and returns the new path (Gradio's cache).
     """
-    from tryon_cli.tryon.application import run_tryon
-    from tryon_cli.tryon.settings import TryOnSettings
-
     check_request(request, config)
     started = time.perf_counter()
     engine, kind = engines.get(request, progress.note)
