@@ -53,9 +53,9 @@ def measure(model, phase: str, batch: int, frames: int, height: int, width: int,
     loss_config = load_config().loss
     model.set_trainable(phase)
     if checkpointing:
-        model.main_unet.unet.enable_gradient_checkpointing()
+        model.enable_gradient_checkpointing()
     else:
-        model.main_unet.unet.disable_gradient_checkpointing()
+        model.disable_gradient_checkpointing()
     optimizer = torch.optim.Adam(model.trainable_parameters(phase), lr=2e-5)
     data = synthetic_batch(batch, frames if phase == "video" else 1, height, width, device)
     if device.type == "cuda":

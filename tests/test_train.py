@@ -4,7 +4,12 @@ a non-finite loss, the CLI's outputs, and a checkpoint that loads for inference.
 from __future__ import annotations
 
 import json
+import os
+import shlex
 import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -149,7 +154,19 @@ def test_overfits_a_tiny_vivid_dataset(shared_data, tmp_path, monkeypatch):
     assert np.mean(image[-3:]) <= 0.5 * np.mean(image[:3]), image
 
 
-def test_sigterm_checkpoint_and_resume_reproduce_an_uninterrupted_run(vivid, tmp_path):
+def _sigterm_at(monkeypatch, step: int) -> None:
+    """SIGTERM arrives during step `step` (1-based), as a cluster's pre-emption would."""
+    real = trainer.step_seeds
+
+    def seeds(seed, index, rank):
+        if index + 1 == step:
+            signal.raise_signal(signal.SIGTERM)
+        return real(seed, index, rank)
+
+    monkeypatch.setattr(trainer, "step_seeds", seeds)
+
+
+def test_sigterm_checkpoint_and_the_printed_resume_command_reproduce_an_uninterrupted_run(vivid, tmp_path, monkeypatch):
     runner = CliRunner()
     common = ["train", "--data", "vivid", "--root", str(vivid), "--model", "tiny", "--max-steps", "4"]
     sets = [arg for item in SMALL[:-1] + ["checkpoint.every=100"] for arg in ("--set", item)]
@@ -164,25 +181,64 @@ def test_sigterm_checkpoint_and_resume_reproduce_an_uninterrupted_run(vivid, tmp
     clip = probe_video(tmp_path / "whole" / "validation" / "4.mp4")  # target | agnostic | generated
     assert (clip.frame_count, clip.width, clip.height) == (3, 3 * W, H)
 
-    def terminate_after_two(record):
-        if record.step == 2:
-            signal.raise_signal(signal.SIGTERM)
-
-    config = _config(vivid, "train.max_steps=4", "checkpoint.every=100")
-    stopped = trainer.train(config, tmp_path / "cut", on_step=terminate_after_two)
-    assert stopped.name == "2" and len(_metrics(tmp_path / "cut")) == 2
-    resumed = runner.invoke(app, [*common, "--output", str(tmp_path / "cut"), *sets, "--resume"])
+    with monkeypatch.context() as patch:
+        _sigterm_at(patch, 2)
+        cut = runner.invoke(app, [*common, "--output", str(tmp_path / "cut"), *sets])
+    assert cut.exit_code == 0, cut.output
+    assert len(_metrics(tmp_path / "cut")) == 2 and find_checkpoint(tmp_path / "cut").name == "2"
+    hint = [line for line in cut.output.splitlines() if "resume with: " in line]
+    assert len(hint) == 1, cut.output
+    words = shlex.split(hint[0].split("resume with: ", 1)[1])
+    assert words[:2] == ["dpidm", "train"] and words[-1] == "--resume"
+    resumed = runner.invoke(app, words[1:])  # the printed command, as the user would paste it
     assert resumed.exit_code == 0, resumed.output
+    assert "resuming from" in resumed.output and find_checkpoint(tmp_path / "cut").name == "4"
+    _assert_same_run(tmp_path / "whole", tmp_path / "cut")
 
-    first, second = _metrics(tmp_path / "whole"), _metrics(tmp_path / "cut")
+
+def _assert_same_run(first_run: Path, second_run: Path) -> None:
+    first, second = _metrics(first_run), _metrics(second_run)
     assert [m["step"] for m in second] == [1, 2, 3, 4] and [m["phase"] for m in second] == ["image", "video"] * 2
     for a, b in zip(first, second):
         assert a["loss"] == pytest.approx(b["loss"], rel=1e-6, abs=1e-7) and a["tra"] == pytest.approx(b["tra"], rel=1e-6)
     a, b = (DPIDM.from_config("tiny") for _ in range(2))
-    a.load_checkpoint(tmp_path / "whole" / "checkpoints" / "4")
-    b.load_checkpoint(tmp_path / "cut" / "checkpoints" / "4")
+    a.load_checkpoint(first_run / "checkpoints" / "4")
+    b.load_checkpoint(second_run / "checkpoints" / "latest")
     for (name, p), q in zip(a.checkpoint_parameters().items(), b.checkpoint_parameters().values()):
         torch.testing.assert_close(p, q, rtol=1e-6, atol=1e-7, msg=name)
+
+
+def test_kill_9_then_resume_reproduces_an_uninterrupted_run(vivid, tmp_path):
+    """SIGKILL gives no chance to write anything: resume starts at the last periodic checkpoint (2) and redoes
+    step 3, whose metrics line the killed run had already written. The run is a real process; a wrapper holds it
+    inside step 4 so that the kill lands at a known point."""
+    args = ["train", "--data", "vivid", "--root", str(vivid), "--model", "tiny", "--max-steps", "4",
+            *(arg for item in [*SMALL[:-1], "checkpoint.every=2"] for arg in ("--set", item))]
+    whole = CliRunner().invoke(app, [*args, "--output", str(tmp_path / "whole")])
+    assert whole.exit_code == 0, whole.output
+    hold = (
+        "import sys, time; import tryon_cli.training.trainer as t; real = t.step_seeds\n"
+        "def seeds(seed, step, rank):\n"
+        "    if step == 3: open(sys.argv[1], 'w').close(); time.sleep(600)\n"
+        "    return real(seed, step, rank)\n"
+        "t.step_seeds = seeds\n"
+        "from tryon_cli.cli.main import app; app(sys.argv[2:])\n"
+    )
+    marker = tmp_path / "in-step-4"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    child = subprocess.Popen([sys.executable, "-c", hold, str(marker), *args, "--output", str(tmp_path / "killed")], env=env)
+    try:
+        deadline = time.monotonic() + 240
+        while not marker.exists() and child.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert marker.exists(), "the run never reached step 4"
+    finally:
+        child.kill()
+        child.wait()
+    assert [m["step"] for m in _metrics(tmp_path / "killed")] == [1, 2, 3]
+    resumed = CliRunner().invoke(app, [*args, "--output", str(tmp_path / "killed"), "--resume"])
+    assert resumed.exit_code == 0, resumed.output
+    _assert_same_run(tmp_path / "whole", tmp_path / "killed")
 
 
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(vivid, tmp_path, monkeypatch):
@@ -190,7 +246,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(vivid, tmp_pat
     real = objective.ldm_loss
 
     def nan_on_third(prediction, target):
-        calls["n"] += 1
+        calls["n"] += prediction.device.type != "meta"  # the memory pre-flight's shape-only pass is not a step
         loss = real(prediction, target)
         return loss * float("nan") if calls["n"] == 3 else loss
 
@@ -207,7 +263,7 @@ def test_finished_checkpoint_loads_for_inference(vivid, tmp_path):
     from tryon_cli.engines import build_engine
 
     model = _tiny()
-    last = trainer.train(_config(vivid, "train.max_steps=2", "train.learning_rate=1e-3"), tmp_path / "run", model=model)
+    last = trainer.train(_config(vivid, "train.max_steps=2", "train.learning_rate=1e-3"), tmp_path / "run", model=model).checkpoint
     assert (last / "config.json").is_file() and (last / "diffusion_pytorch_model.safetensors").is_file()
     engine = build_engine("tiny", checkpoint=last)
     assert not engine.untrained and str(last) in engine.description
@@ -226,6 +282,31 @@ def test_finished_checkpoint_loads_for_inference(vivid, tmp_path):
                                       "--device", "cpu"])
     assert result.exit_code == 0, result.output
     assert out.is_file() and "UNTRAINED" not in result.output + result.stderr
+
+
+@pytest.mark.parametrize("variant", ["a", "b", "c", "d"])
+def test_each_variant_trains_records_itself_and_runs_through_tryon(vivid, tmp_path, variant):
+    """Table 4 rows: two steps each; the checkpoint says what it is (base, variant, training size, version), only
+    (d) has a TRA term, and `dpidm tryon` builds the checkpoint's own variant to run it."""
+    from tryon_cli import __version__
+
+    result = CliRunner().invoke(app, [
+        "train", "--data", "vivid", "--root", str(vivid), "--model", "tiny", "--variant", variant, "--max-steps", "2",
+        "--output", str(tmp_path / "run"), *(arg for item in SMALL[:-1] for arg in ("--set", item))])
+    assert result.exit_code == 0, result.output
+    video = [m for m in _metrics(tmp_path / "run") if m["phase"] == "video"]
+    assert len(video) == 1 and (video[0]["tra"] > 0) == (variant == "d"), video
+    config = json.loads((tmp_path / "run" / "checkpoints" / "2" / "config.json").read_text())
+    assert (config["base"], config["variant"], config["train_height"], config["train_width"], config["clip_length"],
+            config["dpidm_version"]) == ("tiny", variant, H, W, 4, __version__)
+    repo = Path(__file__).resolve().parents[1]
+    out = tmp_path / "out.mp4"
+    tryon = CliRunner().invoke(app, ["tryon", str(repo / "examples/person.mp4"),
+                                     str(repo / "examples/garment_upper_00057_00.jpg"), "-o", str(out), "--model", "tiny",
+                                     "--checkpoint", str(tmp_path / "run" / "checkpoints" / "latest"),
+                                     "--frames", "0:3", "--steps", "1", "--device", "cpu"])
+    assert tryon.exit_code == 0, tryon.output
+    assert out.is_file()
 
 
 def test_prepare_computes_vvt_masks_and_garment_landmarks(shared_data, tmp_path):
@@ -258,6 +339,9 @@ def test_config_defaults_are_the_papers_and_bad_input_is_one_line(tmp_path):
     assert (config.loss.tra_weight_video, config.loss.tra_weight_image, config.loss.tra_gammas) == (1e-3, 0.0, [0.5, 0.5])
     assert (config.augment.flip_p, config.augment.keypoint_drop_p, config.train.optimizer) == (0.5, 0.05, "adam")
     assert load_config(overrides=["train.learning_rate=1e-5", "data.clip_length=16"]).train.learning_rate == 1e-5
+    tiny = load_config(overrides=["model=tiny"])  # the tiny model's CPU-sized clips, under the user's values
+    assert (tiny.data.height, tiny.data.width, tiny.data.clip_length) == (128, 96, 8)
+    assert load_config(overrides=["model=tiny", "data.height=64"]).data.height == 64
     yaml_file = tmp_path / "mine.yaml"
     yaml_file.write_text("train:\n  batch_size: 4\n")
     assert load_config(yaml_file, ["train.batch_size=8"]).train.batch_size == 8  # the command line wins

@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from tests.test_data_fixtures import build_vivid
+from tryon_cli.training.state_io import load_state
 
 
 def _free_port() -> int:
@@ -43,13 +44,14 @@ def test_two_processes_train_in_sync_and_write_one_checkpoint(shared_data, tmp_p
 
     checkpoints = tmp_path / "run" / "checkpoints"
     assert sorted(p.name for p in checkpoints.iterdir()) == ["2", "latest"]
-    assert sorted(p.name for p in (checkpoints / "2" / "rng").iterdir()) == ["rank0.pt", "rank1.pt"]
-    state = torch.load(checkpoints / "2" / "trainer_state.pt", weights_only=False)
+    assert sorted(p.name for p in (checkpoints / "2" / "rng").iterdir()) == [
+        "rank0.json", "rank0.safetensors", "rank1.json", "rank1.safetensors"]
+    state = load_state(checkpoints / "2" / "trainer_state")
     fingerprints = state["replica_fingerprints"]
     assert len(fingerprints) == 2 and fingerprints[0] == fingerprints[1]
     assert state["data_position"]["world_size"] == 2
     metrics = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert [m["step"] for m in metrics] == [1, 2]  # one line per step, from the main process only
     # the two ranks drew different data: their RNG states at the checkpoint differ
-    rank0, rank1 = (torch.load(checkpoints / "2" / "rng" / f"rank{r}.pt", weights_only=False) for r in (0, 1))
+    rank0, rank1 = (load_state(checkpoints / "2" / "rng" / f"rank{r}") for r in (0, 1))
     assert not torch.equal(rank0["torch"], rank1["torch"])

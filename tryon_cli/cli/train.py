@@ -3,16 +3,17 @@ computes what the dataset lacks (poses, garment landmarks, agnostic masks)."""
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from typer.core import TyperGroup
 
 from tryon_cli.cli.options import Device, OutputDir, WeightsRoot
 from tryon_cli.cli.pose import PoseBackend
+from tryon_cli.cli.progress import progress_bar
 
 EPILOG = (
     "Examples:\n\n"
@@ -22,8 +23,11 @@ EPILOG = (
     "  dpidm train --data vvt --root /data/VVT --output runs/vvt --config my.yaml --set train.batch_size=4\n\n"
     "  dpidm train --data vivid --root DIR --model tiny --max-steps 20 --output /tmp/run   # CPU smoke test\n\n"
     "  accelerate launch --num_processes 8 $(which dpidm) train --data vivid --root DIR --output OUT   # 8 GPUs\n\n"
-    "Writes OUT/metrics.jsonl (one line per step), OUT/tensorboard/, OUT/checkpoints/<step>/ (load one with\n"
-    "`dpidm tryon --checkpoint`). SIGTERM or Ctrl-C writes a checkpoint and exits. See docs/training.md."
+    "  dpidm train --data vivid --root /data/ViViD --output runs/b --variant b   # a Table 4 ablation row\n\n"
+    "Writes OUT/metrics.jsonl (one line per step), OUT/tensorboard/, OUT/checkpoints/<step>/ and\n"
+    "OUT/checkpoints/latest (load one with `dpidm tryon --checkpoint`). SIGTERM or Ctrl-C writes a checkpoint, prints\n"
+    "the command that resumes, and exits. Before the first step the step's memory is estimated; a run that cannot\n"
+    "fit is refused with the --set overrides that would fit. See docs/training.md."
 )
 
 Data = Annotated[Optional[str], typer.Option("--data", help="Dataset layout: vivid, vvt or vitonhd.")]
@@ -44,12 +48,19 @@ app = typer.Typer(cls=_DefaultToRun, epilog=EPILOG, context_settings={"help_opti
                        "All training options: dpidm train run --help.")
 
 
+Variant = Annotated[Optional[str], typer.Option(
+    "--variant", help="Paper Table 4 row: a (no pose in attention, no TSA, plain temporal attention), b (PASA + PATA), "
+                      "c (b + TSA), d (c + TRA loss = DPIDM) [default: d]. a-c train without the TRA loss.")]
+
+
 @app.command("run", epilog=EPILOG)
 def run(
     data: Data = None,
     root: Root = None,
     output: OutputDir = Path("runs/dpidm"),
-    model: Annotated[Optional[str], typer.Option("--model", help="sd15 (SD1.5 weights) or tiny (random, tests).")] = None,
+    model: Annotated[Optional[str], typer.Option("--model", help="sd15 (SD1.5 weights) or tiny (random, CPU-sized "
+                                                 "clips: 128x96, 8 frames).")] = None,
+    variant: Variant = None,
     max_steps: Annotated[Optional[int], typer.Option("--max-steps", help="Optimiser steps (paper: 80000).")] = None,
     batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Samples per process and step.")] = None,
     config: Annotated[Optional[Path], typer.Option("--config", help="A YAML config on top of the defaults.",
@@ -64,21 +75,35 @@ def run(
     from tryon_cli.training.config import load_config
     from tryon_cli.training.trainer import train
 
-    flags = {"data.name": data, "data.root": root, "model": model, "train.max_steps": max_steps,
+    flags = {"data.name": data, "data.root": root, "model": model, "variant": variant, "train.max_steps": max_steps,
              "train.batch_size": batch_size, "weights": weights, "train.seed": seed}
     settings = load_config(config, [*(overrides or []), *(f"{k}={v}" for k, v in flags.items() if v is not None)])
     console = Console(stderr=True)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TimeRemainingColumn(), console=console, disable=not _is_main_process()) as progress:
-        task = progress.add_task("training", total=settings.train.max_steps)
+    progress = progress_bar(console, disable=not _is_main_process())
+    task = progress.add_task("training", total=settings.train.max_steps)
 
-        def on_step(record) -> None:
-            progress.update(task, completed=record.step,
-                            description=f"{record.phase} step, loss {record.loss:.4f}, {record.samples_per_s:.1f} samples/s")
+    def on_start(first_step: int) -> None:  # the checks passed and the data is open: now the bar means something
+        progress.update(task, completed=first_step)
+        progress.start()
 
-        last = train(settings, output, resume=output if resume else None, on_step=on_step)
-    if _is_main_process():
-        console.print(f"checkpoint: {last}" if last else "no step run (max-steps already reached)")
+    def on_step(record) -> None:
+        progress.update(task, completed=record.step,
+                        description=f"{record.phase} step, loss {record.loss:.4f}, {record.samples_per_s:.1f} samples/s")
+
+    try:
+        result = train(settings, output, resume=resume, on_step=on_step, on_start=on_start)
+    finally:
+        progress.stop()
+    if not _is_main_process():
+        return
+    console.print(f"checkpoint: {result.checkpoint}" if result.checkpoint else "no step run (max-steps already reached)")
+    if result.stopped:
+        again = {"--data": data, "--root": root, "--output": output, "--model": model, "--variant": variant,
+                 "--max-steps": max_steps, "--batch-size": batch_size, "--config": config, "--weights": weights,
+                 "--seed": seed}
+        words = ["dpidm", "train", *(w for flag, value in again.items() if value is not None for w in (flag, str(value))),
+                 *(w for item in overrides or [] for w in ("--set", item)), "--resume"]
+        console.print(f"stopped on request; resume with: {shlex.join(words)}", soft_wrap=True)
 
 
 @app.command("prepare", epilog=EPILOG)
@@ -96,8 +121,7 @@ def prepare(
     if data is None or root is None:
         raise InputError("dpidm train prepare needs --data (vivid, vvt or vitonhd) and --root DIR")
     console = Console(stderr=True)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TimeRemainingColumn(), console=console) as progress:
+    with progress_bar(console) as progress:
         task = progress.add_task("preparing clips", total=None)
         report = prepare_dataset(data, root, split, pose_backend, device,
                                  progress=lambda done, total: progress.update(task, completed=done, total=total))

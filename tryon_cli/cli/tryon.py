@@ -146,11 +146,13 @@ def tryon(
 
         kind = resolve_model(model, checkpoint, weights)
         defaults = MODEL_DEFAULTS[kind]
-        sampling = DPIDMSampling(steps=steps or defaults["steps"] or 1, guidance=guidance, seed=seed, window=window,
+        steps = defaults["steps"] if steps is None else steps
+        sampling = DPIDMSampling(steps=1 if steps is None else steps, guidance=guidance, seed=seed, window=window,
                                  overlap=overlap, weighting=weighting)
         torch_device = resolve_device(device)
         settings = TryOnSettings(category=category, mask=mask, frames=_parse_frames(frames),
-                                 height=height or defaults["height"], width=width or defaults["width"],
+                                 height=defaults["height"] if height is None else height,
+                                 width=defaults["width"] if width is None else width,
                                  preview=preview, keep_intermediates=keep_intermediates, weights=weights,
                                  device="cuda" if torch_device.startswith("cuda") else "cpu")
         console = Console(stderr=True)

@@ -6,7 +6,6 @@ that has the members of `base.Engine`, and one branch below plus its name in `EN
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Callable
 

@@ -4,10 +4,12 @@ scheduler, grad scaler, every RNG state of every process, the step and the data 
 Layout of `OUT/checkpoints/`:
   1000/                     a complete checkpoint (named by its step); `dpidm tryon --checkpoint` reads it (config.json + weights)
     config.json, *.safetensors   written by `DPIDM.save_checkpoint`
-    trainer_state.pt        optimiser, scheduler, scaler, step, data position (rank 0's copy: they are replicated)
-    rng/rank<r>.pt          Python, NumPy, torch CPU and CUDA generator states of process r
+    trainer_state.json/.safetensors   optimiser, scheduler, scaler, step, data position (rank 0's copy: they are
+                            replicated); tensors in safetensors, the rest JSON (`state_io`: no pickle)
+    rng/rank<r>.json/.safetensors     Python, NumPy, torch CPU and CUDA generator states of process r
     training.yaml           the resolved config the run used
-  latest                    the name of the newest complete checkpoint
+  latest                    names the newest complete checkpoint; `dpidm tryon --checkpoint RUN/checkpoints/latest`
+                            and `--checkpoint RUN` follow it (`models.checkpoint.resolve_checkpoint`)
 
 A checkpoint is written into a temporary folder beside its final name and renamed only once every process has
 finished writing, so a crash, SIGKILL or full disk mid-write never leaves a half checkpoint that `--resume` picks.
@@ -25,8 +27,10 @@ import numpy as np
 import torch
 
 from tryon_cli.errors import InputError
+from tryon_cli.models.checkpoint import LATEST, resolve_checkpoint
+from tryon_cli.training.state_io import load_state, save_state
 
-LATEST = "latest"
+TRAINER_STATE = "trainer_state"
 
 
 def checkpoint_name(step: int) -> str:
@@ -34,7 +38,7 @@ def checkpoint_name(step: int) -> str:
 
 
 def rng_state() -> dict:
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    state = {"python": random.getstate(), "numpy": np.random.get_state(legacy=False), "torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -72,10 +76,10 @@ def write_checkpoint(
         shutil.rmtree(staging, ignore_errors=True)
         (staging / "rng").mkdir(parents=True)
     barrier()
-    torch.save(rng_state(), staging / "rng" / f"rank{rank}.pt")
+    save_state(rng_state(), staging / "rng" / f"rank{rank}")
     if rank == 0:
         save_weights(staging)
-        torch.save(trainer_state, staging / "trainer_state.pt")
+        save_state(trainer_state, staging / TRAINER_STATE)
         for name, text in extra_files.items():
             (staging / name).write_text(text)
     barrier()
@@ -94,21 +98,29 @@ def write_checkpoint(
     return final
 
 
+def existing_checkpoints(output: Path) -> list[Path]:
+    """The complete checkpoints of a run folder, oldest first."""
+    root = Path(output) / "checkpoints"
+    if not root.is_dir():
+        return []
+    return sorted((p for p in root.iterdir() if p.is_dir() and p.name.isdigit()),
+                  key=lambda p: int(p.name))
+
+
 def find_checkpoint(path: Path) -> Path:
     """A checkpoint folder from `path`: the folder itself, or a run's output / checkpoints folder (its latest)."""
     path = Path(path)
     for root in (path, path / "checkpoints"):
         if (root / LATEST).is_file():
-            return root / (root / LATEST).read_text().strip()
-    if (path / "trainer_state.pt").is_file():
+            return resolve_checkpoint(root / LATEST).folder
+    if (path / f"{TRAINER_STATE}.json").is_file():
         return path
     raise InputError(f"no checkpoint to resume at {path}: expected {path / 'checkpoints' / LATEST} or a checkpoint folder")
 
 
 def read_trainer_state(checkpoint: Path, rank: int) -> tuple[dict, dict]:
     """(trainer state, this process's RNG state) of a checkpoint written by `write_checkpoint`."""
-    state = torch.load(checkpoint / "trainer_state.pt", map_location="cpu", weights_only=False)
-    rng_file = checkpoint / "rng" / f"rank{rank}.pt"
-    if not rng_file.is_file():  # resumed on more processes than it was written by: fresh streams for the new ones
-        rng_file = checkpoint / "rng" / "rank0.pt"
-    return state, torch.load(rng_file, map_location="cpu", weights_only=False)
+    rng = checkpoint / "rng" / f"rank{rank}"
+    if not rng.with_suffix(".json").is_file():  # resumed on more processes than it was written by: fresh streams
+        rng = checkpoint / "rng" / "rank0"
+    return load_state(checkpoint / TRAINER_STATE), load_state(rng)

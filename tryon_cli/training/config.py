@@ -1,7 +1,9 @@
-"""Training configuration: `default.yaml` (the paper's values), a user YAML on top, then `key=value` overrides.
+"""Training configuration: `default.yaml` (the paper's values), the chosen model's `model_defaults` (the tiny
+model's CPU-sized clips), a user YAML on top, then `key=value` overrides.
 
 `default.yaml` is the one place defaults live; the dataclasses below only give them names and types. A key that
-`default.yaml` lacks is an error naming it, so a typo is never a silently ignored setting.
+`default.yaml` lacks is an error naming it, so a typo is never a silently ignored setting; a value out of range
+is an error naming the key too (`check`), before any data or model is touched.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ class OptimConfig:
     mixed_precision: str
     gradient_checkpointing: bool
     seed: int
+    memory_check: bool
 
 
 @dataclass
@@ -84,6 +87,7 @@ class ValidationConfig:
 @dataclass
 class TrainConfig:
     model: str
+    variant: str
     weights: Optional[str]
     init_checkpoint: Optional[str]
     data: DataConfig
@@ -157,14 +161,49 @@ _SECTIONS = {"data": DataConfig, "augment": AugmentConfig, "train": OptimConfig,
              "checkpoint": CheckpointConfig, "logging": LoggingConfig, "validation": ValidationConfig}
 
 
+MODELS = ("sd15", "tiny")
+VARIANTS = ("a", "b", "c", "d")
+
+
 def load_config(path: Path | None = None, overrides: list[str] = ()) -> TrainConfig:
-    """The defaults of `default.yaml`, then the YAML at `path`, then each `key=value` override, in that order."""
+    """The defaults of `default.yaml`, the model's `model_defaults`, the YAML at `path`, then each `key=value`
+    override, in that order; range-checked."""
     values = _read_yaml(DEFAULT_CONFIG)
-    if path:
-        _merge(values, _read_yaml(Path(path)), "")
-    for item in overrides:
-        _merge(values, _override_dict(item), "")
-    return _build(TrainConfig, values)
+    presets = values.pop("model_defaults")
+    layers = [_read_yaml(Path(path)) if path else {}, *(_override_dict(item) for item in overrides)]
+    model = next((layer["model"] for layer in reversed(layers) if "model" in layer), values["model"])
+    for layer in (presets.get(model, {}), *layers):
+        _merge(values, layer, "")
+    config = _build(TrainConfig, values)
+    check(config)
+    return config
+
+
+def _require(ok: bool, key: str, rule: str, value) -> None:
+    if not ok:
+        raise InputError(f"{key} must be {rule}, got {value!r}")
+
+
+def check(config: TrainConfig) -> None:
+    """Every setting in its range (one InputError line naming the key), so a bad value never starts a run."""
+    data, opt = config.data, config.train
+    _require(config.model in MODELS, "model", " or ".join(MODELS), config.model)
+    _require(config.variant in VARIANTS, "variant", "one of " + ", ".join(VARIANTS), config.variant)
+    for key in ("height", "width"):
+        value = getattr(data, key)
+        _require(value > 0 and value % 8 == 0, f"data.{key}", "a positive multiple of 8 (the VAE factor)", value)
+    _require(data.clip_length >= 2, "data.clip_length", "at least 2 (a video step compares frames)", data.clip_length)
+    _require(data.num_workers >= 0, "data.num_workers", "0 or more", data.num_workers)
+    for key in ("batch_size", "max_steps", "gradient_accumulation"):
+        _require(getattr(opt, key) >= 1, f"train.{key}", "at least 1", getattr(opt, key))
+    _require(opt.learning_rate > 0, "train.learning_rate", "positive", opt.learning_rate)
+    _require(opt.mixed_precision in ("no", "fp16", "bf16"), "train.mixed_precision", "no, fp16 or bf16", opt.mixed_precision)
+    _require(opt.max_grad_norm >= 0, "train.max_grad_norm", "0 (off) or positive", opt.max_grad_norm)
+    _require(config.checkpoint.every >= 1, "checkpoint.every", "at least 1", config.checkpoint.every)
+    _require(config.checkpoint.keep >= 0, "checkpoint.keep", "0 (all) or more", config.checkpoint.keep)
+    for key in ("flip_p", "keypoint_drop_p", "garment_dropout"):
+        value = getattr(config.augment, key)
+        _require(0 <= value <= 1, f"augment.{key}", "a probability in [0, 1]", value)
 
 
 def config_yaml(config: TrainConfig) -> str:

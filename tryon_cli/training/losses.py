@@ -35,9 +35,12 @@ def ldm_loss(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 def _attention(query: torch.Tensor, key: torch.Tensor) -> torch.Tensor:
-    """softmax(q k^T / sqrt(d)) in float32 (half precision loses the small weights), (..., Q, K)."""
-    scores = torch.matmul(query.float(), key.float().transpose(-1, -2)) * (1.0 / math.sqrt(query.shape[-1]))
-    return scores.softmax(dim=-1)
+    """softmax(q k^T / sqrt(d)) in float32 (half precision loses the small weights), (..., Q, K). Autocast is off
+    here: it would compute the scores in half precision in the forward pass (not in the backward pass, which runs
+    outside autocast), and the recomputed maps would then not be the ones the loss was computed from."""
+    with torch.autocast(query.device.type, enabled=False):
+        scores = torch.matmul(query.float(), key.float().transpose(-1, -2)) * (1.0 / math.sqrt(query.shape[-1]))
+        return scores.softmax(dim=-1)
 
 
 class _ChunkedRowChange(torch.autograd.Function):
@@ -84,8 +87,9 @@ class _ChunkedRowChange(torch.autograd.Function):
                     grad_map *= grad_total
                     # softmax backward, then the two matmuls of the scores
                     grad_scores = current * (grad_map - (grad_map * current).sum(dim=-1, keepdim=True)) * scale
-                    grad_query[b, j, :, rows] = torch.matmul(grad_scores, key[b, j].float())
-                    grad_key[b, j] += torch.matmul(grad_scores.transpose(-1, -2), query[b, j, :, rows].float())
+                    with torch.autocast(query.device.type, enabled=False):
+                        grad_query[b, j, :, rows] = torch.matmul(grad_scores, key[b, j].float())
+                        grad_key[b, j] += torch.matmul(grad_scores.transpose(-1, -2), query[b, j, :, rows].float())
                     maps.pop(0)
         return grad_query.to(query.dtype), grad_key.to(key.dtype), None
 

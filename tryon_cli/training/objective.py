@@ -2,6 +2,7 @@
 
 Image steps: the clip is one frame, TSA and PATA are skipped (`use_temporal=False`), lambda = 0.
 Video steps: T frames, the whole block, lambda = 1e-3 with TRA on the last two decoder layers' PASA maps.
+Variants a-c of Table 4 (`model.uses_tra` False) train with lambda = 0 in both phases.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from tryon_cli.tryon.conditioning import latent_mask
 def diffusion_losses(model, batch: dict, phase: str, loss: LossConfig, generator: torch.Generator) -> dict:
     """{"loss", "mse", "tra"} for one batch; noise and timesteps come from `generator` (on the CPU, so a seed
     gives the same draws on every device)."""
-    device = model.main_unet.unet.device
+    device = model.device
     with torch.no_grad():
         latents = model.encode_latents(batch["pixel_values"].to(device), sample=True).float()
         agnostic = model.encode_latents(batch["agnostic_pixels"].to(device)).float()
@@ -31,7 +32,7 @@ def diffusion_losses(model, batch: dict, phase: str, loss: LossConfig, generator
     garment = model.encode_garment(
         batch["garment_pixels"].to(device), batch["garment_pose_map"].to(device), drop=batch["drop_garment"].to(device)
     )
-    weight = loss.tra_weight_video if phase == VIDEO else loss.tra_weight_image
+    weight = (loss.tra_weight_video if phase == VIDEO else loss.tra_weight_image) if model.uses_tra else 0.0
     want_maps = weight > 0 and latents.shape[2] > 1
     out = model.main_unet(
         inpainting_input(noisy, mask, agnostic), timesteps, garment=garment,
