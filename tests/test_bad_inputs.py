@@ -94,6 +94,8 @@ OPTION_CASES = {
         ["pose", "{root}/person.mp4", "--bogus"],
         ["pose", "train-garment", "--data", "{root}/missing.yaml"],
         ["pose", "train-garment", "--data", "{root}/a_file", "--epochs", "0"],
+        ["pose", "train-garment", "--data", "{root}/a_file", "-o", "{root}/a_file"],
+        ["pose", "train-garment", "--data", "{root}/a_file", "-o", "/proc/model.pt"],
     ],
     "mask": [
         ["mask", "{root}/person.mp4", "--category", "hat"],
