@@ -162,3 +162,41 @@ def test_different_frame_counts_and_sizes_are_truncated_and_resized_and_said_onc
     assert [n.split(":")[0] for n in record["notes"]] == ["frame counts differ for 2 of 2 pairs (e.g. a)",
                                                            "frame sizes differ for 2 of 2 pairs (e.g. a)"]
     assert "truncated to the shorter" in record["notes"][0] and "resized" in record["notes"][1]
+
+
+def test_warp_error_of_a_video_against_itself_reads_one_and_needs_a_source(shared_data, weights_root, tmp_path):
+    video = shared_data / "vivid" / "videos" / "lower1.mp4"
+    out = tmp_path / "scores.json"
+    result = runner.invoke(app, ["eval", "--pred", str(video), "--source", str(video), "--max-frames", "3",
+                                 "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    record = json.loads(out.read_text())
+    assert set(record["metrics"]) == {"warp_error"}  # the default with a source and no ground truth
+    warp = record["metrics"]["warp_error"]
+    assert warp["value"] == warp["source"]["value"] > 0 and warp["source"]["ratio"] == 1
+    assert warp["videos"] == {"pred": 1, "source": 1} and warp["frames"] == {"pred": 3, "source": 3}
+    assert warp["per_video"] == {"lower1": warp["value"]} and "1 adds no flicker" in result.stdout
+    _one_line_error(["eval", "--pred", str(video), "--gt", str(video), "--metric", "warp_error"],
+                    "warp_error compares with the source videos", "--source")
+    _one_line_error(["eval", "--pred", str(video), "--source", str(video), "--metric", "ssim"],
+                    "ssim compares with ground truth", "--gt")
+
+
+def test_eval_help_lists_every_metric_at_80_columns(monkeypatch):
+    from tryon_cli.metrics.names import METRICS
+
+    monkeypatch.setenv("COLUMNS", "80")
+    result = runner.invoke(app, ["eval", "--help"], terminal_width=80)
+    assert result.exit_code == 0
+    text = " ".join(result.stdout.replace("│", " ").split())
+    for name in METRICS:
+        assert f" {name}," in text or f" {name} (" in text, name
+
+
+def test_the_registry_holds_the_metrics_names_lists_in_their_order():
+    from tryon_cli.metrics.names import DEFAULT_METRICS, METRICS, SOURCE_METRICS
+    from tryon_cli.metrics.registry import REGISTRY
+
+    assert tuple(REGISTRY) == METRICS and all(REGISTRY[name].name == name for name in METRICS)
+    assert {n for n in METRICS if REGISTRY[n].reference == "source"} == set(SOURCE_METRICS)
+    assert all(n in REGISTRY for names in DEFAULT_METRICS.values() for n in names)

@@ -1,16 +1,14 @@
 """The DPIDM model core on the tiny configuration (CPU): equivalence with diffusers, zero-initialisation, the
-temporal modules' invariants, PASA, the garment bank, the TRA map API, checkpoints and SD1.5-layout loading."""
+temporal modules' invariants, PASA, the garment bank, what the TRA layers hand over, the attention backend.
+Checkpoints and SD1.5-layout loading: test_models_checkpoint.py; Table 4 variants: test_models_variants.py."""
 
 from __future__ import annotations
 
 import pytest
 import torch
-from diffusers import AutoencoderKL, UNet2DConditionModel
+from diffusers import UNet2DConditionModel
 from einops import rearrange
-from safetensors.torch import load_file
-from transformers import CLIPConfig, CLIPModel
 
-from tryon_cli.errors import InputError, MissingWeightsError
 from tryon_cli.models import DPIDM, GarmentConditions
 from tryon_cli.models.attention import backend
 from tryon_cli.models.attention.tsa import TemporalShiftAttention, shift_sources
@@ -198,20 +196,37 @@ def test_garment_unet_runs_once_per_generation(model, inputs):
 
 
 @torch.no_grad()
-def test_tra_maps_come_from_the_last_two_decoder_layers_only(model, inputs, garment):
+def test_tra_inputs_come_from_the_last_two_decoder_layers_only(model, inputs, garment):
     sample, pose, _, _ = inputs
-    noise, maps = model.main_unet(sample, 10, garment=garment, human_pose_maps=pose, return_pasa_maps=True)
+    projected = {}
+    hooks = [
+        model.main_unet.unet.get_submodule(f"{name}.attn1.{part}").register_forward_hook(
+            lambda _m, _i, out, key=(name, part): projected.setdefault(key, []).append(out)
+        )
+        for name in model.tra_layer_names for part in ("to_q", "to_k")
+    ]
+    try:
+        noise, handed = model.main_unet(sample, 10, garment=garment, human_pose_maps=pose, return_tra_inputs=True)
+    finally:
+        for hook in hooks:
+            hook.remove()
     decoder = [name for name in model.main_unet.block_names if name.startswith("up_blocks.")]
-    assert len(decoder) > 2 and list(maps) == decoder[-2:] == list(model.tra_layer_names)
+    assert len(decoder) > 2 and list(handed) == decoder[-2:] == list(model.tra_layer_names)
     heads = TINY.main_unet["attention_head_dim"]  # diffusers' name for SD1.5's head count
     human_tokens = HEIGHT * WIDTH  # the last decoder level is the latent resolution
-    for name, attention_map in maps.items():
+    for name, (query, key) in handed.items():
         garment_tokens = garment.features[name].shape[1]
-        assert attention_map.shape == (BATCH, FRAMES, heads, human_tokens, human_tokens + garment_tokens)
-        torch.testing.assert_close(attention_map.sum(-1), torch.ones(attention_map.shape[:-1]))
-    # The explicit-softmax path computes the same noise as the fast kernel.
-    plain = model.main_unet(sample, 10, garment=garment, human_pose_maps=pose)
-    torch.testing.assert_close(noise, plain, atol=1e-5, rtol=0)
+        head_dim = query.shape[-1]
+        assert query.shape == (BATCH, FRAMES, heads, human_tokens, head_dim)
+        assert key.shape == (BATCH, FRAMES, heads, human_tokens + garment_tokens, head_dim)
+        # (b, t) layout: frame t of sample b is row b * T + t of the layer's own projections
+        by_frame = lambda x: x.unflatten(-1, (heads, -1)).transpose(-3, -2)
+        torch.testing.assert_close(query[0], by_frame(projected[(name, "to_q")][0]), atol=0, rtol=0)
+        human_keys, garment_keys = projected[(name, "to_k")]
+        torch.testing.assert_close(key[0, :, :, :human_tokens], by_frame(human_keys), atol=0, rtol=0)
+        torch.testing.assert_close(key[0, 1, :, human_tokens:], by_frame(garment_keys)[0], atol=0, rtol=0)
+    # Handing them over changes nothing in the output (every layer keeps the fast kernel).
+    torch.testing.assert_close(noise, model.main_unet(sample, 10, garment=garment, human_pose_maps=pose), atol=0, rtol=0)
 
 
 def test_sd15_dimensions_on_the_meta_device():
@@ -219,14 +234,14 @@ def test_sd15_dimensions_on_the_meta_device():
     with torch.device("meta"):
         model = DPIDM.from_config("sd15")
         garment = model.encode_garment(torch.rand(1, 3, 512, 384), torch.rand(1, 3, 512, 384))
-        noise, maps = model.main_unet(
+        noise, handed = model.main_unet(
             torch.rand(1, 9, 2, 64, 48), 10, garment=garment, human_pose_maps=torch.rand(1, 3, 2, 512, 384),
-            return_pasa_maps=True,
+            return_tra_inputs=True,
         )
     assert noise.shape == (1, 4, 2, 64, 48) and garment.image_embeds.shape == (1, 1, 768)
     assert len(garment.features) == 16  # SD1.5 has 16 transformer blocks
-    assert list(maps) == [f"up_blocks.3.attentions.{i}.transformer_blocks.0" for i in (1, 2)]
-    assert all(m.shape == (1, 2, 8, 64 * 48, 2 * 64 * 48) for m in maps.values())
+    assert list(handed) == [f"up_blocks.3.attentions.{i}.transformer_blocks.0" for i in (1, 2)]
+    assert all(q.shape == (1, 2, 8, 64 * 48, 40) and k.shape == (1, 2, 8, 2 * 64 * 48, 40) for q, k in handed.values())
 
 
 def test_phases_select_the_papers_modules(model):
@@ -254,95 +269,10 @@ def test_xformers_probe_falls_back_with_one_warning(monkeypatch):
     monkeypatch.setitem(sys.modules, "xformers", types.ModuleType("xformers"))
     monkeypatch.setitem(sys.modules, "xformers.ops", broken)
     with pytest.warns(UserWarning, match="xformers is installed but does not run"):
-        assert backend._probe_xformers(torch.device("cpu")) == "sdpa"
-    assert backend.backend_for(torch.device("cpu")) == "sdpa"  # never xformers off CUDA
+        assert backend._probe_xformers(torch.device("cpu"), asked=True) == "sdpa"
+    assert backend.AttentionBackend("xformers").kernel_for(torch.device("cpu")) == "sdpa"  # never off CUDA
     with pytest.raises(ValueError, match="unknown attention backend"):
-        backend.set_backend("flash")
-
-
-# ---- weights on disk ---------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def sd15_folder(tmp_path_factory):
-    """A weights root in the real SD1.5 diffusers layout, saved from tiny diffusers / transformers models."""
-    root = tmp_path_factory.mktemp("weights")
-    torch.manual_seed(3)
-    UNet2DConditionModel(**TINY.main_unet).save_pretrained(root / "stable-diffusion-inpainting" / "unet")
-    AutoencoderKL(**TINY.vae).save_pretrained(root / "stable-diffusion-inpainting" / "vae")
-    UNet2DConditionModel(**TINY.garment_unet).save_pretrained(root / "stable-diffusion-v1-5" / "unet")
-    # The real folder is openai/clip-vit-large-patch14: a full CLIP model (text tower too) with a CLIPConfig.
-    text = {"hidden_size": 32, "intermediate_size": 37, "num_hidden_layers": 1, "num_attention_heads": 4}
-    text["vocab_size"] = 99
-    clip = CLIPModel(CLIPConfig(text_config=text, vision_config=TINY.image_encoder, projection_dim=32))
-    clip.save_pretrained(root / "clip-vit-large-patch14")
-    return root
-
-
-def test_sd15_layout_loads_with_every_pretrained_weight_used(sd15_folder):
-    model = DPIDM.from_pretrained(sd15_folder, modules=TINY.modules)
-    parameters = dict(model.named_parameters())
-    files = {
-        "main_unet.unet": sd15_folder / "stable-diffusion-inpainting/unet/diffusion_pytorch_model.safetensors",
-        "garment_unet.unet": sd15_folder / "stable-diffusion-v1-5/unet/diffusion_pytorch_model.safetensors",
-        "vae": sd15_folder / "stable-diffusion-inpainting/vae/diffusion_pytorch_model.safetensors",
-        "image_encoder": sd15_folder / "clip-vit-large-patch14/model.safetensors",
-    }
-    used = set()
-    for prefix, path in files.items():
-        for key, tensor in load_file(path).items():
-            if key.startswith("text_model.") or key in ("text_projection.weight", "logit_scale"):
-                continue  # CLIP's text tower: DPIDM encodes garment images only
-            name = f"{prefix}.{key}"
-            assert name in parameters, f"pretrained tensor {key} of {path.parent.name} not used"
-            assert torch.equal(parameters[name], tensor), name
-            used.add(name)
-    new = set(parameters) - used
-    assert new == set(model.load_report.new_parameters)
-    assert new and all(any(f".{kind}." in f".{n}" for kind in NEW_MODULES) for n in new)
-    assert "new:" in str(model.load_report)
-
-
-def test_missing_sd15_file_is_one_clear_error(sd15_folder, tmp_path):
-    root = tmp_path / "weights"
-    root.mkdir()
-    for part in ("stable-diffusion-v1-5", "clip-vit-large-patch14"):  # the inpainting folder is missing
-        (root / part).symlink_to(sd15_folder / part)
-    with pytest.raises(MissingWeightsError, match="stable-diffusion-inpainting/unet/config.json") as err:
-        DPIDM.from_pretrained(root)
-    assert "\n" not in str(err.value)
-
-
-def test_checkpoint_round_trip_is_exact_and_strict(sd15_folder, inputs, tmp_path):
-    sample, pose, garment_pixels, garment_pose = inputs
-    trained = DPIDM.from_pretrained(sd15_folder, modules=TINY.modules).eval()
-    randomize_new_modules(trained, seed=5)
-    with torch.no_grad():
-        for name, p in trained.named_trainable_parameters("image").items():
-            if ".attn2." in name:  # fine-tuned pretrained weights are saved too
-                p.add_(0.05)
-    trained.save_checkpoint(tmp_path / "ckpt")
-    loaded = DPIDM.from_pretrained(sd15_folder, checkpoint=tmp_path / "ckpt").eval()
-    with torch.no_grad():
-        outputs = []
-        for model in (trained, loaded):
-            garment = model.encode_garment(garment_pixels, garment_pose)
-            outputs.append(model.main_unet(sample, 10, garment=garment, human_pose_maps=pose))
-    assert torch.equal(outputs[0], outputs[1])
-
-    fresh = DPIDM.from_pretrained(sd15_folder, modules=TINY.modules)
-    tensors = load_file(tmp_path / "ckpt" / "dpidm.safetensors")
-    assert set(tensors) == set(fresh.checkpoint_parameters())
-    from safetensors.torch import save_file
-
-    dropped = dict(tensors)
-    dropped.pop(next(iter(sorted(dropped))))
-    dropped["main_unet.unknown.weight"] = torch.zeros(1)
-    save_file(dropped, str(tmp_path / "ckpt" / "dpidm.safetensors"))
-    with pytest.raises(InputError, match=r"1 missing .*; 1 unexpected \(main_unet.unknown.weight\)"):
-        fresh.load_checkpoint(tmp_path / "ckpt")
-    with pytest.raises(InputError, match="not a DPIDM checkpoint"):
-        fresh.load_checkpoint(tmp_path)
+        backend.AttentionBackend("flash")
 
 
 @pytest.mark.gpu
@@ -354,8 +284,8 @@ def test_cuda_half_precision_forward(inputs):
     cuda = lambda t: t.to("cuda", torch.float16)
     with torch.no_grad():
         garment = model.encode_garment(cuda(garment_pixels), cuda(garment_pose))
-        noise, maps = model.main_unet(
-            cuda(sample), 10, garment=garment, human_pose_maps=cuda(pose), return_pasa_maps=True
+        noise, handed = model.main_unet(
+            cuda(sample), 10, garment=garment, human_pose_maps=cuda(pose), return_tra_inputs=True
         )
     assert noise.shape == sample[:, :4].shape and torch.isfinite(noise).all()
-    assert list(maps) == list(model.tra_layer_names)
+    assert list(handed) == list(model.tra_layer_names)

@@ -1,7 +1,12 @@
-"""Garment landmarks without a trained model: the silhouette estimate, product-shot warnings, dataset checks."""
+"""Garment landmarks without a trained model: the silhouette estimate against points placed by hand
+(tests/fixtures/garment_landmarks.json), drawn shorts and skirts, product-shot warnings, dataset checks."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import cv2
 import numpy as np
 import pytest
 
@@ -16,7 +21,12 @@ from tryon_cli.preprocess.garment_landmarks import (
     product_shot_warnings,
     silhouette_landmarks,
 )
-from tryon_cli.preprocess.keypoints import BODY_NAMES
+from tryon_cli.preprocess.garment_landmarks.silhouette import garment_silhouette
+from tryon_cli.preprocess.keypoints import BODY_NAMES, DRAW_THRESHOLD
+
+REPO = Path(__file__).resolve().parents[1]
+HAND_PLACED = json.loads((REPO / "tests" / "fixtures" / "garment_landmarks.json").read_text())["garments"]
+TOLERANCE = 0.04  # of the garment's height
 
 
 def test_layout_schemas_and_flip_are_consistent():
@@ -39,6 +49,7 @@ def test_silhouette_fallback_orders_upper_landmarks_as_a_person_would(shared_dat
     assert landmarks.names == SCHEMAS["upper"] and (landmarks.height, landmarks.width) == image.shape[:2]
     p = {name: point for name, point in zip(landmarks.names, landmarks.points)}
     assert all(p[n][2] > 0 for n in landmarks.names)
+    assert p["r_wrist"][2] < DRAW_THRESHOLD and p["l_wrist"][2] < DRAW_THRESHOLD  # beyond the short sleeve
     # Front view: the garment's right side is on the image left.
     for part in ("shoulder", "elbow", "wrist", "hip"):
         assert p[f"r_{part}"][0] < p["neck"][0] < p[f"l_{part}"][0], part
@@ -104,4 +115,68 @@ def test_a_skirt_has_knees_on_the_hem_and_no_ankles():
     p = dict(zip(landmarks.names, landmarks.points))
     assert p["r_knee"][0] < p["l_knee"][0] and 150 <= p["r_knee"][1] <= 160 and p["r_knee"][2] > 0
     assert p["r_ankle"][2] == 0 and p["l_ankle"][2] == 0
-    assert 40 <= p["r_hip"][1] < 60
+    assert abs(p["r_hip"][1] - (40 + 0.4 * 80)) < 2  # hip joints 0.4 waist widths below the waistband
+
+
+def _image(name: str, shared: Path | None) -> np.ndarray:
+    if name.startswith("shared:"):
+        if shared is None:
+            pytest.skip("shared data not found")
+        return read_image(shared / name.removeprefix("shared:"))
+    return read_image(REPO / name)
+
+
+@pytest.mark.parametrize("garment", HAND_PLACED, ids=[Path(g["image"]).stem for g in HAND_PLACED])
+def test_the_estimate_finds_the_hand_placed_points_on_the_garments_outline(garment, request):
+    shared = request.getfixturevalue("shared_data") if garment["image"].startswith("shared:") else None
+    image = _image(garment["image"], shared)
+    landmarks = silhouette_landmarks(image, garment["category"])
+    found = dict(zip(landmarks.names, landmarks.points))
+    rows = np.flatnonzero(garment_silhouette(image).any(axis=1))
+    tolerance = TOLERANCE * (rows.max() - rows.min())
+    misses = {name: (found[name][:2].round().tolist(), point["xy"]) for name, point in garment["points"].items()
+              if found[name][2] < DRAW_THRESHOLD or np.linalg.norm(found[name][:2] - point["xy"]) > tolerance}
+    assert not misses, f"(estimate, by hand) beyond {tolerance:.0f} px: {misses}"
+    for name in garment.get("off_garment", []):
+        assert 0 < found[name][2] < DRAW_THRESHOLD, name
+    for name in garment.get("absent", []):
+        assert found[name][2] == 0, name
+
+
+def _drawn(polygon: list[tuple[int, int]], size: tuple[int, int] = (400, 300)) -> np.ndarray:
+    image = np.full((*size, 3), 248, np.uint8)
+    cv2.fillPoly(image, [np.array(polygon, np.int32)], (40, 60, 150))
+    return image
+
+
+def _points(image: np.ndarray, category: str) -> dict[str, np.ndarray]:
+    landmarks = silhouette_landmarks(image, category)
+    return dict(zip(landmarks.names, landmarks.points))
+
+
+def test_shorts_have_their_knees_at_the_leg_ends_and_ankles_only_as_a_direction():
+    # Waistband y 60 (x 80..220), crotch at (150, 160), legs ending at y 220: legs shorter than the rise's 1.2.
+    shorts = _drawn([(80, 60), (220, 60), (230, 220), (160, 220), (150, 160), (140, 220), (70, 220)])
+    p = _points(shorts, "lower")
+    for side, leg_centre in (("r", 105), ("l", 195)):
+        assert p[f"{side}_knee"][2] >= DRAW_THRESHOLD
+        assert abs(p[f"{side}_knee"][0] - leg_centre) < 8 and 205 <= p[f"{side}_knee"][1] <= 222
+        assert 0 < p[f"{side}_ankle"][2] < DRAW_THRESHOLD and p[f"{side}_ankle"][1] > 222
+    # Hips 0.35 rises (100 px) above the crotch: y 125.
+    assert abs(p["r_hip"][1] - 125) < 4 and p["r_hip"][0] < 150 < p["l_hip"][0]
+
+
+def test_long_trousers_put_ankles_on_the_leg_hems():
+    trousers = _drawn([(80, 40), (220, 40), (230, 380), (165, 380), (150, 130), (135, 380), (70, 380)])
+    p = _points(trousers, "lower")
+    for side in "rl":
+        assert p[f"{side}_ankle"][2] >= DRAW_THRESHOLD and p[f"{side}_ankle"][1] > 365
+        assert p[f"{side}_hip"][1] < p[f"{side}_knee"][1] < p[f"{side}_ankle"][1]
+    assert abs(p["r_ankle"][0] - 102) < 8 and abs(p["l_ankle"][0] - 198) < 8
+
+
+def test_an_a_line_skirt_has_knees_on_the_hem_and_no_ankles():
+    skirt = _drawn([(100, 60), (200, 60), (250, 300), (50, 300)])
+    p = _points(skirt, "lower")
+    assert p["r_ankle"][2] == 0 and p["l_ankle"][2] == 0
+    assert 290 <= p["r_knee"][1] <= 300 and p["r_knee"][0] < 150 < p["l_knee"][0]

@@ -65,7 +65,7 @@ MANIFEST: tuple[WeightEntry, ...] = (
         key="dpidm",
         description="A trained DPIDM checkpoint (what `dpidm train` writes)",
         path="dpidm/",
-        files=("config.json", "dpidm.safetensors"),
+        files=("config.json", "diffusion_pytorch_model.safetensors"),
         source="`dpidm train ... --output OUT` writes OUT/checkpoints/<step>/; copy or pass it with --checkpoint",
         required_by=("tryon",),
     ),

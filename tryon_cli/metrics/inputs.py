@@ -37,19 +37,32 @@ class Item:
         return iter([read_image(self.path)])
 
 
+def _file_item(path: Path, mode: str) -> Item | None:
+    suffix = path.suffix.lower()
+    if mode == "video" and suffix in VIDEO_SUFFIXES:
+        return Item(path.stem, path, "video")
+    if mode == "image" and suffix in IMAGE_SUFFIXES:
+        return Item(path.stem, path, "image")
+    return None
+
+
 def list_items(folder: Path, mode: str) -> list[Item]:
-    """The items of `folder` for `mode` ("video": videos and frame folders; "image": images), sorted by name."""
+    """The items of `folder` for `mode` ("video": videos and frame folders; "image": images), sorted by name;
+    a video or image file is a folder of one item."""
+    if folder.is_file():
+        item = _file_item(folder, mode)
+        if item is None:
+            wanted = "a video" if mode == "video" else "an image"
+            raise InputError(f"{folder} is not {wanted} (--mode {mode}); give a folder or {wanted} file")
+        return [item]
     if not folder.is_dir():
         raise InputError(f"folder not found: {folder}" if not folder.exists() else f"not a folder: {folder}")
     items = []
     for path in sorted(folder.iterdir()):
-        suffix = path.suffix.lower()
-        if mode == "video" and path.is_file() and suffix in VIDEO_SUFFIXES:
-            items.append(Item(path.stem, path, "video"))
+        if path.is_file() and _file_item(path, mode) is not None:
+            items.append(_file_item(path, mode))
         elif mode == "video" and path.is_dir() and any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir()):
             items.append(Item(path.name, path, "frames"))
-        elif mode == "image" and path.is_file() and suffix in IMAGE_SUFFIXES:
-            items.append(Item(path.stem, path, "image"))
     if not items:
         wanted = "videos or frame folders" if mode == "video" else "images"
         raise InputError(f"no {wanted} in {folder} (--mode {mode})")
@@ -61,13 +74,13 @@ def list_items(folder: Path, mode: str) -> list[Item]:
 
 
 def detect_mode(folder: Path) -> str:
-    """"video" when the folder holds videos or frame folders, else "image"."""
+    """"video" when the folder holds videos or frame folders (or is a video), else "image"."""
     for mode in ("video", "image"):
         try:
             list_items(folder, mode)
             return mode
         except InputError:
-            if not folder.is_dir():
+            if not folder.exists():
                 raise
     raise InputError(f"no videos, frame folders or images in {folder}")
 

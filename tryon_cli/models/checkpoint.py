@@ -1,75 +1,121 @@
-"""DPIDM checkpoints: `config.json` + `dpidm.safetensors` in one folder (the layout of the manifest entry `dpidm`).
+"""DPIDM checkpoints: a `DPIDMDelta.save_pretrained` folder (`config.json` + `diffusion_pytorch_model.safetensors`).
 
 Only DPIDM's own and fine-tuned weights are saved (every parameter of both training phases: the pose encoder,
 pose adapters, TSA, PATA, and the main U-Net's fine-tuned self- and cross-attention). The frozen parts (the rest
-of the main U-Net, the garment U-Net, the VAE, CLIP) come unchanged from `weights/`, so a checkpoint holds 195 M of
-the 2.2 G parameters at sd15 (780 MB in fp32: 95 M image phase, 100 M video phase). Loading is strict.
+of the main U-Net, the garment U-Net, the VAE, CLIP) come unchanged from `weights/` (sd15) or from the tiny
+model's seed, so a checkpoint holds 195 M of the 2.2 G parameters at sd15 (780 MB in fp32). The config says which
+base and variant it belongs to; loading is strict.
+
+`resolve_checkpoint` accepts what a user has at hand: a checkpoint folder, `RUN/checkpoints/latest` (the file
+naming the newest checkpoint), `RUN/checkpoints` or the run folder `RUN` itself.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
-import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
-from safetensors.torch import load_file, save_file
+from diffusers.utils import SAFETENSORS_WEIGHTS_NAME
+from safetensors.torch import load_file
 
 from tryon_cli.errors import InputError
-from tryon_cli.models.configs import DPIDMModules
+from tryon_cli.models.delta import BASES, VARIANTS, DPIDMDelta
 
 if TYPE_CHECKING:
     from tryon_cli.models.dpidm import DPIDM
 
-CONFIG_FILE = "config.json"
-WEIGHTS_FILE = "dpidm.safetensors"
-FORMAT = "dpidm-checkpoint"
-VERSION = 1
+CONFIG_FILE = DPIDMDelta.config_name
+WEIGHTS_FILE = SAFETENSORS_WEIGHTS_NAME
+LATEST = "latest"
+"""The file in a run's `checkpoints/` folder that names its newest complete checkpoint."""
+TRAINING_FACTS = ("train_height", "train_width", "clip_length", "dpidm_version")
 
 
-def _replace_atomically(path: Path, write) -> None:
-    temporary = path.with_name(f".{path.name}.partial")
-    try:
-        write(temporary)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+@dataclass(frozen=True)
+class CheckpointInfo:
+    folder: Path
+    base: str
+    variant: str
+    config: dict
+    """The delta's config.json as read."""
 
 
-def save(model: "DPIDM", directory: Path) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    tensors = {name: p.detach().to("cpu").contiguous() for name, p in model.checkpoint_parameters().items()}
-    config = {"format": FORMAT, "version": VERSION, "modules": model.config.modules.to_dict()}
-    _replace_atomically(
-        directory / WEIGHTS_FILE, lambda path: save_file(tensors, str(path), metadata={"format": FORMAT})
+def _follow_latest(pointer: Path) -> Path:
+    name = pointer.read_text().strip()
+    folder = pointer.parent / name
+    if not name or not folder.is_dir():
+        raise InputError(f"{pointer} names checkpoint {name!r}, which is not a folder in {pointer.parent}")
+    return folder
+
+
+def _checkpoint_folder(path: Path) -> Path:
+    if not path.exists():
+        raise InputError(f"checkpoint {path} does not exist")
+    if path.is_file():
+        if path.name != LATEST:
+            raise InputError(f"checkpoint {path} is a file; give a checkpoint folder, RUN/checkpoints/{LATEST} or RUN")
+        return _follow_latest(path)
+    if (path / CONFIG_FILE).is_file():
+        return path
+    for pointer in (path / LATEST, path / "checkpoints" / LATEST):
+        if pointer.is_file():
+            return _follow_latest(pointer)
+    raise InputError(
+        f"{path} is not a DPIDM checkpoint: no {CONFIG_FILE}, and no checkpoints/{LATEST} of a training run"
     )
-    _replace_atomically(directory / CONFIG_FILE, lambda path: path.write_text(json.dumps(config, indent=2) + "\n"))
+
+
+def resolve_checkpoint(path: str | Path, *, base: str | None = None) -> CheckpointInfo:
+    """The checkpoint at `path`, checked (config readable and DPIDM's, base and variant known, weights present, and
+    the base equal to `base` when given) before anything is built; one-line InputError otherwise."""
+    folder = _checkpoint_folder(Path(path))
+    config_path = folder / CONFIG_FILE
+    if not config_path.is_file():
+        raise InputError(f"not a DPIDM checkpoint: {config_path} not found")
+    try:
+        config = json.loads(config_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise InputError(f"{config_path}: not valid JSON ({err})") from None
+    if not isinstance(config, dict) or config.get("_class_name") != DPIDMDelta.__name__:
+        older = isinstance(config, dict) and config.get("format") == "dpidm-checkpoint"
+        hint = " (written by an older dpidm, before checkpoints recorded their base: train again)" if older else ""
+        raise InputError(f"{config_path} is not a DPIDM checkpoint config{hint}")
+    known = set(inspect.signature(DPIDMDelta.__init__).parameters) - {"self"}
+    unknown = sorted(k for k in config if not k.startswith("_") and k not in known)
+    if unknown:
+        raise InputError(f"{config_path}: settings this dpidm does not know ({', '.join(unknown)})")
+    found_base, variant = config.get("base"), config.get("variant")
+    if found_base not in BASES:
+        raise InputError(f"{config_path}: base {found_base!r} unknown (known: {', '.join(BASES)})")
+    if variant not in VARIANTS:
+        raise InputError(f"{config_path}: variant {variant!r} unknown (known: {', '.join(VARIANTS)})")
+    if base is not None and base != found_base:
+        raise InputError(f"{folder} is a checkpoint of the {found_base} model, not of {base}")
+    if not (folder / WEIGHTS_FILE).is_file():
+        raise InputError(f"not a complete DPIDM checkpoint: {folder / WEIGHTS_FILE} not found")
+    return CheckpointInfo(folder, found_base, variant, config)
+
+
+def module_settings(config) -> dict:
+    """The settings that must agree between a checkpoint and a model (all but training facts and diffusers'
+    bookkeeping), JSON-normalised (tuples as lists)."""
+    settings = {k: v for k, v in dict(config).items() if not k.startswith("_") and k not in TRAINING_FACTS}
+    return json.loads(json.dumps(settings))
+
+
+def save(model: "DPIDM", directory: Path, **training_facts) -> Path:
+    from tryon_cli import __version__
+
+    unknown = sorted(set(training_facts) - set(TRAINING_FACTS))
+    if unknown:
+        raise ValueError(f"unknown training facts {unknown}; known: {', '.join(TRAINING_FACTS)}")
+    model.delta.register_to_config(**{"dpidm_version": __version__, **training_facts})
+    model.delta.save_pretrained(directory)
     return directory
-
-
-def _require_file(directory: Path, name: str) -> Path:
-    path = directory / name
-    if not path.is_file():
-        raise InputError(
-            f"not a DPIDM checkpoint: {path} not found (a checkpoint folder holds {CONFIG_FILE} and {WEIGHTS_FILE})"
-        )
-    return path
-
-
-def read_modules(directory: Path) -> DPIDMModules:
-    """The DPIDM module settings a checkpoint was saved with."""
-    path = _require_file(directory, CONFIG_FILE)
-    try:
-        config = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise InputError(f"{path}: not valid JSON ({err})") from None
-    if config.get("format") != FORMAT:
-        raise InputError(f"{path}: not a DPIDM checkpoint config (format {config.get('format')!r})")
-    try:
-        return DPIDMModules.from_dict(config["modules"])
-    except (KeyError, TypeError, ValueError) as err:
-        raise InputError(f"{path}: bad module settings ({err})") from None
 
 
 def _names(names: list[str], limit: int = 3) -> str:
@@ -77,14 +123,14 @@ def _names(names: list[str], limit: int = 3) -> str:
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
-def load(model: "DPIDM", directory: Path) -> None:
-    modules = read_modules(directory)
-    if modules != model.config.modules:
-        raise InputError(
-            f"{directory}: checkpoint was saved with module settings {modules}, the model has {model.config.modules}"
-        )
-    tensors = load_file(str(_require_file(directory, WEIGHTS_FILE)))
-    expected = model.checkpoint_parameters()
+def load(model: "DPIDM", info: CheckpointInfo) -> None:
+    theirs, ours = module_settings(info.config), module_settings(model.delta.config)
+    differ = sorted(k for k in theirs.keys() | ours.keys() if theirs.get(k) != ours.get(k))
+    if differ:
+        shown = "; ".join(f"{k}: checkpoint {theirs.get(k)!r}, model {ours.get(k)!r}" for k in differ[:3])
+        raise InputError(f"{info.folder} does not fit this model ({shown})")
+    tensors = load_file(str(info.folder / WEIGHTS_FILE))
+    expected = model.delta.state_dict()
     missing = sorted(set(expected) - set(tensors))
     unexpected = sorted(set(tensors) - set(expected))
     wrong_shape = sorted(n for n in set(expected) & set(tensors) if expected[n].shape != tensors[n].shape)
@@ -96,7 +142,7 @@ def load(model: "DPIDM", directory: Path) -> None:
             problems.append(f"{len(unexpected)} unexpected ({_names(unexpected)})")
         if wrong_shape:
             problems.append(f"{len(wrong_shape)} of another shape ({_names(wrong_shape)})")
-        raise InputError(f"{directory / WEIGHTS_FILE} does not fit this model: " + "; ".join(problems))
+        raise InputError(f"{info.folder / WEIGHTS_FILE} does not fit this model: " + "; ".join(problems))
     with torch.no_grad():
-        for name, parameter in expected.items():
-            parameter.copy_(tensors[name])
+        model.delta.load_state_dict(tensors)
+    model.delta.register_to_config(**{k: info.config.get(k) for k in TRAINING_FACTS})

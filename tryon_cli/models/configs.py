@@ -2,43 +2,13 @@
 
 A configuration has two parts. The pretrained parts (the two U-Nets, the VAE, the CLIP image encoder, the
 scheduler) are plain diffusers / transformers config dicts, so `sd15` matches the `config.json` files of the SD1.5
-folders. `DPIDMModules` holds the hyper-parameters of the modules DPIDM adds (pose encoder, pose adapters, TSA,
-PATA); it is what a DPIDM checkpoint's `config.json` records, because the pretrained parts come from `weights/`.
+folders. `delta` holds the settings of the modules DPIDM adds (pose encoder, pose adapters, TSA, PATA) where they
+differ from `DPIDMDelta`'s defaults; a DPIDM checkpoint's `config.json` (the delta's) records them all.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
-
-
-@dataclass(frozen=True)
-class DPIDMModules:
-    """Hyper-parameters of the modules DPIDM adds to SD1.5 (paper sections 3.4-3.5)."""
-
-    pose_encoder_channels: tuple[int, int, int] = (16, 32, 96)
-    """Widths of the pose encoder's first three convs (each halves the resolution); the fourth maps to the main
-    U-Net's first block width at latent resolution."""
-    pose_adapter_dim: int = 64
-    """Width of W_down in Eq. 3 (the adapter's bottleneck, lower than the pose feature width)."""
-    tsa_shift_frames: int = 2
-    """L in Eq. 5: how many previous frames the temporal shift takes tokens from."""
-    garment_timestep: int = 0
-    """Timestep at which the garment U-Net runs. It is timestep-independent at inference (run once per garment);
-    0 shows it the clean garment latent as clean, the reading that matches "reference net" practice."""
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "DPIDMModules":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown DPIDM module settings: {', '.join(unknown)}")
-        values = dict(data)
-        if "pose_encoder_channels" in values:
-            values["pose_encoder_channels"] = tuple(values["pose_encoder_channels"])
-        return cls(**values)
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -51,7 +21,8 @@ class DPIDMConfig:
     vae: dict
     image_encoder: dict
     scheduler: dict
-    modules: DPIDMModules = field(default_factory=DPIDMModules)
+    delta: dict = field(default_factory=dict)
+    """Settings of DPIDM's own modules that differ from `DPIDMDelta`'s defaults (the SD1.5 ones)."""
 
 
 def _sd15_unet(in_channels: int) -> dict:
@@ -121,7 +92,6 @@ SD15 = DPIDMConfig(
         "hidden_act": "quick_gelu",
     },
     scheduler=_SD15_SCHEDULER,
-    modules=DPIDMModules(),
 )
 
 
@@ -157,7 +127,7 @@ TINY = DPIDMConfig(
         "projection_dim": 32,
     },
     scheduler=_SD15_SCHEDULER,
-    modules=DPIDMModules(pose_encoder_channels=(8, 16, 16), pose_adapter_dim=8, tsa_shift_frames=2),
+    delta={"pose_encoder_channels": (8, 16, 16), "pose_adapter_dim": 8},
 )
 
 CONFIGS = {"sd15": SD15, "tiny": TINY}

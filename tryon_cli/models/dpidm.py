@@ -28,24 +28,31 @@ from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
 from tryon_cli.models import checkpoint as checkpoint_io
 from tryon_cli.models import pretrained
-from tryon_cli.models.configs import DPIDMConfig, DPIDMModules, get_config
+from tryon_cli.models.attention.backend import AttentionBackend
+from tryon_cli.models.configs import DPIDMConfig, get_config
+from tryon_cli.models.delta import PHASES, DPIDMDelta, unet_structure
 from tryon_cli.models.garment_bank import GarmentConditions, GarmentUNet
 from tryon_cli.models.main_unet import MainUNet, level_grids
-
-PHASES = ("image", "video")
 
 # The seed of the tiny model's random frozen base, shared by training and inference (see `from_config`).
 TINY_BASE_SEED = 0
 
-# Parameter-name patterns (inside `main_unet`) of each phase's trainable modules.
-_PHASE_PATTERNS = {
-    "image": ("pose_encoder.", ".attn1.", ".pasa_adapter.", ".attn2."),
-    "video": (".tsa.", ".pata."),
-}
-
 # CLIP's input normalisation (the CLIPImageProcessor defaults of the ViT-L/14 release).
 _CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 _CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+def _new_delta(config: DPIDMConfig, base: str, settings: dict) -> DPIDMDelta:
+    """Fresh DPIDM modules for `config`'s main U-Net: the base's defaults, then `settings` (variant and module
+    hyper-parameters, e.g. from a checkpoint's config)."""
+    return DPIDMDelta(**{**config.delta, **settings, "base": base, "unet": unet_structure(config.main_unet)})
+
+
+def _checkpoint_settings(info: checkpoint_io.CheckpointInfo) -> dict:
+    settings = checkpoint_io.module_settings(info.config)
+    for structural in ("base", "unet"):  # the base comes from where the model is built; `load` compares both
+        settings.pop(structural, None)
+    return settings
 
 
 class DPIDM(nn.Module):
@@ -56,24 +63,39 @@ class DPIDM(nn.Module):
         garment_unet: UNet2DConditionModel,
         vae: AutoencoderKL,
         image_encoder: CLIPVisionModelWithProjection,
+        delta: DPIDMDelta,
     ):
-        """Wraps plain diffusers / transformers parts (pretrained or not) and adds DPIDM's modules."""
+        """Wraps plain diffusers / transformers parts (pretrained or not) and wires in DPIDM's modules (`delta`).
+
+        `delta` is kept as a plain attribute, not a registered child: its modules are registered where they run
+        (inside `main_unet`), so parameter names stay SD1.5's and nothing is counted twice; `model.delta` is the
+        checkpoint's view of them (`save_pretrained` / `from_pretrained`)."""
         super().__init__()
         self.config = config
-        self.main_unet = MainUNet(main_unet, config.modules)
-        self.garment_unet = GarmentUNet(garment_unet, timestep=config.modules.garment_timestep)
+        object.__setattr__(self, "delta", delta)
+        self.main_unet = MainUNet(main_unet, delta)
+        self.garment_unet = GarmentUNet(garment_unet, timestep=delta.config.garment_timestep)
         self.vae = vae
         self.image_encoder = image_encoder
         self.noise_scheduler = DDIMScheduler(**config.scheduler)
         self.load_report: pretrained.LoadReport | None = None
         for frozen in (self.garment_unet, self.vae, self.image_encoder):
             frozen.requires_grad_(False)
+        self.attention_backend = AttentionBackend()
+        for module in self.modules():  # one backend object for every attention layer of this model
+            processor = getattr(module, "processor", None)
+            if hasattr(processor, "backend"):
+                processor.backend = self.attention_backend
 
     # ---- construction -------------------------------------------------------------------------------------------
 
     @classmethod
-    def from_config(cls, config: str | DPIDMConfig = "sd15", *, seed: int | None = None) -> "DPIDM":
-        """Build with random weights (no files read): `"tiny"` for tests, `"sd15"` for the real dimensions.
+    def from_config(
+        cls, config: str | DPIDMConfig = "sd15", *, seed: int | None = None, variant: str = "d", **settings
+    ) -> "DPIDM":
+        """Build with random weights (no files read): `"tiny"` for tests, `"sd15"` for the real dimensions;
+        `variant` is a row of the paper's Table 4 (`delta.VARIANTS`; "d" is DPIDM); `settings` override the
+        base's module hyper-parameters (`DPIDMDelta` arguments, e.g. `pata_pose_in_residual=False`).
 
         With `seed`, the weights are drawn from that seed without touching the global random state, so the same
         model can be rebuilt later: `dpidm train --model tiny` and `dpidm tryon --model tiny` share a frozen base
@@ -88,6 +110,7 @@ class DPIDM(nn.Module):
                 UNet2DConditionModel(**config.garment_unet),
                 AutoencoderKL(**config.vae),
                 CLIPVisionModelWithProjection(CLIPVisionConfig(**config.image_encoder)),
+                _new_delta(config, "sd15" if config.name == "sd15" else "tiny", {**settings, "variant": variant}),
             )
 
     @classmethod
@@ -96,63 +119,100 @@ class DPIDM(nn.Module):
         weights_root: str | Path | None = None,
         checkpoint: str | Path | None = None,
         *,
-        modules: DPIDMModules | None = None,
+        variant: str = "d",
         dtype: torch.dtype = torch.float32,
     ) -> "DPIDM":
         """SD1.5 parts from diffusers-format folders under `weights_root` (default `$DPIDM_WEIGHTS` or
         `weights/`; the manifest entries `sd15-inpainting`, `sd15`, `clip-image-encoder`), then DPIDM's weights from
-        `checkpoint` (a folder written by `save_checkpoint`) if given, else freshly initialised DPIDM modules.
+        `checkpoint` (anything `resolve_checkpoint` accepts; its variant wins) if given, else freshly initialised
+        DPIDM modules of `variant`.
 
         Raises MissingWeightsError naming the first missing file, InputError when a folder's weights do not fit.
         `model.load_report` says what came from where and lists the new (not pretrained) parameters.
         """
         root = None if weights_root is None else Path(weights_root)
-        if checkpoint is not None:
-            modules = checkpoint_io.read_modules(Path(checkpoint))
+        info = None if checkpoint is None else checkpoint_io.resolve_checkpoint(checkpoint, base="sd15")
         parts = pretrained.load_parts(root, dtype)
+        sd15 = get_config("sd15")
         config = DPIDMConfig(
             name="pretrained",
             main_unet=dict(parts.main_unet.config),
             garment_unet=dict(parts.garment_unet.config),
             vae=dict(parts.vae.config),
             image_encoder=parts.image_encoder.config.to_dict(),
-            scheduler=get_config("sd15").scheduler,
-            modules=modules or DPIDMModules(),
+            scheduler=sd15.scheduler,
+            delta=sd15.delta,
         )
-        model = cls(config, parts.main_unet, parts.garment_unet, parts.vae, parts.image_encoder).to(dtype)
+        delta = _new_delta(config, "sd15", {"variant": variant} if info is None else _checkpoint_settings(info))
+        model = cls(config, parts.main_unet, parts.garment_unet, parts.vae, parts.image_encoder, delta).to(dtype)
         model.load_report = pretrained.LoadReport.of(model, parts.loaded)
-        if checkpoint is not None:
-            model.load_checkpoint(checkpoint)
+        if info is not None:
+            checkpoint_io.load(model, info)
         return model
+
+    @classmethod
+    def from_checkpoint(
+        cls, checkpoint: str | Path, *, weights_root: str | Path | None = None, dtype: torch.dtype = torch.float32
+    ) -> "DPIDM":
+        """The model a checkpoint belongs to, with its weights: its base and variant from its config.json (a tiny
+        checkpoint gets the tiny frozen base of TINY_BASE_SEED; an sd15 one the SD1.5 weights under `weights_root`)."""
+        info = checkpoint_io.resolve_checkpoint(checkpoint)
+        if info.base == "sd15":
+            return cls.from_pretrained(weights_root, info.folder, dtype=dtype)
+        model = cls.from_config("tiny", seed=TINY_BASE_SEED, **_checkpoint_settings(info))
+        checkpoint_io.load(model, info)
+        return model.to(dtype)
+
+    # ---- runtime ------------------------------------------------------------------------------------------------
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.main_unet.parameters()).device
+
+    @property
+    def variant(self) -> str:
+        return self.delta.config.variant
+
+    @property
+    def uses_tra(self) -> bool:
+        """Whether this variant trains with the TRA loss (Eq. 6): (c) and (d) differ only in this."""
+        return self.delta.parts.tra
+
+    def set_attention_backend(self, name: str) -> None:
+        """"auto" (xformers on CUDA when it runs, else SDPA), "sdpa" or "xformers", for this model only."""
+        self.attention_backend.set(name)
+
+    def enable_gradient_checkpointing(self) -> None:
+        """Recompute the main U-Net's activations in the backward pass (the only part that trains)."""
+        self.main_unet.unet.enable_gradient_checkpointing()
+
+    def disable_gradient_checkpointing(self) -> None:
+        self.main_unet.unet.disable_gradient_checkpointing()
 
     # ---- checkpoints --------------------------------------------------------------------------------------------
 
-    def save_checkpoint(self, directory: str | Path) -> Path:
-        """Write `directory/config.json` and `directory/dpidm.safetensors` holding DPIDM's own and fine-tuned
-        weights: every parameter of both training phases (the frozen SD1.5 parts come from `weights/`)."""
-        return checkpoint_io.save(self, Path(directory))
+    def save_checkpoint(self, directory: str | Path, **training_facts) -> Path:
+        """`delta.save_pretrained(directory)`: config.json + the weights of both training phases (the frozen SD1.5
+        parts come from `weights/`). `training_facts`: train_height, train_width, clip_length (recorded in the
+        config with dpidm's version)."""
+        return checkpoint_io.save(self, Path(directory), **training_facts)
 
-    def load_checkpoint(self, directory: str | Path) -> None:
-        """Load a `save_checkpoint` folder strictly: every tensor must match a checkpoint parameter of this model by
-        name and shape and every checkpoint parameter must be present, else InputError with a readable report."""
-        checkpoint_io.load(self, Path(directory))
+    def load_checkpoint(self, checkpoint: str | Path) -> None:
+        """Load a checkpoint (anything `resolve_checkpoint` accepts) strictly: the same base structure, variant and
+        module settings, every tensor present with its shape, else InputError with a readable report."""
+        checkpoint_io.load(self, checkpoint_io.resolve_checkpoint(checkpoint))
 
     def checkpoint_parameters(self) -> dict[str, nn.Parameter]:
-        """The parameters a checkpoint holds: the union of both phases, by name."""
+        """The parameters a checkpoint holds: the union of both phases, by name (relative to this model)."""
         return {name: p for phase in PHASES for name, p in self.named_trainable_parameters(phase).items()}
 
     # ---- training phases ----------------------------------------------------------------------------------------
 
     def named_trainable_parameters(self, phase: str) -> dict[str, nn.Parameter]:
         """Name (relative to this model) -> parameter, for the modules that train in `phase` ("image" or "video")."""
-        if phase not in _PHASE_PATTERNS:
-            raise ValueError(f"unknown training phase {phase!r}; choose one of {', '.join(PHASES)}")
-        patterns = _PHASE_PATTERNS[phase]
-        return {
-            f"main_unet.{name}": p
-            for name, p in self.main_unet.named_parameters()
-            if any(pattern in f".{name}" for pattern in patterns)
-        }
+        wanted = self.delta.named_phase_parameters(phase)
+        names = {id(p): name for name, p in self.named_parameters(remove_duplicate=False)}
+        return {names[id(p)]: p for p in wanted.values()}
 
     def trainable_parameters(self, phase: str) -> list[nn.Parameter]:
         return list(self.named_trainable_parameters(phase).values())
@@ -166,13 +226,13 @@ class DPIDM(nn.Module):
     # ---- garment branch -----------------------------------------------------------------------------------------
 
     @property
-    def pose_encoder(self) -> nn.Module:
-        """The pose encoder, shared by human and garment pose maps (it lives in `main_unet`)."""
+    def pose_encoder(self) -> nn.Module | None:
+        """The pose encoder, shared by human and garment pose maps (it lives in `main_unet`); None in variant (a)."""
         return self.main_unet.pose_encoder
 
     @property
     def tra_layer_names(self) -> tuple[str, ...]:
-        """Names of the blocks whose PASA maps the TRA loss reads (the last two decoder transformer blocks)."""
+        """Names of the blocks whose PASA attention the TRA loss reads (the last two decoder transformer blocks)."""
         return self.main_unet.tra_layer_names
 
     def encode_garment(
@@ -217,7 +277,7 @@ class DPIDM(nn.Module):
     ) -> GarmentConditions:
         features = self.garment_unet(latents, embeds)
         pose = None
-        if pose_map is not None:
+        if pose_map is not None and self.pose_encoder is not None:
             grids = level_grids(latents.shape[-2], latents.shape[-1], self.main_unet.levels)
             pose = self.pose_encoder.pyramid(pose_map.to(latents.dtype), grids)
         return GarmentConditions(image_embeds=embeds, features=features, pose=pose)

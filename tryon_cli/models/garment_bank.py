@@ -1,6 +1,6 @@
 """The garment branch: the garment U-Net that fills a feature bank, and the `GarmentConditions` it produces.
 
-The garment U-Net is SD1.5's U-Net run once on the garment latent (at `DPIDMModules.garment_timestep`, 0). Every
+The garment U-Net is SD1.5's U-Net run once on the garment latent (at the delta's `garment_timestep`, 0). Every
 transformer block's PASA input f_g (the output of its `norm1`, i.e. exactly what that block's self-attention
 reads) is recorded under the block's name, e.g. `up_blocks.1.attentions.0.transformer_blocks.0`; the main U-Net's
 block of the same name reads it. Nothing after the last block's `norm1` is read by anyone, so the run stops there

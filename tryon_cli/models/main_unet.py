@@ -2,8 +2,8 @@
 PASA -> TSA -> CA -> PATA -> FF, plus the pose encoder; video latents in, noise out.
 
 The U-Net stays a `UNet2DConditionModel` (config and SD1.5 parameter names unchanged); only its transformer blocks
-are replaced by `DPIDMTransformerBlock`s that hold the original sub-modules. New parameters: `pose_encoder.*` and,
-per block, `pasa_adapter.*`, `tsa.*`, `pata.*`.
+are replaced by `DPIDMTransformerBlock`s that hold the original sub-modules. New parameters (the `DPIDMDelta`'s
+modules, registered here where they run): `pose_encoder.*` and, per block, `pasa_adapter.*`, `tsa.*`, `pata.*`.
 """
 
 from __future__ import annotations
@@ -16,13 +16,12 @@ from einops import rearrange
 from torch import nn
 
 from tryon_cli.models.attention.backend import AttnProcessor
-from tryon_cli.models.configs import DPIDMModules
+from tryon_cli.models.delta import DPIDMDelta
 from tryon_cli.models.garment_bank import GarmentConditions, transformer_block_names
-from tryon_cli.models.pose_encoder import PoseEncoder
 from tryon_cli.models.transformer_block import DPIDMTransformerBlock, FrameContext
 
 TRA_LAYER_COUNT = 2
-"""The TRA loss reads the PASA maps of the last two decoder layers (paper 3.5)."""
+"""The TRA loss reads the PASA attention of the last two decoder layers (paper 3.5)."""
 
 
 def level_grids(height: int, width: int, levels: int) -> list[tuple[int, int]]:
@@ -52,23 +51,20 @@ def inpainting_input(noisy_latents: torch.Tensor, mask: torch.Tensor, agnostic_l
 
 
 class MainUNet(nn.Module):
-    def __init__(self, unet: UNet2DConditionModel, modules: DPIDMModules):
+    def __init__(self, unet: UNet2DConditionModel, delta: DPIDMDelta):
         super().__init__()
         self.unet = unet
         self.levels = len(unet.config.block_out_channels)
-        self.pose_encoder = PoseEncoder(modules.pose_encoder_channels, unet.config.block_out_channels[0])
+        self.pose_encoder = delta.pose_encoder  # None in ablation variant (a)
         unet.set_attn_processor(AttnProcessor())
         self.block_names = transformer_block_names(unet)
+        if tuple(self.block_names) != delta.block_names:
+            raise ValueError("the DPIDM delta was built for another U-Net structure")
         for name in self.block_names:
             parent_name, index = name.rsplit(".", 1)
             parent = unet.get_submodule(parent_name)
             parent[int(index)] = DPIDMTransformerBlock(
-                parent[int(index)],
-                name=name,
-                level=block_level(name, self.levels),
-                pose_dim=self.pose_encoder.out_channels,
-                adapter_dim=modules.pose_adapter_dim,
-                shift_frames=modules.tsa_shift_frames,
+                parent[int(index)], name=name, level=block_level(name, self.levels), parts=delta.block(name)
             )
         decoder_blocks = [name for name in self.block_names if name.startswith("up_blocks.")]
         self.tra_layer_names: tuple[str, ...] = tuple(decoder_blocks[-TRA_LAYER_COUNT:])
@@ -83,7 +79,7 @@ class MainUNet(nn.Module):
         *,
         use_tsa: bool | None = None,
         use_pata: bool | None = None,
-        return_pasa_maps: bool = False,
+        return_tra_inputs: bool = False,
     ):
         """Predict the noise of a window of video latents.
 
@@ -93,11 +89,12 @@ class MainUNet(nn.Module):
         human_pose_maps: (B, 3, T, 8h, 8w) rendered pose maps in [0, 1], or None for no pose.
         use_temporal: run TSA and PATA (video); False for single images (the image phase of training).
         use_tsa, use_pata: override `use_temporal` per module.
-        return_pasa_maps: also return {block name: (B, T, heads, N_h, N_h + N_g)} PASA attention maps of the
-            last two decoder layers (`tra_layer_names`), for the TRA loss; those two layers then use an explicit
-            softmax, all others keep the fast kernel.
+        return_tra_inputs: also return {block name: `QueriesKeys`} of the last two decoder layers'
+            PASA (`tra_layer_names`): queries (B, T, heads, N_h, d) and keys (B, T, heads, N_h + N_g, d), from
+            which `training.losses.tra_loss` computes Eq. 6 without ever holding a whole attention map. Every
+            layer's output still comes from the fast attention kernel.
 
-        Returns the predicted noise (B, 4, T, h, w), or (noise, maps) with `return_pasa_maps`.
+        Returns the predicted noise (B, 4, T, h, w), or (noise, tra_inputs) with `return_tra_inputs`.
         """
         batch, _, frames, height, width = sample.shape
         if garment.batch_size != batch:
@@ -106,7 +103,7 @@ class MainUNet(nn.Module):
         timesteps = torch.as_tensor(timestep, device=sample.device)
         timesteps = timesteps.expand(batch) if timesteps.ndim == 0 else timesteps
         human_pose = None
-        if human_pose_maps is not None:
+        if human_pose_maps is not None and self.pose_encoder is not None:
             human_pose = self.pose_encoder.pyramid(rearrange(human_pose_maps, "b c t h w -> (b t) c h w"), grids)
         ctx = FrameContext(
             frames=frames,
@@ -115,7 +112,7 @@ class MainUNet(nn.Module):
             human_pose=human_pose,
             use_tsa=use_temporal if use_tsa is None else use_tsa,
             use_pata=use_temporal if use_pata is None else use_pata,
-            map_layers=frozenset(self.tra_layer_names) if return_pasa_maps else frozenset(),
+            tra_layers=frozenset(self.tra_layer_names) if return_tra_inputs else frozenset(),
         )
         noise = self.unet(
             rearrange(sample, "b c t h w -> (b t) c h w"),
@@ -124,4 +121,4 @@ class MainUNet(nn.Module):
             cross_attention_kwargs={"dpidm": ctx},
         ).sample
         noise = rearrange(noise, "(b t) c h w -> b c t h w", t=frames)
-        return (noise, ctx.maps) if return_pasa_maps else noise
+        return (noise, ctx.tra_inputs) if return_tra_inputs else noise

@@ -16,6 +16,7 @@ from diffusers import AutoencoderKL, UNet2DConditionModel
 from transformers import CLIPVisionModelWithProjection
 
 from tryon_cli.errors import InputError
+from tryon_cli.models.delta import part_of
 from tryon_cli.weights import require
 
 if TYPE_CHECKING:
@@ -95,23 +96,21 @@ class LoadReport:
     """Component -> number of parameters loaded from files."""
     new_parameters: list[str] = field(default_factory=list)
     """Parameters of DPIDM's own modules, not in any pretrained file."""
+    new_kinds: list[str] = field(default_factory=list)
+    """The delta parts they belong to (`delta.part_of`)."""
 
     @classmethod
     def of(cls, model: "DPIDM", loaded: dict[str, set[str]]) -> "LoadReport":
         from_files = {f"{prefix}.{name}" for prefix, names in loaded.items() for name in names}
         # Wrapping blocks moves no parameter, so pretrained names are unchanged and everything else is new.
         new = [name for name, _ in model.named_parameters() if name not in from_files]
-        return cls({prefix: len(names) for prefix, names in loaded.items()}, new)
+        parts = {id(p): part_of(name) for name, p in model.delta.named_parameters()}
+        kinds = {id(p): parts.get(id(p), name) for name, p in model.named_parameters()}
+        by_name = dict(model.named_parameters())
+        new_kinds = sorted({kinds[id(by_name[name])] for name in new})
+        return cls({prefix: len(names) for prefix, names in loaded.items()}, new, new_kinds)
 
     def __str__(self) -> str:
         lines = [f"{prefix}: {count} pretrained parameters" for prefix, count in self.pretrained.items()]
-        kinds = sorted({_module_kind(name) for name in self.new_parameters})
-        lines.append(f"new: {len(self.new_parameters)} parameters ({', '.join(kinds)})")
+        lines.append(f"new: {len(self.new_parameters)} parameters ({', '.join(self.new_kinds)})")
         return "\n".join(lines)
-
-
-def _module_kind(name: str) -> str:
-    for kind in ("pose_encoder", "pasa_adapter", "tsa", "pata"):
-        if f".{kind}." in f".{name}":
-            return kind
-    return name

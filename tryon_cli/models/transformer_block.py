@@ -2,12 +2,13 @@
 
 `DPIDMTransformerBlock` takes over a diffusers `BasicTransformerBlock` of SD1.5's kind: it keeps that block's
 modules under their own names (`norm1`, `attn1`, `norm2`, `attn2`, `norm3`, `ff`), so the U-Net's state dict
-keeps SD1.5's keys, and adds `pasa_adapter`, `tsa` and `pata`. Each sub-block is pre-norm residual:
+keeps SD1.5's keys, and adds the block's parts of the `DPIDMDelta` (`pasa_adapter`, `tsa`, `pata`; a part the
+variant lacks is None). Each sub-block is pre-norm residual:
 
     x = x + attn1(norm1(x) + Adpt(p_h), garment tokens norm1_g(x_g) + Adpt(p_g))   PASA, Eq. 4
     x = x + TSA(x)                                                                  Eq. 5 (video only)
     x = x + attn2(norm2(x), CLIP garment embedding)                                 CA
-    x = x + PATA(x, p_h)                                                            (video only)
+    x = PATA(x, p_h)                          residual temporal attention, see attention/pata.py (video only)
     x = x + ff(norm3(x))
 
 The per-call inputs (frame count, pose tokens, garment bank, switches) arrive as a `FrameContext` under the
@@ -22,11 +23,9 @@ import torch
 from diffusers.models.attention import BasicTransformerBlock
 from torch import nn
 
-from tryon_cli.models.attention.pasa import PASAProcessor
-from tryon_cli.models.attention.pata import PoseAwareTemporalAttention
-from tryon_cli.models.attention.tsa import TemporalShiftAttention
+from tryon_cli.models.attention.pasa import PASAProcessor, QueriesKeys
+from tryon_cli.models.delta import BlockDelta
 from tryon_cli.models.garment_bank import GarmentConditions
-from tryon_cli.models.pose_adapter import PoseAdapter
 
 
 @dataclass
@@ -41,9 +40,9 @@ class FrameContext:
     """Human pose tokens p_h per level, (B*T, N_l, C_pose)."""
     use_tsa: bool = False
     use_pata: bool = False
-    map_layers: frozenset[str] = frozenset()
-    """Blocks whose PASA maps are wanted (explicit softmax there)."""
-    maps: dict[str, torch.Tensor] = field(default_factory=dict)
+    tra_layers: frozenset[str] = frozenset()
+    """Blocks whose PASA queries and keys the TRA loss wants."""
+    tra_inputs: dict[str, QueriesKeys] = field(default_factory=dict)
 
 
 class DPIDMTransformerBlock(nn.Module):
@@ -52,30 +51,25 @@ class DPIDMTransformerBlock(nn.Module):
         base: BasicTransformerBlock,
         name: str,
         level: int,
-        pose_dim: int,
-        adapter_dim: int,
-        shift_frames: int,
+        parts: BlockDelta,
     ):
         super().__init__()
         if base.norm_type != "layer_norm" or base.attn2 is None or base.only_cross_attention or base.pos_embed:
             raise ValueError(f"{name}: DPIDM expects SD1.5 transformer blocks (layer norm, self + cross attention)")
         self.name = name
         self.level = level
+        parts.adopt(base.attn1, base.attn2)
         self.norm1, self.attn1 = base.norm1, base.attn1
         self.norm2, self.attn2 = base.norm2, base.attn2
         self.norm3, self.ff = base.norm3, base.ff
-        dim, heads = base.dim, base.num_attention_heads
-        self.pasa_adapter = PoseAdapter(pose_dim, adapter_dim, dim)
-        self.tsa = TemporalShiftAttention(dim, heads, shift_frames)
-        self.tsa.init_from(base.attn1)
-        self.pata = PoseAwareTemporalAttention(dim, heads, pose_dim, adapter_dim)
+        self.pasa_adapter, self.tsa, self.pata = parts.pasa_adapter, parts.tsa, parts.pata
         self.attn1.set_processor(PASAProcessor())
 
     def _garment_tokens(self, garment: GarmentConditions | None) -> torch.Tensor | None:
         if garment is None or garment.features is None:
             return None
         tokens = garment.features[self.name]
-        if garment.pose is not None:
+        if garment.pose is not None and self.pasa_adapter is not None:
             tokens = tokens + self.pasa_adapter(garment.pose[self.level])
         return tokens
 
@@ -98,17 +92,18 @@ class DPIDMTransformerBlock(nn.Module):
 
         # PASA (Eq. 4)
         human = self.norm1(x)
-        if pose is not None:
+        if pose is not None and self.pasa_adapter is not None:
             human = human + self.pasa_adapter(pose)
         garment_tokens = self._garment_tokens(ctx.garment)
-        if self.name in ctx.map_layers:
-            out, attention_map = self.attn1(human, garment_tokens=garment_tokens, frames=ctx.frames, return_map=True)
-            ctx.maps[self.name] = attention_map.unflatten(0, (-1, ctx.frames))
+        if self.name in ctx.tra_layers:
+            out, ctx.tra_inputs[self.name] = self.attn1(
+                human, garment_tokens=garment_tokens, frames=ctx.frames, return_queries_keys=True
+            )
         else:
             out = self.attn1(human, garment_tokens=garment_tokens, frames=ctx.frames)
         x = x + out
 
-        if ctx.use_tsa:  # Eq. 5
+        if ctx.use_tsa and self.tsa is not None:  # Eq. 5
             x = x + self.tsa(x, ctx.frames, ctx.grids[self.level])
 
         # CA: cross-attention to the garment's CLIP image embedding
@@ -117,6 +112,6 @@ class DPIDMTransformerBlock(nn.Module):
         )
 
         if ctx.use_pata:
-            x = x + self.pata(x, pose, ctx.frames)
+            x = self.pata(x, pose, ctx.frames)
 
         return x + self.ff(self.norm3(x))

@@ -30,17 +30,17 @@ def torch_dtype(name: str) -> torch.dtype:
     return DTYPES[name]
 
 
-def select_attention(attention: str, device: torch.device) -> None:
-    """Apply --attention: 'auto' (xformers on CUDA when it runs, else SDPA), 'sdpa', or 'xformers'.
+def select_attention(model, attention: str, device: torch.device) -> None:
+    """Apply --attention to `model`: 'auto' (xformers on CUDA when it runs, else SDPA), 'sdpa', or 'xformers'.
 
-    Asked for by name, xformers must really run here: InputError otherwise (the models' backend would fall back
+    Asked for by name, xformers must really run here: InputError otherwise (the model's backend would fall back
     to SDPA with a warning, which hides that the user's choice was not honoured).
     """
     from tryon_cli.models.attention import backend
 
     if attention not in backend.BACKENDS:
         raise InputError(f"--attention must be one of {', '.join(backend.BACKENDS)}, got {attention!r}")
-    backend.set_backend(attention)
-    if attention == "xformers" and (device.type != "cuda" or backend.backend_for(device) != "xformers"):
+    model.set_attention_backend(attention)
+    if attention == "xformers" and (device.type != "cuda" or model.attention_backend.kernel_for(device) != "xformers"):
         raise InputError("--attention xformers needs a CUDA device and a working xformers install "
                          "(pip install xformers built for this torch); use --attention sdpa")

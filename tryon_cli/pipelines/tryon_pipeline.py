@@ -102,14 +102,14 @@ class DPIDMTryOnPipeline:
 
         checkpoint = Path(checkpoint) if checkpoint is not None else _default_checkpoint(weights_root)
         # DPIDM.from_pretrained alone would give freshly initialised DPIDM modules; inference needs trained ones.
-        if not (checkpoint / "dpidm.safetensors").is_file():
+        if not checkpoint.exists():
             raise MissingWeightsError(
-                f"no trained DPIDM checkpoint: {checkpoint / 'dpidm.safetensors'} not found; train one with "
+                f"no trained DPIDM checkpoint: {checkpoint} not found; train one with "
                 "`dpidm train` and pass its OUT/checkpoints/<step> folder with --checkpoint (or copy it to "
                 f"{_default_checkpoint(weights_root)}); to check the install without one, use --model tiny"
             )
         model = DPIDM.from_pretrained(weights_root, checkpoint=checkpoint, dtype=dtype)
-        select_attention(attention, torch.device(device))
+        select_attention(model, attention, torch.device(device))
         return cls(model, device=device, dtype=dtype, description=f"DPIDM checkpoint {checkpoint}",
                    weights_root=weights_root)
 
@@ -124,7 +124,7 @@ class DPIDMTryOnPipeline:
         model = DPIDM.from_config("tiny", seed=seed)
         if checkpoint is not None:
             model.load_checkpoint(checkpoint)
-        select_attention(attention, torch.device(device))
+        select_attention(model, attention, torch.device(device))
         if checkpoint is None:
             description = f"tiny DPIDM, UNTRAINED (random weights, seed {seed})"
         else:

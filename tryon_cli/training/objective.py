@@ -43,7 +43,7 @@ def diffusion_losses(model, batch: dict, phase: str, loss: LossConfig, generator
     want_maps = weight > 0 and latents.shape[2] > 1
     out = model.main_unet(
         inpainting_input(noisy, mask, agnostic), timesteps, garment=garment,
-        human_pose_maps=batch["human_pose_maps"].to(device), use_temporal=phase == VIDEO, return_pasa_maps=want_maps,
+        human_pose_maps=batch["human_pose_maps"].to(device), use_temporal=phase == VIDEO, return_tra_inputs=want_maps,
     )
     prediction, maps = out if want_maps else (out, None)
     mse = ldm_loss(prediction, diffusion_target(scheduler, latents, noise, timesteps))

@@ -1,14 +1,15 @@
 """Which kernel computes attention, and the processor that every DPIDM attention layer uses.
 
 PyTorch's scaled-dot-product attention (SDPA) by default. xformers' memory-efficient attention when it is
-installed and the tensors are on CUDA: probed once per process on the first CUDA call; if the probe fails, one
-warning and SDPA from then on. The explicit softmax (`attend_with_map`) is used only where the caller needs the
-attention map itself: the PASA layers that the TRA loss reads (Eq. 6), and only while maps are being collected.
+installed and the tensors are on CUDA: probed on the first CUDA call; if the probe fails, one warning and SDPA
+from then on. The choice is an `AttentionBackend` object that belongs to one model (`DPIDM.set_attention_backend`):
+every processor of that model holds the same object, and two models never share one, so there is no process-wide
+state. No layer ever materialises an attention map: the TRA loss gets queries and keys instead (Eq. 6,
+`training/losses.py`).
 """
 
 from __future__ import annotations
 
-import math
 import warnings
 
 import torch
@@ -16,24 +17,13 @@ import torch.nn.functional as F
 from diffusers.models.attention_processor import Attention
 
 BACKENDS = ("auto", "sdpa", "xformers")
-_preference = "auto"
-_cuda_backend: str | None = None
 
 
-def set_backend(name: str) -> None:
-    """Choose the kernel: "auto" (xformers on CUDA when it runs, else SDPA), "sdpa", or "xformers" (still probed:
-    where it cannot run, one warning and SDPA)."""
-    global _preference, _cuda_backend
-    if name not in BACKENDS:
-        raise ValueError(f"unknown attention backend {name!r}; choose one of {', '.join(BACKENDS)}")
-    _preference, _cuda_backend = name, None
-
-
-def _probe_xformers(device: torch.device) -> str:
+def _probe_xformers(device: torch.device, asked: bool) -> str:
     try:
         import xformers.ops
     except ImportError:
-        if _preference == "xformers":
+        if asked:
             warnings.warn("xformers was asked for but is not installed; using PyTorch SDPA")
         return "sdpa"
     try:
@@ -45,35 +35,37 @@ def _probe_xformers(device: torch.device) -> str:
     return "xformers"
 
 
-def backend_for(device: torch.device) -> str:
-    """'xformers' or 'sdpa' for tensors on `device` (the xformers probe runs once per process)."""
-    global _cuda_backend
-    if device.type != "cuda" or _preference == "sdpa":
-        return "sdpa"
-    if _cuda_backend is None:
-        _cuda_backend = _probe_xformers(device)
-    return _cuda_backend
+class AttentionBackend:
+    """One model's attention kernel: "auto" (xformers on CUDA when it runs, else SDPA), "sdpa", or "xformers"
+    (still probed: where it cannot run, one warning and SDPA)."""
 
+    def __init__(self, name: str = "auto"):
+        self.set(name)
 
-def attend(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
-    """Softmax attention on (N, heads, L, d) tensors with the device's backend."""
-    if backend_for(query.device) == "xformers":
-        import xformers.ops
+    def set(self, name: str) -> None:
+        if name not in BACKENDS:
+            raise ValueError(f"unknown attention backend {name!r}; choose one of {', '.join(BACKENDS)}")
+        self.name = name
+        self._cuda_kernel: str | None = None
 
-        out = xformers.ops.memory_efficient_attention(
-            query.transpose(1, 2), key.transpose(1, 2), value.transpose(1, 2)
-        )
-        return out.transpose(1, 2)
-    return F.scaled_dot_product_attention(query, key, value)
+    def kernel_for(self, device: torch.device) -> str:
+        """'xformers' or 'sdpa' for tensors on `device` (the xformers probe runs once per backend object)."""
+        if device.type != "cuda" or self.name == "sdpa":
+            return "sdpa"
+        if self._cuda_kernel is None:
+            self._cuda_kernel = _probe_xformers(device, asked=self.name == "xformers")
+        return self._cuda_kernel
 
+    def attend(self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+        """Softmax attention on (N, heads, L, d) tensors with this backend's kernel."""
+        if self.kernel_for(query.device) == "xformers":
+            import xformers.ops
 
-def attend_with_map(
-    query: torch.Tensor, key: torch.Tensor, value: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Explicit softmax attention: the output and the map (N, heads, Lq, Lk), both in autograd."""
-    scores = torch.matmul(query, key.transpose(-1, -2)) * (1.0 / math.sqrt(query.shape[-1]))
-    probs = scores.float().softmax(dim=-1).to(query.dtype)  # half-precision softmax loses the small weights
-    return torch.matmul(probs, value), probs
+            out = xformers.ops.memory_efficient_attention(
+                query.transpose(1, 2), key.transpose(1, 2), value.transpose(1, 2)
+            )
+            return out.transpose(1, 2)
+        return F.scaled_dot_product_attention(query, key, value)
 
 
 def split_heads(tokens: torch.Tensor, heads: int) -> torch.Tensor:
@@ -88,7 +80,10 @@ def merge_heads(tokens: torch.Tensor) -> torch.Tensor:
 
 class AttnProcessor:
     """Plain attention for a diffusers `Attention` of SD1.5's kind (to_q/to_k/to_v/to_out, no masks or norms),
-    on the backend of the device. Used for cross-attention, TSA, PATA and the garment U-Net."""
+    on its model's backend. Used for cross-attention, TSA, PATA and the garment U-Net."""
+
+    def __init__(self, backend: AttentionBackend | None = None):
+        self.backend = backend or AttentionBackend()
 
     def __call__(
         self,
@@ -103,7 +98,7 @@ class AttnProcessor:
         query = split_heads(attn.to_q(hidden_states), attn.heads)
         key = split_heads(attn.to_k(context), attn.heads)
         value = split_heads(attn.to_v(context), attn.heads)
-        return project_out(attn, attend(query, key, value))
+        return project_out(attn, self.backend.attend(query, key, value))
 
 
 def project_out(attn: Attention, heads_out: torch.Tensor) -> torch.Tensor:

@@ -12,14 +12,27 @@ garment and shared by the frames (the same numbers as projecting each frame's co
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 from diffusers.models.attention_processor import Attention
 
-from tryon_cli.models.attention.backend import attend, attend_with_map, project_out, split_heads
+from tryon_cli.models.attention.backend import AttentionBackend, project_out, split_heads
+
+
+class QueriesKeys(NamedTuple):
+    """What the TRA loss (Eq. 6) needs from one PASA layer instead of its attention map: the layer's map is
+    softmax(query @ key^T / sqrt(d)). query (B, T, heads, N_h, d); key (B, T, heads, N_h + N_g, d)."""
+
+    query: torch.Tensor
+    key: torch.Tensor
 
 
 class PASAProcessor:
     """Self-attention of human tokens over [human tokens, garment tokens]."""
+
+    def __init__(self, backend: AttentionBackend | None = None):
+        self.backend = backend or AttentionBackend()
 
     def __call__(
         self,
@@ -29,11 +42,11 @@ class PASAProcessor:
         attention_mask: torch.Tensor | None = None,
         garment_tokens: torch.Tensor | None = None,
         frames: int = 1,
-        return_map: bool = False,
+        return_queries_keys: bool = False,
     ):
         """`hidden_states` (B*T, N_h, C): f_h + Adpt(p_h); `garment_tokens` (B, N_g, C): f_g + Adpt(p_g), or None
-        for plain self-attention. Returns (B*T, N_h, C), and with `return_map` also the attention map
-        (B*T, heads, N_h, N_h + N_g), computed by explicit softmax."""
+        for plain self-attention. Returns (B*T, N_h, C), and with `return_queries_keys` also the `QueriesKeys`
+        of this layer (the output still comes from the backend's fast kernel)."""
         if encoder_hidden_states is not None or attention_mask is not None:
             raise ValueError("PASA attends over its own human and garment tokens; no context or mask is taken")
         query = split_heads(attn.to_q(hidden_states), attn.heads)
@@ -44,7 +57,8 @@ class PASAProcessor:
             garment_value = split_heads(attn.to_v(garment_tokens), attn.heads).repeat_interleave(frames, dim=0)
             key = torch.cat([key, garment_key], dim=2)
             value = torch.cat([value, garment_value], dim=2)
-        if return_map:
-            out, attention_map = attend_with_map(query, key, value)
-            return project_out(attn, out), attention_map
-        return project_out(attn, attend(query, key, value))
+        out = project_out(attn, self.backend.attend(query, key, value))
+        if return_queries_keys:
+            by_frame = QueriesKeys(query.unflatten(0, (-1, frames)), key.unflatten(0, (-1, frames)))
+            return out, by_frame
+        return out

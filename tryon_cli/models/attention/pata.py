@@ -1,13 +1,18 @@
 """Pose-aware temporal attention (PATA): Adpt(p_h) is added to the cross-attention output, then standard temporal
 attention across the window's frames, with a zero-initialised output projection.
 
-Choices the paper leaves open:
-- The pose offset feeds the temporal attention only: the block computes x + TempAttn(LayerNorm(x + Adpt(p_h))),
-  so the residual stream itself is not moved by the pose here (PASA already injects the pose into it); with PATA
-  switched off (image phase) the pose has no path through this block.
-- Positional encoding: the sinusoidal encoding of the frame's index within the window (transformer-style,
-  no parameters, any window length), added after the LayerNorm as AnimateDiff's motion modules do. Relative
-  to the window start, so every sliding window sees the same positions.
+Two readings of "element-wise added to the output feature of the cross-attention block, followed by standard
+temporal attention" (`pose_in_residual`):
+- True (default, the text): y = x + Adpt(p_h) replaces the residual stream, then y + TempAttn(LN(y)). The pose
+  offset reaches the rest of the block (FF) and every later layer, as the sentence says.
+- False: x + TempAttn(LN(x + Adpt(p_h))): the pose offset feeds the temporal attention only and the residual
+  stream is not moved by it (PASA already injects the pose there). Kept for comparison: both start as the
+  identity (W_up and the output projection are zero), they differ only once the adapter has trained.
+Without a pose adapter (`pose_dim=None`, ablation variant (a)) the module is plain temporal attention.
+
+Positional encoding: the sinusoidal encoding of the frame's index within the window (transformer-style,
+no parameters, any window length), added after the LayerNorm as AnimateDiff's motion modules do. Relative
+to the window start, so every sliding window sees the same positions.
 """
 
 from __future__ import annotations
@@ -29,19 +34,23 @@ def frame_positions(frames: int, dim: int, device, dtype) -> torch.Tensor:
 
 
 class PoseAwareTemporalAttention(nn.Module):
-    """Residual PATA: returns the update to add to (B*T, N, C) hidden states."""
+    """Residual PATA on (B*T, N, C) hidden states: returns the new hidden states."""
 
-    def __init__(self, dim: int, heads: int, pose_dim: int, adapter_dim: int):
+    def __init__(self, dim: int, heads: int, pose_dim: int | None, adapter_dim: int, pose_in_residual: bool = True):
         super().__init__()
-        self.pose_adapter = PoseAdapter(pose_dim, adapter_dim, dim)
+        self.pose_adapter = None if pose_dim is None else PoseAdapter(pose_dim, adapter_dim, dim)
+        self.pose_in_residual = pose_in_residual
         self.norm = nn.LayerNorm(dim)
         self.attn = Attention(query_dim=dim, heads=heads, dim_head=dim // heads, processor=AttnProcessor())
         zero_output(self.attn)
 
     def forward(self, hidden_states: torch.Tensor, pose_tokens: torch.Tensor | None, frames: int) -> torch.Tensor:
-        x = hidden_states if pose_tokens is None else hidden_states + self.pose_adapter(pose_tokens)
+        x = hidden_states
+        if self.pose_adapter is not None and pose_tokens is not None:
+            x = x + self.pose_adapter(pose_tokens)
+        residual = x if self.pose_in_residual else hidden_states
         tokens = x.shape[1]
         x = rearrange(self.norm(x), "(b t) n c -> (b n) t c", t=frames)
         x = x + frame_positions(frames, x.shape[-1], x.device, x.dtype)
         x = self.attn(x)
-        return rearrange(x, "(b n) t c -> (b t) n c", n=tokens)
+        return residual + rearrange(x, "(b n) t c -> (b t) n c", n=tokens)

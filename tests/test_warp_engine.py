@@ -1,0 +1,224 @@
+"""The warp engine on real frames: crops built the way the application builds them (pose, crop boxes, agnostic
+masks), the engine's output checked against the garment photo's own colours and the source outside the mask."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from tryon_cli.engines.base import CropFrame, GarmentInput
+from tryon_cli.engines.warp import WarpEngine
+from tryon_cli.engines.warp.matte import garment_alpha
+from tryon_cli.engines.warp.stabilize import PoseFiller
+from tryon_cli.io import open_video, read_image
+from tryon_cli.pipelines import compositing, framing
+from tryon_cli.preprocess.garment_fit import fit_garment
+from tryon_cli.preprocess.garment_landmarks import silhouette_landmarks
+from tryon_cli.preprocess.human_pose import video_poses
+from tryon_cli.preprocess.keypoints import BODY_INDEX as J
+from tryon_cli.preprocess.keypoints import FramePose
+from tryon_cli.preprocess.masks import AGNOSTIC_GREY, agnostic_masks
+from tryon_cli.preprocess.pose_maps import render_garment_pose
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+HEIGHT, WIDTH = 512, 384
+
+
+class Clip:
+    """A CropClip over real frames, built as the application builds it (frames `picks` only, to stay fast)."""
+
+    def __init__(self, video: Path, category: str, picks: list[int] | None = None):
+        self.poses_full = video_poses(video)
+        with open_video(video) as reader:
+            meta = reader.meta
+        self.video, self.category, self.fps = video, category, meta.fps
+        self.height, self.width = HEIGHT, WIDTH
+        self.boxes = framing.crop_boxes(self.poses_full.body, meta.width, meta.height, HEIGHT, WIDTH)
+        self.picks = list(range(len(self.poses_full))) if picks is None else picks
+        self.num_frames = len(self.picks)
+
+    def poses(self) -> list[FramePose]:
+        out = []
+        for t in self.picks:
+            matrix = compositing.crop_matrix(self.boxes[t], HEIGHT, WIDTH)
+            body = self.poses_full.body[t].copy()
+            body[:, :2] = body[:, :2] @ matrix[:, :2].T + matrix[:, 2]
+            body[self.poses_full.body[t][:, 2] <= 0] = 0
+            out.append(FramePose(body))
+        return out
+
+    def frames(self):
+        poses = self.poses()
+        with open_video(self.video) as reader:
+            masks = agnostic_masks(self.poses_full, self.category)
+            for t, (frame, mask) in enumerate(zip(reader.frames(0, len(self.poses_full)), masks)):
+                if t in self.picks:
+                    source = compositing.crop(frame, self.boxes[t], HEIGHT, WIDTH)
+                    crop_mask = compositing.crop(mask, self.boxes[t], HEIGHT, WIDTH, nearest=True)
+                    agnostic = source.copy()
+                    agnostic[crop_mask] = AGNOSTIC_GREY
+                    yield CropFrame(self.picks.index(t), source, crop_mask, agnostic, poses[self.picks.index(t)])
+
+
+def garment_input(path: Path, category: str) -> GarmentInput:
+    photo = read_image(path)
+    fit = fit_garment(*photo.shape[:2], HEIGHT, WIDTH)
+    landmarks = silhouette_landmarks(photo, category)
+    landmarks = replace(landmarks, points=fit.points(landmarks.points), height=HEIGHT, width=WIDTH)
+    return GarmentInput(category, photo, fit.image(photo), landmarks, render_garment_pose(landmarks, HEIGHT, WIDTH))
+
+
+class Quiet:
+    @contextlib.contextmanager
+    def task(self, description, total):
+        yield lambda *args: None
+
+    def note(self, message):
+        pass
+
+
+def run(clip, garment) -> tuple[list[CropFrame], list[np.ndarray]]:
+    frames = list(clip.frames())
+    return frames, list(WarpEngine().generate(clip, garment, Quiet()))
+
+
+def lab(pixels: np.ndarray) -> np.ndarray:
+    """RGB uint8 (N, 3) -> CIE Lab (L 0-100)."""
+    return cv2.cvtColor(pixels.reshape(1, -1, 3).astype(np.float32) / 255, cv2.COLOR_RGB2Lab)[0]
+
+
+def dominant_lab(pixels: np.ndarray) -> np.ndarray:
+    """The centre of the largest of 3 k-means clusters of the pixels, in Lab."""
+    colours = lab(pixels).astype(np.float32)
+    criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.5)
+    cv2.setRNGSeed(0)
+    _, labels, centres = cv2.kmeans(colours, 3, None, criteria, 3, cv2.KMEANS_PP_CENTERS)
+    return centres[np.bincount(labels.ravel()).argmax()]
+
+
+def region_pixels(frame: CropFrame, output: np.ndarray, joints: tuple[str, ...], shrink: float) -> np.ndarray:
+    """Output pixels inside the mask and inside the polygon of `joints`, shrunk towards its centre."""
+    points = frame.pose.body[[J[n] for n in joints], :2]
+    centre = points.mean(axis=0)
+    polygon = np.round(centre + (points - centre) * (1 - shrink)).astype(np.int32)
+    inside = np.zeros(frame.mask.shape, np.uint8)
+    cv2.fillConvexPoly(inside, polygon, 1)
+    return output[(inside > 0) & frame.mask]
+
+
+TORSO = ("r_shoulder", "l_shoulder", "l_hip", "r_hip")
+THIGHS = ("r_hip", "l_hip", "l_knee", "r_knee")
+
+
+def check_dress(clip, garment_path: Path, category: str, joints: tuple[str, ...], shrink: float = 0.3):
+    garment = garment_input(garment_path, category)
+    frames, outputs = run(clip, garment)
+    assert len(outputs) == clip.num_frames
+    alpha = garment_alpha(garment.image)
+    want = dominant_lab(garment.image[alpha > 0.99])
+    for frame, out in zip(frames, outputs):
+        assert out.shape == (HEIGHT, WIDTH, 3) and out.dtype == np.uint8
+        # Outside the repaint mask the crop is the source's, bit for bit.
+        np.testing.assert_array_equal(out[~frame.mask], frame.source[~frame.mask])
+        got = dominant_lab(region_pixels(frame, out, joints, shrink))
+        assert np.linalg.norm(got - want) <= 12, (frame.index, got, want)
+    return frames, outputs
+
+
+@pytest.mark.parametrize("garment", ["garment_upper_00057_00.jpg", "garment_upper_00126_00.jpg"])
+def test_upper_garments_on_the_example(garment):
+    clip = Clip(EXAMPLES / "person.mp4", "upper", picks=[0, 12, 24, 36, 47])
+    check_dress(clip, EXAMPLES / garment, "upper", TORSO)
+
+
+def test_lower_garment_on_the_lower_body_clip(shared_data):
+    clip = Clip(shared_data / "vivid/videos/lower1.mp4", "lower", picks=[0, 11, 23])
+    check_dress(clip, shared_data / "vivid/cloth/051990_1.jpg", "lower", THIGHS, shrink=0.35)
+
+
+def test_dress_on_the_dress_clip(shared_data):
+    clip = Clip(shared_data / "3dvton/videos/model_1.mp4", "dress", picks=[0, 60, 119])
+    check_dress(clip, shared_data / "3dvton/cloths/744396420989_origin_20240116174720.png", "dress", TORSO)
+
+
+def test_a_garment_photo_with_an_alpha_channel(tmp_path):
+    """The same garment cut out on a transparent, noisy background dresses the person like the product shot."""
+    photo = read_image(EXAMPLES / "garment_upper_00057_00.jpg")
+    alpha = garment_alpha(photo)
+    noise = np.random.default_rng(0).integers(0, 256, photo.shape, dtype=np.uint8)
+    rgba = np.dstack([np.where(alpha[..., None] > 0.5, photo, noise), (alpha > 0.5) * 255]).astype(np.uint8)
+    path = tmp_path / "cutout.png"
+    Image.fromarray(rgba, "RGBA").save(path)
+    clip = Clip(EXAMPLES / "person.mp4", "upper", picks=[24])
+    _, (reference,) = run(clip, garment_input(EXAMPLES / "garment_upper_00057_00.jpg", "upper"))
+    frames, (out,) = check_dress(clip, path, "upper", TORSO)
+    inside = frames[0].mask
+    assert np.abs(out[inside].astype(int) - reference[inside]).mean() < 6
+
+
+def test_a_forearm_crossing_the_torso_stays_in_front():
+    """No shared clip has a forearm across the torso (the deepest wrist lies 10 px inside the shoulder-hip
+    quadrilateral), so a real frame gets a pose whose right forearm crosses the trunk: along that forearm the
+    output is skin, not the garment's colour, while the rest of the torso wears the garment."""
+    clip = Clip(EXAMPLES / "person.mp4", "upper", picks=[24])
+    frame = next(iter(clip.frames()))
+    body = frame.pose.body.copy()
+    centre = (body[J["r_hip"], :2] + body[J["l_hip"], :2] + body[J["neck"], :2]) / 3
+    body[J["r_wrist"], :2] = centre + (body[J["l_hip"], :2] - centre) * 0.6
+    crossing = replace(frame, pose=FramePose(body), mask=np.ones_like(frame.mask))
+    garment = garment_input(EXAMPLES / "garment_upper_00057_00.jpg", "upper")
+    out = next(iter(WarpEngine().generate(SingleFrame(crossing), garment, Quiet())))
+    want = dominant_lab(garment.image[garment_alpha(garment.image) > 0.99])
+    elbow, wrist = body[J["r_elbow"], :2], body[J["r_wrist"], :2]
+    along = [np.round(elbow + (wrist - elbow) * f).astype(int) for f in np.linspace(0.6, 0.9, 8)]
+    forearm = np.array([out[y, x] for x, y in along])
+    assert np.linalg.norm(lab(forearm) - want, axis=1).min() > 20
+    torso = region_pixels(crossing, out, ("l_shoulder", "neck", "l_hip"), 0.3)
+    assert np.linalg.norm(dominant_lab(torso) - want) <= 12
+
+
+class SingleFrame:
+    def __init__(self, frame: CropFrame):
+        self.frame, self.num_frames, self.height, self.width, self.fps = frame, 1, *frame.mask.shape, 24.0
+
+    def frames(self):
+        yield self.frame
+
+    def poses(self):
+        return [self.frame.pose]
+
+
+def test_a_frame_without_a_person_is_left_as_it_is():
+    garment = garment_input(EXAMPLES / "garment_upper_00057_00.jpg", "upper")
+    source = np.random.default_rng(1).integers(0, 256, (HEIGHT, WIDTH, 3), dtype=np.uint8)
+    nobody = FramePose(np.zeros((18, 3), np.float32))
+    for mask in (np.zeros((HEIGHT, WIDTH), bool), np.ones((HEIGHT, WIDTH), bool)):  # the automatic mask; a user's
+        frame = CropFrame(0, source, mask, source, nobody)
+        out = next(iter(WarpEngine().generate(SingleFrame(frame), garment, Quiet())))
+        np.testing.assert_array_equal(out, source)
+
+
+def test_a_dropped_keypoint_is_put_back_where_the_trunk_carries_it():
+    """The elbow vanishes for a frame while the person steps sideways and turns: its estimate moves with the
+    trunk (within a pixel of the rigidly moved elbow), instead of vanishing or staying behind."""
+    body = np.zeros((18, 3), np.float32)
+    for name, xy in {"r_shoulder": (100, 100), "l_shoulder": (200, 100), "r_hip": (110, 300), "l_hip": (190, 300),
+                     "r_elbow": (80, 200), "neck": (150, 100)}.items():
+        body[J[name]] = (*xy, 0.9)
+    fill = PoseFiller()
+    fill(body)
+    angle = np.deg2rad(10)
+    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    moved = body.copy()
+    moved[:, :2] = (body[:, :2] - 150) @ rotation.T + 150 + (30, 5)
+    dropped = moved.copy()
+    dropped[J["r_elbow"]] = 0
+    filled = fill(dropped)
+    assert filled[J["r_elbow"], 2] > 0
+    np.testing.assert_allclose(filled[J["r_elbow"], :2], moved[J["r_elbow"], :2], atol=1.0)

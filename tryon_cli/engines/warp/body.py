@@ -1,0 +1,164 @@
+"""What lies under and around the new garment, in crop pixels, from the pose: skin, background, and the
+person's shading.
+
+- `limb_region` / `chest_region`: where the person's bare arms, legs and chest are when the new garment does not
+  cover them (capsules along the bones, human proportions in trunk lengths).
+- `SkinTone`: the person's skin colour, from the source outside the repaint mask (hands, face), steady in time.
+- `background_fill`: the repaint region filled from its surroundings (OpenCV's Telea inpainting, at a quarter of
+  the size: the fill is smooth anyway, and full-size inpainting of a third of the frame costs ~10x more).
+- `shading`: the source's low-pass luminance inside the body over a per-video reference: the folds, shadows and
+  lighting changes that the new garment takes over.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from tryon_cli.preprocess.keypoints import BODY_INDEX, DRAW_THRESHOLD
+from tryon_cli.preprocess.masks import AGNOSTIC_GREY as PAD_VALUE
+from tryon_cli.preprocess.masks import torso_length
+
+J = BODY_INDEX
+# Radii of bare limbs, in trunk lengths (neck to mid-hip): a forearm is ~8 cm across a ~50 cm trunk.
+LIMB_RADII = {"shoulder-elbow": 0.075, "elbow-wrist": 0.06, "hip-knee": 0.14, "knee-ankle": 0.085}
+FRONT_INSET = 0.15
+SHADING_SIGMA = 0.012  # low-pass of the source's luminance, in crop heights: keeps folds, drops the old print
+SHADING_RANGE = (0.55, 1.25)  # how much darker / brighter than the reference the garment may become
+INPAINT_SCALE = 4
+DEFAULT_SKIN = np.array([205.0, 160.0, 135.0])  # RGB, used until the person's own skin is seen
+
+
+def _point(body: np.ndarray, name: str) -> np.ndarray | None:
+    row = body[J[name]]
+    return row[:2] if row[2] >= DRAW_THRESHOLD else None
+
+
+def _capsule(canvas: np.ndarray, a, b, radius: float) -> None:
+    if a is None or b is None:
+        return
+    cv2.line(canvas, tuple(int(round(v)) for v in a), tuple(int(round(v)) for v in b), 1,
+             max(1, int(round(2 * radius))), cv2.LINE_AA)
+
+
+def limb_region(body: np.ndarray, limbs: tuple[str, ...], shape: tuple[int, int]) -> np.ndarray:
+    """uint8 0/1 capsules of the bare `limbs` ("arms", "legs") of both sides."""
+    canvas = np.zeros(shape, np.uint8)
+    scale = torso_length(body)
+    if scale is None:
+        return canvas
+    bones = {"arms": ("shoulder", "elbow", "wrist"), "legs": ("hip", "knee", "ankle")}
+    for limb in limbs:
+        chain = bones[limb]
+        for side in "rl":
+            for a, b in zip(chain, chain[1:]):
+                _capsule(canvas, _point(body, f"{side}_{a}"), _point(body, f"{side}_{b}"),
+                         LIMB_RADII[f"{a}-{b}"] * scale)
+    return canvas
+
+
+def arm_regions(body: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """(behind, in front) uint8 0/1 capsules of the bare arms: a forearm whose middle or wrist lies well inside
+    the trunk (the shoulder-hip quadrilateral shrunk by `FRONT_INSET` towards its centre) crosses in front of it."""
+    behind, front = np.zeros(shape, np.uint8), np.zeros(shape, np.uint8)
+    scale = torso_length(body)
+    if scale is None:
+        return behind, front
+    trunk = _trunk_polygon(body)
+    for side in "rl":
+        shoulder, elbow, wrist = (_point(body, f"{side}_{j}") for j in ("shoulder", "elbow", "wrist"))
+        _capsule(behind, shoulder, elbow, LIMB_RADII["shoulder-elbow"] * scale)
+        crosses = trunk is not None and elbow is not None and wrist is not None and any(
+            cv2.pointPolygonTest(trunk, (float(p[0]), float(p[1])), False) > 0 for p in (wrist, (elbow + wrist) / 2))
+        _capsule(front if crosses else behind, elbow, wrist, LIMB_RADII["elbow-wrist"] * scale)
+    return behind, front
+
+
+def _trunk_polygon(body: np.ndarray) -> np.ndarray | None:
+    points = [_point(body, n) for n in ("r_shoulder", "l_shoulder", "l_hip", "r_hip")]
+    if any(p is None for p in points):
+        return None
+    points = np.array(points, np.float32)
+    centre = points.mean(axis=0)
+    return (centre + (points - centre) * (1 - FRONT_INSET)).reshape(-1, 1, 2)
+
+
+def chest_region(body: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """uint8 0/1: the trunk from the neck down to the hips (bare skin where a neckline or a short top opens)."""
+    canvas = np.zeros(shape, np.uint8)
+    points = [_point(body, n) for n in ("r_shoulder", "l_shoulder", "l_hip", "r_hip")]
+    points = [p for p in points if p is not None]
+    if len(points) >= 3:
+        cv2.fillConvexPoly(canvas, np.round(np.array(points)).astype(np.int32), 1)
+    return canvas
+
+
+class SkinTone:
+    """The person's skin colour: skin-coloured pixels near the hands and face that the mask leaves alone,
+    averaged over frames (a running mean that settles, so the fill does not flicker)."""
+
+    def __init__(self) -> None:
+        self.colour = DEFAULT_SKIN.copy()
+        self.weight = 0.0
+
+    def update(self, source: np.ndarray, mask: np.ndarray, body: np.ndarray) -> np.ndarray:
+        scale = torso_length(body)
+        if scale is None:
+            return self.colour
+        # The face first (hands hold things and lie in shadow more often); the hands when the face is out of view.
+        for names in (("nose",), ("r_wrist", "l_wrist")):
+            probe = np.zeros(mask.shape, np.uint8)
+            for name in names:
+                point = _point(body, name)
+                if point is not None:
+                    cv2.circle(probe, tuple(int(round(v)) for v in point), max(2, int(0.12 * scale)), 1, -1)
+            pixels = source[(probe > 0) & ~mask]
+            skin = pixels[skin_likelihood(pixels[None])[0] > 0.5] if len(pixels) else pixels
+            if len(skin) >= 20:
+                share = len(skin) / (self.weight + len(skin))
+                self.colour = (1 - share) * self.colour + share * np.median(skin, axis=0)
+                self.weight = min(self.weight + len(skin), 20000.0)
+                break
+        return self.colour
+
+
+def skin_likelihood(image: np.ndarray) -> np.ndarray:
+    """float32 (H, W) 1 where an RGB pixel's chroma is skin's (the YCrCb box of Chai & Ngan 1999, which holds
+    whatever the skin's lightness), 0 elsewhere, with a soft step of a few chroma levels at the box's edges."""
+    ycrcb = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2YCrCb).astype(np.float32)
+    y, cr, cb = ycrcb[..., 0], ycrcb[..., 1], ycrcb[..., 2]
+
+    def inside(v, low, high):
+        return np.clip(np.minimum(v - low, high - v) / 4.0 + 0.5, 0.0, 1.0)
+
+    return inside(cr, 135, 173) * inside(cb, 77, 127) * inside(y, 80, 255)
+
+
+def background_fill(source: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """float32 (H, W, 3): `source` with the `mask` region inpainted from its surroundings.
+
+    The crop's padding (exact grey where the crop reaches past the frame) is no surrounding to take colour from:
+    it is inpainted too (and never pasted back)."""
+    mask = mask | (source == PAD_VALUE).all(axis=2)
+    height, width = mask.shape
+    small = (max(1, width // INPAINT_SCALE), max(1, height // INPAINT_SCALE))
+    small_source = cv2.resize(source, small, interpolation=cv2.INTER_AREA)
+    # Grown by a pixel at the small size, so no masked (old garment) pixel bleeds into the fill.
+    small_mask = cv2.dilate((cv2.resize(mask.astype(np.uint8), small, interpolation=cv2.INTER_AREA) > 0)
+                            .astype(np.uint8), np.ones((3, 3), np.uint8))
+    filled = cv2.inpaint(small_source, small_mask, 3, cv2.INPAINT_TELEA)
+    return cv2.resize(filled, (width, height), interpolation=cv2.INTER_LINEAR).astype(np.float32)
+
+
+def luminance(source: np.ndarray, crop_height: int) -> np.ndarray:
+    """float32 (H, W) low-pass luminance of (a box of) an RGB crop `crop_height` pixels high."""
+    gray = cv2.cvtColor(source, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    sigma = SHADING_SIGMA * crop_height
+    return cv2.GaussianBlur(gray, (0, 0), sigma)
+
+
+def shading(low: np.ndarray, reference: float, body_weight: np.ndarray) -> np.ndarray:
+    """float32 (H, W) multiplier: the low-pass luminance over the per-video `reference`, clipped, and faded to 1
+    away from the body (`body_weight` 1 on it), where the source shows background, not the old garment's light."""
+    ratio = np.clip(low / max(reference, 1.0), *SHADING_RANGE)
+    return 1.0 + body_weight * (ratio - 1.0)

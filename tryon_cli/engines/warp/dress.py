@@ -1,0 +1,167 @@
+"""One frame dressed: the garment's parts warped onto the person, over a plausible fill, shaded like the source.
+
+Layers, back to front, all inside the repaint mask only (outside it the source crop is returned untouched):
+1. the background: the mask region inpainted from its surroundings (no grey, no trace of the old garment);
+2. bare skin where the new garment may leave the body open (the chest; the legs under a skirt or dress);
+3. the garment's trunk parts (torso, skirt), then bare arms (in front of the torso: an arm crossing the body
+   stays in front), then the sleeves / trouser legs, each part with its own affine (`skeleton`);
+4. for a lower garment, the person's own arms and hands from the source where they hang in front of the hips.
+Skin and garment are multiplied by the source's shading (`body.shading`).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from tryon_cli.engines.base import CropFrame, GarmentInput
+from tryon_cli.engines.warp import body as bodies
+from tryon_cli.engines.warp.matte import garment_matte
+from tryon_cli.engines.warp.skeleton import (label_parts, limb_transform, parts_for, scale_of, trunk_transform)
+from tryon_cli.engines.warp.stabilize import PoseFiller
+
+# Where bare skin is painted under the trunk parts, and which limbs are bare skin in front of them.
+# Arms are behind the trunk's garment (its sides overlap them) unless a forearm crosses in front of the trunk.
+SKIN_UNDER = {"upper": ("chest", "arms_under"), "dress": ("chest", "legs", "arms_under"), "lower": ("legs",)}
+SKIN_OVER = {"upper": ("arms_over",), "dress": ("arms_over",), "lower": ()}
+EDGE_SOFTNESS = 0.004  # blur of the skin regions' edges, in crop heights
+BODY_FADE = 0.03  # how far off the body the source's shading fades out, in crop heights
+ROI_MARGIN = 0.04
+CRACK = 0.012  # widest gap between garment parts that is closed, in crop heights  # the working box's margin around the mask, in crop heights
+
+
+class GarmentDresser:
+    """Per-video state (the garment cut into parts, the pose filler, the skin tone, the shading reference) and
+    the per-frame rendering."""
+
+    def __init__(self, garment: GarmentInput):
+        self.category = garment.category
+        self.garment_body = garment.landmarks.as_body()
+        self.parts = parts_for(self.category, self.garment_body)
+        colour, alpha = garment_matte(garment.image)
+        # Premultiplied RGBA per part, so warping blends edges correctly.
+        self.layers = [np.dstack([colour * a[..., None], a]) for a in label_parts(alpha, self.garment_body, self.parts)]
+        self.fill_pose = PoseFiller()
+        self.skin = bodies.SkinTone()
+        self.reference: float | None = None
+
+    def __call__(self, frame: CropFrame) -> np.ndarray:
+        source, mask = frame.source, frame.mask
+        if not mask.any():
+            return source.copy()
+        body = self.fill_pose(frame.pose.body)
+        trunk = trunk_transform(self.parts, self.garment_body, body)
+        if trunk is None:  # a mask but no person to fit the garment to (a user's mask on an empty frame)
+            return source.copy()
+        # All the work happens in the mask's box (plus a margin for the blurs and the inpainting's surroundings):
+        # a third of the crop or less, and what keeps the engine fast.
+        box = _box(mask, round(ROI_MARGIN * mask.shape[0]))
+        (y0, y1), (x0, x1) = box
+        out = source.copy()
+        out[y0:y1, x0:x1] = self._dress(source[y0:y1, x0:x1], mask[y0:y1, x0:x1], _moved(body, -x0, -y0),
+                                        _moved_matrix(trunk, -x0, -y0), frame.source.shape[0])
+        return out
+
+    def _dress(self, source: np.ndarray, mask: np.ndarray, body: np.ndarray, trunk: np.ndarray,
+               crop_height: int) -> np.ndarray:
+        """The dressed pixels of one box of the crop (`source`, `mask`, `body` and `trunk` all in box pixels)."""
+        height, width = mask.shape
+        scale = scale_of(trunk)
+        low = bodies.luminance(source, crop_height)
+        shape = (height, width)
+        arms_under, arms_over = bodies.arm_regions(body, shape)
+        regions = {"chest": bodies.chest_region(body, shape), "arms_under": arms_under, "arms_over": arms_over,
+                   "legs": bodies.limb_region(body, ("legs",), shape)}
+        on_body = np.maximum.reduce(list(regions.values())).astype(bool)
+        if self.reference is None and (on_body & mask).any():
+            self.reference = float(np.median(low[on_body & mask]))
+        shade = bodies.shading(low, self.reference or float(np.median(low)),
+                               _soft(on_body, BODY_FADE * crop_height))
+        skin = self.skin.update(source, mask, body).astype(np.float32)
+        soft = EDGE_SOFTNESS * crop_height
+
+        # Skin: the source's own pixels where they look like skin (a bare neck or arm stays itself), else the
+        # person's skin tone under the source's shading.
+        skin_here = bodies.skin_likelihood(source)[..., None]
+        skin_colour = skin_here * source + (1 - skin_here) * skin[None, None, :] * shade[..., None]
+        under = np.zeros((height, width), np.float32)
+        for name in SKIN_UNDER[self.category]:
+            under = np.maximum(under, _soft(regions[name], soft))
+        over = np.zeros((height, width), np.float32)
+        for name in SKIN_OVER[self.category]:
+            over = np.maximum(over, _soft(regions[name], soft))
+
+        trunk_cover = np.zeros((height, width, 4), np.float32)  # premultiplied RGBA, front on top
+        limb_cover = np.zeros((height, width, 4), np.float32)
+        for part, layer in zip(self.parts, self.layers):
+            matrix = limb_transform(part, self.garment_body, body, scale) if part.limb else trunk
+            if matrix is not None:
+                _over(limb_cover if part.limb else trunk_cover,
+                      cv2.warpAffine(layer, matrix, (width, height), flags=cv2.INTER_LINEAR))
+        garment = trunk_cover.copy()
+        _over(garment, limb_cover)
+        _close_cracks(garment, max(3, int(round(CRACK * crop_height)) | 1))
+        garment[..., :3] *= shade[..., None]
+        # Back to front: background, skin under the garment, the garment, forearms crossing in front of the
+        # trunk (but behind their own sleeves).
+        over *= 1 - limb_cover[..., 3]
+        result = bodies.background_fill(source, mask)
+        result = result * (1 - under[..., None]) + skin_colour * under[..., None]
+        result = result * (1 - garment[..., 3:]) + garment[..., :3]
+        result = result * (1 - over[..., None]) + skin_colour * over[..., None]
+        if self.category == "lower":
+            # The arms hang in front of the hips: the source's own arms and hands stay there.
+            front = _soft(np.maximum(arms_under, arms_over), soft)[..., None]
+            result = result * (1 - front) + source * front
+        out = source.copy()
+        out[mask] = np.clip(result[mask] + 0.5, 0, 255).astype(np.uint8)
+        return out
+
+
+def _box(mask: np.ndarray, margin: int) -> tuple[tuple[int, int], tuple[int, int]]:
+    """((y0, y1), (x0, x1)): the mask's bounding box grown by `margin`, inside the image."""
+    ys, xs = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
+    height, width = mask.shape
+    return ((max(0, ys[0] - margin), min(height, ys[-1] + 1 + margin)),
+            (max(0, xs[0] - margin), min(width, xs[-1] + 1 + margin)))
+
+
+def _moved(body: np.ndarray, dx: float, dy: float) -> np.ndarray:
+    out = body.copy()
+    out[:, 0] += dx
+    out[:, 1] += dy
+    return out
+
+
+def _moved_matrix(matrix: np.ndarray, dx: float, dy: float) -> np.ndarray:
+    out = matrix.copy()
+    out[:, 2] += (dx, dy)
+    return out
+
+
+def _close_cracks(cover: np.ndarray, size: int) -> None:
+    """Fill the thin gaps between the garment's parts (a bent joint, two cut edges that do not quite meet) with
+    the colour around them, in place: the alpha's morphological closing minus the alpha is the crack."""
+    alpha = cover[..., 3]
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    crack = np.clip(cv2.morphologyEx(alpha, cv2.MORPH_CLOSE, kernel) - alpha, 0.0, 1.0)
+    if crack.max() <= 0.02:
+        return
+    sigma = size / 2
+    colour = cv2.GaussianBlur(cover[..., :3], (0, 0), sigma) / np.maximum(
+        cv2.GaussianBlur(alpha, (0, 0), sigma), 1e-3)[..., None]
+    cover[..., :3] += colour * crack[..., None]
+    cover[..., 3] += crack
+
+
+def _soft(region: np.ndarray, sigma: float) -> np.ndarray:
+    """float32 0..1 alpha of a 0/1 region with its edge blurred by `sigma` pixels."""
+    alpha = region.astype(np.float32)
+    return cv2.GaussianBlur(alpha, (0, 0), max(sigma, 0.5)) if sigma > 0 else alpha
+
+
+def _over(cover: np.ndarray, layer: np.ndarray) -> None:
+    """Premultiplied `layer` (H, W, 4) composited over `cover` in place."""
+    cover *= 1 - layer[..., 3:]
+    cover += layer
+

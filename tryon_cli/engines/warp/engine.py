@@ -1,0 +1,36 @@
+"""`WarpEngine`: dpidm's weights-free try-on engine (ours, not the paper's DPIDM).
+
+It needs no learned weights beyond the pose model: the garment photo's own pixels are cut into parts and warped
+onto the person frame by frame, from the correspondence between the garment's landmarks and the person's
+keypoints (`dress.GarmentDresser`). A simple, fast classical try-on that any CPU runs; a trained DPIDM
+checkpoint replaces it where one exists. Method and choices: docs/warp_engine.md.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+
+from tryon_cli.engines.base import CropClip, GarmentInput, Progress
+from tryon_cli.engines.warp.dress import GarmentDresser
+
+DESCRIPTION = ("dpidm warp engine: weights-free, pose-driven garment warp (dpidm's own classical engine, "
+               "not the paper's DPIDM diffusion model)")
+
+
+class WarpEngine:
+    """The garment photo warped part by part onto the person (Engine protocol of `engines/base.py`)."""
+
+    name = "warp"
+    untrained = False
+
+    def metadata(self) -> dict:
+        return {"engine": self.name, "model": DESCRIPTION, "paper_model": False, "learned_weights": False}
+
+    def generate(self, clip: CropClip, garment: GarmentInput, progress: Progress) -> Iterator[np.ndarray]:
+        dresser = GarmentDresser(garment)
+        with progress.task("warping", total=clip.num_frames) as advance:
+            for frame in clip.frames():
+                yield dresser(frame)
+                advance()

@@ -1,0 +1,197 @@
+"""DPIDM's trainable delta: every module DPIDM adds to SD1.5 or fine-tunes, in one diffusers model.
+
+`DPIDMDelta` is a diffusers `ModelMixin` + `ConfigMixin` (as `MotionAdapter` is for AnimateDiff): its
+`save_pretrained` / `from_pretrained` write and read a folder of `config.json` + `diffusion_pytorch_model.safetensors`,
+which is a DPIDM checkpoint. It is the one place that lists DPIDM's own modules (`PHASE_PARTS`):
+
+    pose_encoder                                   the four-conv pose encoder (3.2)
+    blocks.<block>.attn1, .attn2                   the main U-Net's self- and cross-attention (fine-tuned)
+    blocks.<block>.pasa_adapter                    Eq. 3 adapter of PASA (Eq. 4)
+    blocks.<block>.tsa                             temporal-shift attention (Eq. 5)
+    blocks.<block>.pata                            pose-aware temporal attention, with its own adapter
+
+`<block>` is the main U-Net's transformer block name with dots as underscores. Inside `DPIDM` these are the very
+modules the main U-Net runs (`MainUNet` wires them in; `attn1`/`attn2` are taken over from the pretrained U-Net),
+so the delta is the checkpoint's view of the model, not a copy.
+
+The config records what a checkpoint needs to be rebuilt and described: `base` ("tiny" or "sd15": which frozen
+base it belongs to), `variant` (paper Table 4), the main U-Net structure the blocks follow, the module
+hyper-parameters, and the training facts that `dpidm train` fills (train height/width, clip length, dpidm version).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from diffusers import ModelMixin, UNet2DConditionModel
+from diffusers.configuration_utils import ConfigMixin, register_to_config
+from diffusers.models.attention_processor import Attention
+from torch import nn
+
+from tryon_cli.models.attention.pata import PoseAwareTemporalAttention
+from tryon_cli.models.attention.tsa import TemporalShiftAttention
+from tryon_cli.models.garment_bank import transformer_block_names
+from tryon_cli.models.pose_adapter import PoseAdapter
+from tryon_cli.models.pose_encoder import PoseEncoder
+
+BASES = ("tiny", "sd15")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One row of the paper's Table 4."""
+
+    pose: bool
+    """Pose in attention: the pose encoder, PASA's adapter and PATA's adapter (else plain spatial attention over
+    [human, garment] tokens and plain temporal attention)."""
+    tsa: bool
+    tra: bool
+    """Train with the TRA loss (Eq. 6); the modules do not depend on it."""
+    description: str
+
+
+VARIANTS = {
+    "a": Variant(False, False, False, "baseline: standard spatial and temporal attention, no pose, no TSA"),
+    "b": Variant(True, False, False, "pose-aware spatial and temporal attention (PASA + PATA)"),
+    "c": Variant(True, True, False, "(b) + temporal-shift attention (TSA)"),
+    "d": Variant(True, True, True, "(c) + TRA loss: DPIDM"),
+}
+
+PHASES = ("image", "video")
+PHASE_PARTS = {"image": ("pose_encoder", "attn1", "attn2", "pasa_adapter"), "video": ("tsa", "pata")}
+"""Which parts train in which phase (paper 3.6): image steps train PASA (attn1, its adapter, the pose encoder)
+and CA (attn2); video steps train TSA and PATA."""
+
+# The main U-Net config keys that fix its transformer blocks (names, widths, heads, context width).
+UNET_STRUCTURE_KEYS = (
+    "down_block_types", "up_block_types", "block_out_channels", "layers_per_block", "attention_head_dim",
+    "cross_attention_dim", "norm_num_groups",
+)
+
+
+def unet_structure(unet_config: dict) -> dict:
+    return {key: unet_config[key] for key in UNET_STRUCTURE_KEYS if key in unet_config}
+
+
+def part_of(delta_name: str) -> str:
+    """The part ("pose_encoder", "attn1", ..., "pata") a delta parameter name belongs to."""
+    pieces = delta_name.split(".")
+    return pieces[2] if pieces[0] == "blocks" else pieces[0]
+
+
+def block_key(name: str) -> str:
+    """The delta's name of a main U-Net transformer block (module names cannot hold dots)."""
+    return name.replace(".", "_")
+
+
+@dataclass(frozen=True)
+class BlockSpec:
+    name: str
+    dim: int
+    heads: int
+    cross_attention_dim: int
+
+
+def block_specs(structure: dict) -> list[BlockSpec]:
+    """The transformer blocks of a U-Net with this structure, in execution order (built on the meta device: no
+    memory, no arithmetic)."""
+    with torch.device("meta"):
+        unet = UNet2DConditionModel(**structure)
+    specs = []
+    for name in transformer_block_names(unet):
+        block = unet.get_submodule(name)
+        specs.append(BlockSpec(name, block.norm1.normalized_shape[0], block.attn1.heads, block.attn2.to_k.in_features))
+    return specs
+
+
+class BlockDelta(nn.Module):
+    """DPIDM's parts of one main U-Net transformer block (None where the variant has no such part)."""
+
+    def __init__(self, spec: BlockSpec, pose_dim: int | None, adapter_dim: int, shift_frames: int | None,
+                 pata_pose_in_residual: bool):
+        super().__init__()
+        # SD1.5's attention layers (no q/k/v bias); inside DPIDM they are the pretrained U-Net's own (`adopt`).
+        head_dim = spec.dim // spec.heads
+        self.attn1 = Attention(query_dim=spec.dim, heads=spec.heads, dim_head=head_dim)
+        self.attn2 = Attention(
+            query_dim=spec.dim, cross_attention_dim=spec.cross_attention_dim, heads=spec.heads, dim_head=head_dim
+        )
+        self.pasa_adapter = None if pose_dim is None else PoseAdapter(pose_dim, adapter_dim, spec.dim)
+        self.tsa = None if shift_frames is None else TemporalShiftAttention(spec.dim, spec.heads, shift_frames)
+        self.pata = PoseAwareTemporalAttention(spec.dim, spec.heads, pose_dim, adapter_dim, pata_pose_in_residual)
+
+    def adopt(self, attn1: Attention, attn2: Attention) -> None:
+        """Take over the pretrained U-Net block's attention layers (the same modules, not copies); a new TSA starts
+        from the pretrained self-attention."""
+        for name, layer in (("attn1", attn1), ("attn2", attn2)):
+            mine = {k: v.shape for k, v in getattr(self, name).state_dict().items()}
+            theirs = {k: v.shape for k, v in layer.state_dict().items()}
+            if mine != theirs:
+                raise ValueError(f"the U-Net's {name} does not fit the delta's block ({theirs} vs {mine})")
+            setattr(self, name, layer)
+        if self.tsa is not None:
+            self.tsa.init_from(attn1)
+
+
+class DPIDMDelta(ModelMixin, ConfigMixin):
+    """Every trainable DPIDM module of one variant, for a main U-Net of the given structure."""
+
+    config_name = "config.json"
+
+    @register_to_config
+    def __init__(
+        self,
+        base: str = "sd15",
+        variant: str = "d",
+        unet: dict | None = None,
+        pose_encoder_channels: tuple[int, int, int] = (16, 32, 96),
+        pose_adapter_dim: int = 64,
+        tsa_shift_frames: int = 2,
+        garment_timestep: int = 0,
+        pata_pose_in_residual: bool = True,
+        train_height: int | None = None,
+        train_width: int | None = None,
+        clip_length: int | None = None,
+        dpidm_version: str | None = None,
+    ):
+        """`unet`: the main U-Net's structure (`unet_structure` of its config). Module hyper-parameters:
+        `pose_encoder_channels` (widths of the first three pose-encoder convs), `pose_adapter_dim` (W_down's width,
+        Eq. 3), `tsa_shift_frames` (L in Eq. 5), `garment_timestep` (the garment U-Net's timestep),
+        `pata_pose_in_residual` (which PATA reading, see `attention/pata.py`). The training facts are recorded
+        only (None until `dpidm train` saves a checkpoint)."""
+        super().__init__()
+        if base not in BASES:
+            raise ValueError(f"unknown DPIDM base {base!r}; choose one of {', '.join(BASES)}")
+        if variant not in VARIANTS:
+            raise ValueError(f"unknown DPIDM variant {variant!r}; choose one of {', '.join(VARIANTS)}")
+        if unet is None:
+            raise ValueError("DPIDMDelta needs the main U-Net's structure (unet=unet_structure(config))")
+        parts = VARIANTS[variant]
+        specs = block_specs(unet)
+        first_width = unet["block_out_channels"][0]
+        self.pose_encoder = PoseEncoder(tuple(pose_encoder_channels), first_width) if parts.pose else None
+        pose_dim = first_width if parts.pose else None
+        self.blocks = nn.ModuleDict({
+            block_key(spec.name): BlockDelta(
+                spec, pose_dim, pose_adapter_dim, tsa_shift_frames if parts.tsa else None, pata_pose_in_residual
+            )
+            for spec in specs
+        })
+        self.block_names = tuple(spec.name for spec in specs)
+
+    @property
+    def parts(self) -> Variant:
+        return VARIANTS[self.config.variant]
+
+    def block(self, name: str) -> BlockDelta:
+        return self.blocks[block_key(name)]
+
+    def named_phase_parameters(self, phase: str) -> dict[str, nn.Parameter]:
+        """Delta name -> parameter of the parts that train in `phase`, in a fixed order."""
+        if phase not in PHASE_PARTS:
+            raise ValueError(f"unknown training phase {phase!r}; choose one of {', '.join(PHASES)}")
+        return {name: p for name, p in self.named_parameters() if part_of(name) in PHASE_PARTS[phase]}
+
+    def training_facts(self) -> dict:
+        return {key: self.config[key] for key in ("train_height", "train_width", "clip_length", "dpidm_version")}

@@ -1,0 +1,266 @@
+"""Garment landmarks estimated from the garment's own outline on a product photo, without a model (the rules with
+their reasons are in docs/preprocessing.md). A flat-lay garment seen from the front: its right side is on the image
+left.
+
+Features found on the outline: the shoulder points (where the gently sloping shoulder line turns into the steep
+sleeve or armhole edge), the armpits (the deepest concavity under each sleeve: a convexity defect of the outline),
+each sleeve (the part beyond the line from shoulder point to armpit) and its end, the hem, and for a lower garment
+the crotch (the deepest concavity between the legs) and each leg's hem. Joints that no feature marks (a dress's
+hips and knees, a pair of trousers' knees) follow human proportions from those features.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from tryon_cli.preprocess.garment_landmarks.layout import OFF_GARMENT, ON_GARMENT, PROPORTIONAL, SCHEMAS
+from tryon_cli.preprocess.garment_landmarks.silhouette import background_like, garment_silhouette
+from tryon_cli.preprocess.keypoints import GarmentLandmarks
+from tryon_cli.preprocess.masks import check_category
+
+SHOULDER_SLOPE = 1.0
+"""The shoulder point is where the top outline, walked outward from the neck, first gets steeper than 45 degrees."""
+LOOKAHEAD = 6
+"""... and stays mostly that steep over the next 6 steps (a collar's edge drops steeply for one step only)."""
+LONG_SLEEVE = 1.0
+"""A sleeve at least as long (shoulder point to its end) as the shoulders are wide reaches the wrist."""
+LONG_LEG = 1.2
+"""A leg at least 1.2 rises long (crotch to hem; the rise is waistband to crotch) reaches the ankle."""
+HIP_INSET = 0.12
+"""Hip joints lie inside the body's outline: pulled in from each side of the hem (upper, dress) by 12 % of its width."""
+HIP_INSET_LOWER = 0.22
+"""... and on trousers and skirts, whose waist is the body's full width, by 22 %."""
+HIP_BELOW_CROTCH = 0.35
+"""Trousers: the hip joints sit 0.35 rises above the crotch (about 10 cm on a 28 cm rise)."""
+DRESS_HIPS = 1.25
+"""Dress: the hips sit 1.25 shoulder widths below the shoulder line (a torso length) and the knees one shoulder
+width further."""
+
+
+def _profile(mask: np.ndarray) -> np.ndarray:
+    """Per column, the garment's first row (its top outline); columns without garment get the image height."""
+    return np.where(mask.any(axis=0), mask.argmax(axis=0), mask.shape[0]).astype(np.float64)
+
+
+def _shoulder(profile: np.ndarray, centre: float, side: int, step: int, tolerance: float) -> np.ndarray:
+    """(x, y) of the shoulder point on side `side` (-1: image left). From the neckline's outer corner (the
+    outermost column of that side within `tolerance` rows of its highest point) walk outward until the top
+    outline descends faster than SHOULDER_SLOPE over `step` columns (a sleeve's edge, or the armhole's drop)."""
+    columns = np.arange(len(profile))
+    half = columns[(columns - centre) * side > 0]
+    top = profile[half].min()
+    near_top = half[profile[half] <= top + tolerance]
+    x = int(near_top.max() if side > 0 else near_top.min())
+    while 0 <= x + side * (LOOKAHEAD + 1) * step < len(profile):
+        drops = np.diff(profile[x + side * step * np.arange(LOOKAHEAD + 1)])
+        # Steep now and mostly steep ahead: a sleeve's edge or the armhole, not a collar's step down to the shoulder.
+        if drops[0] > SHOULDER_SLOPE * step and np.median(drops) > SHOULDER_SLOPE * step:
+            ahead = x + side * np.arange(1, step + 1)
+            gentle = ahead[profile[ahead] - profile[x] <= SHOULDER_SLOPE * np.abs(ahead - x)]
+            x = int(gentle[-1]) if len(gentle) else x
+            break
+        x += side * step
+    return np.array([x, profile[x]], np.float64)
+
+
+def _concavities(mask: np.ndarray) -> list[tuple[np.ndarray, float]]:
+    """(deepest point (x, y), depth in pixels) of each concavity of the outline (convexity defects)."""
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    contour = max(contours, key=cv2.contourArea)
+    # A lightly simplified outline keeps the hull's indices monotonic, which convexityDefects requires.
+    contour = cv2.approxPolyDP(contour, 1.0, True)
+    hull = cv2.convexHull(contour, returnPoints=False)
+    defects = cv2.convexityDefects(contour, hull)
+    if defects is None:
+        return []
+    return [(contour[far, 0].astype(np.float64), depth / 256.0) for _, _, far, depth in defects.reshape(-1, 4)]
+
+
+def _armpit(concavities, centre: float, side: int, shoulder: np.ndarray, hem: float, min_depth: float):
+    """The deepest concavity on this side below the shoulder and in the upper three quarters of the body."""
+    found = [(point, depth) for point, depth in concavities
+             if (point[0] - centre) * side > 0 and shoulder[1] < point[1] < shoulder[1] + 0.75 * (hem - shoulder[1])
+             and depth >= min_depth]
+    return max(found, key=lambda f: f[1])[0] if found else None
+
+
+def _sleeve(mask: np.ndarray, shoulder: np.ndarray, armpit: np.ndarray, side: int, width: float):
+    """The sleeve's pixels (k, 2) as (x, y): the garment beyond the line from the shoulder point to the armpit,
+    or None when that part is too small to be a sleeve (sleeveless: only the armhole's edge lies beyond)."""
+    direction = (armpit - shoulder) / max(np.linalg.norm(armpit - shoulder), 1e-6)
+    reach = 0.05 * width
+    cut = mask.astype(np.uint8).copy()
+    start, stop = shoulder - direction * reach, armpit + direction * reach
+    cv2.line(cut, tuple(int(v) for v in np.round(start)), tuple(int(v) for v in np.round(stop)), 0, 3)
+    count, labels, stats, centroids = cv2.connectedComponentsWithStats(cut, connectivity=4)
+    normal = np.array([direction[1], -direction[0]])
+    normal *= np.sign(normal[0] * side) or 1  # away from the body
+    outside = [k for k in range(1, count) if (centroids[k] - shoulder) @ normal > 0]
+    if not outside:
+        return None
+    best = max(outside, key=lambda k: stats[k, cv2.CC_STAT_AREA])
+    ys, xs = np.nonzero(labels == best)
+    pixels = np.stack([xs, ys], axis=1).astype(np.float64)
+    far = np.linalg.norm(pixels - shoulder, axis=1).max()
+    if len(pixels) < 0.01 * mask.sum() or far < 0.2 * width:
+        return None
+    return pixels
+
+
+def _arm(pixels: np.ndarray, shoulder: np.ndarray, armpit: np.ndarray, width: float, size: tuple[int, int]):
+    """(elbow, wrist) rows of (x, y, conf) for one sleeve.
+
+    The sleeve's outer edge runs from the shoulder point to the cuff's outer corner, the sleeve pixel farthest from
+    the root line (shoulder point to armpit); that edge is the arm's direction, and the sleeve's end is the middle
+    between the cuff's corners (in the sleeve's last 10 % along it, the points farthest out along it and to either
+    side). A long sleeve ends at the wrist, its elbow is the middle of its centre line; a short
+    sleeve's end stands for the elbow and the wrist continues the sleeve's line beyond the cloth (OFF_GARMENT: a
+    direction, not a place on the garment)."""
+    root = (armpit - shoulder) / max(np.linalg.norm(armpit - shoulder), 1e-6)
+    off_root = np.abs((pixels - shoulder) @ np.array([root[1], -root[0]]))
+    corner = pixels[np.argmax(off_root)]
+    axis = (corner - shoulder) / max(np.linalg.norm(corner - shoulder), 1e-6)
+    along = (pixels - shoulder) @ axis
+    near_end = along >= 0.9 * along.max()
+    band, far = pixels[near_end], along[near_end]
+    across = (band - shoulder) @ np.array([axis[1], -axis[0]])
+    # The cuff's corners: the points farthest out diagonally, along the arm and to either side of it.
+    end = (band[np.argmax(far + across)] + band[np.argmax(far - across)]) / 2
+    length = float(np.linalg.norm(end - shoulder))
+    if length >= LONG_SLEEVE * width:
+        middle = pixels[np.abs(along - along.max() / 2) <= 0.03 * along.max()].mean(axis=0)
+        return np.array([*middle, ON_GARMENT]), np.array([*end, ON_GARMENT])
+    wrist = np.clip(end + 0.8 * (end - shoulder), 0, [size[1] - 1, size[0] - 1])
+    return np.array([*end, ON_GARMENT]), np.array([*wrist, OFF_GARMENT])
+
+
+def _run_at(mask: np.ndarray, y: float, x: float) -> tuple[int, int] | None:
+    """(start, stop) of the run of row `y` holding column `x`, else the run nearest to it."""
+    row = mask[int(np.clip(round(y), 0, mask.shape[0] - 1))].astype(np.int8)
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], row, [0]])))
+    runs = list(zip(edges[::2], edges[1::2]))
+    if not runs:
+        return None
+    return min(runs, key=lambda r: 0 if r[0] <= x < r[1] else min(abs(r[0] - x), abs(r[1] - 1 - x)))
+
+
+def _hips(mask: np.ndarray, y: float, centre: float, inset: float, conf: float) -> dict[str, np.ndarray]:
+    run = _run_at(mask, y, centre) or (centre - 1, centre + 1)
+    pull = inset * (run[1] - run[0])
+    return {"r_hip": np.array([run[0] + pull, y, conf]), "l_hip": np.array([run[1] - 1 - pull, y, conf])}
+
+
+def _upper(mask: np.ndarray, category: str) -> dict[str, np.ndarray]:
+    """Neck, shoulders, sleeves and hips of an upper garment or a dress (knees added for a dress)."""
+    ys, xs = np.nonzero(mask)
+    top, hem = float(ys.min()), float(ys.max())
+    centre = float(np.median(xs))
+    profile = _profile(mask)
+    step = max(2, int(0.015 * (xs.max() - xs.min())))
+    shoulders = {side: _shoulder(profile, centre, side, step, 0.01 * mask.shape[0]) for side in (-1, 1)}
+    width = float(np.linalg.norm(shoulders[1] - shoulders[-1]))
+    concavities = _concavities(mask)
+    points = {"neck": np.array([*(shoulders[-1] + shoulders[1]) / 2, ON_GARMENT])}
+    torso = mask.copy()
+    for side, prefix in ((-1, "r"), (1, "l")):
+        shoulder = shoulders[side]
+        points[f"{prefix}_shoulder"] = np.array([*shoulder, ON_GARMENT])
+        armpit = _armpit(concavities, centre, side, shoulder, hem, 0.03 * (hem - top))
+        pixels = None if armpit is None else _sleeve(mask, shoulder, armpit, side, width)
+        if pixels is None:  # sleeveless
+            points[f"{prefix}_elbow"] = points[f"{prefix}_wrist"] = np.zeros(3)
+            continue
+        torso[pixels[:, 1].astype(int), pixels[:, 0].astype(int)] = False
+        points[f"{prefix}_elbow"], points[f"{prefix}_wrist"] = _arm(pixels, shoulder, armpit, width, mask.shape)
+    shoulder_y = (shoulders[-1][1] + shoulders[1][1]) / 2
+    torso_hem = float(np.nonzero(torso.any(axis=1))[0].max())
+    if category == "upper":
+        points.update(_hips(torso, torso_hem - 0.03 * (torso_hem - top), centre, HIP_INSET, ON_GARMENT))
+        return points
+    hip_y = min(shoulder_y + DRESS_HIPS * width, top + 0.6 * (hem - top))
+    points.update(_hips(torso, hip_y, centre, HIP_INSET, PROPORTIONAL))
+    knee_y = min(hip_y + width, hem)
+    run = _run_at(torso, min(knee_y, hem - 0.05 * (hem - top)), centre) or (centre - 1, centre + 1)
+    conf = PROPORTIONAL if knee_y < hem else OFF_GARMENT
+    span = run[1] - 1 - run[0]
+    points["r_knee"] = np.array([run[0] + 0.3 * span, knee_y, conf])
+    points["l_knee"] = np.array([run[1] - 1 - 0.3 * span, knee_y, conf])
+    return points
+
+
+def _gap_top(open_: np.ndarray, point: np.ndarray) -> np.ndarray:
+    """The top of the gap between the legs from `point`, the deepest point of their concavity (on near-vertical
+    inner legs it can lie anywhere along them, and a shadow or the silhouette's closing seals the gap's narrow top):
+    follow the `open_` pixels (background, or closer to the background's colour than to the garment's) upward."""
+    x, y = float(point[0]), int(point[1])
+    while y > 0:
+        row = open_[y - 1].astype(np.int8)
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], row, [0]])))
+        near = [(a, b) for a, b in zip(edges[::2], edges[1::2]) if a - 2 <= x <= b + 1 and 0 < a and b < len(row)]
+        if not near:
+            break
+        x, y = (near[0][0] + near[0][1] - 1) / 2, y - 1
+    return np.array([x, y], np.float64)
+
+
+def _lower(mask: np.ndarray, open_: np.ndarray) -> dict[str, np.ndarray]:
+    """Hips, knees and ankles of trousers or shorts (two legs below a crotch) or a skirt (one tube)."""
+    ys, xs = np.nonzero(mask)
+    top, hem = float(ys.min()), float(ys.max())
+    centre, length = float(np.median(xs)), hem - top
+    waist = _run_at(mask, top + 0.02 * length, centre) or (xs.min(), xs.max() + 1)
+    crotches = [(p, d) for p, d in _concavities(mask) if abs(p[0] - centre) < 0.15 * (waist[1] - waist[0])
+                and p[1] > top + 0.15 * length and d > 0.1 * length]
+    if not crotches:  # a skirt: knees on the hem, no ankles
+        hip_y = min(top + 0.4 * (waist[1] - waist[0]), top + 0.5 * length)
+        points = _hips(mask, hip_y, centre, HIP_INSET_LOWER, ON_GARMENT)
+        run = _run_at(mask, hem - 0.02 * length, centre) or waist
+        span = run[1] - 1 - run[0]
+        points["r_knee"] = np.array([run[0] + 0.3 * span, hem - 0.02 * length, ON_GARMENT])
+        points["l_knee"] = np.array([run[1] - 1 - 0.3 * span, hem - 0.02 * length, ON_GARMENT])
+        points["r_ankle"] = points["l_ankle"] = np.zeros(3)
+        return points
+    crotch = _gap_top(open_, max(crotches, key=lambda c: c[1])[0])
+    rise = crotch[1] - top
+    hip_y = crotch[1] - HIP_BELOW_CROTCH * rise
+    points = _hips(mask, hip_y, centre, HIP_INSET_LOWER, ON_GARMENT)
+    for side, prefix in ((-1, "r"), (1, "l")):
+        leg = mask.copy()
+        leg[: int(crotch[1]) + 1] = False
+        columns = np.arange(mask.shape[1])
+        leg[:, (columns - crotch[0]) * side <= 0] = False
+        leg_ys, leg_xs = np.nonzero(leg)
+        if not len(leg_ys):
+            points[f"{prefix}_knee"] = points[f"{prefix}_ankle"] = np.zeros(3)
+            continue
+        leg_hem = float(leg_ys.max())
+        band = leg_ys >= leg_hem - 0.02 * length
+        end = np.array([leg_xs[band].mean(), leg_hem - 0.01 * length])
+        hip = points[f"{prefix}_hip"][:2]
+        if leg_hem - crotch[1] >= LONG_LEG * rise:
+            knee_y = (hip_y + end[1]) / 2
+            run = _run_at(leg, knee_y, float(np.median(leg_xs))) or (end[0], end[0] + 1)
+            points[f"{prefix}_knee"] = np.array([(run[0] + run[1] - 1) / 2, knee_y, ON_GARMENT])
+            points[f"{prefix}_ankle"] = np.array([*end, ON_GARMENT])
+        else:  # shorts: the leg's end stands for the knee; the ankle continues the thigh's line beyond the cloth
+            ankle = np.clip(end + 0.9 * (end - hip), 0, [mask.shape[1] - 1, mask.shape[0] - 1])
+            points[f"{prefix}_knee"] = np.array([*end, ON_GARMENT])
+            points[f"{prefix}_ankle"] = np.array([*ankle, OFF_GARMENT])
+    return points
+
+
+def silhouette_landmarks(image: np.ndarray, category: str) -> GarmentLandmarks:
+    """Deterministic landmark estimate from the garment's outline on a plain background (module docstring)."""
+    check_category(category)
+    mask = garment_silhouette(image)
+    names = SCHEMAS[category]
+    height, width = image.shape[:2]
+    if mask.sum() < 100:
+        return GarmentLandmarks(category, names, np.zeros((len(names), 3), np.float32), True, height, width)
+    if category == "lower":
+        points = _lower(mask, ~mask | background_like(image, mask))
+    else:
+        points = _upper(mask, category)
+    array = np.array([points[name] for name in names], dtype=np.float32)
+    return GarmentLandmarks(category, names, array, estimated=True, height=height, width=width)
