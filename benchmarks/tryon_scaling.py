@@ -35,15 +35,20 @@ def child(video: Path, output: Path) -> None:
     apply_offline_defaults()
     import torch
 
+    from tryon_cli.engines import build_engine
+    from tryon_cli.engines.dpidm import DPIDMSampling
     from tryon_cli.pipelines.choices import MODEL_DEFAULTS
-    from tryon_cli.pipelines.tryon_pipeline import DPIDMTryOnPipeline
+    from tryon_cli.tryon.application import run_tryon
+    from tryon_cli.tryon.settings import TryOnSettings
 
     torch.set_num_threads(2)
     started = time.perf_counter()
-    pipe = DPIDMTryOnPipeline.tiny(seed=0)
+    defaults = MODEL_DEFAULTS["tiny"]
+    engine = build_engine("tiny", sampling=DPIDMSampling(steps=defaults["steps"], seed=0))
     calls = []
-    pipe.model.garment_unet.register_forward_pre_hook(lambda *_: calls.append(1))
-    pipe(video, GARMENT, output, category="dress", seed=0, **MODEL_DEFAULTS["tiny"])
+    engine.model.garment_unet.register_forward_pre_hook(lambda *_: calls.append(1))
+    run_tryon(engine, video, GARMENT, output,
+              TryOnSettings(category="dress", height=defaults["height"], width=defaults["width"]))
     seconds = time.perf_counter() - started
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     print(json.dumps({"seconds": seconds, "peak_rss_mib": peak_kib / 1024, "garment_unet_calls": len(calls)}))
