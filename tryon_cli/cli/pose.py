@@ -168,6 +168,7 @@ def train_garment(
     """Train the garment landmark model (YOLOv8 pose, ultralytics) on a YOLO-pose dataset."""
     from tryon_cli.preprocess.garment_landmarks import train_garment as train
 
-    saved = train(data, output=output or path_of("garment-landmarks", weights), epochs=epochs, imgsz=imgsz,
-                  base=base, device=_device(device), batch=batch, workers=workers, plots=plots)
+    target = check_output(output or path_of("garment-landmarks", weights), [data], kind="file")
+    saved = train(data, output=target, epochs=epochs, imgsz=imgsz, base=base, device=_device(device), batch=batch,
+                  workers=workers, plots=plots)
     typer.echo(f"wrote the garment landmark model {saved}")

@@ -6,6 +6,7 @@ work. Library errors name settings ("frames 10:30 is outside ..."); here they ar
 
 from __future__ import annotations
 
+import math
 import signal
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,7 +16,7 @@ import typer
 from rich.console import Console
 
 from tryon_cli.cli.options import Category, Device, Dtype, Seed, WeightsRoot, resolve_device
-from tryon_cli.engines import ENGINES
+from tryon_cli.engines import DTYPES, ENGINES
 from tryon_cli.errors import DpidmError, InputError
 from tryon_cli.pipelines.choices import MODEL_DEFAULTS, WEIGHT_KINDS
 from tryon_cli.tryon.batch import CATEGORIES, my_share, pending, read_pairs
@@ -30,6 +31,8 @@ EPILOG = (
     "A pairs file has one 'VIDEO GARMENT [upper|lower|dress]' per line (paths relative to the file); existing\n"
     "outputs are skipped, so a killed run resumes where it stopped."
 )
+MAX_STEPS = 1000  # DDIM cannot take more steps than the noise schedule has timesteps (SD1.5 and tiny: 1000)
+VAE_FACTOR = 8  # SD1.5's VAE halves the size 3 times; the tiny one once, so a multiple of 8 suits both
 MISSING_CHECKPOINT_ADVICE = ("train one with `dpidm train` and pass its OUT/checkpoints/<step> folder with "
                              "--checkpoint (or copy it to {default}); to check the install without one, use "
                              "--model tiny")
@@ -139,6 +142,7 @@ def tryon(
     for kind, path in (("video", video), ("garment", garment), ("mask video", mask)):
         if path is not None and not path.is_file() and (pairs is None or kind == "mask video"):
             raise InputError(f"{kind} file not found: {path}")
+    _check_ranges(steps, guidance, window, overlap, height, width, dtype, attention)
     with _as_flags(weights):
         from tryon_cli.engines import build_engine, resolve_model
         from tryon_cli.engines.dpidm import DPIDMSampling
@@ -146,15 +150,17 @@ def tryon(
 
         kind = resolve_model(model, checkpoint, weights)
         defaults = MODEL_DEFAULTS[kind]
-        steps = defaults["steps"] if steps is None else steps
-        sampling = DPIDMSampling(steps=1 if steps is None else steps, guidance=guidance, seed=seed, window=window,
-                                 overlap=overlap, weighting=weighting)
+        sampling = DPIDMSampling(steps=_default(steps, defaults["steps"] or 1), guidance=guidance, seed=seed,
+                                 window=window, overlap=overlap, weighting=weighting)
         torch_device = resolve_device(device)
         settings = TryOnSettings(category=category, mask=mask, frames=_parse_frames(frames),
-                                 height=defaults["height"] if height is None else height,
-                                 width=defaults["width"] if width is None else width,
+                                 height=_default(height, defaults["height"]), width=_default(width, defaults["width"]),
                                  preview=preview, keep_intermediates=keep_intermediates, weights=weights,
                                  device="cuda" if torch_device.startswith("cuda") else "cpu")
+        if batch is None:  # the inputs and outputs, before the engine is built (a minute for the real one)
+            from tryon_cli.tryon.application import check_request
+
+            check_request(video, garment, output, settings)
         console = Console(stderr=True)
         engine = build_engine(model, checkpoint=checkpoint, weights_root=weights, device=torch_device, dtype=dtype,
                               attention=attention, sampling=sampling,
@@ -164,6 +170,32 @@ def tryon(
                           "install, it is not a try-on. The mp4's comment metadata says so too.")
         with _Interrupts() as interrupts:
             _run(engine, video, garment, output, batch, settings, console, interrupts.check)
+
+
+def _default(value, default):
+    """The flag's value, or the model's default when it was not given (0 is a value, and refused, not a default)."""
+    return default if value is None else value
+
+
+def _check_ranges(steps, guidance, window, overlap, height, width, dtype, attention) -> None:
+    """Option values in range, whatever the clip's length: one line before anything is read or built."""
+    if steps is not None and not 1 <= steps <= MAX_STEPS:
+        raise InputError(f"--steps must be 1 to {MAX_STEPS} (the scheduler's training timesteps), got {steps}")
+    if not math.isfinite(guidance):
+        raise InputError(f"--guidance must be a finite number, got {guidance}")
+    if window < 1:
+        raise InputError(f"--window must be at least 1 frame, got {window}")
+    if not 0 <= overlap < window:
+        raise InputError(f"--overlap must be at least 0 and less than --window ({window}), got {overlap}")
+    for flag, value in (("--height", height), ("--width", width)):
+        if value is not None and (value < VAE_FACTOR or value % VAE_FACTOR):
+            raise InputError(f"{flag} must be a positive multiple of {VAE_FACTOR} (the VAE's downsampling), got {value}")
+    if dtype not in DTYPES:
+        raise InputError(f"--dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    from tryon_cli.models.attention.backend import BACKENDS  # loads torch: last
+
+    if attention not in BACKENDS:
+        raise InputError(f"--attention must be one of {', '.join(BACKENDS)}, got {attention!r}")
 
 
 def _run(engine, video, garment, output, batch, settings, console, check) -> None:

@@ -1,14 +1,14 @@
 """`run_tryon`: a person video and a garment photo in, a try-on video out, through any engine.
 
 1. Check every input before any expensive work (files, frame range, mask video length, the engine's size).
-2. Human pose of the whole video (cached by its content), sliced to the frames asked for; a crop box per frame
-   around the person at the engine's aspect (`framing.crop_boxes`).
+2. Human pose of the frames asked for (and a margin; each frame's detections cached by the video's content); a
+   crop box per frame around the person at the engine's aspect (`framing.crop_boxes`).
 3. The garment photo: landmarks, fitted to the engine's frame, its pose map (`conditioning.garment_input`).
 4. The engine turns the `VideoCropClip` (crops streamed from the video) into crops; `writing` pastes them back
    and writes the mp4 with the source audio and a JSON comment naming the engine and its settings.
 
-Choice: the whole video is posed, so that a frame gets the same pose whatever `frames` range is asked for, and a
-second run on the same video (another garment, seed or range) skips pose estimation.
+Choice: only the range is posed (plus `human_pose.MARGIN_FRAMES` each side), so `--frames 0:8` of a long video
+does not pay for the whole video; a later run on the same video adds only the frames not posed yet.
 """
 
 from __future__ import annotations
@@ -17,14 +17,15 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from tryon_cli.engines.base import Engine, GarmentInput, Progress
-from tryon_cli.errors import InputError
-from tryon_cli.io import probe_video, read_image
+from tryon_cli.io import VideoMeta, check_companion_video, check_output, probe_video, read_image
 from tryon_cli.progress import NullProgress
 from tryon_cli.tryon import conditioning, framing
 from tryon_cli.tryon.clip import VideoCropClip
-from tryon_cli.tryon.settings import SettingError, TryOnSettings
-from tryon_cli.tryon.writing import side_paths, write_tryon
+from tryon_cli.tryon.settings import TryOnSettings
+from tryon_cli.tryon.writing import INTERMEDIATES, side_paths, write_tryon
 from tryon_cli.weights import path_of
 
 # Crops join the person's boxes over this many frames each side: half the paper's 24-frame window, so limbs that
@@ -47,23 +48,43 @@ class TryOnOutput:
     intermediates: Path | None = None
 
 
+@dataclass(frozen=True)
+class CheckedRequest:
+    """A request whose inputs and outputs passed `check_request`: the garment photo, read, and the video's frames."""
+
+    photo: np.ndarray
+    meta: VideoMeta
+    start: int
+    stop: int
+
+
+def check_request(video: Path, garment: Path, output: Path, settings: TryOnSettings) -> CheckedRequest:
+    """Every check that costs no model and no frame decode, cheapest first, the small inputs before the person video
+    (issue 14): outputs, the garment photo, the mask video's probe, the video's probe, the range, the mask's length.
+    Probes are memoised (`probe_video`), so the CLI can call this before building the engine at no extra cost."""
+    _check_outputs(output, [video, garment, settings.mask], settings)
+    photo = read_image(garment)
+    mask_meta = probe_video(settings.mask) if settings.mask is not None else None
+    meta = probe_video(video)
+    start, stop = settings.frame_range(meta.frame_count)
+    if mask_meta is not None:
+        check_companion_video(mask_meta, meta, stop)
+    return CheckedRequest(photo, meta, start, stop)
+
+
 def run_tryon(engine: Engine, video: str | Path, garment: str | Path, output: str | Path,
               settings: TryOnSettings = TryOnSettings(), progress: Progress | None = None) -> TryOnOutput:
     """Dress the person of `video` in `garment` with `engine`; write the result to `output` (mp4, atomically)."""
     progress = progress or NullProgress()
     video, garment, output = Path(video), Path(garment), Path(output)
-    meta = probe_video(video)
-    start, stop = settings.frame_range(meta.frame_count)
-    _check_outputs(output, [video, garment, settings.mask], settings)
-    if settings.mask is not None:
-        mask_frames = probe_video(settings.mask).frame_count
-        if mask_frames < stop:
-            raise SettingError("mask", f"video {settings.mask} has {mask_frames} frames, the video needs {stop}")
     if hasattr(engine, "check_size"):
         engine.check_size(settings.height, settings.width)
-    photo = read_image(garment)
+    request = check_request(video, garment, output, settings)
+    photo, meta, start, stop = request.photo, request.meta, request.start, request.stop
+    for note in meta.notes:
+        progress.note(note)
 
-    poses = _human_poses(video, meta.frame_count, settings, progress).slice(start, stop)
+    poses = _human_poses(video, (start, stop), settings, progress)
     boxes = framing.crop_boxes(poses.body, meta.width, meta.height, settings.height, settings.width,
                                radius=CROP_RADIUS)
     garment_input = _garment_input(photo, settings, progress)
@@ -79,21 +100,24 @@ def run_tryon(engine: Engine, video: str | Path, garment: str | Path, output: st
 
 
 def _check_outputs(output: Path, inputs: list[Path | None], settings: TryOnSettings) -> None:
-    """No input is ever overwritten, by the output or by its side files."""
+    """Every path the run writes can be written, and none is an input (the intermediates are, with --mask, easily
+    fed back in)."""
     preview, intermediates = side_paths(output, settings.preview, settings.keep_intermediates)
-    targets = [p.resolve() for p in (output, preview) if p is not None]
-    for path in inputs:
-        if path is not None and path.resolve() in targets:
-            raise InputError(f"the output {path} is also an input; choose another output name")
-    if intermediates is not None and intermediates.is_file():
-        raise InputError(f"{intermediates} is a file; the intermediates folder would replace it")
+    for path in (output, preview):
+        if path is not None:
+            check_output(path, inputs, kind="video")
+    if intermediates is not None:
+        check_output(intermediates, kind="folder")
+        for name in INTERMEDIATES:
+            check_output(intermediates / f"{name}.mp4", inputs, kind="video")
 
 
-def _human_poses(video: Path, frame_count: int, settings: TryOnSettings, progress: Progress):
+def _human_poses(video: Path, frames: tuple[int, int], settings: TryOnSettings, progress: Progress):
+    """The poses of frames start:stop; the pose model runs on those and a margin, when they are not cached."""
     from tryon_cli.preprocess.human_pose import video_poses
 
-    with progress.task("pose frames", total=frame_count) as advance:
-        poses = video_poses(video, device=settings.device, weights=settings.weights,
+    with progress.task("pose frames", total=frames[1] - frames[0]) as advance:
+        poses = video_poses(video, device=settings.device, weights=settings.weights, frames=frames,
                             progress=lambda t: advance())
     for note in poses.notes:
         progress.note(note)

@@ -23,6 +23,8 @@ from tryon_cli.io.writer import mux_audio
 from tryon_cli.tryon import compositing, conditioning
 from tryon_cli.tryon.clip import FullFrame, VideoCropClip, crop_frame
 
+# The videos of OUT_intermediates/, by name: what the engine saw, and the repaint mask in the format --mask reads.
+INTERMEDIATES = ("pose", "mask", "agnostic")
 # Paste-back feather in output pixels, relative to the frame's short side (6 px on 832x624).
 FEATHER_FRACTION = 0.01
 
@@ -84,7 +86,7 @@ def _side_writers(stack: ExitStack, fps: float, preview: Path | None, intermedia
     if intermediates is not None:
         # What the engine saw (pose maps and agnostic crops at model size), and the repaint mask at full size in
         # the format --mask reads, so it can be edited and fed back.
-        for name in ("pose", "mask", "agnostic"):
+        for name in INTERMEDIATES:
             writers[name] = stack.enter_context(VideoWriter(intermediates / f"{name}.mp4", fps))
     return writers
 
