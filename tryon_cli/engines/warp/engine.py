@@ -15,8 +15,8 @@ import numpy as np
 from tryon_cli.engines.base import CropClip, GarmentInput, Progress
 from tryon_cli.engines.warp.dress import GarmentDresser
 
-DESCRIPTION = ("dpidm warp engine: weights-free, pose-driven garment warp (dpidm's own classical engine, "
-               "not the paper's DPIDM diffusion model)")
+# Short: ffmpeg shows (and tests read) only the first 256 characters of the mp4 comment.
+DESCRIPTION = "dpidm's weights-free warp engine, not the paper's DPIDM"
 
 
 class WarpEngine:
@@ -26,7 +26,7 @@ class WarpEngine:
     untrained = False
 
     def metadata(self) -> dict:
-        return {"engine": self.name, "model": DESCRIPTION, "paper_model": False, "learned_weights": False}
+        return {"model": DESCRIPTION, "paper_model": False}
 
     def generate(self, clip: CropClip, garment: GarmentInput, progress: Progress) -> Iterator[np.ndarray]:
         dresser = GarmentDresser(garment)
