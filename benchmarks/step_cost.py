@@ -30,6 +30,7 @@ from diffusers import UNet2DConditionModel
 from torch.utils.flop_counter import FlopCounterMode
 
 from tryon_cli.models.configs import get_config
+from tryon_cli.models.delta import new_delta
 from tryon_cli.models.garment_bank import GarmentConditions
 from tryon_cli.models.main_unet import MainUNet, level_grids
 
@@ -41,7 +42,7 @@ def build(kind: str, config_name: str, device, dtype) -> torch.nn.Module:
     config = get_config(config_name)
     with torch.device(device):
         unet = UNet2DConditionModel(**config.main_unet)
-        model = MainUNet(unet, config.modules) if kind == "dpidm" else unet
+        model = MainUNet(unet, new_delta(config, config_name, {})) if kind == "dpidm" else unet
     # (float32 is already the construction dtype; diffusers warns on a no-op cast)
     return (model if dtype == torch.float32 else model.to(dtype)).eval()
 
@@ -86,7 +87,13 @@ def peak_memory_child(kind: str, args) -> int:
     positional, keywords = inputs(kind, model, args.frames, args.height, args.width, args.device, dtype)
     with torch.no_grad():
         model(*positional, **keywords)
-    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over an exec from the parent, which holds both models.
+    return peak_resident_bytes()
+
+
+def peak_resident_bytes() -> int:
+    """This process's peak resident memory so far (bytes).
+
+    VmHWM, not ru_maxrss: Linux carries ru_maxrss over an exec from the parent, which may hold models."""
     status = dict(line.split(":", 1) for line in open("/proc/self/status").read().splitlines() if ":" in line)
     return int(status["VmHWM"].split()[0]) * 1024
 

@@ -1,6 +1,6 @@
 """Speed and memory of the real-size model: `sd15` DPIDM at 512x384, 24-frame windows, 30 DDIM steps, guidance 1.5.
 
-Times the part that dominates a try-on: the sliding-window DDIM loop (`DPIDMTryOnPipeline.denoise`, classifier-free
+Times the part that dominates a try-on: the sliding-window DDIM loop (`DPIDMTryOnPipeline.__call__`, classifier-free
 guidance as a batch of 2) plus VAE decoding, on synthetic conditions of the real shapes. Weights do not change the
 cost, so the model is randomly initialised unless `--weights` points at the SD1.5 folders.
 
@@ -34,18 +34,17 @@ FLOOR_TFLOP_PER_FRAME, H100_BF16_TFLOPS = 75.0, 800.0
 
 def synthetic_conditions(pipe, frames: int):
     """Conditions of the real shapes: agnostic latents, a repaint mask over the middle, a drawn pose."""
-    import numpy as np
     import torch
 
-    from tryon_cli.pipelines.tryon_pipeline import VideoConditions
+    from tryon_cli.pipelines.dpidm_pipeline import VideoConditions
 
     generator = torch.Generator().manual_seed(0)
-    latents = torch.randn(1, 4, frames, HEIGHT // 8, WIDTH // 8, generator=generator).to(pipe.device)
-    mask = torch.zeros(1, 1, frames, HEIGHT // 8, WIDTH // 8, device=pipe.device)
-    mask[..., 10:50, 8:40] = 1
-    poses = np.zeros((frames, HEIGHT, WIDTH, 3), np.uint8)
-    poses[:, 100:400, 180:200] = (255, 85, 0)
-    return VideoConditions(latents, mask, poses, packed_masks=[], boxes=np.zeros((frames, 4)))
+    latents = torch.randn(1, 4, frames, HEIGHT // 8, WIDTH // 8, generator=generator).to(pipe.device, pipe.dtype)
+    mask = torch.zeros(1, 1, frames, HEIGHT // 8, WIDTH // 8, dtype=torch.bool, device=pipe.device)
+    mask[..., 10:50, 8:40] = True
+    poses = torch.zeros(1, 3, frames, HEIGHT, WIDTH)
+    poses[:, 0, :, 100:400, 180:200] = 1.0
+    return VideoConditions(latents, mask, lambda window: poses[:, :, window])
 
 
 def measure(pipe, steps: int) -> dict:
@@ -68,8 +67,8 @@ def measure(pipe, steps: int) -> dict:
         garment = pipe.model.encode_garment_for_guidance(garment_pixels, garment_pose)
         sync()
         started = time.perf_counter()
-        latents = pipe.denoise(conditions, garment, steps=steps, guidance=GUIDANCE, seed=0,
-                               windows=window_schedule(WINDOW, WINDOW, OVERLAP))
+        latents = pipe(conditions, garment, steps=steps, guidance=GUIDANCE, seed=0,
+                       windows=window_schedule(WINDOW, WINDOW, OVERLAP))
         sync()
         denoise_s = time.perf_counter() - started
         started = time.perf_counter()
@@ -99,8 +98,8 @@ def main() -> None:
 
     from tryon_cli.errors import InputError
     from tryon_cli.models.dpidm import DPIDM
-    from tryon_cli.pipelines.runtime import select_attention
-    from tryon_cli.pipelines.tryon_pipeline import DPIDMTryOnPipeline
+    from tryon_cli.engines import use_attention
+    from tryon_cli.pipelines.dpidm_pipeline import DPIDMTryOnPipeline
 
     cuda = torch.cuda.is_available()
     device = torch.device("cuda" if cuda else "cpu")
@@ -118,10 +117,10 @@ def main() -> None:
           f"({'weights from ' + str(args.weights) if args.weights else 'random weights'})", flush=True)
     results = []
     for dtype_name, dtype in dtypes.items():
-        pipe = DPIDMTryOnPipeline(model, device=device, dtype=dtype)
+        pipe = DPIDMTryOnPipeline(model.to(device=device, dtype=dtype).eval(), device=device, dtype=dtype)
         for attention in attentions:
             try:
-                select_attention(attention, device)
+                use_attention(model, attention, device)
             except InputError as err:
                 print(f"skipped {dtype_name} {attention}: {err}", flush=True)
                 continue

@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
+from tryon_cli import engines
 from tryon_cli.cli.main import app
 from tryon_cli.io import video as video_module
 from tryon_cli.io import write_video
@@ -35,6 +36,8 @@ def files(tmp_path_factory) -> dict[str, Path]:
     (root / "a_file").write_text("x")
     (root / "a_folder").mkdir()
     (root / "preds").mkdir()
+    (root / "out_intermediates").mkdir()
+    write_video(root / "out_intermediates" / "mask.mp4", [np.zeros((48, 32, 3), np.uint8)] * 6, 24)
     write_video(root / "preds" / "v.mp4", [np.zeros((16, 16, 3), np.uint8)] * 2, 24)
     return {"root": root}
 
@@ -50,6 +53,7 @@ class Decodes:
 @pytest.fixture()
 def decodes(monkeypatch, weights_root) -> Decodes:
     seen = Decodes()
+    video_module._probe.cache_clear()  # earlier tests' probes would hide these
     probe, read = video_module.run_ffmpeg, imageio_ffmpeg.read_frames
 
     def counted_probe(*args):
@@ -66,6 +70,7 @@ def decodes(monkeypatch, weights_root) -> Decodes:
     monkeypatch.setattr(video_module, "run_ffmpeg", counted_probe)
     monkeypatch.setattr(imageio_ffmpeg, "read_frames", counted_read)
     monkeypatch.setattr(human_pose, "load_backend", no_model)
+    monkeypatch.setattr(engines, "build_engine", no_model)
     return seen
 
 
@@ -80,8 +85,38 @@ def refused(args: list[str], files: dict, **env) -> str:
     return lines[0]
 
 
+TRYON = ["tryon", "{root}/person.mp4", "{root}/garment.jpg", "--model", "tiny", "-o"]
 # Option values out of range and output paths that cannot be written: refused before any file is probed.
 OPTION_CASES = {
+    "tryon": [
+        [*TRYON, "{root}/person.mp4"],
+        [*TRYON, "{root}/garment.jpg"],
+        [*TRYON, "{root}/a_folder"],
+        [*TRYON, "{root}/out"],
+        [*TRYON, "{root}/out.avi"],
+        [*TRYON, "/proc/out.mp4"],
+        [*TRYON, "{root}/out.mp4", "--steps", "0"],
+        [*TRYON, "{root}/out.mp4", "--steps", "5000"],
+        [*TRYON, "{root}/out.mp4", "--height", "0"],
+        [*TRYON, "{root}/out.mp4", "--height", "100"],
+        [*TRYON, "{root}/out.mp4", "--width", "-8"],
+        [*TRYON, "{root}/out.mp4", "--guidance", "nan"],
+        [*TRYON, "{root}/out.mp4", "--guidance", "inf"],
+        [*TRYON, "{root}/out.mp4", "--window", "0"],
+        [*TRYON, "{root}/out.mp4", "--overlap", "24"],
+        [*TRYON, "{root}/out.mp4", "--overlap", "-1"],
+        [*TRYON, "{root}/out.mp4", "--window", "4", "--overlap", "4"],
+        [*TRYON, "{root}/out.mp4", "--frames", "abc"],
+        [*TRYON, "{root}/out.mp4", "--category", "hat"],
+        [*TRYON, "{root}/out.mp4", "--weighting", "gauss"],
+        [*TRYON, "{root}/out.mp4", "--dtype", "fp8"],
+        [*TRYON, "{root}/out.mp4", "--attention", "flash"],
+        [*TRYON, "{root}/out.mp4", "--mask", "{root}/missing.mp4"],
+        ["tryon", "{root}/person.mp4", "{root}/garment.jpg", "--model", "bogus", "-o", "{root}/out.mp4"],
+        ["tryon", "{root}/person.mp4", "-o", "{root}/out.mp4"],
+        ["tryon", "{root}/garment.jpg", "{root}/person.mp4", "-o", "{root}/out.mp4", "--model", "tiny"],
+        [*TRYON, "{root}/out.mp4", "--preview", "--keep-intermediates", "--mask", "{root}/out_intermediates/mask.mp4"],
+    ],
     "pose": [
         ["pose", "{root}/person.mp4", "--pose-backend", "openpose"],
         ["pose", "{root}/person.mp4", "--device", "tpu"],
@@ -94,6 +129,8 @@ OPTION_CASES = {
         ["pose", "{root}/person.mp4", "--bogus"],
         ["pose", "train-garment", "--data", "{root}/missing.yaml"],
         ["pose", "train-garment", "--data", "{root}/a_file", "--epochs", "0"],
+        ["pose", "train-garment", "--data", "{root}/a_file", "-o", "{root}/a_file"],
+        ["pose", "train-garment", "--data", "{root}/a_file", "-o", "/proc/model.pt"],
     ],
     "mask": [
         ["mask", "{root}/person.mp4", "--category", "hat"],
@@ -146,6 +183,20 @@ def test_a_mask_of_another_video_is_refused_before_any_frame_is_decoded(files, d
 
     assert re.search(message, refused(["mask", "{root}/person.mp4", "--mask", f"{{root}}/{mask}"], files))
     assert sorted(decodes.probed) == sorted([mask, "person.mp4"]) and decodes.pixel_reads == 0
+
+
+@pytest.mark.parametrize("args, first, message", [
+    (["--mask", "{root}/notes.mp4"], ["notes.mp4"], "cannot read video"),
+    (["--mask", "{root}/short_mask.mp4"], ["short_mask.mp4", "person.mp4"], "has 3 frames; .* needs 6"),
+    (["--mask", "{root}/wide_mask.mp4"], ["wide_mask.mp4", "person.mp4"], "not the shape of"),
+    (["--frames", "4:10"], ["person.mp4"], "--frames 4:10 is outside the video's 6 frames"),
+])
+def test_tryon_refuses_a_bad_mask_or_range_before_any_frame_or_model(files, decodes, args, first, message):
+    import re
+
+    line = refused([*TRYON, "{root}/out.mp4", *args], files)
+    assert re.search(message, line), line
+    assert decodes.probed == first and decodes.pixel_reads == 0
 
 
 def test_mask_never_writes_over_its_input(files, decodes, tmp_path):

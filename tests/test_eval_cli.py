@@ -200,3 +200,25 @@ def test_the_registry_holds_the_metrics_names_lists_in_their_order():
     assert tuple(REGISTRY) == METRICS and all(REGISTRY[name].name == name for name in METRICS)
     assert {n for n in METRICS if REGISTRY[n].reference == "source"} == set(SOURCE_METRICS)
     assert all(n in REGISTRY for names in DEFAULT_METRICS.values() for n in names)
+
+
+def test_warp_error_pairs_predictions_with_their_sources_and_warns_of_other_frame_rates(shared_data, weights_root,
+                                                                                       tmp_path):
+    pred, source = shared_data / "3dvton" / "outputs" / "pred", shared_data / "3dvton" / "videos"
+    pairs = tmp_path / "pairs.txt"
+    pairs.write_text("30_model_1_744288310346_origin_20240116171929_768x576_2.mp4 model_1.mp4\n"
+                     "30_model_1_744396420989_origin_20240116174720_768x576_2.mp4 model_1.mp4\n")
+    out = tmp_path / "scores.json"
+    result = runner.invoke(app, ["eval", "--pred", str(pred), "--source", str(source), "--pairs", str(pairs),
+                                 "--max-frames", "3", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    record = json.loads(out.read_text())
+    warp = record["metrics"]["warp_error"]
+    assert warp["videos"] == {"pred": 2, "source": 2} and len(warp["per_video"]) == 2
+    assert warp["source"]["value"] > 0 and warp["source"]["ratio"] == pytest.approx(
+        warp["value"] / warp["source"]["value"])
+    # 16 fps outputs of a 25 fps clip: the frames pair by index, so the number is flagged.
+    assert any(note.startswith("frame rates differ for 2 of 2") and "16 against 25 fps" in note
+               for note in record["notes"]), record["notes"]
+    _one_line_error(["eval", "--pred", str(pred), "--source", str(source), "--metric", "warp_error"],
+                    "no source video named", "--pairs")

@@ -29,7 +29,7 @@ def sd15_folder(tmp_path_factory):
     UNet2DConditionModel(**TINY.garment_unet).save_pretrained(root / "stable-diffusion-v1-5" / "unet")
     # The real folder is openai/clip-vit-large-patch14: a full CLIP model (text tower too) with a CLIPConfig.
     text = {"hidden_size": 32, "intermediate_size": 37, "num_hidden_layers": 1, "num_attention_heads": 4}
-    text["vocab_size"] = 99
+    text["vocab_size"] = 49408  # CLIP's: the empty prompt is ids 49406, 49407, ...
     clip = CLIPModel(CLIPConfig(text_config=text, vision_config=TINY.image_encoder, projection_dim=32))
     clip.save_pretrained(root / "clip-vit-large-patch14")
     return root
@@ -57,6 +57,24 @@ def test_sd15_layout_loads_with_every_pretrained_weight_used(sd15_folder):
     assert new == set(model.load_report.new_parameters)
     assert new and all(any(f".{kind}." in f".{n}" for kind in NEW_MODULES) for n in new)
     assert str(model.load_report).endswith(f"new: {len(new)} parameters (pasa_adapter, pata, pose_encoder, tsa)")
+
+
+def test_garment_unet_reads_sd15s_empty_prompt_embedding(sd15_folder, inputs):
+    model = DPIDM.from_pretrained(sd15_folder)
+    tokens = model.delta.context.tokens
+    clip = CLIPModel.from_pretrained(sd15_folder / "clip-vit-large-patch14")
+    with torch.no_grad():
+        expected = clip.text_model(input_ids=torch.tensor([[49406] + [49407] * 76])).last_hidden_state
+    assert tokens.shape == (1, 77, 32) and torch.equal(tokens, expected)
+    # The garment U-Net's features no longer depend on the CLIP image token (the main U-Net's CA still reads it).
+    latents = torch.randn(2, 4, 8, 6)
+    embeds = torch.randn(2, 1, 32)
+    with torch.no_grad():
+        assert all(torch.equal(a, b) for a, b in zip(model.garment_unet(latents, embeds).values(),
+                                                      model.garment_unet(latents, -embeds).values()))
+        image = DPIDM.from_config("tiny", seed=0, garment_context="clip_image")  # the other reading
+        assert not all(torch.equal(a, b) for a, b in zip(image.garment_unet(latents, embeds).values(),
+                                                          image.garment_unet(latents, -embeds).values()))
 
 
 def test_missing_sd15_file_is_one_clear_error(sd15_folder, tmp_path):
@@ -98,7 +116,7 @@ def test_checkpoint_round_trip_is_exact_and_strict(sd15_folder, inputs, tmp_path
     fresh = DPIDM.from_pretrained(sd15_folder, variant="c")
     tensors = load_file(tmp_path / "ckpt" / WEIGHTS_FILE)
     assert set(tensors) == set(fresh.delta.state_dict())
-    assert len(tensors) == len(fresh.checkpoint_parameters())
+    assert len(tensors) == len(fresh.checkpoint_parameters()) + 1 and "context.tokens" in tensors  # + the garment context
     dropped = dict(tensors)
     dropped.pop(next(iter(sorted(dropped))))
     dropped["blocks.unknown.weight"] = torch.zeros(1)
@@ -134,6 +152,8 @@ def test_a_tiny_checkpoint_rebuilds_its_model_from_the_config_alone(run, inputs)
     model = DPIDM.from_checkpoint(run)  # no --model: base, variant and module settings from config.json
     assert (model.variant, model.delta.config.train_height) == ("b", 32)
     assert model.delta.blocks[next(iter(model.delta.blocks))].tsa is None
+    with pytest.raises(InputError, match="checkpoint of the tiny model, not of sd15"):
+        DPIDM.from_checkpoint(run, base="sd15")
 
 
 def _broken(run, tmp_path, edit):

@@ -180,3 +180,30 @@ def test_an_a_line_skirt_has_knees_on_the_hem_and_no_ankles():
     p = _points(skirt, "lower")
     assert p["r_ankle"][2] == 0 and p["l_ankle"][2] == 0
     assert 290 <= p["r_knee"][1] <= 300 and p["r_knee"][0] < 150 < p["l_knee"][0]
+
+
+def test_any_blob_gets_finite_landmarks_inside_the_photo():
+    """Rectangles, ellipses, random polygons and thin lines: no shape breaks the estimate, every placed point is
+    finite and inside the photo (off-garment ones are clipped to it)."""
+    rng = np.random.default_rng(0)
+    for trial in range(40):
+        image = np.full((200, 160, 3), 250, np.uint8)
+        kind = trial % 4
+        if kind == 0:
+            cv2.rectangle(image, (int(rng.integers(5, 70)), int(rng.integers(5, 90))),
+                          (int(rng.integers(80, 155)), int(rng.integers(100, 195))), (30, 40, 150), -1)
+        elif kind == 1:
+            cv2.ellipse(image, (80, 100), (int(rng.integers(5, 70)), int(rng.integers(5, 90))),
+                        float(rng.integers(0, 180)), 0, 360, (30, 40, 150), -1)
+        elif kind == 2:
+            corners = rng.integers(0, [160, 200], (int(rng.integers(3, 9)), 2)).astype(np.int32)
+            cv2.fillPoly(image, [corners], (30, 40, 150))
+        else:
+            cv2.line(image, (int(rng.integers(0, 160)), 0), (int(rng.integers(0, 160)), 199), (30, 40, 150),
+                     int(rng.integers(1, 4)))
+        for category in ("upper", "lower", "dress"):
+            points = silhouette_landmarks(image, category).points
+            placed = points[points[:, 2] > 0]
+            assert np.isfinite(placed).all(), (trial, category)
+            assert ((placed[:, 0] >= 0) & (placed[:, 0] < 160) & (placed[:, 1] >= 0) & (placed[:, 1] < 200)).all(), \
+                (trial, category, placed)

@@ -1,11 +1,10 @@
-"""The shared DDIM + classifier-free-guidance sampler (`tryon_cli.pipelines.sampling`)."""
+"""Classifier-free guidance (`tryon_cli.pipelines.sampling`); the DDIM loop itself: tests/test_sliding_window.py."""
 
 from types import SimpleNamespace
 
 import torch
-from diffusers import DDIMScheduler
 
-from tryon_cli.pipelines.sampling import ddim_sample, guided_noise
+from tryon_cli.pipelines.sampling import guided_noise
 
 
 def fake_unet(sample, t, garment, human_pose_maps):
@@ -20,19 +19,3 @@ def test_guided_noise_runs_unconditional_first_and_extrapolates_by_the_guidance_
     torch.testing.assert_close(guided, torch.full((1, 4, 2, 4, 4), 1 + 2.5 * (2 - 1)))
     plain = guided_noise(fake_unet, sample, torch.tensor(10), SimpleNamespace(batch_size=1), pose, guidance=2.5)
     torch.testing.assert_close(plain, torch.ones(1, 4, 2, 4, 4))
-
-
-def test_ddim_sample_follows_the_diffusers_ddim_loop_from_the_seeded_noise():
-    config = DDIMScheduler().config
-    shape = (1, 4, 2, 4, 4)
-
-    def predict(latents, t):
-        return 0.1 * latents + t.float() / 1000
-
-    got = ddim_sample(config, shape, steps=5, seed=3, device="cpu", predict=predict)
-    scheduler = DDIMScheduler.from_config(config)
-    scheduler.set_timesteps(5)
-    latents = torch.randn(shape, generator=torch.Generator().manual_seed(3)) * scheduler.init_noise_sigma
-    for t in scheduler.timesteps:
-        latents = scheduler.step(predict(latents, t), t, latents).prev_sample
-    torch.testing.assert_close(got, latents, rtol=0, atol=0)

@@ -1,12 +1,15 @@
-"""The sliding-window schedule and its per-frame weights (pure functions, no model)."""
+"""The sliding-window schedule, its per-frame weights, and the pipeline's streamed window averaging (no model)."""
 
 from __future__ import annotations
+
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
 
-from tryon_cli.pipelines.sliding_window import blend_windows, frame_weights, window_schedule
+from tryon_cli.pipelines.dpidm_pipeline import DPIDMTryOnPipeline, VideoConditions
+from tryon_cli.pipelines.sliding_window import frame_weights, window_schedule
 
 CASES = [(1, 24, 8), (23, 24, 8), (24, 24, 8), (25, 24, 8), (48, 24, 8), (100, 24, 8), (97, 16, 4), (50, 7, 0), (9, 2, 1)]
 
@@ -54,21 +57,53 @@ def test_invalid_schedules_are_refused(bad):
         window_schedule(*bad)
 
 
+class FakeUNet:
+    """A noise prediction that depends on the frame and on its place in the window, so windows disagree."""
+
+    def __call__(self, sample, t, garment, human_pose_maps):
+        place = torch.arange(sample.shape[2], dtype=torch.float32).view(1, 1, -1, 1, 1)
+        return torch.sin(sample[:, :4] * 3 + sample[:, 4:5]) + 0.01 * place + t.float() / 1000
+
+
+def fake_model():
+    from diffusers import DDIMScheduler
+
+    return SimpleNamespace(main_unet=FakeUNet(), noise_scheduler=DDIMScheduler(),
+                           vae=SimpleNamespace(config=SimpleNamespace(block_out_channels=[1, 2, 3, 4])))
+
+
+def reference_sample(model, conditions, steps, seed, windows, weights):
+    """The textbook loop: every window's prediction averaged into a whole-clip buffer, then one DDIM step."""
+    from diffusers import DDIMScheduler
+
+    scheduler = DDIMScheduler.from_config(model.noise_scheduler.config)
+    scheduler.set_timesteps(steps)
+    shape = conditions.agnostic_latents.shape
+    latents = torch.randn(shape, generator=torch.Generator().manual_seed(seed)) * scheduler.init_noise_sigma
+    for t in scheduler.timesteps:
+        out = torch.zeros(shape)
+        for window, weight in zip(windows, weights):
+            sample = torch.cat([latents[:, :, window], conditions.mask_latents[:, :, window].float(),
+                                conditions.agnostic_latents[:, :, window]], dim=1)
+            w = torch.as_tensor(weight, dtype=torch.float32).view(1, 1, -1, 1, 1)
+            out[:, :, window] += model.main_unet(sample, t, None, None) * w
+        latents = scheduler.step(out, t, latents).prev_sample
+    return latents
+
+
+@pytest.mark.parametrize("num_frames,window,overlap", [(37, 8, 3), (25, 24, 8), (9, 2, 1), (5, 24, 8)])
 @pytest.mark.parametrize("kind", ["flat", "pyramid"])
-def test_blending_a_per_frame_prediction_is_exact(kind):
-    # A prediction that depends on each frame alone must come through the windowed average unchanged: the
-    # weights sum to one, so windowing may only change what a model does across frames.
-    latents = torch.randn(1, 4, 37, 3, 2, generator=torch.Generator().manual_seed(0))
-    predict = lambda w: torch.sin(latents[:, :, w]) * 3  # noqa: E731
-    windows = window_schedule(37, 8, 3)
-    blended = blend_windows(predict, latents, windows, frame_weights(37, windows, kind))
-    torch.testing.assert_close(blended, predict(slice(0, 37)), rtol=0, atol=1e-6)
-
-
-def test_blending_averages_disagreeing_windows():
-    like = torch.zeros(1, 1, 5, 1, 1)
-    windows = [slice(0, 3), slice(2, 5)]
-    values = {0: 1.0, 2: 3.0}
-    blended = blend_windows(lambda w: torch.full((1, 1, 3, 1, 1), values[w.start]), like, windows,
-                            frame_weights(5, windows, "flat"))
-    assert blended.flatten().tolist() == [1.0, 1.0, 2.0, 3.0, 3.0]
+def test_streamed_windows_equal_the_whole_clip_average_bit_for_bit(num_frames, window, overlap, kind):
+    # The pipeline applies each frame's DDIM update as soon as its last window is done, without a whole-clip
+    # noise buffer; the result must be exactly the textbook loop's.
+    generator = torch.Generator().manual_seed(1)
+    conditions = VideoConditions(torch.randn(1, 4, num_frames, 3, 2, generator=generator),
+                                 torch.rand(1, 1, num_frames, 3, 2, generator=generator) > 0.5,
+                                 lambda w: torch.zeros(1, 3, w.stop - w.start, 24, 16))
+    model = fake_model()
+    windows = window_schedule(num_frames, window, overlap)
+    weights = frame_weights(num_frames, windows, kind)
+    garment = SimpleNamespace(batch_size=1)
+    got = DPIDMTryOnPipeline(model)(conditions, garment, steps=4, guidance=1.0, seed=3, windows=windows,
+                                    weighting=kind)
+    torch.testing.assert_close(got, reference_sample(model, conditions, 4, 3, windows, weights), rtol=0, atol=0)

@@ -61,6 +61,15 @@ def test_half_precision_inputs_get_a_float32_softmax():
     assert all(relative_error(g, e) <= 1e-2 for g, e in zip(grads, reference_grads))  # bf16 rounding of the result
 
 
+def test_autocast_does_not_lower_the_loss_precision():
+    layers = random_layers(5, 1, 3, 2, 9, 18, 8)
+    reference, reference_grads = loss_and_grads(lambda l, g: tra_loss(l, g, chunk=4), layers)
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # would run the matmuls in bf16
+        value, grads = loss_and_grads(lambda l, g: tra_loss(l, g, chunk=4), layers)
+    assert relative_error(value, reference) <= 1e-6
+    assert all(relative_error(g, e) <= 1e-6 for g, e in zip(grads, reference_grads))
+
+
 def test_eq6_by_hand_zero_for_identical_frames_and_one_frame():
     generator = torch.Generator().manual_seed(0)
     q = torch.randn(2, 6, 3, 10, 4, generator=generator)

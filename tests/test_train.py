@@ -260,17 +260,17 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(vivid, tmp_pat
 
 def test_finished_checkpoint_loads_for_inference(vivid, tmp_path):
     """The checkpoint holds the trained weights; the tiny inference model (seed 0) has the same frozen base."""
-    from tryon_cli.pipelines.tryon_pipeline import DPIDMTryOnPipeline
+    from tryon_cli.engines import build_engine
 
     model = _tiny()
     last = trainer.train(_config(vivid, "train.max_steps=2", "train.learning_rate=1e-3"), tmp_path / "run", model=model).checkpoint
     assert (last / "config.json").is_file() and (last / "diffusion_pytorch_model.safetensors").is_file()
-    pipeline = DPIDMTryOnPipeline.tiny(seed=TINY_BASE_SEED, checkpoint=last)
-    assert not pipeline.untrained and str(last) in pipeline.description
-    served = pipeline.model
+    engine = build_engine("tiny", checkpoint=last)
+    assert not engine.untrained and str(last) in engine.description
+    served = engine.model
     for (name, p), q in zip(model.state_dict().items(), served.state_dict().values()):
         assert torch.equal(p, q), name
-    untrained = DPIDMTryOnPipeline.tiny(seed=TINY_BASE_SEED).model.main_unet.state_dict()
+    untrained = DPIDM.from_config("tiny", seed=TINY_BASE_SEED).main_unet.state_dict()
     assert any(not torch.equal(p, untrained[n]) for n, p in served.main_unet.state_dict().items())
 
     # ... and through the CLI: `dpidm tryon --model tiny --checkpoint` serves it, not the untrained model.

@@ -1,4 +1,4 @@
-"""`DPIDMTryOnPipeline` and `dpidm tryon` end to end on real sample videos, with the tiny (untrained) model.
+"""`run_tryon` with the DPIDM engine and `dpidm tryon` end to end on real sample videos, tiny (untrained) model.
 
 Runs are kept small (a few frames, 64x48 model input, 1-2 DDIM steps) so the file runs in well under 3 minutes on
 two CPU cores; the real work per frame (pose, mask, crop, encode, denoise, decode, paste-back, mux) is the same.
@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -24,10 +25,16 @@ from typer.testing import CliRunner
 from tryon_cli.cli.main import app
 from tryon_cli.io import probe_video, read_frames
 from tryon_cli.io.ffmpeg import run_ffmpeg
+from tryon_cli.engines.dpidm import DPIDMEngine, DPIDMSampling
+from tryon_cli.models.dpidm import DPIDM
+from tryon_cli.pipelines.dpidm_pipeline import VideoConditions
 from tryon_cli.pipelines.sliding_window import window_schedule
-from tryon_cli.pipelines.tryon_pipeline import FEATHER_FRACTION, DPIDMTryOnPipeline, VideoConditions
+from tryon_cli.tryon.application import run_tryon
+from tryon_cli.tryon.settings import TryOnSettings
+from tryon_cli.tryon.writing import FEATHER_FRACTION
 
-SMALL = dict(height=64, width=48, steps=2, window=6, overlap=2)
+SMALL = TryOnSettings(height=64, width=48)
+SAMPLING = DPIDMSampling(steps=2, window=6, overlap=2)
 CLIP_FRAMES = 10
 
 
@@ -66,17 +73,23 @@ def clip(person, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def pipe() -> DPIDMTryOnPipeline:
-    return DPIDMTryOnPipeline.tiny(seed=0)
+def model():
+    return DPIDM.from_config("tiny", seed=0)
+
+
+def tryon(model, clip, garment, out, settings=SMALL, **sampling):
+    """One run of the tiny DPIDM engine with SAMPLING changed by `sampling`."""
+    engine = DPIDMEngine(model, sampling=replace(SAMPLING, **sampling), untrained=True, description="tiny DPIDM")
+    return run_tryon(engine, clip, garment, out, settings)
 
 
 @pytest.fixture(scope="module")
-def first_run(pipe, clip, garment, tmp_path_factory):
+def first_run(model, clip, garment, tmp_path_factory):
     out = tmp_path_factory.mktemp("run") / "out.mp4"
     calls = []
-    hook = pipe.model.garment_unet.register_forward_pre_hook(lambda *_: calls.append(1))
+    hook = model.garment_unet.register_forward_pre_hook(lambda *_: calls.append(1))
     try:
-        result = pipe(clip, garment, out, seed=0, keep_intermediates=True, preview=True, **SMALL)
+        result = tryon(model, clip, garment, out, replace(SMALL, keep_intermediates=True, preview=True))
     finally:
         hook.remove()
     result.garment_unet_calls = len(calls)
@@ -123,17 +136,18 @@ def test_garment_branch_runs_once_per_video(first_run):
     assert first_run.garment_unet_calls == 1
 
 
-def test_every_step_denoises_every_window_before_the_next_step(pipe):
+def test_every_step_denoises_every_window_before_the_next_step(model):
     frames, windows = 11, window_schedule(11, 6, 2)
     h, w = 8, 6
-    conditions = VideoConditions(torch.zeros(1, 4, frames, h, w), torch.ones(1, 1, frames, h, w),
-                                 np.zeros((frames, 8 * h, 8 * w, 3), np.uint8), packed_masks=[], boxes=np.zeros(0))
-    garment = pipe.model.encode_garment(torch.zeros(1, 3, 8 * h, 8 * w), torch.zeros(1, 3, 8 * h, 8 * w))
+    conditions = VideoConditions(torch.zeros(1, 4, frames, h, w), torch.ones(1, 1, frames, h, w, dtype=torch.bool),
+                                 lambda window: torch.zeros(1, 3, window.stop - window.start, 8 * h, 8 * w))
+    pipe = DPIDMEngine(model).pipeline
+    garment = pipe.encode_garment(torch.zeros(1, 3, 8 * h, 8 * w), torch.zeros(1, 3, 8 * h, 8 * w), guided=False)
     seen = []
-    hook = pipe.model.main_unet.register_forward_pre_hook(
+    hook = model.main_unet.register_forward_pre_hook(
         lambda module, args, kwargs: seen.append((int(args[1]), args[0].shape[2])), with_kwargs=True)
     try:
-        pipe.denoise(conditions, garment, steps=3, guidance=1.0, seed=0, windows=windows)
+        pipe(conditions, garment, steps=3, guidance=1.0, seed=0, windows=windows)
     finally:
         hook.remove()
     timesteps = sorted({t for t, _ in seen}, reverse=True)
@@ -149,22 +163,21 @@ def test_preview_and_intermediates(first_run):
         assert (meta.frame_count, meta.width, meta.height) == (CLIP_FRAMES, *size)
 
 
-def test_same_seed_same_output_other_seed_other_output(pipe, clip, garment, first_run, tmp_path):
-    again = pipe(clip, garment, tmp_path / "again.mp4", seed=0, **SMALL)
-    other = pipe(clip, garment, tmp_path / "other.mp4", seed=1, **SMALL)
+def test_same_seed_same_output_other_seed_other_output(model, clip, garment, first_run, tmp_path):
+    again = tryon(model, clip, garment, tmp_path / "again.mp4", seed=0)
+    other = tryon(model, clip, garment, tmp_path / "other.mp4", seed=1)
     reference = frames_of(first_run.video)
     assert np.array_equal(frames_of(again.video), reference)
     assert np.abs(frames_of(other.video) - reference).mean() > 0.5
 
 
-def test_window_covering_the_video_equals_no_windows(pipe, clip, garment, tmp_path):
-    options = {**SMALL, "guidance": 1.0}
-    windowed = pipe(clip, garment, tmp_path / "w.mp4", **{**options, "window": CLIP_FRAMES + 3})
-    whole = pipe(clip, garment, tmp_path / "n.mp4", **{**options, "window": None})
+def test_window_covering_the_video_equals_no_windows(model, clip, garment, tmp_path):
+    windowed = tryon(model, clip, garment, tmp_path / "w.mp4", guidance=1.0, window=CLIP_FRAMES + 3)
+    whole = tryon(model, clip, garment, tmp_path / "n.mp4", guidance=1.0, window=None)
     assert np.array_equal(frames_of(windowed.video), frames_of(whole.video))
 
 
-def test_user_mask_is_honoured(pipe, clip, garment, tmp_path):
+def test_user_mask_is_honoured(model, clip, garment, tmp_path):
     meta = probe_video(clip)
     box = (slice(300, 500), slice(150, 400))  # a block over the torso; rows, columns
     frame = np.zeros((meta.height, meta.width, 3), np.uint8)
@@ -173,7 +186,7 @@ def test_user_mask_is_honoured(pipe, clip, garment, tmp_path):
     from tryon_cli.io import write_video
 
     write_video(mask_video, [frame] * CLIP_FRAMES, meta.fps)
-    result = pipe(clip, garment, tmp_path / "masked.mp4", mask=mask_video, **SMALL)
+    result = tryon(model, clip, garment, tmp_path / "masked.mp4", replace(SMALL, mask=mask_video))
     mask = np.zeros((CLIP_FRAMES, meta.height, meta.width), bool)
     mask[:, box[0], box[1]] = True
     diff = np.abs(frames_of(result.video) - frames_of(clip))
@@ -193,7 +206,8 @@ def test_cli_frames_range_gives_that_many_frames(person, garment, tmp_path):
 
 
 def test_without_a_checkpoint_one_line_says_what_is_missing(person, garment, tmp_path, weights_root):
-    result = CliRunner().invoke(app, ["tryon", str(person), str(garment), "-o", str(tmp_path / "x.mp4")])
+    result = CliRunner().invoke(app, ["tryon", str(person), str(garment), "-o", str(tmp_path / "x.mp4"),
+                                      "--model", "sd15"])
     assert result.exit_code == 2
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: no trained DPIDM checkpoint")

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from tryon_cli.errors import InputError
-from tryon_cli.pipelines import compositing, framing
-from tryon_cli.pipelines.batch import read_pairs
+from tryon_cli.tryon import compositing, framing
+from tryon_cli.tryon.batch import read_pairs
 
 
 def test_crop_then_uncrop_puts_pixels_back_where_they_were():

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Annotated, Iterator, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from tryon_cli.cli.options import Device, WeightsRoot
+from tryon_cli.cli.progress import progress_bar
 from tryon_cli.io import atomic_output, check_output
 from tryon_cli.metrics.names import METRICS, PROTOCOLS
 
@@ -39,8 +39,7 @@ app = typer.Typer(no_args_is_help=True, context_settings={"help_option_names": [
 
 @contextmanager
 def _progress(console: Console) -> Iterator:
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                        TimeRemainingColumn(), console=console, transient=True)
+    progress = progress_bar(console, transient=True)
 
     @contextmanager
     def task(description: str, total: int):

@@ -67,6 +67,7 @@ def main(
 
 
 # Subcommands, one module each; a command is registered here once it works.
+from tryon_cli.cli import demo as _demo  # noqa: E402
 from tryon_cli.cli import eval as _eval  # noqa: E402
 from tryon_cli.cli import info as _info  # noqa: E402
 from tryon_cli.cli import mask as _mask  # noqa: E402
@@ -82,6 +83,7 @@ app.add_typer(_eval.app, name="eval")
 app.add_typer(_pose.app, name="pose")
 app.add_typer(_train.app, name="train")
 app.command("mask", epilog=_mask.EPILOG)(_mask.mask)
+app.command("demo", epilog=_demo.EPILOG)(_demo.demo)
 
 
 def run() -> None:

@@ -7,10 +7,10 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tryon_cli.cli.options import Category, Device, OutputDir, WeightsRoot
 from tryon_cli.cli.pose import PoseBackend, _device, check_device
+from tryon_cli.cli.progress import progress_bar
 from tryon_cli.io import check_companion_video, check_output, probe_video, read_frames
 
 EPILOG = (
@@ -58,8 +58,7 @@ def mask(
         console.print(f"note: {note}")
     if mask_meta is not None:
         check_companion_video(mask_meta, meta, meta.frame_count)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, transient=True) as progress:
+    with progress_bar(console, transient=True) as progress:
         if user_mask is not None:
             masks = read_mask_video(user_mask, meta.height, meta.width)
         else:

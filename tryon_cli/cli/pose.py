@@ -12,10 +12,10 @@ import numpy as np
 import typer
 from PIL import Image
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from typer.core import TyperGroup
 
 from tryon_cli.cli.options import Category, Device, OutputDir, WeightsRoot
+from tryon_cli.cli.progress import progress_bar
 from tryon_cli.io import VideoWriter, atomic_output, check_output, probe_video, read_image
 from tryon_cli.weights import path_of
 
@@ -71,11 +71,6 @@ def _device(name: str) -> str:
     return name
 
 
-def _progress(console: Console) -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=console, transient=True)
-
-
 @app.command("estimate", epilog=EPILOG)
 def estimate(
     source: Annotated[Path, typer.Argument(help="A person video, or a garment photo (.jpg, .png, ...).",
@@ -116,7 +111,7 @@ def _video(source: Path, output: Path, backend: str, device: str, weights: Optio
     for note in meta.notes:
         console.print(f"note: {note}")
     device = _device(device)
-    with _progress(console) as progress:
+    with progress_bar(console, transient=True) as progress:
         task = progress.add_task("pose frames", total=meta.frame_count)
         poses = video_poses(source, backend=backend, device=device, use_cache=use_cache, weights=weights,
                             progress=lambda t: progress.advance(task))
@@ -173,6 +168,7 @@ def train_garment(
     """Train the garment landmark model (YOLOv8 pose, ultralytics) on a YOLO-pose dataset."""
     from tryon_cli.preprocess.garment_landmarks import train_garment as train
 
-    saved = train(data, output=output or path_of("garment-landmarks", weights), epochs=epochs, imgsz=imgsz,
-                  base=base, device=_device(device), batch=batch, workers=workers, plots=plots)
+    target = check_output(output or path_of("garment-landmarks", weights), [data], kind="file")
+    saved = train(data, output=target, epochs=epochs, imgsz=imgsz, base=base, device=_device(device), batch=batch,
+                  workers=workers, plots=plots)
     typer.echo(f"wrote the garment landmark model {saved}")

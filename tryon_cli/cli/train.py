@@ -9,11 +9,11 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from typer.core import TyperGroup
 
 from tryon_cli.cli.options import Device, OutputDir, WeightsRoot
 from tryon_cli.cli.pose import PoseBackend
+from tryon_cli.cli.progress import progress_bar
 
 EPILOG = (
     "Examples:\n\n"
@@ -79,8 +79,7 @@ def run(
              "train.batch_size": batch_size, "weights": weights, "train.seed": seed}
     settings = load_config(config, [*(overrides or []), *(f"{k}={v}" for k, v in flags.items() if v is not None)])
     console = Console(stderr=True)
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                        TimeRemainingColumn(), console=console, disable=not _is_main_process())
+    progress = progress_bar(console, disable=not _is_main_process())
     task = progress.add_task("training", total=settings.train.max_steps)
 
     def on_start(first_step: int) -> None:  # the checks passed and the data is open: now the bar means something
@@ -122,8 +121,7 @@ def prepare(
     if data is None or root is None:
         raise InputError("dpidm train prepare needs --data (vivid, vvt or vitonhd) and --root DIR")
     console = Console(stderr=True)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TimeRemainingColumn(), console=console) as progress:
+    with progress_bar(console) as progress:
         task = progress.add_task("preparing clips", total=None)
         report = prepare_dataset(data, root, split, pose_backend, device,
                                  progress=lambda done, total: progress.update(task, completed=done, total=total))

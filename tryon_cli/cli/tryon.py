@@ -1,7 +1,12 @@
-"""`dpidm tryon`: a person video and a garment photo in, a try-on video out (or many pairs with --pairs)."""
+"""`dpidm tryon`: a person video and a garment photo in, a try-on video out (or many pairs with --pairs).
+
+Thin: flags become a frozen `TryOnSettings` and an engine (`engines.build_engine`); `tryon.run_tryon` does the
+work. Library errors name settings ("frames 10:30 is outside ..."); here they are given their flags.
+"""
 
 from __future__ import annotations
 
+import math
 import signal
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,15 +15,15 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from tryon_cli.cli.options import Category, Device, Dtype, Seed, WeightsRoot
+from tryon_cli.cli.options import Category, Device, Dtype, Seed, WeightsRoot, resolve_device
+from tryon_cli.engines import DTYPES, ENGINES
 from tryon_cli.errors import DpidmError, InputError
-from tryon_cli.pipelines.batch import CATEGORIES, my_share, pending, read_pairs
 from tryon_cli.pipelines.choices import MODEL_DEFAULTS, WEIGHT_KINDS
-from tryon_cli.pipelines.progress import Stages
+from tryon_cli.tryon.batch import CATEGORIES, my_share, pending, read_pairs
 
 EPILOG = (
     "Examples:\n\n"
-    "  dpidm tryon person.mp4 shirt.jpg -o out.mp4           # needs a trained checkpoint in weights/dpidm/\n\n"
+    "  dpidm tryon person.mp4 shirt.jpg -o out.mp4           # DPIDM with weights/dpidm/, else the warp engine\n\n"
     "  dpidm tryon examples/person.mp4 examples/garment_upper_00057_00.jpg -o out.mp4 --model tiny\n\n"
     "  dpidm tryon person.mp4 skirt.jpg -o out.mp4 --category lower --frames 0:96 --checkpoint run/checkpoints/80000\n\n"
     "  dpidm tryon person.mp4 dress.jpg -o out.mp4 --category dress --mask my_mask.mp4 --preview --keep-intermediates\n\n"
@@ -26,6 +31,11 @@ EPILOG = (
     "A pairs file has one 'VIDEO GARMENT [upper|lower|dress]' per line (paths relative to the file); existing\n"
     "outputs are skipped, so a killed run resumes where it stopped."
 )
+MAX_STEPS = 1000  # DDIM cannot take more steps than the noise schedule has timesteps (SD1.5 and tiny: 1000)
+VAE_FACTOR = 8  # SD1.5's VAE halves the size 3 times; the tiny one once, so a multiple of 8 suits both
+MISSING_CHECKPOINT_ADVICE = ("train one with `dpidm train` and pass its OUT/checkpoints/<step> folder with "
+                             "--checkpoint (or copy it to {default}); to check the install without one, use "
+                             "--model tiny")
 
 
 def _parse_frames(value: Optional[str]) -> Optional[tuple[int, Optional[int]]]:
@@ -41,16 +51,46 @@ def _parse_frames(value: Optional[str]) -> Optional[tuple[int, Optional[int]]]:
 
 
 @contextmanager
-def _sigterm_as_interrupt():
-    """SIGTERM (a job scheduler stopping the run, `kill`) unwinds like Ctrl-C, so partial outputs are removed."""
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt(f"stopped by signal {signum}")
+def _as_flags(weights: Optional[Path]):
+    """Library errors in the words of the command line: a setting becomes its flag."""
+    from tryon_cli.engines import MissingCheckpointError, default_checkpoint
+    from tryon_cli.tryon.settings import SettingError
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
     try:
         yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    except SettingError as err:
+        raise InputError(f"--{err.setting.replace('_', '-')} {err.detail}") from None
+    except MissingCheckpointError as err:
+        advice = MISSING_CHECKPOINT_ADVICE.format(default=default_checkpoint(weights))
+        raise MissingCheckpointError(f"{err}; {advice}") from None
+
+
+class _Interrupts:
+    """SIGINT and SIGTERM (a job scheduler stopping the run, `kill`) unwind like Ctrl-C, so partial outputs are
+    removed. A KeyboardInterrupt that lands while Python runs an at-fork hook (ffmpeg being started) is swallowed
+    there ("Exception ignored"); the signal is remembered and raised again at the next progress step (`check`)."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        self.received: int | None = None
+        self._previous: dict = {}
+
+    def _interrupt(self, signum, frame):
+        self.received = signum
+        raise KeyboardInterrupt(f"stopped by signal {signum}")
+
+    def check(self) -> None:
+        if self.received is not None:
+            raise KeyboardInterrupt(f"stopped by signal {self.received}")
+
+    def __enter__(self) -> "_Interrupts":
+        self._previous = {signum: signal.signal(signum, self._interrupt) for signum in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
 
 
 def tryon(
@@ -63,8 +103,10 @@ def tryon(
     mask: Annotated[Optional[Path], typer.Option("--mask", help="Your own mask video (white = repaint) instead of "
                                                  "the automatic agnostic mask.", dir_okay=False)] = None,
     frames: Annotated[Optional[str], typer.Option("--frames", help="Only frames START:END (END exclusive).")] = None,
-    model: Annotated[str, typer.Option("--model", help="sd15: the trained DPIDM (SD1.5 based); tiny: a tiny "
-                                       "UNTRAINED model that checks the install in about a minute.")] = "sd15",
+    model: Annotated[str, typer.Option("--model", help="auto: DPIDM when a checkpoint is given or in weights/dpidm/, "
+                                       "else warp; warp: the weights-free warp engine (not the paper's DPIDM); sd15: "
+                                       "the trained DPIDM (SD1.5 based); tiny: a tiny UNTRAINED DPIDM that checks "
+                                       "the install in about a minute.")] = "auto",
     checkpoint: Annotated[Optional[Path], typer.Option("--checkpoint", help="A DPIDM checkpoint folder (what "
                                                        "`dpidm train` writes, with --model tiny too); default weights/dpidm/.")] = None,
     weights: WeightsRoot = None,
@@ -88,55 +130,86 @@ def tryon(
     keep_intermediates: Annotated[bool, typer.Option("--keep-intermediates", help="Also write the pose, mask and "
                                                      "agnostic videos to OUT_intermediates/.")] = False,
 ) -> None:
-    """Dress the person in a video in a garment: pose, mask, DPIDM diffusion, paste-back, mp4 with the audio."""
-    if model not in MODEL_DEFAULTS:
-        raise typer.BadParameter(f"choose from {', '.join(MODEL_DEFAULTS)}", param_hint="--model")
+    """Dress the person in a video in a garment: pose, mask, an engine (DPIDM or warp), paste-back, mp4 with audio."""
+    if model not in ENGINES:
+        raise typer.BadParameter(f"choose from {', '.join(ENGINES)}", param_hint="--model")
     if category not in CATEGORIES:
         raise typer.BadParameter(f"choose from {', '.join(CATEGORIES)}", param_hint="--category")
-    if weighting not in WEIGHT_KINDS:
-        raise typer.BadParameter(f"choose from {', '.join(WEIGHT_KINDS)}", param_hint="--weighting")
     if pairs is None and (video is None or garment is None):
         raise InputError("give a VIDEO and a GARMENT, or --pairs FILE (see `dpidm tryon --help`)")
     # Checked before the model is built (a minute for the real one), so that a typo fails at once.
     batch = read_pairs(pairs, output) if pairs is not None else None
     for kind, path in (("video", video), ("garment", garment), ("mask video", mask)):
-        if pairs is None and path is not None and not path.is_file():
+        if path is not None and not path.is_file() and (pairs is None or kind == "mask video"):
             raise InputError(f"{kind} file not found: {path}")
-    defaults = MODEL_DEFAULTS[model]
-    options = dict(
-        category=category, mask=mask, frames=_parse_frames(frames), steps=steps or defaults["steps"],
-        guidance=guidance, seed=seed, window=window, overlap=overlap, weighting=weighting,
-        height=height or defaults["height"], width=width or defaults["width"], preview=preview,
-        keep_intermediates=keep_intermediates,
-    )
-    # torch, diffusers and the models load only now: `dpidm --help` and argument errors stay fast.
-    from tryon_cli.pipelines.runtime import torch_device, torch_dtype
-    from tryon_cli.pipelines.tryon_pipeline import DPIDMTryOnPipeline
+    _check_ranges(steps, guidance, window, overlap, height, width, dtype, attention)
+    with _as_flags(weights):
+        from tryon_cli.engines import build_engine, resolve_model
+        from tryon_cli.engines.dpidm import DPIDMSampling
+        from tryon_cli.tryon.settings import TryOnSettings
 
-    console = Console(stderr=True)
-    build = dict(device=torch_device(device), dtype=torch_dtype(dtype), attention=attention)
-    if model == "tiny" and checkpoint is not None:
-        # A checkpoint holds only DPIDM's trained modules; the tiny frozen base is rebuilt as training built it.
-        from tryon_cli.models.dpidm import TINY_BASE_SEED
+        kind = resolve_model(model, checkpoint, weights)
+        defaults = MODEL_DEFAULTS[kind]
+        sampling = DPIDMSampling(steps=_default(steps, defaults["steps"] or 1), guidance=guidance, seed=seed,
+                                 window=window, overlap=overlap, weighting=weighting)
+        torch_device = resolve_device(device)
+        settings = TryOnSettings(category=category, mask=mask, frames=_parse_frames(frames),
+                                 height=_default(height, defaults["height"]), width=_default(width, defaults["width"]),
+                                 preview=preview, keep_intermediates=keep_intermediates, weights=weights,
+                                 device="cuda" if torch_device.startswith("cuda") else "cpu")
+        if batch is None:  # the inputs and outputs, before the engine is built (a minute for the real one)
+            from tryon_cli.tryon.application import check_request
 
-        pipe = DPIDMTryOnPipeline.tiny(seed=TINY_BASE_SEED, checkpoint=checkpoint, **build)
-    elif model == "tiny":
-        pipe = DPIDMTryOnPipeline.tiny(seed=seed, **build)
-        console.print("[bold yellow]note:[/] --model tiny is UNTRAINED (random weights): the result checks the "
-                      "install, it is not a try-on. The mp4's comment metadata says so too.")
-    else:
-        pipe = DPIDMTryOnPipeline.from_pretrained(checkpoint, weights_root=weights, **build)
+            check_request(video, garment, output, settings)
+        console = Console(stderr=True)
+        engine = build_engine(model, checkpoint=checkpoint, weights_root=weights, device=torch_device, dtype=dtype,
+                              attention=attention, sampling=sampling,
+                              notes=lambda line: console.print(f"note: {line}", highlight=False))
+        if engine.untrained:
+            console.print(f"[bold yellow]note:[/] --model {kind} is UNTRAINED (random weights): the result checks the "
+                          "install, it is not a try-on. The mp4's comment metadata says so too.")
+        with _Interrupts() as interrupts:
+            _run(engine, video, garment, output, batch, settings, console, interrupts.check)
 
-    with _sigterm_as_interrupt():
-        _run(pipe, video, garment, output, batch, options, console)
+
+def _default(value, default):
+    """The flag's value, or the model's default when it was not given (0 is a value, and refused, not a default)."""
+    return default if value is None else value
 
 
-def _run(pipe, video, garment, output, batch, options, console) -> None:
+def _check_ranges(steps, guidance, window, overlap, height, width, dtype, attention) -> None:
+    """Option values in range, whatever the clip's length: one line before anything is read or built."""
+    if steps is not None and not 1 <= steps <= MAX_STEPS:
+        raise InputError(f"--steps must be 1 to {MAX_STEPS} (the scheduler's training timesteps), got {steps}")
+    if not math.isfinite(guidance):
+        raise InputError(f"--guidance must be a finite number, got {guidance}")
+    if window < 1:
+        raise InputError(f"--window must be at least 1 frame, got {window}")
+    if not 0 <= overlap < window:
+        raise InputError(f"--overlap must be at least 0 and less than --window ({window}), got {overlap}")
+    for flag, value in (("--height", height), ("--width", width)):
+        if value is not None and (value < VAE_FACTOR or value % VAE_FACTOR):
+            raise InputError(f"{flag} must be a positive multiple of {VAE_FACTOR} (the VAE's downsampling), got {value}")
+    if dtype not in DTYPES:
+        raise InputError(f"--dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    from tryon_cli.models.attention.backend import BACKENDS  # loads torch: last
+
+    if attention not in BACKENDS:
+        raise InputError(f"--attention must be one of {', '.join(BACKENDS)}, got {attention!r}")
+
+
+def _run(engine, video, garment, output, batch, settings, console, check) -> None:
+    from dataclasses import replace
+
+    from tryon_cli.cli.progress import StageProgress
+    from tryon_cli.tryon.application import run_tryon
+
     if batch is None:
-        with Stages(console=console) as stages:
-            result = pipe(video, garment, output, stages=stages, **options)
+        with StageProgress(console, check=check) as progress:
+            result = run_tryon(engine, video, garment, output, settings, progress)
         console.print(f"wrote {result.video} ({result.frame_count} frames, {result.width}x{result.height}, "
-                      f"{result.fps:.3f} fps)" + (" [yellow]UNTRAINED model[/]" if result.untrained else ""))
+                      f"{result.fps:.3f} fps, engine {result.engine})"
+                      + (" [yellow]UNTRAINED model[/]" if result.untrained else ""))
         return
 
     todo, done = pending(my_share(batch))
@@ -145,9 +218,9 @@ def _run(pipe, video, garment, output, batch, options, console) -> None:
     for number, pair in enumerate(todo, 1):
         console.print(f"[{number}/{len(todo)}] {pair.video.name} + {pair.garment.name} -> {pair.output}")
         try:
-            with Stages(console=console) as stages:
-                pipe(pair.video, pair.garment, pair.output, stages=stages,
-                     **{**options, "category": pair.category or options["category"]})
+            with _as_flags(settings.weights), StageProgress(console, check=check) as progress:
+                run_tryon(engine, pair.video, pair.garment, pair.output,
+                          replace(settings, category=pair.category or settings.category), progress)
         except DpidmError as err:
             console.print(f"[red]failed:[/] {err}")
             failed.append(pair)

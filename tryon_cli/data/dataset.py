@@ -1,12 +1,14 @@
-"""A torch Dataset over `ClipEntry`s: reads a clip's frames, mask, poses and garment, augments them, renders the
-pose maps, and returns model-ready tensors. Loading is a pure function of a `SampleKey`.
+"""A torch Dataset over `ClipEntry`s: reads a clip's frames, mask, poses and garment, applies the conditioning
+recipe that `dpidm tryon` uses (`tryon.conditioning`: crops, grey-out, pose maps, garment fit, pixel conversions)
+with training's crop policy (the centre box), augments, and returns model-ready tensors. Loading is a pure
+function of a `SampleKey`.
 
 A sample (T = key.length, H x W = the training size):
   pixel_values      (3, T, H, W) in [-1, 1]   the person frames (the target)
   mask              (1, T, H, W) in {0, 1}    1 = the region to repaint
   agnostic_pixels   (3, T, H, W) in [-1, 1]   pixel_values with the repaint region grey (AGNOSTIC_GREY, as at inference)
   human_pose_maps   (3, T, H, W) in [0, 1]    rendered after flip and keypoint drop
-  garment_pixels    (3, H, W) in [-1, 1]      padded with white to the aspect, as the try-on pipeline fits it
+  garment_pixels    (3, H, W) in [-1, 1]      padded with white to the aspect, as `dpidm tryon` fits it
   garment_pose_map  (3, H, W) in [0, 1]
   drop_garment      bool                       garment-condition dropout (classifier-free guidance)
 """
@@ -16,21 +18,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from tryon_cli.data.annotations import PreparedCache
-from tryon_cli.data.augment import OPENPOSE18_FLIP, CropBox, drop_keypoints, flip_keypoints, flip_name_permutation
+from tryon_cli.data.augment import OPENPOSE18_FLIP, drop_keypoints, flip_keypoints, flip_name_permutation
 from tryon_cli.data.entries import ClipEntry
 from tryon_cli.data.sampler import SampleKey
 from tryon_cli.errors import InputError
 from tryon_cli.data.sources import frame_count, read_source, shipped_poses
 from tryon_cli.io import read_image
-from tryon_cli.preprocess.garment_fit import fit_garment
-from tryon_cli.preprocess.masks import AGNOSTIC_GREY
 from tryon_cli.preprocess.keypoints import FramePose, GarmentLandmarks, PoseSequence
-from tryon_cli.preprocess.pose_maps import render_garment_pose, render_human_pose
+from tryon_cli.preprocess.pose_maps import render_garment_pose
+from tryon_cli.tryon import conditioning
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,14 @@ class TryOnDataset(Dataset):
         frames = read_source(source, start, length)
         return np.stack([(f if f.ndim == 2 else f.max(axis=-1)) > 127 for f in frames])
 
+    @staticmethod
+    def _frame_sized(masks: np.ndarray, height: int, width: int) -> np.ndarray:
+        # A mask video of another size than the frames covers the same field of view.
+        if masks.shape[1:] == (height, width):
+            return masks
+        return np.stack([cv2.resize(m.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST) > 0
+                         for m in masks])
+
     def _poses(self, entry: ClipEntry, start: int, length: int) -> PoseSequence:
         if entry.keypoints is None:
             return self.cache.load_poses(entry.key).slice(start, start + length)
@@ -72,26 +82,23 @@ class TryOnDataset(Dataset):
         frames = np.stack(read_source(entry.person, key.start, key.length))
         if len(frames) != key.length:
             raise InputError(f"{entry.person}: expected frames {key.start}..{key.start + key.length - 1}, read {len(frames)}")
-        masks = self._masks(entry, key.start, key.length)
+        masks = self._frame_sized(self._masks(entry, key.start, key.length), *frames.shape[1:3])
         poses = self._poses(entry, key.start, key.length)
         garment = read_image(entry.garment)
         landmarks = self.cache.load_garment(self.cache.garment_key(entry.garment))
         H, W = self.height, self.width
 
-        box = CropBox.fit(*frames.shape[1:3], H, W)
-        pixels = box.pixels(frames)
-        mask = CropBox.fit(*masks.shape[1:3], H, W).mask(masks)
-        body = box.points(poses.body)
-        hands = None if poses.hands is None else box.points(poses.hands)
-        face = None if poses.face is None else box.points(poses.face)
-        # Fitted exactly as `dpidm tryon` fits it, so the model trains on the garment pixels it will be given.
-        garment_fit = fit_garment(*garment.shape[:2], H, W)
-        garment_pixels = torch.from_numpy(garment_fit.image(garment)).permute(2, 0, 1).float() / 127.5 - 1
-        garment_points = garment_fit.points(landmarks.points)
+        # The conditioning recipe of `dpidm tryon`, with training's crop policy: the centre box of the aspect.
+        box = conditioning.centre_box(*frames.shape[1:3], H, W)
+        crops = [conditioning.crop_person(frame, mask, box, H, W) for frame, mask in zip(frames, masks)]
+        pixels, mask = np.stack([c[0] for c in crops]), np.stack([c[1] for c in crops])
+        body, hands, face = (conditioning.points_in_crop(p, box, H, W) for p in (poses.body, poses.hands, poses.face))
+        garment_image = conditioning.garment_input(garment, landmarks, H, W)
+        garment_pixels, garment_points = garment_image.image, garment_image.landmarks.points
 
         rng = np.random.default_rng(key.seed)
         if rng.random() < self.augmentation.flip_p:
-            pixels, mask, garment_pixels = pixels.flip(-1), mask.flip(-1), garment_pixels.flip(-1)
+            pixels, mask, garment_pixels = pixels[:, :, ::-1], mask[:, :, ::-1], garment_pixels[:, ::-1]
             body = flip_keypoints(body, W, OPENPOSE18_FLIP)
             hands = None if hands is None else flip_keypoints(hands, W, None)[:, ::-1]  # left hand <-> right hand
             face = None if face is None else flip_keypoints(face, W, None)  # drawn as dots: order does not matter
@@ -102,20 +109,19 @@ class TryOnDataset(Dataset):
         face = None if face is None else drop_keypoints(face, drop, rng)
 
         pose_maps = np.stack([
-            render_human_pose(FramePose(body[t], None if hands is None else hands[t], None if face is None else face[t]), H, W)
+            conditioning.human_pose_map(FramePose(body[t], None if hands is None else hands[t],
+                                                  None if face is None else face[t]), H, W)
             for t in range(key.length)
         ])
         garment_map = render_garment_pose(
             GarmentLandmarks(landmarks.category, landmarks.names, garment_points, landmarks.estimated, H, W), H, W
         )
-        pixels = pixels.permute(1, 0, 2, 3)  # (3, T, H, W)
-        mask = mask.permute(1, 0, 2, 3)
         return {
-            "pixel_values": pixels,
-            "mask": mask,
-            "agnostic_pixels": torch.where(mask.bool(), AGNOSTIC_GREY / 127.5 - 1, pixels),
-            "human_pose_maps": torch.from_numpy(pose_maps).permute(3, 0, 1, 2).float() / 255,
-            "garment_pixels": garment_pixels,
-            "garment_pose_map": torch.from_numpy(garment_map).permute(2, 0, 1).float() / 255,
+            "pixel_values": conditioning.to_model_pixels(pixels),
+            "mask": torch.from_numpy(np.ascontiguousarray(mask))[None].float(),
+            "agnostic_pixels": conditioning.to_model_pixels(conditioning.grey_out(pixels, mask)),
+            "human_pose_maps": conditioning.to_unit(pose_maps),
+            "garment_pixels": conditioning.to_model_pixels(garment_pixels[None])[:, 0],
+            "garment_pose_map": conditioning.to_unit(garment_map[None])[:, 0],
             "drop_garment": torch.tensor(key.drop_garment),
         }

@@ -12,6 +12,7 @@ import re
 import weakref
 from dataclasses import asdict, dataclass
 from fractions import Fraction
+from functools import lru_cache
 from itertools import islice
 from pathlib import Path
 from typing import Iterator, Optional
@@ -123,8 +124,17 @@ def _variable_rate(log: str) -> tuple[Fraction, str] | None:
 
 def probe_video(path: str | Path) -> VideoMeta:
     """Read a video's metadata; decodes it once (that is what makes the frame count exact), twice when its frame
-    rate varies (the second time through the resampling the reader will apply, to count its frames)."""
+    rate varies (the second time through the resampling the reader will apply, to count its frames).
+
+    Memoised per file version (path, modification time, size): a command may check its inputs up front and read
+    them later without decoding them twice."""
     path = require_file(path, "video")
+    stat = path.stat()
+    return _probe(path, stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=64)
+def _probe(path: Path, mtime_ns: int, size: int) -> VideoMeta:
     # framecrc writes one line per decoded frame and, in its header, the encoder time base, which ffmpeg sets to
     # 1 / (the stream's frame rate) as an exact fraction; its stderr carries the input's stream description, and
     # showinfo's line per frame the presentation timestamps.

@@ -176,8 +176,9 @@ def _distribution(metric: DistributionMetric, sides: dict[str, list[Item]], netw
 
 def _timing(pred: Item, source: Item) -> tuple[float, float, int, int]:
     """(fps, fps, frame count, frame count) of two videos; frame folders count their images and have no rate."""
-    metas = [probe_video(item.path) if item.kind == "video" else None for item in (pred, source)]
-    counts = [meta.frame_count if meta else len(list_frame_folder(item.path)) for meta, item in zip(metas, (pred, source))]
+    items = (pred, source)
+    metas = [probe_video(item.path) if item.kind == "video" else None for item in items]
+    counts = [meta.frame_count if meta else len(list_frame_folder(item.path)) for meta, item in zip(metas, items)]
     return (*(meta.fps if meta else 0.0 for meta in metas), *counts)
 
 
@@ -213,12 +214,12 @@ def _temporal(metric: TemporalMetric, pairs: list[tuple[Item, Item]], options: O
                 "per_video": {name: s.source for name, s in scores.items()}})
 
 
-def _pairs(pred_items: list[Item], ref_items: list[Item], pred: Path, ref: Path,
-           pairs: Optional[Path]) -> list[tuple[Item, Item]]:
+def _pairs(pred_items: list[Item], ref_items: list[Item], pred: Path, ref: Path, pairs: Optional[Path],
+           reference: str) -> list[tuple[Item, Item]]:
     """Pairs by name or the pairs file; a single prediction file and a single reference file pair with each other."""
     if pairs is None and pred.is_file() and ref.is_file():
         return [(pred_items[0], ref_items[0])]
-    return pair_items(pred_items, ref_items, pairs)
+    return pair_items(pred_items, ref_items, pairs, reference)
 
 
 def evaluate(pred: Path, gt: Optional[Path] = None, metrics: Optional[str] = None, pairs: Optional[Path] = None,
@@ -253,20 +254,22 @@ def evaluate(pred: Path, gt: Optional[Path] = None, metrics: Optional[str] = Non
                 raise
             skipped[name] = str(err)
     running: list[Metric] = [REGISTRY[name] for name in requested if name in files]
-    torch_device = _device(device)
     paired = [m for m in running if isinstance(m, PairedMetric)]
+    temporal = [m for m in running if isinstance(m, TemporalMetric)]
+    # Every pairing is checked before any network loads: a bad name is one line, at once.
+    source_pairs = _pairs(pred_items, list_items(source, mode), pred, source, pairs, "source video") if temporal else []
+    pairs_list = (_pairs(pred_items, gt_items, pred, gt, pairs, "ground truth")
+                  if gt is not None and (paired or pairs) else [])
+    if pairs is not None and gt is not None:  # the pairs file also chooses the sets that distribution metrics compare
+        pred_items = list(dict.fromkeys(p for p, _ in pairs_list))
+        gt_items = list(dict.fromkeys(g for _, g in pairs_list))
+
+    torch_device = _device(device)
     scorers = {m.name: m.load(files[m.name], options, torch_device) for m in paired}
     networks: dict[str, Callable] = {}  # by feature space: FID and KID share one Inception
     for metric in running:
         if isinstance(metric, DistributionMetric) and metric.space.key not in networks:
             networks[metric.space.key] = metric.space.loader(files[metric.name][0], torch_device)
-    temporal = [m for m in running if isinstance(m, TemporalMetric)]
-    source_pairs = _pairs(pred_items, list_items(source, mode), pred, source, pairs) if temporal else []
-
-    pairs_list = _pairs(pred_items, gt_items, pred, gt, pairs) if gt is not None and (paired or pairs) else []
-    if pairs is not None and gt is not None:  # the pairs file also chooses the sets that distribution metrics compare
-        pred_items = list(dict.fromkeys(p for p, _ in pairs_list))
-        gt_items = list(dict.fromkeys(g for _, g in pairs_list))
 
     notes = [f"at most the first {max_frames} frames of each video were read (--max-frames)"] if max_frames else []
     results: list[MetricResult] = []

@@ -107,6 +107,15 @@ def module_settings(config) -> dict:
     return json.loads(json.dumps(settings))
 
 
+def build_settings(info: CheckpointInfo) -> dict:
+    """The `DPIDMDelta` arguments to build a model for this checkpoint with (variant, module settings); the base
+    and U-Net structure come from where the model is built, and `load` compares them."""
+    settings = module_settings(info.config)
+    for structural in ("base", "unet"):
+        settings.pop(structural, None)
+    return settings
+
+
 def save(model: "DPIDM", directory: Path, **training_facts) -> Path:
     from tryon_cli import __version__
 

@@ -127,7 +127,9 @@ TINY = DPIDMConfig(
         "projection_dim": 32,
     },
     scheduler=_SD15_SCHEDULER,
-    delta={"pose_encoder_channels": (8, 16, 16), "pose_adapter_dim": 8},
+    # No text tower to take an empty-prompt context from, and a random garment U-Net has no distribution to stay
+    # in: the tiny garment U-Net reads the CLIP image token (the same code path as before that choice existed).
+    delta={"pose_encoder_channels": (8, 16, 16), "pose_adapter_dim": 8, "garment_context": "clip_image"},
 )
 
 CONFIGS = {"sd15": SD15, "tiny": TINY}

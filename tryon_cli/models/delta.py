@@ -9,6 +9,7 @@ which is a DPIDM checkpoint. It is the one place that lists DPIDM's own modules 
     blocks.<block>.pasa_adapter                    Eq. 3 adapter of PASA (Eq. 4)
     blocks.<block>.tsa                             temporal-shift attention (Eq. 5)
     blocks.<block>.pata                            pose-aware temporal attention, with its own adapter
+    context.tokens                                 the garment U-Net's text context (a buffer, not trained)
 
 `<block>` is the main U-Net's transformer block name with dots as underscores. Inside `DPIDM` these are the very
 modules the main U-Net runs (`MainUNet` wires them in; `attn1`/`attn2` are taken over from the pretrained U-Net),
@@ -36,6 +37,9 @@ from tryon_cli.models.pose_adapter import PoseAdapter
 from tryon_cli.models.pose_encoder import PoseEncoder
 
 BASES = ("tiny", "sd15")
+GARMENT_CONTEXTS = ("empty_prompt", "clip_image")
+PROMPT_TOKENS = 77
+"""SD1.5's text context length (CLIP's tokenizer pads every prompt to 77 tokens)."""
 
 
 @dataclass(frozen=True)
@@ -134,6 +138,21 @@ class BlockDelta(nn.Module):
             self.tsa.init_from(attn1)
 
 
+class GarmentContext(nn.Module):
+    """What the frozen garment U-Net's cross-attention reads: a fixed (1, 77, D) text context (`tokens`, a buffer:
+    SD1.5's empty-prompt embedding once `DPIDM.from_pretrained` has filled it), or, with `dim=None`, the garment's
+    (B, 1, D) CLIP image embedding itself."""
+
+    def __init__(self, dim: int | None):
+        super().__init__()
+        self.register_buffer("tokens", None if dim is None else torch.zeros(1, PROMPT_TOKENS, dim))
+
+    def forward(self, image_embeds: torch.Tensor) -> torch.Tensor:
+        if self.tokens is None:
+            return image_embeds
+        return self.tokens.to(image_embeds.dtype).expand(image_embeds.shape[0], -1, -1)
+
+
 class DPIDMDelta(ModelMixin, ConfigMixin):
     """Every trainable DPIDM module of one variant, for a main U-Net of the given structure."""
 
@@ -150,6 +169,7 @@ class DPIDMDelta(ModelMixin, ConfigMixin):
         tsa_shift_frames: int = 2,
         garment_timestep: int = 0,
         pata_pose_in_residual: bool = True,
+        garment_context: str = "empty_prompt",
         train_height: int | None = None,
         train_width: int | None = None,
         clip_length: int | None = None,
@@ -158,13 +178,17 @@ class DPIDMDelta(ModelMixin, ConfigMixin):
         """`unet`: the main U-Net's structure (`unet_structure` of its config). Module hyper-parameters:
         `pose_encoder_channels` (widths of the first three pose-encoder convs), `pose_adapter_dim` (W_down's width,
         Eq. 3), `tsa_shift_frames` (L in Eq. 5), `garment_timestep` (the garment U-Net's timestep),
-        `pata_pose_in_residual` (which PATA reading, see `attention/pata.py`). The training facts are recorded
-        only (None until `dpidm train` saves a checkpoint)."""
+        `pata_pose_in_residual` (which PATA reading, see `attention/pata.py`), `garment_context` (what the frozen
+        garment U-Net's cross-attention reads: "empty_prompt", SD1.5's embedding of the empty prompt, held in the
+        buffer `context.tokens` and saved with the checkpoint; or "clip_image", the garment's projected
+        CLIP image token). The training facts are recorded only (None until `dpidm train` saves a checkpoint)."""
         super().__init__()
         if base not in BASES:
             raise ValueError(f"unknown DPIDM base {base!r}; choose one of {', '.join(BASES)}")
         if variant not in VARIANTS:
             raise ValueError(f"unknown DPIDM variant {variant!r}; choose one of {', '.join(VARIANTS)}")
+        if garment_context not in GARMENT_CONTEXTS:
+            raise ValueError(f"unknown garment context {garment_context!r}; choose one of {', '.join(GARMENT_CONTEXTS)}")
         if unet is None:
             raise ValueError("DPIDMDelta needs the main U-Net's structure (unet=unet_structure(config))")
         parts = VARIANTS[variant]
@@ -179,6 +203,7 @@ class DPIDMDelta(ModelMixin, ConfigMixin):
             for spec in specs
         })
         self.block_names = tuple(spec.name for spec in specs)
+        self.context = GarmentContext(unet["cross_attention_dim"] if garment_context == "empty_prompt" else None)
 
     @property
     def parts(self) -> Variant:
@@ -195,3 +220,9 @@ class DPIDMDelta(ModelMixin, ConfigMixin):
 
     def training_facts(self) -> dict:
         return {key: self.config[key] for key in ("train_height", "train_width", "clip_length", "dpidm_version")}
+
+
+def new_delta(config, base: str, settings: dict) -> DPIDMDelta:
+    """Fresh DPIDM modules for a `DPIDMConfig`'s main U-Net: the base's default settings, then `settings`
+    (variant and module hyper-parameters, e.g. from a checkpoint's config)."""
+    return DPIDMDelta(**{**config.delta, **settings, "base": base, "unet": unet_structure(config.main_unet)})

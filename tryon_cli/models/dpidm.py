@@ -21,7 +21,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
 from torch import nn
 from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
@@ -30,29 +29,12 @@ from tryon_cli.models import checkpoint as checkpoint_io
 from tryon_cli.models import pretrained
 from tryon_cli.models.attention.backend import AttentionBackend
 from tryon_cli.models.configs import DPIDMConfig, get_config
-from tryon_cli.models.delta import PHASES, DPIDMDelta, unet_structure
-from tryon_cli.models.garment_bank import GarmentConditions, GarmentUNet
+from tryon_cli.models.delta import PHASES, DPIDMDelta, new_delta
+from tryon_cli.models.garment_bank import GarmentConditions, GarmentUNet, clip_image_embeddings
 from tryon_cli.models.main_unet import MainUNet, level_grids
 
 # The seed of the tiny model's random frozen base, shared by training and inference (see `from_config`).
 TINY_BASE_SEED = 0
-
-# CLIP's input normalisation (the CLIPImageProcessor defaults of the ViT-L/14 release).
-_CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
-_CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
-
-
-def _new_delta(config: DPIDMConfig, base: str, settings: dict) -> DPIDMDelta:
-    """Fresh DPIDM modules for `config`'s main U-Net: the base's defaults, then `settings` (variant and module
-    hyper-parameters, e.g. from a checkpoint's config)."""
-    return DPIDMDelta(**{**config.delta, **settings, "base": base, "unet": unet_structure(config.main_unet)})
-
-
-def _checkpoint_settings(info: checkpoint_io.CheckpointInfo) -> dict:
-    settings = checkpoint_io.module_settings(info.config)
-    for structural in ("base", "unet"):  # the base comes from where the model is built; `load` compares both
-        settings.pop(structural, None)
-    return settings
 
 
 class DPIDM(nn.Module):
@@ -74,7 +56,7 @@ class DPIDM(nn.Module):
         self.config = config
         object.__setattr__(self, "delta", delta)
         self.main_unet = MainUNet(main_unet, delta)
-        self.garment_unet = GarmentUNet(garment_unet, timestep=delta.config.garment_timestep)
+        self.garment_unet = GarmentUNet(garment_unet, delta.context, timestep=delta.config.garment_timestep)
         self.vae = vae
         self.image_encoder = image_encoder
         self.noise_scheduler = DDIMScheduler(**config.scheduler)
@@ -110,7 +92,7 @@ class DPIDM(nn.Module):
                 UNet2DConditionModel(**config.garment_unet),
                 AutoencoderKL(**config.vae),
                 CLIPVisionModelWithProjection(CLIPVisionConfig(**config.image_encoder)),
-                _new_delta(config, "sd15" if config.name == "sd15" else "tiny", {**settings, "variant": variant}),
+                new_delta(config, "sd15" if config.name == "sd15" else "tiny", {**settings, "variant": variant}),
             )
 
     @classmethod
@@ -132,7 +114,7 @@ class DPIDM(nn.Module):
         """
         root = None if weights_root is None else Path(weights_root)
         info = None if checkpoint is None else checkpoint_io.resolve_checkpoint(checkpoint, base="sd15")
-        parts = pretrained.load_parts(root, dtype)
+        parts = pretrained.load_parts(root, dtype, empty_prompt=info is None)
         sd15 = get_config("sd15")
         config = DPIDMConfig(
             name="pretrained",
@@ -143,23 +125,27 @@ class DPIDM(nn.Module):
             scheduler=sd15.scheduler,
             delta=sd15.delta,
         )
-        delta = _new_delta(config, "sd15", {"variant": variant} if info is None else _checkpoint_settings(info))
+        delta = new_delta(config, "sd15", {"variant": variant} if info is None else checkpoint_io.build_settings(info))
         model = cls(config, parts.main_unet, parts.garment_unet, parts.vae, parts.image_encoder, delta).to(dtype)
         model.load_report = pretrained.LoadReport.of(model, parts.loaded)
+        if parts.empty_prompt is not None and model.delta.context.tokens is not None:
+            model.delta.context.tokens.copy_(parts.empty_prompt)  # computed once, kept with the checkpoint
         if info is not None:
             checkpoint_io.load(model, info)
         return model
 
     @classmethod
     def from_checkpoint(
-        cls, checkpoint: str | Path, *, weights_root: str | Path | None = None, dtype: torch.dtype = torch.float32
+        cls, checkpoint: str | Path, *, base: str | None = None, weights_root: str | Path | None = None,
+        dtype: torch.dtype = torch.float32, seed: int = TINY_BASE_SEED,
     ) -> "DPIDM":
-        """The model a checkpoint belongs to, with its weights: its base and variant from its config.json (a tiny
-        checkpoint gets the tiny frozen base of TINY_BASE_SEED; an sd15 one the SD1.5 weights under `weights_root`)."""
-        info = checkpoint_io.resolve_checkpoint(checkpoint)
+        """The model a checkpoint belongs to, with its weights: base, variant and module settings from its
+        config.json (a tiny checkpoint gets the tiny frozen base drawn from `seed`, the one training uses by
+        default; an sd15 one the SD1.5 weights under `weights_root`). `base`: InputError unless the checkpoint's."""
+        info = checkpoint_io.resolve_checkpoint(checkpoint, base=base)
         if info.base == "sd15":
             return cls.from_pretrained(weights_root, info.folder, dtype=dtype)
-        model = cls.from_config("tiny", seed=TINY_BASE_SEED, **_checkpoint_settings(info))
+        model = cls.from_config("tiny", seed=seed, **checkpoint_io.build_settings(info))
         checkpoint_io.load(model, info)
         return model.to(dtype)
 
@@ -283,16 +269,8 @@ class DPIDM(nn.Module):
         return GarmentConditions(image_embeds=embeds, features=features, pose=pose)
 
     def image_embeddings(self, pixels: torch.Tensor) -> torch.Tensor:
-        """(B, 3, H, W) in [-1, 1] -> (B, 1, D) projected CLIP image embeddings (the cross-attention context).
-
-        The whole image is resized to CLIP's square input (not centre-cropped: a crop would cut a garment photo's
-        collar and hem), then normalised as CLIP expects."""
-        size = self.image_encoder.config.image_size
-        x = F.interpolate((pixels + 1) / 2, size=(size, size), mode="bicubic", align_corners=False, antialias=True)
-        mean = x.new_tensor(_CLIP_MEAN).view(1, 3, 1, 1)
-        std = x.new_tensor(_CLIP_STD).view(1, 3, 1, 1)
-        x = ((x.clamp(0, 1) - mean) / std).to(self.image_encoder.dtype)
-        return self.image_encoder(pixel_values=x).image_embeds.unsqueeze(1)
+        """(B, 3, H, W) in [-1, 1] -> (B, 1, D) projected CLIP image embeddings (the CA context)."""
+        return clip_image_embeddings(self.image_encoder, pixels)
 
     # ---- VAE ----------------------------------------------------------------------------------------------------
 

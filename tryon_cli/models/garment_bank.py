@@ -12,11 +12,30 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import torch
+import torch.nn.functional as F
 from diffusers import UNet2DConditionModel
 from diffusers.models.attention import BasicTransformerBlock
 from torch import nn
 
 from tryon_cli.models.attention.backend import AttnProcessor
+
+
+# CLIP's input normalisation (the CLIPImageProcessor defaults of the ViT-L/14 release).
+_CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+_CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+def clip_image_embeddings(image_encoder: nn.Module, pixels: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) in [-1, 1] -> (B, 1, D) projected CLIP image embeddings of a `CLIPVisionModelWithProjection`.
+
+    The whole image is resized to CLIP's square input (not centre-cropped: a crop would cut a garment photo's
+    collar and hem), then normalised as CLIP expects."""
+    size = image_encoder.config.image_size
+    x = F.interpolate((pixels + 1) / 2, size=(size, size), mode="bicubic", align_corners=False, antialias=True)
+    mean = x.new_tensor(_CLIP_MEAN).view(1, 3, 1, 1)
+    std = x.new_tensor(_CLIP_STD).view(1, 3, 1, 1)
+    x = ((x.clamp(0, 1) - mean) / std).to(image_encoder.dtype)
+    return image_encoder(pixel_values=x).image_embeds.unsqueeze(1)
 
 
 @dataclass
@@ -88,9 +107,11 @@ def transformer_block_names(unet: UNet2DConditionModel) -> list[str]:
 class GarmentUNet(nn.Module):
     """SD1.5 U-Net used as a feature extractor: (B, 4, h, w) garment latents -> feature bank."""
 
-    def __init__(self, unet: UNet2DConditionModel, timestep: int = 0):
+    def __init__(self, unet: UNet2DConditionModel, context: nn.Module, timestep: int = 0):
+        """`context`: CLIP image embeddings -> the cross-attention context (the delta's `GarmentContext`)."""
         super().__init__()
         self.unet = unet
+        self.context = context
         self.timestep = timestep
         unet.set_attn_processor(AttnProcessor())
         self.block_names = transformer_block_names(unet)
@@ -109,11 +130,11 @@ class GarmentUNet(nn.Module):
         return record
 
     def forward(self, latents: torch.Tensor, image_embeds: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Block name -> (B, N, C) PASA inputs f_g, for every transformer block."""
+        """Block name -> (B, N, C) PASA inputs f_g, for every transformer block; `image_embeds` (B, 1, D)."""
         timestep = torch.full((latents.shape[0],), self.timestep, device=latents.device, dtype=torch.long)
         self._bank = {}
         try:
-            self.unet(latents, timestep, encoder_hidden_states=image_embeds)
+            self.unet(latents, timestep, encoder_hidden_states=self.context(image_embeds))
         except _BankFilled:
             pass
         finally:

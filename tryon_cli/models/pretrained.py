@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import torch
 from diffusers import AutoencoderKL, UNet2DConditionModel
-from transformers import CLIPVisionModelWithProjection
+from transformers import CLIPTextModel, CLIPVisionModelWithProjection
 
 from tryon_cli.errors import InputError
 from tryon_cli.models.delta import part_of
@@ -31,6 +31,8 @@ class PretrainedParts:
     image_encoder: CLIPVisionModelWithProjection
     loaded: dict[str, set[str]]
     """Component prefix in DPIDM (e.g. "main_unet.unet") -> parameter names loaded from files."""
+    empty_prompt: torch.Tensor | None = None
+    """(1, 77, 768) SD1.5's text embedding of the empty prompt (the garment U-Net's context), when asked for."""
 
 
 def _check_fit(folder: Path, info: dict) -> None:
@@ -64,7 +66,22 @@ def _load_unet(folder: Path, dtype: torch.dtype) -> UNet2DConditionModel:
     return unet
 
 
-def load_parts(root: Path | None, dtype: torch.dtype) -> PretrainedParts:
+# CLIP's tokenizer on "": start-of-text, end-of-text, then end-of-text as padding to 77 tokens (SD1.5's tokenizer
+# pads with "<|endoftext|>"); fixed ids, so no tokenizer files are needed.
+_START_OF_TEXT, _END_OF_TEXT = 49406, 49407
+
+
+@torch.no_grad()
+def empty_prompt_embedding(clip: Path, dtype: torch.dtype, tokens: int = 77) -> torch.Tensor:
+    """SD1.5's context for the empty prompt: the last hidden state of CLIP ViT-L/14's text tower (SD1.5's text
+    encoder; the `clip-image-encoder` folder holds the whole CLIP model), computed once."""
+    text, info = _quietly(lambda: CLIPTextModel.from_pretrained(clip, dtype=dtype, output_loading_info=True))
+    _check_fit(clip, {key: info.get(key, []) for key in ("missing_keys", "mismatched_keys")})
+    ids = torch.tensor([[_START_OF_TEXT] + [_END_OF_TEXT] * (tokens - 1)])
+    return text(input_ids=ids).last_hidden_state
+
+
+def load_parts(root: Path | None, dtype: torch.dtype, *, empty_prompt: bool = True) -> PretrainedParts:
     inpainting = require("sd15-inpainting", root)
     base = require("sd15", root)
     clip = require("clip-image-encoder", root)
@@ -85,7 +102,8 @@ def load_parts(root: Path | None, dtype: torch.dtype) -> PretrainedParts:
         "vae": {n for n, _ in vae.named_parameters()},
         "image_encoder": {n for n, _ in image_encoder.named_parameters()},
     }
-    return PretrainedParts(main_unet, garment_unet, vae, image_encoder, loaded)
+    prompt = empty_prompt_embedding(clip, dtype) if empty_prompt else None
+    return PretrainedParts(main_unet, garment_unet, vae, image_encoder, loaded, prompt)
 
 
 @dataclass

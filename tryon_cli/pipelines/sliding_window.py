@@ -16,11 +16,9 @@ Choices where the paper is silent:
 
 from __future__ import annotations
 
-from typing import Callable, Literal
+from typing import Literal
 
 import numpy as np
-import torch
-
 from tryon_cli.pipelines.choices import WEIGHT_KINDS
 
 WeightKind = Literal["flat", "pyramid"]
@@ -62,24 +60,3 @@ def frame_weights(num_frames: int, windows: list[slice], kind: WeightKind = "fla
     if np.any(total == 0):
         raise ValueError(f"windows leave frames {np.flatnonzero(total == 0).tolist()} uncovered")
     return [profile / total[w] for w, profile in zip(windows, profiles)]
-
-
-def blend_windows(
-    predict: Callable[[slice], torch.Tensor],
-    like: torch.Tensor,
-    windows: list[slice],
-    weights: list[np.ndarray],
-    frame_dim: int = 2,
-) -> torch.Tensor:
-    """Σ_windows weight · predict(window), placed frame by frame into a tensor shaped like `like`.
-
-    `predict(window)` returns the prediction for the frames of `window` (frames along `frame_dim`, the (B, C, T,
-    h, w) layout of video latents by default). Accumulates in float32 whatever the model's dtype.
-    """
-    out = torch.zeros(like.shape, dtype=torch.float32, device=like.device)
-    view = [1] * like.dim()
-    for window, weight in zip(windows, weights):
-        view[frame_dim] = window.stop - window.start
-        w = torch.as_tensor(weight, dtype=torch.float32, device=like.device).view(view)
-        out.narrow(frame_dim, window.start, window.stop - window.start).add_(predict(window).float() * w)
-    return out

@@ -8,6 +8,7 @@ layer's maps would be 48 x 8 x 3072 x 6144 entries (7.25e9), while its queries a
 
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Sequence
 
@@ -34,10 +35,20 @@ def ldm_loss(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return F.mse_loss(prediction.float(), target.float())
 
 
+def _full_precision(device: torch.device):
+    """Autocast off on `device` (a no-op where autocast does not exist: the meta device of the memory pre-flight)."""
+    if torch.amp.is_autocast_available(device.type):
+        return torch.autocast(device.type, enabled=False)
+    return contextlib.nullcontext()
+
+
 def _attention(query: torch.Tensor, key: torch.Tensor) -> torch.Tensor:
-    """softmax(q k^T / sqrt(d)) in float32 (half precision loses the small weights), (..., Q, K)."""
-    scores = torch.matmul(query.float(), key.float().transpose(-1, -2)) * (1.0 / math.sqrt(query.shape[-1]))
-    return scores.softmax(dim=-1)
+    """softmax(q k^T / sqrt(d)) in float32 (half precision loses the small weights), (..., Q, K). Autocast is off
+    here: it would compute the scores in half precision in the forward pass (not in the backward pass, which runs
+    outside autocast), and the recomputed maps would then not be the ones the loss was computed from."""
+    with _full_precision(query.device):
+        scores = torch.matmul(query.float(), key.float().transpose(-1, -2)) * (1.0 / math.sqrt(query.shape[-1]))
+        return scores.softmax(dim=-1)
 
 
 class _ChunkedRowChange(torch.autograd.Function):
@@ -84,8 +95,9 @@ class _ChunkedRowChange(torch.autograd.Function):
                     grad_map *= grad_total
                     # softmax backward, then the two matmuls of the scores
                     grad_scores = current * (grad_map - (grad_map * current).sum(dim=-1, keepdim=True)) * scale
-                    grad_query[b, j, :, rows] = torch.matmul(grad_scores, key[b, j].float())
-                    grad_key[b, j] += torch.matmul(grad_scores.transpose(-1, -2), query[b, j, :, rows].float())
+                    with _full_precision(query.device):
+                        grad_query[b, j, :, rows] = torch.matmul(grad_scores, key[b, j].float())
+                        grad_key[b, j] += torch.matmul(grad_scores.transpose(-1, -2), query[b, j, :, rows].float())
                     maps.pop(0)
         return grad_query.to(query.dtype), grad_key.to(key.dtype), None
 

@@ -8,20 +8,12 @@ Variants a-c of Table 4 (`model.uses_tra` False) train with lambda = 0 in both p
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from tryon_cli.data.sampler import VIDEO
 from tryon_cli.models import inpainting_input
 from tryon_cli.training.config import LossConfig
 from tryon_cli.training.losses import diffusion_target, ldm_loss, tra_loss
-
-
-def latent_mask(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """(B, 1, T, H, W) pixel mask -> (B, 1, T, h, w): area-averaged and thresholded, as the pipeline does."""
-    frames = mask.shape[2]
-    flat = mask.transpose(1, 2).flatten(0, 1).float()
-    small = (F.interpolate(flat, size=size, mode="area") > 0.5).float()
-    return small.unflatten(0, (-1, frames)).transpose(1, 2)
+from tryon_cli.tryon.conditioning import latent_mask
 
 
 def diffusion_losses(model, batch: dict, phase: str, loss: LossConfig, generator: torch.Generator) -> dict:
@@ -31,7 +23,7 @@ def diffusion_losses(model, batch: dict, phase: str, loss: LossConfig, generator
     with torch.no_grad():
         latents = model.encode_latents(batch["pixel_values"].to(device), sample=True).float()
         agnostic = model.encode_latents(batch["agnostic_pixels"].to(device)).float()
-    mask = latent_mask(batch["mask"].to(device), latents.shape[-2:])
+    mask = latent_mask(batch["mask"].to(device), latents.shape[-2:]).float()
     scheduler = model.noise_scheduler
     noise = torch.randn(latents.shape, generator=generator).to(device)
     timesteps = torch.randint(0, scheduler.config.num_train_timesteps, (latents.shape[0],), generator=generator).to(device)

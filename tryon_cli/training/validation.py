@@ -16,15 +16,9 @@ import torch
 from tryon_cli.data.dataset import Augmentation, TryOnDataset
 from tryon_cli.data.sampler import SampleKey
 from tryon_cli.io import write_video
-from tryon_cli.models import inpainting_input
-from tryon_cli.pipelines.sampling import ddim_sample, guided_noise
+from tryon_cli.pipelines.dpidm_pipeline import DPIDMTryOnPipeline, VideoConditions
 from tryon_cli.training.config import TrainConfig
-from tryon_cli.training.objective import latent_mask
-
-
-def _uint8(video: torch.Tensor) -> np.ndarray:
-    """(3, T, H, W) in [-1, 1] -> (T, H, W, 3) uint8."""
-    return ((video.float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 3, 0).cpu().numpy()
+from tryon_cli.tryon.conditioning import latent_mask, to_uint8
 
 
 @torch.no_grad()
@@ -40,18 +34,15 @@ def validation_video(model, dataset: TryOnDataset, config: TrainConfig, path: Pa
     model.eval()
     agnostic = model.encode_latents(sample["agnostic_pixels"]).float()
     mask = latent_mask(sample["mask"], agnostic.shape[-2:])
-    garment = model.encode_garment_for_guidance(sample["garment_pixels"], sample["garment_pose_map"])
-
-    def predict(latents: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        sample_input = inpainting_input(latents, mask, agnostic)
-        return guided_noise(model.main_unet, sample_input, t, garment, sample["human_pose_maps"], settings.guidance_scale)
-
-    latents = ddim_sample(model.noise_scheduler.config, agnostic.shape, steps=settings.inference_steps, seed=0,
-                          device=device, predict=predict)
+    conditions = VideoConditions(agnostic, mask, lambda window: sample["human_pose_maps"][:, :, window])
+    pipe = DPIDMTryOnPipeline(model, device=device, dtype=torch.float32)
+    garment = pipe.encode_garment(sample["garment_pixels"], sample["garment_pose_map"], guided=True)
+    latents = pipe(conditions, garment, steps=settings.inference_steps, guidance=settings.guidance_scale, seed=0,
+                   windows=[slice(0, frames)])
     generated = model.decode_latents(latents)[0]
     model.train(was_training)
 
-    panels = [_uint8(sample["pixel_values"][0]), _uint8(sample["agnostic_pixels"][0]), _uint8(generated)]
+    panels = [to_uint8(sample["pixel_values"][0]), to_uint8(sample["agnostic_pixels"][0]), to_uint8(generated)]
     strip = np.concatenate(panels, axis=2)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_video(path, list(strip), fps=8)

@@ -6,8 +6,7 @@ person's shading.
 - `SkinTone`: the person's skin colour, from the source outside the repaint mask (hands, face), steady in time.
 - `background_fill`: the repaint region filled from its surroundings (OpenCV's Telea inpainting, at a quarter of
   the size: the fill is smooth anyway, and full-size inpainting of a third of the frame costs ~10x more).
-- `shading`: the source's low-pass luminance inside the body over a per-video reference: the folds, shadows and
-  lighting changes that the new garment takes over.
+- `shading`: the source's folds, shadows and lighting changes that the new garment takes over.
 """
 
 from __future__ import annotations
@@ -24,7 +23,10 @@ J = BODY_INDEX
 LIMB_RADII = {"shoulder-elbow": 0.075, "elbow-wrist": 0.06, "hip-knee": 0.14, "knee-ankle": 0.085}
 FRONT_INSET = 0.15
 SHADING_SIGMA = 0.012  # low-pass of the source's luminance, in crop heights: keeps folds, drops the old print
-SHADING_RANGE = (0.55, 1.25)  # how much darker / brighter than the reference the garment may become
+WIDE_SIGMA = 0.06  # the wider average that folds and shadows are measured against, in crop heights
+SHADING_RANGE = (0.75, 1.12)  # how much darker / brighter than its surroundings a fold or shadow may make cloth
+SHADING_FLOOR = 48.0  # grey levels added to both sides of the ratio (see `shading`)
+LIGHTING_RANGE = (0.7, 1.3)  # how far the scene's lighting may change the garment's brightness
 INPAINT_SCALE = 4
 DEFAULT_SKIN = np.array([205.0, 160.0, 135.0])  # RGB, used until the person's own skin is seen
 
@@ -138,8 +140,12 @@ def background_fill(source: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """float32 (H, W, 3): `source` with the `mask` region inpainted from its surroundings.
 
     The crop's padding (exact grey where the crop reaches past the frame) is no surrounding to take colour from:
-    it is inpainted too (and never pasted back)."""
-    mask = mask | (source == PAD_VALUE).all(axis=2)
+    it is inpainted too (and never pasted back). Neither are the kept islands inside the mask (hands, a face):
+    the fill comes from the region's outer surroundings, or a hand would spread into a skin-coloured halo."""
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    outline = np.zeros(mask.shape, np.uint8)
+    cv2.drawContours(outline, contours, -1, 1, cv2.FILLED)
+    mask = outline.astype(bool) | (source == PAD_VALUE).all(axis=2)
     height, width = mask.shape
     small = (max(1, width // INPAINT_SCALE), max(1, height // INPAINT_SCALE))
     small_source = cv2.resize(source, small, interpolation=cv2.INTER_AREA)
@@ -157,8 +163,25 @@ def luminance(source: np.ndarray, crop_height: int) -> np.ndarray:
     return cv2.GaussianBlur(gray, (0, 0), sigma)
 
 
-def shading(low: np.ndarray, reference: float, body_weight: np.ndarray) -> np.ndarray:
-    """float32 (H, W) multiplier: the low-pass luminance over the per-video `reference`, clipped, and faded to 1
-    away from the body (`body_weight` 1 on it), where the source shows background, not the old garment's light."""
-    ratio = np.clip(low / max(reference, 1.0), *SHADING_RANGE)
-    return 1.0 + body_weight * (ratio - 1.0)
+def shading(low: np.ndarray, cloth: np.ndarray, body_weight: np.ndarray, crop_height: int,
+            lighting: float) -> np.ndarray:
+    """float32 (H, W) multiplier for the new garment and skin: the source's folds and shadows, and the scene's
+    lighting change.
+
+    Folds and shadows are the low-pass luminance `low` over its wider average on the body (`body` bool; a
+    normalised convolution, so the wall beside a black garment does not brighten its edge): the old garment's
+    own colour, a large-scale albedo, cancels out, what varies within a few centimetres of cloth stays. `cloth`
+    (bool: the old garment's pixels) says which pixels the wider average is taken over. It is
+    clipped to `SHADING_RANGE` and faded to 1 off the body (`body_weight`). `lighting` (this frame's scene
+    brightness over the first frame's) multiplies the whole."""
+    sigma = WIDE_SIGMA * crop_height
+    # A little weight everywhere, so the average is defined where no cloth is near (it is then ~1 anyway).
+    weight = cloth.astype(np.float32) + 0.02
+    wide = cv2.GaussianBlur(low * weight, (0, 0), sigma) / np.maximum(cv2.GaussianBlur(weight, (0, 0), sigma), 1e-3)
+    # On a dark old garment a few grey levels of noise or texture are a large ratio: the floor damps them.
+    ratio = (low + SHADING_FLOOR) / (wide + SHADING_FLOOR)
+    # The typical cloth pixel is neither lit nor shaded: the ratio's median on the cloth is brought back to 1.
+    if cloth.any():
+        ratio /= max(float(np.median(ratio[cloth])), 1e-3)
+    ratio = np.clip(ratio, *SHADING_RANGE)
+    return (1.0 + body_weight * (ratio - 1.0)) * float(np.clip(lighting, *LIGHTING_RANGE))

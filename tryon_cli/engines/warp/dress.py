@@ -17,7 +17,8 @@ import numpy as np
 from tryon_cli.engines.base import CropFrame, GarmentInput
 from tryon_cli.engines.warp import body as bodies
 from tryon_cli.engines.warp.matte import garment_matte
-from tryon_cli.engines.warp.skeleton import (label_parts, limb_transform, parts_for, scale_of, trunk_transform)
+from tryon_cli.engines.warp.skeleton import (blend, label_parts, limb_transform, parts_for, root_weight, scale_of,
+                                             trunk_transform)
 from tryon_cli.engines.warp.stabilize import PoseFiller
 
 # Where bare skin is painted under the trunk parts, and which limbs are bare skin in front of them.
@@ -27,7 +28,9 @@ SKIN_OVER = {"upper": ("arms_over",), "dress": ("arms_over",), "lower": ()}
 EDGE_SOFTNESS = 0.004  # blur of the skin regions' edges, in crop heights
 BODY_FADE = 0.03  # how far off the body the source's shading fades out, in crop heights
 ROI_MARGIN = 0.04
-CRACK = 0.012  # widest gap between garment parts that is closed, in crop heights  # the working box's margin around the mask, in crop heights
+CLOTH_CONTRAST = 30  # colour distance (0-255) from the inpainted background above which a pixel is old cloth
+CRACK = 0.012
+ROOT_STEPS = (0.33, 0.67)  # the in-between turns of a sleeve's root (see `GarmentDresser.__init__`)  # widest gap between garment parts that is closed, in crop heights  # the working box's margin around the mask, in crop heights
 
 
 class GarmentDresser:
@@ -41,6 +44,10 @@ class GarmentDresser:
         colour, alpha = garment_matte(garment.image)
         # Premultiplied RGBA per part, so warping blends edges correctly.
         self.layers = [np.dstack([colour * a[..., None], a]) for a in label_parts(alpha, self.garment_body, self.parts)]
+        # Where a sleeve joins the torso, copies of its root turned part of the way from the torso's warp to the
+        # arm's fill the wedge that opens over the shoulder when the arm hangs lower than the sleeve was laid flat.
+        roots = [root_weight(part, self.garment_body, alpha.shape) for part in self.parts]
+        self.roots = [None if w is None else layer * w[..., None] for layer, w in zip(self.layers, roots)]
         self.fill_pose = PoseFiller()
         self.skin = bodies.SkinTone()
         self.reference: float | None = None
@@ -72,17 +79,21 @@ class GarmentDresser:
         arms_under, arms_over = bodies.arm_regions(body, shape)
         regions = {"chest": bodies.chest_region(body, shape), "arms_under": arms_under, "arms_over": arms_over,
                    "legs": bodies.limb_region(body, ("legs",), shape)}
-        on_body = np.maximum.reduce(list(regions.values())).astype(bool)
-        if self.reference is None and (on_body & mask).any():
-            self.reference = float(np.median(low[on_body & mask]))
-        shade = bodies.shading(low, self.reference or float(np.median(low)),
-                               _soft(on_body, BODY_FADE * crop_height))
+        # The scene's brightness outside the mask, against the first frame's: the lighting change.
+        scene = float(np.median(low[~mask])) if (~mask).any() else float(np.median(low))
+        self.reference = self.reference or max(scene, 1.0)
+        skin_here = bodies.skin_likelihood(source)[..., None]
+        background = bodies.background_fill(source, mask)
+        # The old garment: what in the mask is neither skin nor the background's continuation; its light and
+        # folds are what the new garment takes over.
+        cloth = mask & (np.abs(source - background).max(axis=2) > CLOTH_CONTRAST) & (skin_here[..., 0] < 0.5)
+        shade = bodies.shading(low, cloth, _soft(cloth, BODY_FADE * crop_height), crop_height,
+                               scene / self.reference)
         skin = self.skin.update(source, mask, body).astype(np.float32)
         soft = EDGE_SOFTNESS * crop_height
 
         # Skin: the source's own pixels where they look like skin (a bare neck or arm stays itself), else the
         # person's skin tone under the source's shading.
-        skin_here = bodies.skin_likelihood(source)[..., None]
         skin_colour = skin_here * source + (1 - skin_here) * skin[None, None, :] * shade[..., None]
         under = np.zeros((height, width), np.float32)
         for name in SKIN_UNDER[self.category]:
@@ -93,11 +104,14 @@ class GarmentDresser:
 
         trunk_cover = np.zeros((height, width, 4), np.float32)  # premultiplied RGBA, front on top
         limb_cover = np.zeros((height, width, 4), np.float32)
-        for part, layer in zip(self.parts, self.layers):
+        for part, layer, root in zip(self.parts, self.layers, self.roots):
             matrix = limb_transform(part, self.garment_body, body, scale) if part.limb else trunk
-            if matrix is not None:
-                _over(limb_cover if part.limb else trunk_cover,
-                      cv2.warpAffine(layer, matrix, (width, height), flags=cv2.INTER_LINEAR))
+            if matrix is None:
+                continue
+            for t in ROOT_STEPS if root is not None else ():
+                _over(limb_cover, cv2.warpAffine(root, blend(trunk, matrix, t), (width, height), flags=cv2.INTER_LINEAR))
+            _over(limb_cover if part.limb else trunk_cover,
+                  cv2.warpAffine(layer, matrix, (width, height), flags=cv2.INTER_LINEAR))
         garment = trunk_cover.copy()
         _over(garment, limb_cover)
         _close_cracks(garment, max(3, int(round(CRACK * crop_height)) | 1))
@@ -105,7 +119,7 @@ class GarmentDresser:
         # Back to front: background, skin under the garment, the garment, forearms crossing in front of the
         # trunk (but behind their own sleeves).
         over *= 1 - limb_cover[..., 3]
-        result = bodies.background_fill(source, mask)
+        result = background
         result = result * (1 - under[..., None]) + skin_colour * under[..., None]
         result = result * (1 - garment[..., 3:]) + garment[..., :3]
         result = result * (1 - over[..., None]) + skin_colour * over[..., None]

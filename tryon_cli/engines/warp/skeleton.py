@@ -45,15 +45,27 @@ PARTS = {
 # briefly wrong must not stretch a sleeve across the frame.
 STRETCH_RANGE = (0.35, 1.8)
 SHOULDER_INSET = 0.1
+ROOT_REACH = 0.3
+LIMB_PULL = 0.06
+WIDTH_SLACK = 1.3
+# Landmark confidence from which a point lies on the garment (the silhouette estimate gives 0.6 on the garment,
+# 0.35 to points it extrapolates beyond it).
+ON_GARMENT_CONFIDENCE = 0.4
+MIN_ASPECT = 0.5
 # Neighbouring parts overlap by this fraction of the garment image's height, so a bent joint shows no crack.
 OVERLAP = 0.012
 
 
 def parts_for(category: str, garment_body: np.ndarray) -> tuple[Part, ...]:
-    """The parts of `category` that the garment's landmarks support (a lower garment without ankles: a skirt)."""
+    """The parts of `category` that the garment's landmarks support (a lower garment without ankles: a skirt).
+
+    A forearm or shin part needs its far end on the garment: a short sleeve's wrist, extrapolated along the arm
+    with a low confidence, gives the sleeve's direction but no fabric to warp along the forearm."""
     if category == "lower" and not _present(garment_body, ("r_ankle", "l_ankle")):
         category = "skirt"
-    return tuple(p for p in PARTS[category] if _present(garment_body, p.joints, need=2))
+    return tuple(p for p in PARTS[category] if _present(garment_body, p.joints, need=2)
+                 and not (p.limb and p.joints[0].endswith(("elbow", "knee"))
+                          and garment_body[J[p.joints[1]], 2] < ON_GARMENT_CONFIDENCE))
 
 
 def _present(body: np.ndarray, names: tuple[str, ...], need: int | None = None) -> bool:
@@ -62,8 +74,13 @@ def _present(body: np.ndarray, names: tuple[str, ...], need: int | None = None) 
 
 
 def label_parts(alpha: np.ndarray, garment_body: np.ndarray, parts: tuple[Part, ...]) -> list[np.ndarray]:
-    """Per part, the float32 alpha of the garment pixels that belong to it (nearest part shape, small overlap)."""
+    """Per part, the float32 alpha of the garment pixels that belong to it (nearest part shape, small overlap).
+
+    Where the garment also has a trunk, a limb owns pixels only within its sleeve's own half-width of its bone
+    (measured across the bone on the garment, `_half_width`, with `WIDTH_SLACK`): a sleeve that hangs along a
+    skirt does not take the skirt's side with it."""
     height, width = alpha.shape
+    has_trunk = any(not p.limb for p in parts)
     distances = np.empty((len(parts), height, width), np.float32)
     for k, part in enumerate(parts):
         shape = np.full((height, width), 255, np.uint8)
@@ -74,10 +91,62 @@ def label_parts(alpha: np.ndarray, garment_body: np.ndarray, parts: tuple[Part, 
         else:
             cv2.fillPoly(shape, [cv2.convexHull(points)], 0)
         distances[k] = cv2.distanceTransform(shape, cv2.DIST_L2, 3)
+        if not part.limb:
+            # Outside its polygon a trunk part yields to a limb within `LIMB_PULL` more: the inner hem of a
+            # sleeve lies closer to the torso's polygon than to the arm's bone, yet turns with the arm.
+            distances[k] += (distances[k] > 0) * LIMB_PULL * height
+        elif has_trunk:
+            a, b = (garment_body[J[n], :2] for n in part.joints)
+            reach = WIDTH_SLACK * _half_width(alpha, a, b, 0.15 * height)
+            distances[k][distances[k] > reach] = np.inf
     nearest = distances.argmin(axis=0)
     grow = max(1, int(round(OVERLAP * height))) * 2 + 1
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow))
-    return [alpha * cv2.dilate((nearest == k).astype(np.uint8), kernel) for k in range(len(parts))]
+    # Only limbs grow into their neighbours: they are drawn over the trunk, so their overlap hides the seam, while
+    # a trunk grown into a sleeve would leave a strip of sleeve hanging beside the body when the arm turns.
+    return [alpha * (cv2.dilate(own, kernel) if part.limb else own)
+            for part, own in ((part, (nearest == k).astype(np.uint8)) for k, part in enumerate(parts))]
+
+
+def _half_width(alpha: np.ndarray, a: np.ndarray, b: np.ndarray, longest: float) -> float:
+    """Half a sleeve's (or leg's) width: from points along the bone a -> b, the distance across the bone to the
+    garment's edge, on the nearer side (the other may run on into the torso or a skirt), the median over the
+    points; `longest` when the bone lies off the garment."""
+    direction = (b - a) / max(float(np.linalg.norm(b - a)), 1e-6)
+    normal = np.array([-direction[1], direction[0]])
+    steps = np.arange(1.0, longest)
+    widths = []
+    for t in (0.3, 0.45, 0.6, 0.75):
+        centre = a + (b - a) * t
+        sides = []
+        for sign in (-1, 1):
+            xy = np.round(centre + sign * steps[:, None] * normal).astype(int)
+            inside = (xy[:, 0] >= 0) & (xy[:, 0] < alpha.shape[1]) & (xy[:, 1] >= 0) & (xy[:, 1] < alpha.shape[0])
+            on = np.zeros(len(steps), bool)
+            on[inside] = alpha[xy[inside, 1], xy[inside, 0]] > 0.5
+            sides.append(float(steps[np.argmin(on)]) if not on.all() else longest)
+        if alpha[int(np.clip(round(centre[1]), 0, alpha.shape[0] - 1)), int(np.clip(round(centre[0]), 0, alpha.shape[1] - 1))] > 0.5:
+            widths.append(min(sides))
+    return float(np.median(widths)) if widths else longest
+
+
+def root_weight(part: Part, garment_body: np.ndarray, shape: tuple[int, int]) -> np.ndarray | None:
+    """float32 (H, W) weight of the garment pixels near where a limb that hangs from the trunk (an upper arm)
+    joins it: 1 within `ROOT_REACH` of the bone's length from the shoulder, fading to 0 at twice that. None for
+    other parts."""
+    if not part.limb or not part.joints[0].endswith("shoulder"):
+        return None
+    a, b = (garment_body[J[n], :2] for n in part.joints)
+    reach = ROOT_REACH * float(np.linalg.norm(b - a))
+    ys, xs = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float32)
+    distance = np.hypot(xs - a[0], ys - a[1])
+    return np.clip(2.0 - distance / max(reach, 1.0), 0.0, 1.0)
+
+
+def blend(first: np.ndarray, second: np.ndarray, t: float) -> np.ndarray:
+    """The affine a fraction `t` of the way from `first` to `second` (element-wise: fine for the moderate turns
+    between a trunk and the arm that hangs from it)."""
+    return (1 - t) * first + t * second
 
 
 def trunk_transform(parts: tuple[Part, ...], garment_body: np.ndarray, person_body: np.ndarray) -> np.ndarray | None:
@@ -95,7 +164,24 @@ def trunk_transform(parts: tuple[Part, ...], garment_body: np.ndarray, person_bo
         inward = (left[:2] - right[:2]) * SHOULDER_INSET
         person[J["r_shoulder"], :2] += inward
         person[J["l_shoulder"], :2] -= inward
-    return fit_affine(*_pairs(names, garment_body, person))
+    source, target = _pairs(names, garment_body, person)
+    matrix = fit_affine(source, target)
+    return None if matrix is None else limit_anisotropy(matrix, MIN_ASPECT, np.mean(source, axis=0))
+
+
+def limit_anisotropy(matrix: np.ndarray, min_aspect: float, anchor: np.ndarray) -> np.ndarray:
+    """The affine with its smaller singular value raised to at least `min_aspect` x the larger one.
+
+    A person seen from the side has shoulders and hips nearly on one line: the exact fit squeezes the garment to
+    a sliver, while a body seen from the side is still about half as deep as it is wide. `anchor` (the
+    garment's trunk centre) lands where it did."""
+    u, singular, vt = np.linalg.svd(matrix[:, :2])
+    if singular[1] >= min_aspect * singular[0]:
+        return matrix
+    singular = np.array([singular[0], min_aspect * singular[0]])
+    linear = u @ np.diag(singular) @ vt
+    offset = matrix[:, :2] @ anchor + matrix[:, 2] - linear @ anchor
+    return np.concatenate([linear, offset[:, None]], axis=1)
 
 
 def limb_transform(part: Part, garment_body: np.ndarray, person_body: np.ndarray, scale: float) -> np.ndarray | None:

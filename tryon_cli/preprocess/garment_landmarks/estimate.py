@@ -43,19 +43,24 @@ def _profile(mask: np.ndarray) -> np.ndarray:
     return np.where(mask.any(axis=0), mask.argmax(axis=0), mask.shape[0]).astype(np.float64)
 
 
-def _shoulder(profile: np.ndarray, centre: float, side: int, step: int, tolerance: float) -> np.ndarray:
+def _shoulder(profile: np.ndarray, centre: float, side: int, step: int, tolerance: float, empty: int) -> np.ndarray:
     """(x, y) of the shoulder point on side `side` (-1: image left). From the neckline's outer corner (the
     outermost column of that side within `tolerance` rows of its highest point) walk outward until the top
-    outline descends faster than SHOULDER_SLOPE over `step` columns (a sleeve's edge, or the armhole's drop)."""
+    outline descends faster than SHOULDER_SLOPE over `step` columns (a sleeve's edge, or the armhole's drop).
+    Columns without garment hold `empty` (the image height)."""
     columns = np.arange(len(profile))
-    half = columns[(columns - centre) * side > 0]
+    half = columns[((columns - centre) * side >= 0) & (profile < empty)]  # this side's garment columns
+    if not len(half):
+        half = np.array([int(round(centre))])
     top = profile[half].min()
     near_top = half[profile[half] <= top + tolerance]
     x = int(near_top.max() if side > 0 else near_top.min())
     while 0 <= x + side * (LOOKAHEAD + 1) * step < len(profile):
-        drops = np.diff(profile[x + side * step * np.arange(LOOKAHEAD + 1)])
+        ahead = profile[x + side * step * np.arange(LOOKAHEAD + 1)]
+        # A step is steep where the outline drops faster than the slope, or where the garment has ended.
+        steep = (np.diff(ahead) > SHOULDER_SLOPE * step) | (ahead[1:] >= empty)
         # Steep now and mostly steep ahead: a sleeve's edge or the armhole, not a collar's step down to the shoulder.
-        if drops[0] > SHOULDER_SLOPE * step and np.median(drops) > SHOULDER_SLOPE * step:
+        if steep[0] and steep.mean() >= 0.5:
             ahead = x + side * np.arange(1, step + 1)
             gentle = ahead[profile[ahead] - profile[x] <= SHOULDER_SLOPE * np.abs(ahead - x)]
             x = int(gentle[-1]) if len(gentle) else x
@@ -71,7 +76,10 @@ def _concavities(mask: np.ndarray) -> list[tuple[np.ndarray, float]]:
     # A lightly simplified outline keeps the hull's indices monotonic, which convexityDefects requires.
     contour = cv2.approxPolyDP(contour, 1.0, True)
     hull = cv2.convexHull(contour, returnPoints=False)
-    defects = cv2.convexityDefects(contour, hull)
+    try:
+        defects = cv2.convexityDefects(contour, hull)
+    except cv2.error:  # a self-touching outline OpenCV cannot take: no concavities found
+        return []
     if defects is None:
         return []
     return [(contour[far, 0].astype(np.float64), depth / 256.0) for _, _, far, depth in defects.reshape(-1, 4)]
@@ -129,7 +137,8 @@ def _arm(pixels: np.ndarray, shoulder: np.ndarray, armpit: np.ndarray, width: fl
     end = (band[np.argmax(far + across)] + band[np.argmax(far - across)]) / 2
     length = float(np.linalg.norm(end - shoulder))
     if length >= LONG_SLEEVE * width:
-        middle = pixels[np.abs(along - along.max() / 2) <= 0.03 * along.max()].mean(axis=0)
+        off_middle = np.abs(along - along.max() / 2)
+        middle = pixels[off_middle <= max(0.03 * along.max(), off_middle.min())].mean(axis=0)
         return np.array([*middle, ON_GARMENT]), np.array([*end, ON_GARMENT])
     wrist = np.clip(end + 0.8 * (end - shoulder), 0, [size[1] - 1, size[0] - 1])
     return np.array([*end, ON_GARMENT]), np.array([*wrist, OFF_GARMENT])
@@ -158,7 +167,7 @@ def _upper(mask: np.ndarray, category: str) -> dict[str, np.ndarray]:
     centre = float(np.median(xs))
     profile = _profile(mask)
     step = max(2, int(0.015 * (xs.max() - xs.min())))
-    shoulders = {side: _shoulder(profile, centre, side, step, 0.01 * mask.shape[0]) for side in (-1, 1)}
+    shoulders = {side: _shoulder(profile, centre, side, step, 0.01 * mask.shape[0], mask.shape[0]) for side in (-1, 1)}
     width = float(np.linalg.norm(shoulders[1] - shoulders[-1]))
     concavities = _concavities(mask)
     points = {"neck": np.array([*(shoulders[-1] + shoulders[1]) / 2, ON_GARMENT])}

@@ -23,7 +23,8 @@ def load_dataset_yaml(data: str | Path) -> dict:
         raise InputError(f"{data} is not valid YAML: {str(err).splitlines()[0]}") from err
     kpt_shape = list(spec.get("kpt_shape", []))
     if kpt_shape[:1] != [len(LAYOUT)] or kpt_shape[1:] not in ([2], [3]):
-        raise InputError(f"{data}: kpt_shape must be [{len(LAYOUT)}, 3] (dpidm's garment layout), got {kpt_shape or 'none'}")
+        raise InputError(f"{data}: kpt_shape must be [{len(LAYOUT)}, 3] (dpidm's garment layout), "
+                         f"got {kpt_shape or 'none'}")
     names = spec.get("names")
     names = list(names.values()) if isinstance(names, dict) else list(names or [])
     if names != list(CLASS_NAMES):

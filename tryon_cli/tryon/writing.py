@@ -1,0 +1,106 @@
+"""Paste-back and writing: each generated crop put back into its source frame, the mp4 with audio and metadata.
+
+Paste-back changes pixels only inside the feathered repaint mask and only where the crop reaches (not its grey
+padding past the frame's border); every other pixel is the input frame's. The encoder writes a scratch file in a
+temporary folder; the last step muxes the source audio and the run's JSON comment into the atomic output. An
+error or an interrupt at any point leaves neither the output, nor the preview or intermediates, nor scratch files.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from contextlib import ExitStack, closing
+from itertools import chain
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from tryon_cli.engines.base import GarmentInput, Progress
+from tryon_cli.io import VideoWriter, atomic_output
+from tryon_cli.io.writer import mux_audio
+from tryon_cli.tryon import compositing, conditioning
+from tryon_cli.tryon.clip import FullFrame, VideoCropClip, crop_frame
+
+# The videos of OUT_intermediates/, by name: what the engine saw, and the repaint mask in the format --mask reads.
+INTERMEDIATES = ("pose", "mask", "agnostic")
+# Paste-back feather in output pixels, relative to the frame's short side (6 px on 832x624).
+FEATHER_FRACTION = 0.01
+
+
+def paste_back(full: FullFrame, crop: np.ndarray) -> np.ndarray:
+    """The source frame with the generated `crop` blended in inside the feathered mask."""
+    size = full.frame.shape[:2]
+    feather = max(1, round(FEATHER_FRACTION * min(size)))
+    covered = np.ones(crop.shape[:2], np.float32)
+    alpha = compositing.feather_alpha(full.mask, feather)
+    alpha *= compositing.uncrop(covered, full.box, *size) > 0.999
+    return compositing.paste(full.frame, compositing.uncrop(crop, full.box, *size), alpha)
+
+
+def side_paths(output: Path, preview: bool, intermediates: bool) -> tuple[Path | None, Path | None]:
+    """Where the preview video and the intermediates folder of `output` go (None when not asked for)."""
+    return (output.with_name(output.stem + ".preview.mp4") if preview else None,
+            output.with_name(output.stem + "_intermediates") if intermediates else None)
+
+
+def write_tryon(crops: Iterator[np.ndarray], clip: VideoCropClip, garment: GarmentInput, output: Path, *,
+                audio_from: Path, comment: str, preview: Path | None, intermediates: Path | None,
+                progress: Progress) -> None:
+    """Consume the engine's crops, paste them back, write `output` (and the side files) atomically."""
+    made = intermediates is not None and not intermediates.exists()
+    try:
+        with ExitStack() as stack:
+            # Side writers are entered before the output: on success the output is complete first.
+            side = _side_writers(stack, clip.fps, preview, intermediates)
+            final = stack.enter_context(atomic_output(output))
+            scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="dpidm-"))) / "video.mp4"
+            crops = stack.enter_context(closing(crops))
+            first = next(crops, None)  # the engine's own stages (encoding, denoising) run here
+            written = 0
+            with VideoWriter(scratch, clip.fps) as writer, closing(clip.full_frames()) as frames, \
+                    progress.task("pasting + writing", total=clip.num_frames) as advance:
+                for full, crop in zip(frames, chain([first], crops) if first is not None else ()):
+                    result = paste_back(full, crop)
+                    writer.write(result)
+                    _write_side(side, full, crop, result, garment, clip)
+                    written += 1
+                    advance()
+                if written != clip.num_frames:
+                    raise RuntimeError(f"the engine gave {written} frames for a clip of {clip.num_frames}")
+            with progress.task("adding audio", total=1) as advance:
+                mux_audio(scratch, audio_from, final, clip.num_frames / clip.fps, clip.start / clip.fps,
+                          {"comment": comment})
+                advance()
+    except BaseException:
+        if made:
+            shutil.rmtree(intermediates, ignore_errors=True)
+        raise
+
+
+def _side_writers(stack: ExitStack, fps: float, preview: Path | None, intermediates: Path | None) -> dict:
+    writers = {}
+    if preview is not None:
+        writers["preview"] = stack.enter_context(VideoWriter(preview, fps))
+    if intermediates is not None:
+        # What the engine saw (pose maps and agnostic crops at model size), and the repaint mask at full size in
+        # the format --mask reads, so it can be edited and fed back.
+        for name in INTERMEDIATES:
+            writers[name] = stack.enter_context(VideoWriter(intermediates / f"{name}.mp4", fps))
+    return writers
+
+
+def _write_side(side: dict, full: FullFrame, crop: np.ndarray, result: np.ndarray, garment: GarmentInput,
+                clip: VideoCropClip) -> None:
+    if not side:
+        return
+    height, width = clip.height, clip.width
+    if "preview" in side:
+        side["preview"].write(np.concatenate([compositing.crop(full.frame, full.box, height, width), garment.image,
+                                              compositing.crop(result, full.box, height, width)], axis=1))
+    if "pose" in side:
+        seen = crop_frame(full, height, width)
+        side["pose"].write(conditioning.human_pose_map(seen.pose, height, width))
+        side["mask"].write(np.repeat(full.mask[..., None].astype(np.uint8) * 255, 3, axis=2))
+        side["agnostic"].write(seen.agnostic)
