@@ -2,7 +2,7 @@
 
 Runs each phase (image: B single frames; video: B clips of T frames with TRA) on synthetic batches of the
 dataset's format, so the number is the model's, not the disk's. On the CPU: the tiny model. With CUDA: also the
-SD1.5-sized model (random weights: the cost does not depend on them) at 512x384, 24 frames, batch 1, with and
+SD1.5-sized model (random weights: the cost does not depend on them) at 512x384, 24 frames, batch 2, with and
 without gradient checkpointing, in bf16 autocast.
 
     python benchmarks/train_step.py                      # tiny on the CPU (+ sd15 when CUDA is present)
@@ -101,7 +101,7 @@ def main() -> None:
     if args.config == "sd15" or (args.config is None and torch.cuda.is_available()):
         device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         dtype = torch.bfloat16 if device.type == "cuda" else None
-        runs.append(("sd15", device, args.batch or 1, args.frames or 24, args.height or 512, args.width or 384, [False, True], dtype))
+        runs.append(("sd15", device, args.batch or 2, args.frames or 24, args.height or 512, args.width or 384, [False, True], dtype))
     if not torch.cuda.is_available():
         print("# no CUDA device: sd15 is not measured (pass --config sd15 to run it on the CPU, very slowly)", flush=True)
 

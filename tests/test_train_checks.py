@@ -137,3 +137,13 @@ def test_training_state_round_trips_exactly_without_pickle(tmp_path):
     set_rng_state(back["rng"])
     after = (random.random(), np.random.rand(), torch.rand(3))
     assert before[:2] == after[:2] and torch.equal(before[2], after[2])
+
+
+def test_loader_workers_are_capped_to_the_cpus(vivid, tmp_path, monkeypatch):
+    made = []
+    real = trainer.DataLoader
+    monkeypatch.setattr(trainer, "usable_cpus", lambda: 1)
+    monkeypatch.setattr(trainer, "DataLoader", lambda *args, **kwargs: made.append(kwargs["num_workers"]) or real(*args, **kwargs))
+    config = load_config(overrides=[*SMALL, "model=tiny", f"data.root={vivid}", "data.num_workers=4", "train.max_steps=1"])
+    trainer.train(config, tmp_path / "run")
+    assert made == [1]

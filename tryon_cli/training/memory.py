@@ -37,10 +37,15 @@ from tryon_cli.training.parts import HALF_PRECISION_PARTS
 from tryon_cli.training.run_folder import usable_cpus
 
 GIB = 2**30
-# The dpidm training process before its first step (Python, torch, the model code, the tiny model), and one
-# DataLoader worker, as peak RSS on the CPU (measured: docs/training.md, "Memory").
-CPU_PROCESS_BYTES = int(0.75 * GIB)
-CPU_WORKER_BYTES = int(0.35 * GIB)
+# The dpidm training process before its first step (Python, torch, the model code, the meta model of this
+# estimate, the tiny model), and one DataLoader worker without its batches, on the CPU (measured: 1.05 GiB peak RSS
+# of a tiny run at 32x24 where activations are negligible; 86 MiB private memory of a worker after six batches).
+CPU_PROCESS_BYTES = int(1.05 * GIB)
+CPU_WORKER_BYTES = int(0.1 * GIB)
+# A DataLoader worker prepares this many batches ahead (torch's prefetch_factor default), each held in memory.
+PREFETCH = 2
+# Float32 channels of one frame of a sample: pixels 3, mask 1, agnostic pixels 3, pose maps 3.
+SAMPLE_CHANNELS = 10
 # What the count does not see: allocator slack, temporaries of the backward pass (measured ratio, see the docs).
 MARGIN = 1.15
 
@@ -52,6 +57,7 @@ class StepMemory:
     optimizer: int
     activations: int
     process: int
+    """The data batch, and on the CPU the process itself and its loader workers (measured constants)."""
 
     @property
     def total(self) -> int:
@@ -175,19 +181,24 @@ def estimate(config: TrainConfig, device_type: str) -> list[StepMemory]:
     """Peak memory of one step of each phase the run will take (image, and video on a video dataset)."""
     half = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(config.train.mixed_precision)
     model = _meta_model(config.model, config.variant)
-    for part in HALF_PRECISION_PARTS:  # as the trainer stores them; the activations are cast by `_MetaStandIns`
-        getattr(model, part).to(half or torch.float32)
+    for name in HALF_PRECISION_PARTS:  # as the trainer stores them; the activations are cast by `_MetaStandIns`
+        part = getattr(model, name)
+        if next(part.parameters()).dtype != (half or torch.float32):  # the cached model may hold another trial's precision
+            part.to(half or torch.float32)
     model.train()
     trained = model.checkpoint_parameters()
     weights = _bytes(model.parameters())
     trained_fp32 = sum(p.numel() for p in trained.values()) * 4
     workers = min(config.data.num_workers, usable_cpus())
-    process = (CPU_PROCESS_BYTES + workers * CPU_WORKER_BYTES) if device_type == "cpu" else 0
     phases = [IMAGE, VIDEO] if config.data.name in VIDEO_LAYOUTS else [IMAGE]
     results = []
     for phase in phases:
         model.set_trainable(phase)
         frames = config.data.clip_length if phase == VIDEO else 1
+        batch_bytes = config.train.batch_size * frames * config.data.height * config.data.width * SAMPLE_CHANNELS * 4
+        process = batch_bytes  # the batch on the device
+        if device_type == "cpu":  # and, in the same memory, the process, its workers and their batches in flight
+            process += CPU_PROCESS_BYTES + workers * (CPU_WORKER_BYTES + PREFETCH * batch_bytes)
         batch = meta_batch(config.train.batch_size, frames, config.data.height, config.data.width, half or torch.float32)
         activations = count_activations(model, batch, phase, config.loss, half, config.train.gradient_checkpointing)
         gradients = sum(p.numel() for p in model.trainable_parameters(phase)) * 4
