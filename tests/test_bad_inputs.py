@@ -225,3 +225,10 @@ def test_a_video_given_as_the_garment_photo_is_one_line(files, decodes):
 
     with pytest.raises(InputError, match="not an image PIL can read"):
         read_image(files["root"] / "person.mp4")
+
+
+def test_the_light_attention_list_of_the_cli_is_the_models():
+    from tryon_cli.cli.tryon import ATTENTIONS
+    from tryon_cli.models.attention.backend import BACKENDS
+
+    assert ATTENTIONS == BACKENDS

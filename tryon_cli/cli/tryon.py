@@ -32,6 +32,8 @@ EPILOG = (
     "outputs are skipped, so a killed run resumes where it stopped."
 )
 MAX_STEPS = 1000  # DDIM cannot take more steps than the noise schedule has timesteps (SD1.5 and tiny: 1000)
+# models.attention.backend.BACKENDS, which loads torch and diffusers; a test keeps the two equal.
+ATTENTIONS = ("auto", "sdpa", "xformers")
 VAE_FACTOR = 8  # SD1.5's VAE halves the size 3 times; the tiny one once, so a multiple of 8 suits both
 MISSING_CHECKPOINT_ADVICE = ("train one with `dpidm train` and pass its OUT/checkpoints/<step> folder with "
                              "--checkpoint (or copy it to {default}); to check the install without one, use "
@@ -142,11 +144,17 @@ def tryon(
     for kind, path in (("video", video), ("garment", garment), ("mask video", mask)):
         if path is not None and not path.is_file() and (pairs is None or kind == "mask video"):
             raise InputError(f"{kind} file not found: {path}")
-    _check_ranges(steps, guidance, window, overlap, height, width, dtype, attention)
+    _check_ranges(steps, guidance, window, overlap, height, width, dtype, weighting, attention)
     with _as_flags(weights):
+        from tryon_cli.tryon.request import check_request
+        from tryon_cli.tryon.settings import TryOnSettings
+
+        if batch is None:  # the files and the range, before torch is imported and the engine built (a minute)
+            check_request(video, garment, output, TryOnSettings(
+                category=category, mask=mask, frames=_parse_frames(frames), preview=preview,
+                keep_intermediates=keep_intermediates))
         from tryon_cli.engines import build_engine, resolve_model
         from tryon_cli.engines.dpidm import DPIDMSampling
-        from tryon_cli.tryon.settings import TryOnSettings
 
         kind = resolve_model(model, checkpoint, weights)
         defaults = MODEL_DEFAULTS[kind]
@@ -157,10 +165,6 @@ def tryon(
                                  height=_default(height, defaults["height"]), width=_default(width, defaults["width"]),
                                  preview=preview, keep_intermediates=keep_intermediates, weights=weights,
                                  device="cuda" if torch_device.startswith("cuda") else "cpu")
-        if batch is None:  # the inputs and outputs, before the engine is built (a minute for the real one)
-            from tryon_cli.tryon.application import check_request
-
-            check_request(video, garment, output, settings)
         console = Console(stderr=True)
         engine = build_engine(model, checkpoint=checkpoint, weights_root=weights, device=torch_device, dtype=dtype,
                               attention=attention, sampling=sampling,
@@ -177,7 +181,7 @@ def _default(value, default):
     return default if value is None else value
 
 
-def _check_ranges(steps, guidance, window, overlap, height, width, dtype, attention) -> None:
+def _check_ranges(steps, guidance, window, overlap, height, width, dtype, weighting, attention) -> None:
     """Option values in range, whatever the clip's length: one line before anything is read or built."""
     if steps is not None and not 1 <= steps <= MAX_STEPS:
         raise InputError(f"--steps must be 1 to {MAX_STEPS} (the scheduler's training timesteps), got {steps}")
@@ -192,10 +196,10 @@ def _check_ranges(steps, guidance, window, overlap, height, width, dtype, attent
             raise InputError(f"{flag} must be a positive multiple of {VAE_FACTOR} (the VAE's downsampling), got {value}")
     if dtype not in DTYPES:
         raise InputError(f"--dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-    from tryon_cli.models.attention.backend import BACKENDS  # loads torch: last
-
-    if attention not in BACKENDS:
-        raise InputError(f"--attention must be one of {', '.join(BACKENDS)}, got {attention!r}")
+    if weighting not in WEIGHT_KINDS:
+        raise InputError(f"--weighting must be one of {', '.join(WEIGHT_KINDS)}, got {weighting!r}")
+    if attention not in ATTENTIONS:
+        raise InputError(f"--attention must be one of {', '.join(ATTENTIONS)}, got {attention!r}")
 
 
 def _run(engine, video, garment, output, batch, settings, console, check) -> None:

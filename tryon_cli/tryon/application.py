@@ -17,15 +17,13 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from tryon_cli.engines.base import Engine, GarmentInput, Progress
-from tryon_cli.io import VideoMeta, check_companion_video, check_output, probe_video, read_image
 from tryon_cli.progress import NullProgress
 from tryon_cli.tryon import conditioning, framing
 from tryon_cli.tryon.clip import VideoCropClip
 from tryon_cli.tryon.settings import TryOnSettings
-from tryon_cli.tryon.writing import INTERMEDIATES, side_paths, write_tryon
+from tryon_cli.tryon.request import check_request, side_paths
+from tryon_cli.tryon.writing import write_tryon
 from tryon_cli.weights import path_of
 
 # Crops join the person's boxes over this many frames each side: half the paper's 24-frame window, so limbs that
@@ -46,30 +44,6 @@ class TryOnOutput:
     engine: str
     preview: Path | None = None
     intermediates: Path | None = None
-
-
-@dataclass(frozen=True)
-class CheckedRequest:
-    """A request whose inputs and outputs passed `check_request`: the garment photo, read, and the video's frames."""
-
-    photo: np.ndarray
-    meta: VideoMeta
-    start: int
-    stop: int
-
-
-def check_request(video: Path, garment: Path, output: Path, settings: TryOnSettings) -> CheckedRequest:
-    """Every check that costs no model and no frame decode, cheapest first, the small inputs before the person video
-    (issue 14): outputs, the garment photo, the mask video's probe, the video's probe, the range, the mask's length.
-    Probes are memoised (`probe_video`), so the CLI can call this before building the engine at no extra cost."""
-    _check_outputs(output, [video, garment, settings.mask], settings)
-    photo = read_image(garment)
-    mask_meta = probe_video(settings.mask) if settings.mask is not None else None
-    meta = probe_video(video)
-    start, stop = settings.frame_range(meta.frame_count)
-    if mask_meta is not None:
-        check_companion_video(mask_meta, meta, stop)
-    return CheckedRequest(photo, meta, start, stop)
 
 
 def run_tryon(engine: Engine, video: str | Path, garment: str | Path, output: str | Path,
@@ -97,19 +71,6 @@ def run_tryon(engine: Engine, video: str | Path, garment: str | Path, output: st
                 comment=comment, preview=preview, intermediates=intermediates, progress=progress)
     return TryOnOutput(video=output, frame_count=stop - start, fps=meta.fps, width=meta.width, height=meta.height,
                        untrained=engine.untrained, engine=engine.name, preview=preview, intermediates=intermediates)
-
-
-def _check_outputs(output: Path, inputs: list[Path | None], settings: TryOnSettings) -> None:
-    """Every path the run writes can be written, and none is an input (the intermediates are, with --mask, easily
-    fed back in)."""
-    preview, intermediates = side_paths(output, settings.preview, settings.keep_intermediates)
-    for path in (output, preview):
-        if path is not None:
-            check_output(path, inputs, kind="video")
-    if intermediates is not None:
-        check_output(intermediates, kind="folder")
-        for name in INTERMEDIATES:
-            check_output(intermediates / f"{name}.mp4", inputs, kind="video")
 
 
 def _human_poses(video: Path, frames: tuple[int, int], settings: TryOnSettings, progress: Progress):

@@ -22,9 +22,8 @@ from tryon_cli.io import VideoWriter, atomic_output
 from tryon_cli.io.writer import mux_audio
 from tryon_cli.tryon import compositing, conditioning
 from tryon_cli.tryon.clip import FullFrame, VideoCropClip, crop_frame
+from tryon_cli.tryon.request import INTERMEDIATES
 
-# The videos of OUT_intermediates/, by name: what the engine saw, and the repaint mask in the format --mask reads.
-INTERMEDIATES = ("pose", "mask", "agnostic")
 # Paste-back feather in output pixels, relative to the frame's short side (6 px on 832x624).
 FEATHER_FRACTION = 0.01
 
@@ -37,12 +36,6 @@ def paste_back(full: FullFrame, crop: np.ndarray) -> np.ndarray:
     alpha = compositing.feather_alpha(full.mask, feather)
     alpha *= compositing.uncrop(covered, full.box, *size) > 0.999
     return compositing.paste(full.frame, compositing.uncrop(crop, full.box, *size), alpha)
-
-
-def side_paths(output: Path, preview: bool, intermediates: bool) -> tuple[Path | None, Path | None]:
-    """Where the preview video and the intermediates folder of `output` go (None when not asked for)."""
-    return (output.with_name(output.stem + ".preview.mp4") if preview else None,
-            output.with_name(output.stem + "_intermediates") if intermediates else None)
 
 
 def write_tryon(crops: Iterator[np.ndarray], clip: VideoCropClip, garment: GarmentInput, output: Path, *,

@@ -1,0 +1,58 @@
+"""Checking a try-on request before any model or frame decode (issue 14), without torch, so that the CLI can do it
+before it imports and builds the engine: where the run writes (`side_paths`), and `check_request`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tryon_cli.io import VideoMeta, check_companion_video, check_output, probe_video, read_image
+from tryon_cli.tryon.settings import TryOnSettings
+
+# The videos of OUT_intermediates/, by name: what the engine saw, and the repaint mask in the format --mask reads.
+INTERMEDIATES = ("pose", "mask", "agnostic")
+
+
+def side_paths(output: Path, preview: bool, intermediates: bool) -> tuple[Path | None, Path | None]:
+    """Where the preview video and the intermediates folder of `output` go (None when not asked for)."""
+    return (output.with_name(output.stem + ".preview.mp4") if preview else None,
+            output.with_name(output.stem + "_intermediates") if intermediates else None)
+
+
+@dataclass(frozen=True)
+class CheckedRequest:
+    """A request whose inputs and outputs passed `check_request`: the garment photo, read, and the video's frames."""
+
+    photo: np.ndarray
+    meta: VideoMeta
+    start: int
+    stop: int
+
+
+def check_request(video: Path, garment: Path, output: Path, settings: TryOnSettings) -> CheckedRequest:
+    """Every check that costs no model and no frame decode, cheapest first, the small inputs before the person video
+    (issue 14): outputs, the garment photo, the mask video's probe, the video's probe, the range, the mask's length.
+    Probes are memoised (`probe_video`), so the CLI can call this before building the engine at no extra cost."""
+    _check_outputs(output, [video, garment, settings.mask], settings)
+    photo = read_image(garment)
+    mask_meta = probe_video(settings.mask) if settings.mask is not None else None
+    meta = probe_video(video)
+    start, stop = settings.frame_range(meta.frame_count)
+    if mask_meta is not None:
+        check_companion_video(mask_meta, meta, stop)
+    return CheckedRequest(photo, meta, start, stop)
+
+
+def _check_outputs(output: Path, inputs: list[Path | None], settings: TryOnSettings) -> None:
+    """Every path the run writes can be written, and none is an input (the intermediates are, with --mask, easily
+    fed back in)."""
+    preview, intermediates = side_paths(output, settings.preview, settings.keep_intermediates)
+    for path in (output, preview):
+        if path is not None:
+            check_output(path, inputs, kind="video")
+    if intermediates is not None:
+        check_output(intermediates, kind="folder")
+        for name in INTERMEDIATES:
+            check_output(intermediates / f"{name}.mp4", inputs, kind="video")
