@@ -118,6 +118,10 @@ def test_api_runs_the_example_queues_jobs_and_reports_a_bad_upload(server, tmp_p
     notes.write_text("this is not a video\n")
     # Two jobs at once: the second (the text file) must wait in the queue while the example runs.
     good = client.submit(handle_file(str(VIDEO)), handle_file(str(GARMENT)), end_frame=FRAMES, api_name="/tryon")
+    # The second job goes in only once the first one runs, so that it must wait behind it (not run first).
+    deadline = time.monotonic() + RUN_TIMEOUT
+    while good.status().code != Status.PROCESSING and not good.done() and time.monotonic() < deadline:
+        time.sleep(0.1)
     bad = client.submit(handle_file(str(notes)), handle_file(str(GARMENT)), api_name="/tryon")
     waiting, deadline = [], time.monotonic() + RUN_TIMEOUT
     while not good.done() and time.monotonic() < deadline:

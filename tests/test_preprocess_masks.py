@@ -9,7 +9,8 @@ import pytest
 from tryon_cli.errors import InputError
 from tryon_cli.io import read_frames
 from tryon_cli.preprocess.keypoints import BODY_INDEX, FramePose, PoseSequence
-from tryon_cli.preprocess.masks import AGNOSTIC_GREY, agnostic_masks, frame_mask, temporal_vote, write_vivid_layout
+from tryon_cli.preprocess.mask_videos import write_vivid_layout
+from tryon_cli.preprocess.masks import AGNOSTIC_GREY, agnostic_masks, frame_mask, temporal_vote
 
 H, W = 320, 240
 # A person facing the camera (right side on the image left), torso length 80 px.

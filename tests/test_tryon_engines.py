@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -10,25 +9,27 @@ from typer.testing import CliRunner
 
 from tryon_cli.cli.main import app
 from tryon_cli.engines import build_engine, resolve_model
+from tryon_cli.errors import InputError
 from tryon_cli.tryon.settings import SettingError
 
 REPO = Path(__file__).resolve().parents[1]
 VIDEO, GARMENT = REPO / "examples/person.mp4", REPO / "examples/garment_upper_00057_00.jpg"
 
 
-def checkpoint(folder: Path, config: dict) -> Path:
-    folder.mkdir(parents=True)
-    (folder / "config.json").write_text(json.dumps(config))
-    (folder / "dpidm.safetensors").write_bytes(b"")
-    return folder
+def tiny_checkpoint(folder: Path) -> Path:
+    """A real (untrained) tiny checkpoint, as `dpidm train --model tiny` writes one."""
+    from tryon_cli.models.dpidm import DPIDM
+
+    return DPIDM.from_config("tiny", seed=0).save_checkpoint(folder)
 
 
 def test_auto_is_warp_without_a_checkpoint_and_dpidm_with_one(weights_root, tmp_path):
     assert resolve_model("auto") == "warp"
-    assert resolve_model("auto", tmp_path / "given") == "sd15"  # a checkpoint given: DPIDM
-    assert resolve_model("auto", checkpoint(tmp_path / "tiny", {"base": "tiny"})) == "tiny"
-    checkpoint(weights_root / "dpidm", {})  # installed in weights/dpidm/, base not recorded: the SD1.5 one
-    assert resolve_model("auto") == "sd15"
+    with pytest.raises(InputError, match="does not exist"):  # a checkpoint given must be there
+        resolve_model("auto", tmp_path / "given")
+    assert resolve_model("auto", tiny_checkpoint(tmp_path / "tiny")) == "tiny"  # its config.json names the base
+    tiny_checkpoint(weights_root / "dpidm")  # installed in weights/dpidm/: DPIDM, of the base it records
+    assert resolve_model("auto") == "tiny"
     assert resolve_model("tiny") == "tiny"
     with pytest.raises(SettingError, match="model must be one of auto, warp, sd15, tiny"):
         resolve_model("big")
@@ -46,9 +47,9 @@ def test_library_errors_are_reported_with_their_flags(tmp_path):
     out = tmp_path / "out.mp4"
     common = ["tryon", str(VIDEO), str(GARMENT), "-o", str(out), "--model", "tiny", "--device", "cpu"]
     cases = {("--frames", "40:60"): "error: --frames 40:60 is outside the video's 48 frames",
-             ("--steps", "0"): "error: --steps must be at least 1, got 0",
-             ("--overlap", "30"): "error: --overlap must be in [0, window), got 30 for window 24",
-             ("--height", "100"): "error: --height and width must be multiples of 8, got 100x96",
+             ("--steps", "0"): "error: --steps must be 1 to 1000 (the scheduler's training timesteps), got 0",
+             ("--overlap", "30"): "error: --overlap must be at least 0 and less than --window (24), got 30",
+             ("--height", "100"): "error: --height must be a positive multiple of 8 (the VAE's downsampling), got 100",
              ("--dtype", "fp8"): "error: --dtype must be one of fp32, fp16, bf16, got 'fp8'"}
     for args, expected in cases.items():
         result = runner.invoke(app, [*common, *args])
@@ -61,7 +62,7 @@ def test_the_output_never_overwrites_an_input(tmp_path):
     video = tmp_path / "person.mp4"
     video.write_bytes(VIDEO.read_bytes())
     result = CliRunner().invoke(app, ["tryon", str(video), str(GARMENT), "-o", str(video), "--model", "tiny"])
-    assert result.exit_code == 2 and "is also an input" in result.output
+    assert result.exit_code == 2 and "it would be overwritten" in result.output
     assert video.read_bytes() == VIDEO.read_bytes()
 
 

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from tryon_cli.cli.options import Device, WeightsRoot
+from tryon_cli.cli.options import Device, WeightsRoot, resolve_device
 from tryon_cli.cli.progress import progress_bar
 from tryon_cli.io import atomic_output, check_output
 from tryon_cli.metrics.names import METRICS, PROTOCOLS
@@ -124,9 +124,10 @@ def eval_(
     from tryon_cli.metrics.evaluate import evaluate
 
     console = Console(width=max(120, Console().width))
+    torch_device = resolve_device(device)
     with _progress(console) as task:
         report = evaluate(pred, gt, metrics=metric, pairs=pairs, protocol=protocol, lpips_net=lpips_net, mode=mode,
-                          weights_root=weights, device=device, max_frames=max_frames, task=task, source=source)
+                          weights_root=weights, device=torch_device, max_frames=max_frames, task=task, source=source)
     _print(report, console)
     if json_file is not None:
         with atomic_output(json_file) as tmp:

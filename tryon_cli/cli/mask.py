@@ -35,13 +35,8 @@ def mask(
 ) -> None:
     """Agnostic mask (white = repaint) and agnostic video of a person video for a garment category."""
     from tryon_cli.preprocess.human_pose import resolve_backend, video_poses
-    from tryon_cli.preprocess.masks import (
-        agnostic_masks,
-        check_category,
-        read_mask_video,
-        vivid_layout_paths,
-        write_vivid_layout,
-    )
+    from tryon_cli.preprocess.mask_videos import read_mask_video, vivid_layout_paths, write_vivid_layout
+    from tryon_cli.preprocess.masks import agnostic_masks, check_category
 
     # Everything that costs milliseconds first: options, output paths, the mask video; then the video itself.
     check_category(category)

@@ -194,12 +194,10 @@ def _check_ranges(steps, guidance, window, overlap, height, width, dtype, weight
     for flag, value in (("--height", height), ("--width", width)):
         if value is not None and (value < VAE_FACTOR or value % VAE_FACTOR):
             raise InputError(f"{flag} must be a positive multiple of {VAE_FACTOR} (the VAE's downsampling), got {value}")
-    if dtype not in DTYPES:
-        raise InputError(f"--dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-    if weighting not in WEIGHT_KINDS:
-        raise InputError(f"--weighting must be one of {', '.join(WEIGHT_KINDS)}, got {weighting!r}")
-    if attention not in ATTENTIONS:
-        raise InputError(f"--attention must be one of {', '.join(ATTENTIONS)}, got {attention!r}")
+    for flag, value, choices in (("--dtype", dtype, DTYPES), ("--weighting", weighting, WEIGHT_KINDS),
+                                 ("--attention", attention, ATTENTIONS)):
+        if value not in choices:
+            raise InputError(f"{flag} must be one of {', '.join(choices)}, got {value!r}")
 
 
 def _run(engine, video, garment, output, batch, settings, console, check) -> None:

@@ -64,12 +64,6 @@ def parse_metrics(text: Optional[str], mode: str, gt: bool = True, source: bool 
     return names, True
 
 
-def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 def _silent_task(description: str, total: int) -> AbstractContextManager:
     return nullcontext(lambda *args, **kwargs: None)
 
@@ -224,7 +218,7 @@ def _pairs(pred_items: list[Item], ref_items: list[Item], pred: Path, ref: Path,
 
 def evaluate(pred: Path, gt: Optional[Path] = None, metrics: Optional[str] = None, pairs: Optional[Path] = None,
              protocol: str = "standard", lpips_net: str = "alex", mode: str = "auto",
-             weights_root: Optional[Path] = None, device: str = "auto", max_frames: Optional[int] = None,
+             weights_root: Optional[Path] = None, device: str = "cpu", max_frames: Optional[int] = None,
              task: TaskFactory = _silent_task, source: Optional[Path] = None) -> EvalReport:
     """Compute `metrics` (comma-separated; None = the default set of the mode) of the predictions in `pred`
     against the ground truth in `gt` and/or the source videos in `source` (folders, or single files), reading at
@@ -264,7 +258,7 @@ def evaluate(pred: Path, gt: Optional[Path] = None, metrics: Optional[str] = Non
         pred_items = list(dict.fromkeys(p for p, _ in pairs_list))
         gt_items = list(dict.fromkeys(g for _, g in pairs_list))
 
-    torch_device = _device(device)
+    torch_device = torch.device(device)
     scorers = {m.name: m.load(files[m.name], options, torch_device) for m in paired}
     networks: dict[str, Callable] = {}  # by feature space: FID and KID share one Inception
     for metric in running:
