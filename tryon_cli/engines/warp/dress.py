@@ -20,6 +20,7 @@ from tryon_cli.engines.warp.matte import garment_matte
 from tryon_cli.engines.warp.skeleton import (blend, label_parts, limb_transform, parts_for, root_weight, scale_of,
                                              trunk_transform)
 from tryon_cli.engines.warp.stabilize import PoseFiller
+from tryon_cli.engines.warp.temporal import MatrixSmoother
 
 # Where bare skin is painted under the trunk parts, and which limbs are bare skin in front of them.
 # Arms are behind the trunk's garment (its sides overlap them) unless a forearm crosses in front of the trunk.
@@ -49,6 +50,7 @@ class GarmentDresser:
         roots = [root_weight(part, self.garment_body, alpha.shape) for part in self.parts]
         self.roots = [None if w is None else layer * w[..., None] for layer, w in zip(self.layers, roots)]
         self.fill_pose = PoseFiller()
+        self.steady = MatrixSmoother()
         self.skin = bodies.SkinTone()
         self.reference: float | None = None
 
@@ -57,7 +59,7 @@ class GarmentDresser:
         if not mask.any():
             return source.copy()
         body = self.fill_pose(frame.pose.body)
-        trunk = trunk_transform(self.parts, self.garment_body, body)
+        trunk = self.steady("trunk", trunk_transform(self.parts, self.garment_body, body))
         if trunk is None:  # a mask but no person to fit the garment to (a user's mask on an empty frame)
             return source.copy()
         # All the work happens in the mask's box (plus a margin for the blurs and the inpainting's surroundings):
@@ -66,12 +68,13 @@ class GarmentDresser:
         (y0, y1), (x0, x1) = box
         out = source.copy()
         out[y0:y1, x0:x1] = self._dress(source[y0:y1, x0:x1], mask[y0:y1, x0:x1], _moved(body, -x0, -y0),
-                                        _moved_matrix(trunk, -x0, -y0), frame.source.shape[0])
+                                        _moved_matrix(trunk, -x0, -y0), frame.source.shape[0], (x0, y0))
         return out
 
     def _dress(self, source: np.ndarray, mask: np.ndarray, body: np.ndarray, trunk: np.ndarray,
-               crop_height: int) -> np.ndarray:
-        """The dressed pixels of one box of the crop (`source`, `mask`, `body` and `trunk` all in box pixels)."""
+               crop_height: int, corner: tuple[int, int]) -> np.ndarray:
+        """The dressed pixels of one box of the crop (`source`, `mask`, `body` and `trunk` all in box pixels; the
+        box's top-left `corner` in the crop: the limbs' maps are smoothed in crop pixels, the box moves)."""
         height, width = mask.shape
         scale = scale_of(trunk)
         low = bodies.luminance(source, crop_height)
@@ -105,7 +108,7 @@ class GarmentDresser:
         trunk_cover = np.zeros((height, width, 4), np.float32)  # premultiplied RGBA, front on top
         limb_cover = np.zeros((height, width, 4), np.float32)
         for part, layer, root in zip(self.parts, self.layers, self.roots):
-            matrix = limb_transform(part, self.garment_body, body, scale) if part.limb else trunk
+            matrix = self._limb(part, body, scale, corner) if part.limb else trunk
             if matrix is None:
                 continue
             for t in ROOT_STEPS if root is not None else ():
@@ -130,6 +133,13 @@ class GarmentDresser:
         out = source.copy()
         out[mask] = np.clip(result[mask] + 0.5, 0, 255).astype(np.uint8)
         return out
+
+    def _limb(self, part, body: np.ndarray, scale: float, corner: tuple[int, int]) -> np.ndarray | None:
+        """The smoothed affine of limb `part` in box pixels."""
+        x0, y0 = corner
+        matrix = limb_transform(part, self.garment_body, body, scale)
+        matrix = self.steady(part.name, None if matrix is None else _moved_matrix(matrix, x0, y0))
+        return None if matrix is None else _moved_matrix(matrix, -x0, -y0)
 
 
 def _box(mask: np.ndarray, margin: int) -> tuple[tuple[int, int], tuple[int, int]]:
