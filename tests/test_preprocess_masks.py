@@ -128,3 +128,29 @@ def test_the_lower_body_mask_meets_the_goal_against_the_vivid_authors_mask(share
     recall = np.mean([(o & r).sum() / r.sum() for o, r in zip(ours, references)])
     iou = np.mean([_iou(o, r) for o, r in zip(ours, references)])
     assert recall >= 0.93 and iou >= 0.60, (recall, iou)
+
+
+@pytest.mark.parametrize("category", ["upper", "dress"])
+def test_the_hull_step_equals_the_hull_of_every_pixel(category, monkeypatch):
+    """`cover_region`'s "hull" step takes the hull of the drawn outlines; the reference is the hull of every
+    drawn pixel (what it computed before, at several times the cost)."""
+    import cv2
+
+    from tryon_cli.preprocess import masks
+
+    def every_pixel_hull(image):
+        image = image.copy()
+        cv2.fillConvexPoly(image, cv2.convexHull(cv2.findNonZero(image)), 1)
+        return image
+
+    rng = np.random.default_rng(3)
+    for _ in range(6):
+        pose = _pose((float(rng.uniform(-30, 30)), float(rng.uniform(-20, 20))))
+        pose.body[:, :2] += rng.normal(0, 6, pose.body[:, :2].shape)
+        real_parts = masks.PARTS[category]
+        cut = real_parts.index("hull")
+        monkeypatch.setitem(masks.PARTS, category, real_parts[:cut])
+        drawn = masks.cover_region(pose.body, category, 512, 384)
+        monkeypatch.setitem(masks.PARTS, category, real_parts[:cut + 1])
+        assert np.array_equal(masks.cover_region(pose.body, category, 512, 384), every_pixel_hull(drawn))
+        monkeypatch.setitem(masks.PARTS, category, real_parts)

@@ -189,9 +189,11 @@ def cover_region(body: np.ndarray, category: str, height: int, width: int, shape
         elif part == "skirt":
             canvas.polygon([p["r_shoulder"], p["l_shoulder"], p["r_hip"], p["l_hip"], p["r_knee"], p["l_knee"]], margin)
         elif part == "hull":
-            points = cv2.findNonZero(canvas.image)
-            if points is not None:
-                cv2.fillConvexPoly(canvas.image, cv2.convexHull(points), 1)
+            # The hull of the outlines is the hull of every pixel (its corners are outline pixels), at a
+            # fraction of the points.
+            outlines, _ = cv2.findContours(canvas.image, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+            if outlines:
+                cv2.fillConvexPoly(canvas.image, cv2.convexHull(np.concatenate(outlines)), 1)
     return canvas.image
 
 
