@@ -6,7 +6,9 @@ Layers, back to front, all inside the repaint mask only (outside it the source c
 3. the garment's trunk parts (torso, skirt), then bare arms (in front of the torso: an arm crossing the body
    stays in front), then the sleeves / trouser legs, each part with its own affine (`skeleton`);
 4. for a lower garment, the person's own arms and hands from the source where they hang in front of the hips.
-Skin and garment are multiplied by the source's shading (`body.shading`).
+Skin and garment are multiplied by the source's shading (`body.shading`). The keypoints and each part's map
+follow the source's optical flow, pulled toward the detections (`motion`), and the fill under the garment
+(background and skin) is averaged along the same flow: the output moves as the source does.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from tryon_cli.engines.warp.matte import garment_matte
 from tryon_cli.engines.warp.skeleton import (blend, label_parts, limb_transform, parts_for, root_weight, scale_of,
                                              trunk_transform)
 from tryon_cli.engines.warp.stabilize import PoseFiller
-from tryon_cli.engines.warp.temporal import MatrixSmoother
+from tryon_cli.engines.warp.motion import CropMotion, FlowAveraged, KeypointTracker, MotionTracker, part_samples
 
 # Where bare skin is painted under the trunk parts, and which limbs are bare skin in front of them.
 # Arms are behind the trunk's garment (its sides overlap them) unless a forearm crosses in front of the trunk.
@@ -50,16 +52,26 @@ class GarmentDresser:
         roots = [root_weight(part, self.garment_body, alpha.shape) for part in self.parts]
         self.roots = [None if w is None else layer * w[..., None] for layer, w in zip(self.layers, roots)]
         self.fill_pose = PoseFiller()
-        self.steady = MatrixSmoother()
+        self.samples = {part.name: part_samples(layer[..., 3]) for part, layer in zip(self.parts, self.layers)}
+        # The trunk's map carries every non-limb part; trousers have none, and their trunk (the hips) carries the
+        # legs' pixels.
+        trunk_parts = [p for p in self.parts if not p.limb] or self.parts
+        self.samples["trunk"] = np.concatenate([self.samples[p.name] for p in trunk_parts])
+        self.motion = CropMotion()
+        self.steady = MotionTracker(self.motion)
+        self.track_points = KeypointTracker(self.motion)
+        self.fill = FlowAveraged(self.motion)
         self.skin = bodies.SkinTone()
         self.reference: float | None = None
 
     def __call__(self, frame: CropFrame) -> np.ndarray:
         source, mask = frame.source, frame.mask
+        self.motion.update(source)
         if not mask.any():
             return source.copy()
         body = self.fill_pose(frame.pose.body)
-        trunk = self.steady("trunk", trunk_transform(self.parts, self.garment_body, body))
+        body = self.track_points(body)
+        trunk = self.steady("trunk", trunk_transform(self.parts, self.garment_body, body), self.samples["trunk"])
         if trunk is None:  # a mask but no person to fit the garment to (a user's mask on an empty frame)
             return source.copy()
         # All the work happens in the mask's box (plus a margin for the blurs and the inpainting's surroundings):
@@ -68,14 +80,16 @@ class GarmentDresser:
         (y0, y1), (x0, x1) = box
         out = source.copy()
         out[y0:y1, x0:x1] = self._dress(source[y0:y1, x0:x1], mask[y0:y1, x0:x1], _moved(body, -x0, -y0),
-                                        _moved_matrix(trunk, -x0, -y0), frame.source.shape[0], (x0, y0))
+                                        _moved_matrix(trunk, -x0, -y0), mask.shape, box)
         return out
 
     def _dress(self, source: np.ndarray, mask: np.ndarray, body: np.ndarray, trunk: np.ndarray,
-               crop_height: int, corner: tuple[int, int]) -> np.ndarray:
+               crop_shape: tuple[int, int], box) -> np.ndarray:
         """The dressed pixels of one box of the crop (`source`, `mask`, `body` and `trunk` all in box pixels; the
-        box's top-left `corner` in the crop: the limbs' maps are smoothed in crop pixels, the box moves)."""
+        `box` in the crop: the maps and the fill follow the motion in crop pixels, the box moves)."""
+        corner = (box[1][0], box[0][0])
         height, width = mask.shape
+        crop_height = crop_shape[0]
         scale = scale_of(trunk)
         low = bodies.luminance(source, crop_height)
         shape = (height, width)
@@ -122,8 +136,8 @@ class GarmentDresser:
         # Back to front: background, skin under the garment, the garment, forearms crossing in front of the
         # trunk (but behind their own sleeves).
         over *= 1 - limb_cover[..., 3]
-        result = background
-        result = result * (1 - under[..., None]) + skin_colour * under[..., None]
+        result = background * (1 - under[..., None]) + skin_colour * under[..., None]
+        result = self.fill(result, box, crop_shape, mask)
         result = result * (1 - garment[..., 3:]) + garment[..., :3]
         result = result * (1 - over[..., None]) + skin_colour * over[..., None]
         if self.category == "lower":
@@ -138,7 +152,8 @@ class GarmentDresser:
         """The smoothed affine of limb `part` in box pixels."""
         x0, y0 = corner
         matrix = limb_transform(part, self.garment_body, body, scale)
-        matrix = self.steady(part.name, None if matrix is None else _moved_matrix(matrix, x0, y0))
+        matrix = self.steady(part.name, None if matrix is None else _moved_matrix(matrix, x0, y0),
+                             self.samples[part.name])
         return None if matrix is None else _moved_matrix(matrix, -x0, -y0)
 
 

@@ -1,0 +1,130 @@
+"""`engines/warp/motion.py`: part maps carried along the source's optical flow and pulled toward the keypoint fit;
+a recomputed layer averaged along the flow. On a synthetic textured scene moving by a known translation."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from tryon_cli.engines.warp import motion
+from tryon_cli.engines.warp.motion import CropMotion, FlowAveraged, KeypointTracker, MotionTracker, part_samples
+
+SHAPE = (256, 192)
+STEP = np.array([2.5, 1.5])  # the scene's motion per frame, pixels (x, y)
+
+
+def scene(t: int) -> np.ndarray:
+    """Frame t of a blurred-noise texture translated by t * STEP (sub-pixel, by an affine warp)."""
+    texture = cv2.GaussianBlur(np.random.default_rng(0).uniform(0, 255, (SHAPE[0] + 80, SHAPE[1] + 80, 3))
+                               .astype(np.float32), (0, 0), 2.0)
+    shift = np.float32([[1, 0, t * STEP[0] - 40], [0, 1, t * STEP[1] - 40]])
+    return np.clip(cv2.warpAffine(texture, shift, SHAPE[::-1], flags=cv2.INTER_LINEAR), 0, 255).astype(np.uint8)
+
+
+def true_map(t: int) -> np.ndarray:
+    """The part's true garment -> crop map at frame t: a fixed scaling, moving with the scene."""
+    return np.array([[0.8, 0.0, 40 + t * STEP[0]], [0.0, 0.8, 30 + t * STEP[1]]])
+
+
+@pytest.fixture(scope="module")
+def samples() -> np.ndarray:
+    alpha = np.zeros((200, 150), np.float32)
+    alpha[20:160, 20:130] = 1
+    return part_samples(alpha)
+
+
+def run(fits, samples) -> list[np.ndarray]:
+    flow = CropMotion()
+    track = MotionTracker(flow)
+    out = []
+    for t, fit in enumerate(fits):
+        flow.update(scene(t))
+        out.append(track("torso", fit, samples))
+    return out
+
+
+def offset(matrix: np.ndarray, t: int, samples: np.ndarray) -> float:
+    """Mean distance, crop pixels, between where `matrix` and the true map put the part's pixels."""
+    diff = samples @ (matrix - true_map(t))[:, :2].T + (matrix - true_map(t))[:, 2]
+    return float(np.linalg.norm(diff, axis=1).mean())
+
+
+def test_an_exact_fit_is_kept(samples):
+    maps = run([true_map(t) for t in range(12)], samples)
+    # DIS's fast preset is good to about half a pixel on this texture.
+    assert max(offset(m, t, samples) for t, m in enumerate(maps)) < 0.8
+
+
+def test_keypoint_jitter_is_damped_and_the_motion_followed(samples):
+    rng = np.random.default_rng(1)
+    jitter = [rng.normal(0, 3.0, 2) for _ in range(30)]
+    fits = [true_map(t) + np.array([[0, 0, j[0]], [0, 0, j[1]]]) for t, j in enumerate(jitter)]
+    maps = run(fits, samples)
+    fitted = np.mean([np.linalg.norm(j) for j in jitter[10:]])
+    tracked = np.mean([offset(m, t, samples) for t, m in enumerate(maps)][10:])
+    # Each frame moves by STEP (2.9 px): a tracker that lagged would show it; the jitter is cut at least in half.
+    assert tracked < 0.5 * fitted, (tracked, fitted)
+
+
+def test_a_steady_fit_error_is_corrected(samples):
+    """The flow cannot say where the garment belongs, the keypoints can: a map started 10 px off converges."""
+    fits = [true_map(t) for t in range(40)]
+    flow = CropMotion()
+    track = MotionTracker(flow)
+    flow.update(scene(0))
+    track("torso", true_map(0) + np.array([[0, 0, 10.0], [0, 0, 0]]), samples)
+    errors = []
+    for t in range(1, 40):
+        flow.update(scene(t))
+        errors.append(offset(track("torso", fits[t], samples), t, samples))
+    # 10 px x (1 - PULL)^39 is 0.16 px; the flow's own half-pixel error stays.
+    assert errors[0] > 7 and errors[-1] < 10 * (1 - motion.PULL) ** 39 + 1.0
+
+
+def test_a_part_the_pose_loses_keeps_following_the_flow(samples):
+    fits = [true_map(t) if t < 4 else None for t in range(14)]
+    maps = run(fits, samples)
+    assert all(m is not None for m in maps)
+    assert offset(maps[-1], 13, samples) < 1.5
+
+
+def test_flow_averaged_layer_moves_with_the_scene_and_damps_its_noise():
+    flow = CropMotion()
+    average = FlowAveraged(flow)
+    box = ((40, 200), (30, 160))
+    rng = np.random.default_rng(2)
+    raw, out = [], []
+    for t in range(16):
+        frame = scene(t).astype(np.float32)
+        flow.update(frame.astype(np.uint8))
+        layer = frame[40:200, 30:160] + rng.normal(0, 8, (160, 130, 3)).astype(np.float32)
+        defined = np.ones((160, 130), bool)
+        raw.append(layer)
+        out.append(average(layer, box, SHAPE, defined))
+
+    def change(frames, t):  # frame t against frame t-1 moved by the known motion, away from the borders
+        moved = cv2.warpAffine(frames[t - 1], np.float32([[1, 0, STEP[0]], [0, 1, STEP[1]]]), (130, 160))
+        return float(np.abs(frames[t] - moved)[10:-10, 10:-10].mean())
+
+    assert np.mean([change(out, t) for t in range(8, 16)]) < 0.6 * np.mean([change(raw, t) for t in range(8, 16)])
+
+
+def test_keypoints_follow_the_scene_with_their_jitter_damped():
+    flow = CropMotion()
+    track = KeypointTracker(flow)
+    start = np.array([[60.0, 80.0], [120.0, 90.0], [90.0, 150.0]])
+    rng = np.random.default_rng(4)
+    errors, jitters = [], []
+    for t in range(30):
+        flow.update(scene(t))
+        truth = start + t * STEP
+        jitter = rng.normal(0, 3.0, start.shape)
+        body = np.concatenate([truth + jitter, np.full((3, 1), 0.9)], axis=1)
+        body = np.concatenate([body, np.zeros((1, 3))])  # a joint never seen stays as it is
+        out = track(body)
+        assert np.array_equal(out[3], body[3])
+        if t >= 10:
+            errors.append(np.linalg.norm(out[:3, :2] - truth, axis=1).mean())
+            jitters.append(np.linalg.norm(jitter, axis=1).mean())
+    assert np.mean(errors) < 0.5 * np.mean(jitters), (np.mean(errors), np.mean(jitters))
