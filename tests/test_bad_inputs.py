@@ -34,6 +34,9 @@ def files(tmp_path_factory) -> dict[str, Path]:
     Image.new("RGB", (24, 32), "white").save(root / "garment.jpg")
     (root / "notes.mp4").write_text("not a video\n")
     (root / "a_file").write_text("x")
+    (root / "pairs.txt").write_text("person.mp4 garment.jpg\n")
+    # With -o {root}/results, that pair's output would be results/person__garment.mp4: here a folder.
+    (root / "results" / "person__garment.mp4").mkdir(parents=True)
     (root / "a_folder").mkdir()
     (root / "preds").mkdir()
     (root / "out_intermediates").mkdir()
@@ -116,6 +119,10 @@ OPTION_CASES = {
         ["tryon", "{root}/person.mp4", "-o", "{root}/out.mp4"],
         ["tryon", "{root}/garment.jpg", "{root}/person.mp4", "-o", "{root}/out.mp4", "--model", "tiny"],
         [*TRYON, "{root}/out.mp4", "--preview", "--keep-intermediates", "--mask", "{root}/out_intermediates/mask.mp4"],
+        # --pairs: the output folder and every pair's output, before the engine is built.
+        ["tryon", "--pairs", "{root}/pairs.txt", "--model", "tiny", "-o", "{root}/a_file"],
+        ["tryon", "--pairs", "{root}/pairs.txt", "--model", "tiny", "-o", "/proc/results"],
+        ["tryon", "--pairs", "{root}/pairs.txt", "--model", "tiny", "-o", "{root}/results"],
     ],
     "pose": [
         ["pose", "{root}/person.mp4", "--pose-backend", "openpose"],

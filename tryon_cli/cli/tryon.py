@@ -146,13 +146,16 @@ def tryon(
             raise InputError(f"{kind} file not found: {path}")
     _check_ranges(steps, guidance, window, overlap, height, width, dtype, weighting, attention)
     with _as_flags(weights):
-        from tryon_cli.tryon.request import check_request
+        from tryon_cli.tryon.request import check_batch_outputs, check_request
         from tryon_cli.tryon.settings import TryOnSettings
 
-        if batch is None:  # the files and the range, before torch is imported and the engine built (a minute)
-            check_request(video, garment, output, TryOnSettings(
-                category=category, mask=mask, frames=_parse_frames(frames), preview=preview,
-                keep_intermediates=keep_intermediates))
+        # The files and the range, before torch is imported and the engine built (a minute).
+        requested = TryOnSettings(category=category, mask=mask, frames=_parse_frames(frames), preview=preview,
+                                  keep_intermediates=keep_intermediates)
+        if batch is None:
+            check_request(video, garment, output, requested)
+        else:
+            check_batch_outputs(output, batch, requested)
         from tryon_cli.engines import build_engine, resolve_model
         from tryon_cli.engines.dpidm import DPIDMSampling
 

@@ -45,6 +45,14 @@ def check_request(video: Path, garment: Path, output: Path, settings: TryOnSetti
     return CheckedRequest(photo, meta, start, stop)
 
 
+def check_batch_outputs(output_dir: Path, pairs, settings: TryOnSettings) -> None:
+    """--pairs: the output folder, and every pair's outputs against that pair's inputs, before the engine is built
+    (the inputs themselves are read pair by pair: a missing one fails that pair only)."""
+    check_output(output_dir, kind="folder")
+    for pair in pairs:
+        _check_outputs(pair.output, [pair.video, pair.garment, settings.mask], settings)
+
+
 def _check_outputs(output: Path, inputs: list[Path | None], settings: TryOnSettings) -> None:
     """Every path the run writes can be written, and none is an input (the intermediates are, with --mask, easily
     fed back in)."""
