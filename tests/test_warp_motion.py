@@ -18,6 +18,7 @@ def scene(t: int) -> np.ndarray:
     """Frame t of a blurred-noise texture translated by t * STEP (sub-pixel, by an affine warp)."""
     texture = cv2.GaussianBlur(np.random.default_rng(0).uniform(0, 255, (SHAPE[0] + 80, SHAPE[1] + 80, 3))
                                .astype(np.float32), (0, 0), 2.0)
+    texture = (texture - texture.mean()) / texture.std() * 50 + 128  # the contrast of printed or folded cloth
     shift = np.float32([[1, 0, t * STEP[0] - 40], [0, 1, t * STEP[1] - 40]])
     return np.clip(cv2.warpAffine(texture, shift, SHAPE[::-1], flags=cv2.INTER_LINEAR), 0, 255).astype(np.uint8)
 
@@ -128,3 +129,24 @@ def test_keypoints_follow_the_scene_with_their_jitter_damped():
             errors.append(np.linalg.norm(out[:3, :2] - truth, axis=1).mean())
             jitters.append(np.linalg.norm(jitter, axis=1).mean())
     assert np.mean(errors) < 0.5 * np.mean(jitters), (np.mean(errors), np.mean(jitters))
+
+
+def test_on_textureless_cloth_the_detection_leads():
+    """Where the flow can see no motion (a plain surface), a joint is where the detector puts it."""
+    flow = CropMotion()
+    track = KeypointTracker(flow)
+    plain = np.full((*SHAPE, 3), 200, np.uint8)
+    for t in range(3):
+        flow.update(plain)
+        body = np.array([[60.0 + 5 * t, 80.0, 0.9], [120.0, 90.0 - 4 * t, 0.9]])
+        assert np.allclose(track(body), body)
+
+
+def test_a_part_over_textureless_cloth_follows_its_fit(samples):
+    flow = CropMotion()
+    track = MotionTracker(flow)
+    plain = np.full((*SHAPE, 3), 200, np.uint8)
+    for t in range(3):
+        flow.update(plain)
+        fit = true_map(0) + np.array([[0, 0, 3.0 * t], [0, 0, -2.0 * t]])
+        assert np.allclose(track("sleeve", fit, samples), fit)

@@ -13,7 +13,10 @@ So, between consecutive source crops, the optical flow (OpenCV DIS, `CropMotion`
 - the fill behind the garment (inpainted background and painted skin, `FlowAveraged`): last frame's, moved
   along the flow, renewed by `RENEW` a frame. Smooth content, so averaging does not ghost; the garment itself
   is never averaged (its sharp edges would).
-Causal: the engine still streams. A part the pose cannot fit in a frame (a joint lost) keeps following the flow.
+Where the source has no texture (a plain cardigan on a white wall) the flow sees no motion, so there the pull
+grows toward 1 and the detection leads (`CropMotion.trust`, Shi-Tomasi's measure): without that, a sleeve over
+such cloth stayed behind its arm. Causal: the engine still streams. A part the pose cannot fit in a frame (a
+joint lost) keeps following the flow.
 Measured effect and the choices of PULL and RENEW: docs/warp_engine.md ("Temporal stability").
 """
 
@@ -30,6 +33,11 @@ from tryon_cli.preprocess.keypoints import DRAW_THRESHOLD
 FLOW_PRESET = cv2.DISOPTICAL_FLOW_PRESET_FAST
 RENEW = 0.2  # weight of this frame's fill in the flow-averaged fill
 PULL = 0.1  # fraction of the way from the flow-carried map to the keypoint fit, per frame
+# Texture the flow can be trusted on: the structure tensor's smaller eigenvalue (cv2.cornerMinEigenVal, block 9,
+# Sobel 3, on 0-255 grey) at which a pixel counts fully. On the example's frames, the 90th percentile is 2e-4 and
+# fabric edges, hands and the face reach 1e-3 and more.
+TEXTURE = 1e-3
+TRUSTED_POINTS = 20  # textured samples under a part at which its flow affine is fully trusted
 SAMPLE_STEP = 6  # garment pixels sampled every SAMPLE_STEP pixels for each part's flow fit
 MIN_POINTS = 12
 
@@ -40,17 +48,30 @@ class CropMotion:
     def __init__(self) -> None:
         self._dis = cv2.DISOpticalFlow_create(FLOW_PRESET)
         self._previous: np.ndarray | None = None
+        self._last_gray: np.ndarray | None = None  # frame t-1, for `trust`
+        self._texture: np.ndarray | None = None
         self.flow: np.ndarray | None = None  # (H, W, 2) on frame t-1's grid: where each pixel is in frame t
         self.back: np.ndarray | None = None  # (H, W, 2) on frame t's grid: where each pixel was in frame t-1
 
     def update(self, crop: np.ndarray) -> None:
         gray = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
         previous, self._previous = self._previous, gray
+        self._last_gray, self._texture = previous, None
         if previous is None or previous.shape != gray.shape:
             self.flow = self.back = None
             return
         self.flow = self._dis.calc(previous, gray, None)
         self.back = self._dis.calc(gray, previous, None)
+
+    def trust(self, points: np.ndarray) -> np.ndarray:
+        """0..1 per point (x, y) of frame t-1: how well the flow can see motion there, from the smaller eigenvalue
+        of the local structure tensor (Shi-Tomasi; `TEXTURE` and above counts fully)."""
+        if self._texture is None:
+            self._texture = cv2.cornerMinEigenVal(self._last_gray, 9, 3)
+        height, width = self._texture.shape
+        x = np.clip(np.round(points[:, 0]).astype(int), 0, width - 1)
+        y = np.clip(np.round(points[:, 1]).astype(int), 0, height - 1)
+        return np.clip(self._texture[y, x] / TEXTURE, 0.0, 1.0)
 
     def pull_back(self, image: np.ndarray) -> np.ndarray | None:
         """`image` (on frame t-1's grid) moved onto frame t's grid along the flow; None on the first frame."""
@@ -108,7 +129,9 @@ class KeypointTracker:
                 at = last[both, :2].astype(np.float32)
                 moved = at + cv2.remap(flow, at[:, 0:1], at[:, 1:2], cv2.INTER_LINEAR,
                                        borderMode=cv2.BORDER_REPLICATE)[:, 0, :]
-                out[both, :2] = moved + PULL * (body[both, :2] - moved)
+                # A joint on textureless cloth is where the flow sees no motion: there the detection leads.
+                pull = 1 - self.motion.trust(at) * (1 - PULL)
+                out[both, :2] = moved + pull[:, None] * (body[both, :2] - moved)
         self._last = out
         return out
 
@@ -129,13 +152,13 @@ class MotionTracker:
     def __call__(self, name: str, fitted: np.ndarray | None, samples: np.ndarray) -> np.ndarray | None:
         """The map of part `name` this frame, from last frame's carried by the flow and the keypoint fit
         `fitted` (None: the pose gives none this frame)."""
-        carried = self._carried(self.maps.get(name), samples)
+        carried, trust = self._carried(self.maps.get(name), samples)
         if carried is None:
             matrix = fitted
         elif fitted is None:
             matrix = carried
         else:
-            matrix = carried + PULL * (np.asarray(fitted, np.float64) - carried)
+            matrix = carried + (1 - trust * (1 - PULL)) * (np.asarray(fitted, np.float64) - carried)
         if matrix is None:
             self.maps.pop(name, None)
         else:
@@ -145,14 +168,16 @@ class MotionTracker:
     def _carried(self, previous: np.ndarray | None, samples: np.ndarray) -> np.ndarray | None:
         flow = self.motion.flow
         if previous is None or flow is None or len(samples) < MIN_POINTS:
-            return None
+            return None, 0.0
         height, width = flow.shape[:2]
         at = samples @ previous[:, :2].T + previous[:, 2]
         inside = (at[:, 0] >= 0) & (at[:, 0] <= width - 1) & (at[:, 1] >= 0) & (at[:, 1] <= height - 1)
         if inside.sum() < MIN_POINTS:
-            return None
+            return None, 0.0
         at, garment = at[inside].astype(np.float32), samples[inside]
         moved = at + cv2.remap(flow, at[:, 0:1], at[:, 1:2], cv2.INTER_LINEAR)[:, 0, :]
         design = np.concatenate([garment, np.ones((len(garment), 1))], axis=1)
         solution, *_ = np.linalg.lstsq(design, moved.astype(np.float64), rcond=None)
-        return solution.T
+        # The flow's affine is only as good as the textured pixels under the part: a sleeve over a plain cardigan
+        # on a white wall has few, and there the keypoint fit leads.
+        return solution.T, min(1.0, float(self.motion.trust(at).sum()) / TRUSTED_POINTS)
