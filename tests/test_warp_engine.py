@@ -81,13 +81,26 @@ def lab(pixels: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(pixels.reshape(1, -1, 3).astype(np.float32) / 255, cv2.COLOR_RGB2Lab)[0]
 
 
-def dominant_lab(pixels: np.ndarray) -> np.ndarray:
-    """The centre of the largest of 3 k-means clusters of the pixels, in Lab."""
+def _clusters(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(centres in Lab, share of the pixels) of 3 k-means clusters of RGB `pixels`."""
     colours = lab(pixels).astype(np.float32)
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.5)
     cv2.setRNGSeed(0)
     _, labels, centres = cv2.kmeans(colours, 3, None, criteria, 3, cv2.KMEANS_PP_CENTERS)
-    return centres[np.bincount(labels.ravel()).argmax()]
+    return centres, np.bincount(labels.ravel(), minlength=3) / len(labels)
+
+
+def dominant_lab(pixels: np.ndarray) -> np.ndarray:
+    """The centre of the largest of 3 k-means clusters of the pixels, in Lab."""
+    centres, share = _clusters(pixels)
+    return centres[share.argmax()]
+
+
+def main_colours(pixels: np.ndarray, least: float = 0.3) -> np.ndarray:
+    """The Lab centres of the k-means clusters holding at least `least` of the pixels: a two-tone garment has
+    two (the shipped red-and-navy tee: 40% and 44%, its white panel 17%)."""
+    centres, share = _clusters(pixels)
+    return centres[share >= least]
 
 
 def region_pixels(frame: CropFrame, output: np.ndarray, joints: tuple[str, ...], shrink: float) -> np.ndarray:

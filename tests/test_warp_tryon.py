@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.test_tryon import comment_of, frames_of, outside, paste_margin
-from tests.test_warp_engine import TORSO, dominant_lab, garment_alpha, lab
+from tests.test_warp_engine import TORSO, dominant_lab, garment_alpha, lab, main_colours
 from tryon_cli.cli.main import app
 from tryon_cli.io import probe_video, read_frames, read_image
 from tryon_cli.metrics.warp_error import warp_error
@@ -74,18 +74,20 @@ def test_the_torso_wears_the_garment_and_the_rest_is_untouched(example_run):
     away = outside(masks, paste_margin(meta.width, meta.height))
     assert np.abs(output - source)[away].mean() <= 3.0
     photo = read_image(garment)
-    want = dominant_lab(photo[garment_alpha(photo) > 0.99])
+    # The torso region's dominant colour is one of the garment's main colours: on a side view the shrunk torso
+    # of the red-and-navy tee is half yoke, half body (45% red, 48% navy at frame 8).
+    want = main_colours(photo[garment_alpha(photo) > 0.99])
     for t in range(0, len(output), 8):
         points = poses.body[t, [J[n] for n in TORSO], :2]
         centre = points.mean(axis=0)
         inside = np.zeros(masks[t].shape, np.uint8)
         cv2.fillConvexPoly(inside, np.round(centre + (points - centre) * 0.7).astype(np.int32), 1)
         got = dominant_lab(output[t][(inside > 0) & masks[t]].astype(np.uint8))
-        assert np.linalg.norm(got - want) <= 12, (t, got, want)
+        assert np.linalg.norm(want - got, axis=1).min() <= 12, (t, got, want)
 
 
-FLICKER = pytest.mark.xfail(strict=True, reason="not met: the warp output's warping error is ~18x the source's on the "
-                            "example, ~47x on the 3DV-TON dress clip; 3DV-TON's own published outputs score 7-23x "
+FLICKER = pytest.mark.xfail(strict=True, reason="not met: the warp output's warping error is ~15x the source's on the "
+                            "example, ~35x on the 3DV-TON dress clip; 3DV-TON's own published outputs score 7-23x "
                             "(benchmarks/warp_error_reference.py, docs/warp_engine.md)")
 
 
