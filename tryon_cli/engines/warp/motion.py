@@ -32,7 +32,8 @@ from tryon_cli.preprocess.keypoints import DRAW_THRESHOLD
 # example, 47x against 46x on the 3DV-TON dress clip).
 FLOW_PRESET = cv2.DISOPTICAL_FLOW_PRESET_FAST
 RENEW = 0.2  # weight of this frame's fill in the flow-averaged fill
-PULL = 0.1  # fraction of the way from the flow-carried map to the keypoint fit, per frame
+PULL = 0.1  # fraction of the way from the flow-carried position to the keypoint fit, per frame
+SHAPE_PULL = 0.5  # the same for each part's shape (scale, turn, shear)
 # Texture the flow can be trusted on: the structure tensor's smaller eigenvalue (cv2.cornerMinEigenVal, block 9,
 # Sobel 3, on 0-255 grey) at which a pixel counts fully. On the example's frames, the 90th percentile is 2e-4 and
 # fabric edges, hands and the face reach 1e-3 and more.
@@ -136,6 +137,17 @@ class KeypointTracker:
         return out
 
 
+def _pulled(carried: np.ndarray, fitted: np.ndarray, centre: np.ndarray, pull: float, shape_pull: float) -> np.ndarray:
+    """The map between `carried` and `fitted`: the part's `centre` (garment pixels) moved `pull` of the way, its
+    shape (the linear part) `shape_pull` of the way. The shape has its own, stronger pull: the flow's affine over a
+    turning body shrinks a little every frame, and at the position's pull the garment narrowed to a strip within
+    a few seconds (3DV-TON's model_1 clip, frames 40-120)."""
+    linear = carried[:, :2] + shape_pull * (fitted[:, :2] - carried[:, :2])
+    here, there = carried[:, :2] @ centre + carried[:, 2], fitted[:, :2] @ centre + fitted[:, 2]
+    target = here + pull * (there - here)
+    return np.concatenate([linear, (target - linear @ centre)[:, None]], axis=1)
+
+
 def part_samples(alpha: np.ndarray) -> np.ndarray:
     """(N, 2) float64 garment pixels (x, y) of a part's alpha, on a grid of `SAMPLE_STEP`."""
     ys, xs = np.nonzero(alpha[::SAMPLE_STEP, ::SAMPLE_STEP] > 0.5)
@@ -158,7 +170,8 @@ class MotionTracker:
         elif fitted is None:
             matrix = carried
         else:
-            matrix = carried + (1 - trust * (1 - PULL)) * (np.asarray(fitted, np.float64) - carried)
+            matrix = _pulled(carried, np.asarray(fitted, np.float64), samples.mean(axis=0),
+                             1 - trust * (1 - PULL), 1 - trust * (1 - SHAPE_PULL))
         if matrix is None:
             self.maps.pop(name, None)
         else:
