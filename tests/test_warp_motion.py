@@ -150,3 +150,17 @@ def test_a_part_over_textureless_cloth_follows_its_fit(samples):
         flow.update(plain)
         fit = true_map(0) + np.array([[0, 0, 3.0 * t], [0, 0, -2.0 * t]])
         assert np.allclose(track("sleeve", fit, samples), fit)
+
+
+def test_a_parts_position_and_shape_are_pulled_at_their_own_rates(samples):
+    """From a carried map that is 20 px off and 20% too narrow: one frame moves the part's centre PULL of the way
+    and its shape SHAPE_PULL of the way toward the fit."""
+    fitted = true_map(0)
+    carried = fitted.copy()
+    carried[0, 0] *= 0.8
+    centre = samples.mean(axis=0)
+    carried[:, 2] += fitted[:, :2] @ centre - carried[:, :2] @ centre + np.array([20.0, 0.0])
+    out = motion._pulled(carried, fitted, centre, motion.PULL, motion.SHAPE_PULL)
+    position = lambda m: m[:, :2] @ centre + m[:, 2]
+    assert np.allclose(position(out) - position(fitted), (1 - motion.PULL) * np.array([20.0, 0.0]))
+    assert np.isclose(out[0, 0], fitted[0, 0] * (0.8 + 0.2 * motion.SHAPE_PULL))

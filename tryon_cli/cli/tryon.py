@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import signal
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -164,10 +165,9 @@ def tryon(
         sampling = DPIDMSampling(steps=_default(steps, defaults["steps"] or 1), guidance=guidance, seed=seed,
                                  window=window, overlap=overlap, weighting=weighting)
         torch_device = resolve_device(device)
-        settings = TryOnSettings(category=category, mask=mask, frames=_parse_frames(frames),
-                                 height=_default(height, defaults["height"]), width=_default(width, defaults["width"]),
-                                 preview=preview, keep_intermediates=keep_intermediates, weights=weights,
-                                 device="cuda" if torch_device.startswith("cuda") else "cpu")
+        settings = replace(requested, height=_default(height, defaults["height"]),
+                           width=_default(width, defaults["width"]), weights=weights,
+                           device="cuda" if torch_device.startswith("cuda") else "cpu")
         console = Console(stderr=True)
         engine = build_engine(model, checkpoint=checkpoint, weights_root=weights, device=torch_device, dtype=dtype,
                               attention=attention, sampling=sampling,
@@ -204,8 +204,6 @@ def _check_ranges(steps, guidance, window, overlap, height, width, dtype, weight
 
 
 def _run(engine, video, garment, output, batch, settings, console, check) -> None:
-    from dataclasses import replace
-
     from tryon_cli.cli.progress import StageProgress
     from tryon_cli.tryon.application import run_tryon
 

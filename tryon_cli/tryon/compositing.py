@@ -78,8 +78,8 @@ def paste(frame: np.ndarray, generated: np.ndarray, alpha: np.ndarray) -> np.nda
     rows, cols = np.flatnonzero(alpha.any(axis=1)), np.flatnonzero(alpha.any(axis=0))
     if not len(rows):
         return out
-    # Only alpha's bounding box is blended (the mask is a fraction of the frame): a third of the time of
-    # indexing the whole frame by a boolean mask.
+    # Only alpha's bounding box is blended (the mask is a fraction of the frame), with slices, not by indexing
+    # the whole frame with a boolean mask.
     box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
     a = alpha[box][..., None]
     blended = np.clip(frame[box] * (1 - a) + generated[box] * a + 0.5, 0, 255).astype(np.uint8)

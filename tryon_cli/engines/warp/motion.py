@@ -5,9 +5,9 @@ pixel for pixel. Keypoints fitted frame by frame carry the detector's noise (a f
 garment's high-contrast print and edges, and the skin painted where the old sleeves were, turn it into flicker.
 So, between consecutive source crops, the optical flow (OpenCV DIS, `CropMotion`) carries:
 - each part's map garment -> crop (`MotionTracker`): moved as the least-squares affine through the flow at the
-  part's own pixels, then a fraction `PULL` of the way toward that frame's keypoint fit, so it cannot drift off
-  the body (a steady error is corrected within a few frames, jitter is damped ~1 / PULL, the motion itself comes
-  from the pixels);
+  part's own pixels, then pulled toward that frame's keypoint fit, its position by `PULL` and its shape by
+  `SHAPE_PULL` a frame, so it cannot drift off the body or out of shape (a steady offset decays as
+  (1 - PULL)^frames), while the motion itself comes from the pixels;
 - the body keypoints (`KeypointTracker`), the same way, so the regions drawn from them (bare arms, chest, legs)
   move with the source too;
 - the fill behind the garment (inpainted background and painted skin, `FlowAveraged`): last frame's, moved
@@ -48,27 +48,33 @@ class CropMotion:
 
     def __init__(self) -> None:
         self._dis = cv2.DISOpticalFlow_create(FLOW_PRESET)
-        self._previous: np.ndarray | None = None
-        self._last_gray: np.ndarray | None = None  # frame t-1, for `trust`
+        self._gray: np.ndarray | None = None  # frame t
+        self._previous_gray: np.ndarray | None = None  # frame t-1, for `trust`
         self._texture: np.ndarray | None = None
         self.flow: np.ndarray | None = None  # (H, W, 2) on frame t-1's grid: where each pixel is in frame t
         self.back: np.ndarray | None = None  # (H, W, 2) on frame t's grid: where each pixel was in frame t-1
 
     def update(self, crop: np.ndarray) -> None:
-        gray = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
-        previous, self._previous = self._previous, gray
-        self._last_gray, self._texture = previous, None
+        self._previous_gray, self._gray = self._gray, cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
+        self._texture = None
+        previous, gray = self._previous_gray, self._gray
         if previous is None or previous.shape != gray.shape:
             self.flow = self.back = None
             return
         self.flow = self._dis.calc(previous, gray, None)
         self.back = self._dis.calc(gray, previous, None)
 
+    def moved(self, points: np.ndarray) -> np.ndarray:
+        """float32 (N, 2) points (x, y) of frame t-1 where the flow takes them in frame t (needs `flow`)."""
+        at = points.astype(np.float32)
+        return at + cv2.remap(self.flow, at[:, 0:1], at[:, 1:2], cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_REPLICATE)[:, 0, :]
+
     def trust(self, points: np.ndarray) -> np.ndarray:
         """0..1 per point (x, y) of frame t-1: how well the flow can see motion there, from the smaller eigenvalue
         of the local structure tensor (Shi-Tomasi; `TEXTURE` and above counts fully)."""
         if self._texture is None:
-            self._texture = cv2.cornerMinEigenVal(self._last_gray, 9, 3)
+            self._texture = cv2.cornerMinEigenVal(self._previous_gray, 9, 3)
         height, width = self._texture.shape
         x = np.clip(np.round(points[:, 0]).astype(int), 0, width - 1)
         y = np.clip(np.round(points[:, 1]).astype(int), 0, height - 1)
@@ -127,9 +133,8 @@ class KeypointTracker:
         if flow is not None and last is not None and last.shape == body.shape:
             both = (body[:, 2] >= DRAW_THRESHOLD) & (last[:, 2] >= DRAW_THRESHOLD)
             if both.any():
-                at = last[both, :2].astype(np.float32)
-                moved = at + cv2.remap(flow, at[:, 0:1], at[:, 1:2], cv2.INTER_LINEAR,
-                                       borderMode=cv2.BORDER_REPLICATE)[:, 0, :]
+                at = last[both, :2]
+                moved = self.motion.moved(at)
                 # A joint on textureless cloth is where the flow sees no motion: there the detection leads.
                 pull = 1 - self.motion.trust(at) * (1 - PULL)
                 out[both, :2] = moved + pull[:, None] * (body[both, :2] - moved)
@@ -178,7 +183,8 @@ class MotionTracker:
             self.maps[name] = matrix
         return matrix
 
-    def _carried(self, previous: np.ndarray | None, samples: np.ndarray) -> np.ndarray | None:
+    def _carried(self, previous: np.ndarray | None, samples: np.ndarray) -> tuple[np.ndarray | None, float]:
+        """Last frame's map moved by the flow at the part's pixels, and how far the flow is trusted there (0-1)."""
         flow = self.motion.flow
         if previous is None or flow is None or len(samples) < MIN_POINTS:
             return None, 0.0
@@ -187,8 +193,8 @@ class MotionTracker:
         inside = (at[:, 0] >= 0) & (at[:, 0] <= width - 1) & (at[:, 1] >= 0) & (at[:, 1] <= height - 1)
         if inside.sum() < MIN_POINTS:
             return None, 0.0
-        at, garment = at[inside].astype(np.float32), samples[inside]
-        moved = at + cv2.remap(flow, at[:, 0:1], at[:, 1:2], cv2.INTER_LINEAR)[:, 0, :]
+        at, garment = at[inside], samples[inside]
+        moved = self.motion.moved(at)
         design = np.concatenate([garment, np.ones((len(garment), 1))], axis=1)
         solution, *_ = np.linalg.lstsq(design, moved.astype(np.float64), rcond=None)
         # The flow's affine is only as good as the textured pixels under the part: a sleeve over a plain cardigan
