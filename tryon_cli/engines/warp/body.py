@@ -22,6 +22,7 @@ J = BODY_INDEX
 # Radii of bare limbs, in trunk lengths (neck to mid-hip): a forearm is ~8 cm across a ~50 cm trunk.
 LIMB_RADII = {"shoulder-elbow": 0.075, "elbow-wrist": 0.06, "hip-knee": 0.14, "knee-ankle": 0.085}
 FRONT_INSET = 0.15
+LIMB_SHADE = 0.3  # how much darker a painted limb is at its edge than on its axis (`roundness`)
 SHADING_SIGMA = 0.012  # low-pass of the source's luminance, in crop heights: keeps folds, drops the old print
 WIDE_SIGMA = 0.06  # the wider average that folds and shadows are measured against, in crop heights
 SHADING_RANGE = (0.75, 1.12)  # how much darker / brighter than its surroundings a fold or shadow may make cloth
@@ -31,12 +32,14 @@ INPAINT_SCALE = 4
 DEFAULT_SKIN = np.array([205.0, 160.0, 135.0])  # RGB, used until the person's own skin is seen
 
 
-def _point(body: np.ndarray, name: str) -> np.ndarray | None:
+def keypoint(body: np.ndarray, name: str) -> np.ndarray | None:
+    """(x, y) of joint `name`, or None where it is missing."""
     row = body[J[name]]
     return row[:2] if row[2] >= DRAW_THRESHOLD else None
 
 
-def _capsule(canvas: np.ndarray, a, b, radius: float) -> None:
+def capsule(canvas: np.ndarray, a, b, radius: float) -> None:
+    """Draws 1 on uint8 `canvas` along the segment a-b, `radius` pixels each side; nothing if a point is missing."""
     if a is None or b is None:
         return
     cv2.line(canvas, tuple(int(round(v)) for v in a), tuple(int(round(v)) for v in b), 1,
@@ -54,9 +57,30 @@ def limb_region(body: np.ndarray, limbs: tuple[str, ...], shape: tuple[int, int]
         chain = bones[limb]
         for side in "rl":
             for a, b in zip(chain, chain[1:]):
-                _capsule(canvas, _point(body, f"{side}_{a}"), _point(body, f"{side}_{b}"),
+                capsule(canvas, keypoint(body, f"{side}_{a}"), keypoint(body, f"{side}_{b}"),
                          LIMB_RADII[f"{a}-{b}"] * scale)
     return canvas
+
+
+def roundness(body: np.ndarray, limbs: np.ndarray) -> np.ndarray:
+    """float32 (H, W) multiplier of painted skin: a limb is a cylinder, lit on its axis and darker towards its
+    edges (1 - `LIMB_SHADE` (d / r)^2, d the distance from the bone, r to the capsule's edge), so a painted arm
+    shows its outline against a painted chest or a wall of similar tone; 1 off the `limbs` capsules (0/1)."""
+    bones = np.ones(limbs.shape, np.uint8)
+    for chain in (("shoulder", "elbow", "wrist"), ("hip", "knee", "ankle")):
+        for side in "rl":
+            for a, b in zip(chain, chain[1:]):
+                start, end = keypoint(body, f"{side}_{a}"), keypoint(body, f"{side}_{b}")
+                if start is not None and end is not None:
+                    cv2.line(bones, _pixel(start), _pixel(end), 0, 1)
+    to_bone = cv2.distanceTransform(bones, cv2.DIST_L2, 3)
+    to_edge = cv2.distanceTransform(limbs.astype(np.uint8), cv2.DIST_L2, 3)
+    across = to_bone / np.maximum(to_bone + to_edge, 1e-3)
+    return 1.0 - LIMB_SHADE * across ** 2 * (limbs > 0)
+
+
+def _pixel(point) -> tuple[int, int]:
+    return int(round(float(point[0]))), int(round(float(point[1])))
 
 
 def arm_regions(body: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -66,29 +90,35 @@ def arm_regions(body: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, n
     scale = torso_length(body)
     if scale is None:
         return behind, front
-    trunk = _trunk_polygon(body)
+    trunk = trunk_polygon(body)
     for side in "rl":
-        shoulder, elbow, wrist = (_point(body, f"{side}_{j}") for j in ("shoulder", "elbow", "wrist"))
-        _capsule(behind, shoulder, elbow, LIMB_RADII["shoulder-elbow"] * scale)
+        shoulder, elbow, wrist = (keypoint(body, f"{side}_{j}") for j in ("shoulder", "elbow", "wrist"))
+        capsule(behind, shoulder, elbow, LIMB_RADII["shoulder-elbow"] * scale)
         crosses = trunk is not None and elbow is not None and wrist is not None and any(
             cv2.pointPolygonTest(trunk, (float(p[0]), float(p[1])), False) > 0 for p in (wrist, (elbow + wrist) / 2))
-        _capsule(front if crosses else behind, elbow, wrist, LIMB_RADII["elbow-wrist"] * scale)
+        capsule(front if crosses else behind, elbow, wrist, LIMB_RADII["elbow-wrist"] * scale)
     return behind, front
 
 
-def _trunk_polygon(body: np.ndarray) -> np.ndarray | None:
-    points = [_point(body, n) for n in ("r_shoulder", "l_shoulder", "l_hip", "r_hip")]
+def trunk_polygon(body: np.ndarray, inset: float = FRONT_INSET) -> np.ndarray | None:
+    """float32 (4, 1, 2): the shoulder-hip quadrilateral shrunk by `inset` towards its centre; None without it."""
+    return quadrilateral(body, ("r_shoulder", "l_shoulder", "l_hip", "r_hip"), inset)
+
+
+def quadrilateral(body: np.ndarray, names: tuple[str, ...], inset: float) -> np.ndarray | None:
+    """float32 (N, 1, 2): the polygon of joints `names` shrunk by `inset` towards its centre; None if one is missing."""
+    points = [keypoint(body, n) for n in names]
     if any(p is None for p in points):
         return None
     points = np.array(points, np.float32)
     centre = points.mean(axis=0)
-    return (centre + (points - centre) * (1 - FRONT_INSET)).reshape(-1, 1, 2)
+    return (centre + (points - centre) * (1 - inset)).reshape(-1, 1, 2)
 
 
 def chest_region(body: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """uint8 0/1: the trunk from the neck down to the hips (bare skin where a neckline or a short top opens)."""
     canvas = np.zeros(shape, np.uint8)
-    points = [_point(body, n) for n in ("r_shoulder", "l_shoulder", "l_hip", "r_hip")]
+    points = [keypoint(body, n) for n in ("r_shoulder", "l_shoulder", "l_hip", "r_hip")]
     points = [p for p in points if p is not None]
     if len(points) >= 3:
         cv2.fillConvexPoly(canvas, np.round(np.array(points)).astype(np.int32), 1)
@@ -111,7 +141,7 @@ class SkinTone:
         for names in (("nose",), ("r_wrist", "l_wrist")):
             probe = np.zeros(mask.shape, np.uint8)
             for name in names:
-                point = _point(body, name)
+                point = keypoint(body, name)
                 if point is not None:
                     cv2.circle(probe, tuple(int(round(v)) for v in point), max(2, int(0.12 * scale)), 1, -1)
             pixels = source[(probe > 0) & ~mask]

@@ -1,14 +1,18 @@
 """One frame dressed: the garment's parts warped onto the person, over a plausible fill, shaded like the source.
 
 Layers, back to front, all inside the repaint mask only (outside it the source crop is returned untouched):
-1. the background: the mask region inpainted from its surroundings (no grey, no trace of the old garment);
-2. bare skin where the new garment may leave the body open (the chest; the legs under a skirt or dress);
+1. the source itself, except where the old garment is (`old_garment`: GrabCut seeded by the pose): the wall
+   around the person, bare arms, a skirt below a top stay the source's own pixels;
+2. over the old garment: the background inpainted from the mask's surroundings, and bare skin where the new
+   garment may leave the body open (the chest, the arms; the legs under a skirt or dress), so no trace of the
+   old garment stays;
 3. the garment's trunk parts (torso, skirt), then bare arms (in front of the torso: an arm crossing the body
    stays in front), then the sleeves / trouser legs, each part with its own affine (`skeleton`);
 4. for a lower garment, the person's own arms and hands from the source where they hang in front of the hips.
-Skin and garment are multiplied by the source's shading (`body.shading`). The keypoints and each part's map
-follow the source's optical flow, pulled toward the detections (`motion`), and the fill under the garment
-(background and skin) is averaged along the same flow: the output moves as the source does.
+Skin and garment are multiplied by the source's shading (`body.shading`), painted limbs also by their roundness.
+The keypoints and each part's map follow the source's optical flow, pulled toward the detections (`motion`), and
+what replaces the old garment (background and skin) and the old garment's segmentation are averaged along the
+same flow: the output moves as the source does.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import numpy as np
 from tryon_cli.engines.base import CropFrame, GarmentInput
 from tryon_cli.engines.warp import body as bodies
 from tryon_cli.engines.warp.matte import garment_matte
+from tryon_cli.engines.warp.old_garment import from_contrast, old_garment
 from tryon_cli.engines.warp.skeleton import (blend, label_parts, limb_transform, parts_for, root_weight, scale_of,
                                              trunk_transform)
 from tryon_cli.engines.warp.stabilize import PoseFiller
@@ -31,8 +36,12 @@ SKIN_OVER = {"upper": ("arms_over",), "dress": ("arms_over",), "lower": ()}
 EDGE_SOFTNESS = 0.004  # blur of the skin regions' edges, in crop heights
 BODY_FADE = 0.03  # how far off the body the source's shading fades out, in crop heights
 ROI_MARGIN = 0.04
-CLOTH_CONTRAST = 30  # colour distance (0-255) from the inpainted background above which a pixel is old cloth
 CRACK = 0.012
+# The old garment's segmentation (GrabCut, `old_garment`) is averaged along the flow too: alone it flipped on a
+# dark bag beside a black dress. It runs every SEGMENT_EVERY frames (it is the engine's dearest step, ~40 ms);
+# in between, last frame's is carried along the flow.
+OLD_CLOTH_RENEW = 0.5
+SEGMENT_EVERY = 2
 ROOT_STEPS = (0.33, 0.67)  # the in-between turns of a sleeve's root (see `GarmentDresser.__init__`)  # widest gap between garment parts that is closed, in crop heights  # the working box's margin around the mask, in crop heights
 
 
@@ -61,6 +70,8 @@ class GarmentDresser:
         self.steady = MotionTracker(self.motion)
         self.track_points = KeypointTracker(self.motion)
         self.fill = FlowAveraged(self.motion)
+        self.old_cloth = FlowAveraged(self.motion, OLD_CLOTH_RENEW)
+        self.dressed = 0  # frames dressed so far
         self.skin = bodies.SkinTone()
         self.reference: float | None = None
 
@@ -101,17 +112,27 @@ class GarmentDresser:
         self.reference = self.reference or max(scene, 1.0)
         skin_here = bodies.skin_likelihood(source)[..., None]
         background = bodies.background_fill(source, mask)
-        # The old garment: what in the mask is neither skin nor the background's continuation; its light and
-        # folds are what the new garment takes over.
-        cloth = mask & (np.abs(source - background).max(axis=2) > CLOTH_CONTRAST) & (skin_here[..., 0] < 0.5)
+        # The old garment: only it is replaced; the rest of the mask (the wall around the person, a bare arm, the
+        # skirt below a top) stays the source's own pixels. Its light and folds are what the new garment takes over.
+        if self.dressed % SEGMENT_EVERY == 0:
+            found, renew = old_garment(source, mask, body, skin_here[..., 0], background, self.category), None
+        else:  # last frame's carried on; the plain colour test only where the mask is new
+            found, renew = from_contrast(source, mask, skin_here[..., 0], background), 0.0
+        self.dressed += 1
+        old_cloth = self.old_cloth(found[..., None], box, crop_shape, mask, renew)
+        # Shading is measured where this frame's own finding and the flow-carried average agree: at a moving edge
+        # they differ, and the source's light there is of what moved in (the wall behind).
+        cloth = (old_cloth[..., 0] > 0.5) & (found > 0.5)
         shade = bodies.shading(low, cloth, _soft(cloth, BODY_FADE * crop_height), crop_height,
                                scene / self.reference)
         skin = self.skin.update(source, mask, body).astype(np.float32)
         soft = EDGE_SOFTNESS * crop_height
 
-        # Skin: the source's own pixels where they look like skin (a bare neck or arm stays itself), else the
-        # person's skin tone under the source's shading.
-        skin_colour = skin_here * source + (1 - skin_here) * skin[None, None, :] * shade[..., None]
+        # Skin where the old cloth was: the person's skin tone under the source's shading; a forearm crossing in
+        # front of the garment keeps the source's own pixels where they look like skin.
+        limbs = np.maximum(np.maximum(arms_under, arms_over), regions["legs"])
+        painted_skin = skin[None, None, :] * (shade * bodies.roundness(body, limbs))[..., None]
+        skin_colour = skin_here * source + (1 - skin_here) * painted_skin
         under = np.zeros((height, width), np.float32)
         for name in SKIN_UNDER[self.category]:
             under = np.maximum(under, _soft(regions[name], soft))
@@ -136,8 +157,11 @@ class GarmentDresser:
         # Back to front: background, skin under the garment, the garment, forearms crossing in front of the
         # trunk (but behind their own sleeves).
         over *= 1 - limb_cover[..., 3]
-        result = background * (1 - under[..., None]) + skin_colour * under[..., None]
-        result = self.fill(result, box, crop_shape, mask)
+        # What replaces the old cloth (background, and skin where the body is) is made up frame by frame: it is
+        # averaged along the flow; the source's own pixels are not (they move as the source does already).
+        replacement = background * (1 - under[..., None]) + painted_skin * under[..., None]
+        replacement = self.fill(replacement, box, crop_shape, mask)
+        result = source + old_cloth * (replacement - source)
         result = result * (1 - garment[..., 3:]) + garment[..., :3]
         result = result * (1 - over[..., None]) + skin_colour * over[..., None]
         if self.category == "lower":

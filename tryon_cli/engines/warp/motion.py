@@ -98,23 +98,29 @@ class FlowAveraged:
     carried along the source's motion and renewed by `RENEW` each frame, it moves as the source does. Never used
     for the garment, whose sharp edges would ghost."""
 
-    def __init__(self, motion: CropMotion) -> None:
+    def __init__(self, motion: CropMotion, renew: float = RENEW) -> None:
         self.motion = motion
-        self._last: np.ndarray | None = None  # (H, W, 4) float32: the layer and where it was defined
+        self.renew = renew
+        self._last: np.ndarray | None = None  # (H, W, C + 1) float32: the layer and where it was defined
 
     def __call__(self, layer: np.ndarray, box: tuple[tuple[int, int], tuple[int, int]],
-                 crop_shape: tuple[int, int], defined: np.ndarray) -> np.ndarray:
-        """`layer` (float32, the box's pixels) averaged with last frame's; `defined` (the box's bool mask) says
-        where this frame's layer is used."""
+                 crop_shape: tuple[int, int], defined: np.ndarray, renew: float | None = None) -> np.ndarray:
+        """`layer` (float32 (h, w, C), the box's pixels) averaged with last frame's; `defined` (the box's bool
+        mask) says where this frame's layer is used. `renew` replaces the layer's own rate for this frame (0:
+        last frame's carried on wherever it is known, `layer` only where it is not)."""
+        renew = self.renew if renew is None else renew
         (y0, y1), (x0, x1) = box
-        carried = None if self._last is None or self._last.shape[:2] != crop_shape else self.motion.pull_back(self._last)
+        channels = layer.shape[2]
+        carried = None
+        if self._last is not None and self._last.shape == (*crop_shape, channels + 1):
+            carried = self.motion.pull_back(self._last)
         out = layer
         if carried is not None:
-            known = carried[y0:y1, x0:x1, 3:]
-            out = layer + (1 - RENEW) * known * (carried[y0:y1, x0:x1, :3] - layer)
-        self._last = np.zeros((*crop_shape, 4), np.float32)
-        self._last[y0:y1, x0:x1, :3] = out
-        self._last[y0:y1, x0:x1, 3] = defined
+            known = carried[y0:y1, x0:x1, channels:]
+            out = layer + (1 - renew) * known * (carried[y0:y1, x0:x1, :channels] - layer)
+        self._last = np.zeros((*crop_shape, channels + 1), np.float32)
+        self._last[y0:y1, x0:x1, :channels] = out
+        self._last[y0:y1, x0:x1, channels] = defined
         return out
 
 
