@@ -22,9 +22,14 @@ J = BODY_INDEX
 # Radii of bare limbs, in trunk lengths (neck to mid-hip): a forearm is ~8 cm across a ~50 cm trunk.
 LIMB_RADII = {"shoulder-elbow": 0.075, "elbow-wrist": 0.06, "hip-knee": 0.14, "knee-ankle": 0.085}
 FRONT_INSET = 0.15
+# Skin painted behind the garment is drawn this much wider than the limb: it only shows where the old garment
+# was (elsewhere the source stays), and a capsule that lags the arm by a few pixels left the wall showing
+# between a new short sleeve and the source's bare forearm.
+BEHIND_SLACK = 1.4
 LIMB_SHADE = 0.3  # how much darker a painted limb is at its edge than on its axis (`roundness`)
 SHADING_SIGMA = 0.012  # low-pass of the source's luminance, in crop heights: keeps folds, drops the old print
 WIDE_SIGMA = 0.06  # the wider average that folds and shadows are measured against, in crop heights
+WIDE_STEP = 4  # ... computed at 1/WIDE_STEP of the size (`_wide_blur`)
 SHADING_RANGE = (0.75, 1.12)  # how much darker / brighter than its surroundings a fold or shadow may make cloth
 SHADING_FLOOR = 48.0  # grey levels added to both sides of the ratio (see `shading`)
 LIGHTING_RANGE = (0.7, 1.3)  # how far the scene's lighting may change the garment's brightness
@@ -42,12 +47,13 @@ def capsule(canvas: np.ndarray, a, b, radius: float) -> None:
     """Draws 1 on uint8 `canvas` along the segment a-b, `radius` pixels each side; nothing if a point is missing."""
     if a is None or b is None:
         return
-    cv2.line(canvas, tuple(int(round(v)) for v in a), tuple(int(round(v)) for v in b), 1,
+    cv2.line(canvas, pixel(a), pixel(b), 1,
              max(1, int(round(2 * radius))), cv2.LINE_AA)
 
 
 def limb_region(body: np.ndarray, limbs: tuple[str, ...], shape: tuple[int, int]) -> np.ndarray:
-    """uint8 0/1 capsules of the bare `limbs` ("arms", "legs") of both sides."""
+    """uint8 0/1 capsules of the bare `limbs` ("arms", "legs") of both sides, behind the garment
+    (`BEHIND_SLACK` wide)."""
     canvas = np.zeros(shape, np.uint8)
     scale = torso_length(body)
     if scale is None:
@@ -58,7 +64,7 @@ def limb_region(body: np.ndarray, limbs: tuple[str, ...], shape: tuple[int, int]
         for side in "rl":
             for a, b in zip(chain, chain[1:]):
                 capsule(canvas, keypoint(body, f"{side}_{a}"), keypoint(body, f"{side}_{b}"),
-                         LIMB_RADII[f"{a}-{b}"] * scale)
+                        BEHIND_SLACK * LIMB_RADII[f"{a}-{b}"] * scale)
     return canvas
 
 
@@ -72,14 +78,15 @@ def roundness(body: np.ndarray, limbs: np.ndarray) -> np.ndarray:
             for a, b in zip(chain, chain[1:]):
                 start, end = keypoint(body, f"{side}_{a}"), keypoint(body, f"{side}_{b}")
                 if start is not None and end is not None:
-                    cv2.line(bones, _pixel(start), _pixel(end), 0, 1)
+                    cv2.line(bones, pixel(start), pixel(end), 0, 1)
     to_bone = cv2.distanceTransform(bones, cv2.DIST_L2, 3)
     to_edge = cv2.distanceTransform(limbs.astype(np.uint8), cv2.DIST_L2, 3)
     across = to_bone / np.maximum(to_bone + to_edge, 1e-3)
     return 1.0 - LIMB_SHADE * across ** 2 * (limbs > 0)
 
 
-def _pixel(point) -> tuple[int, int]:
+def pixel(point) -> tuple[int, int]:
+    """The integer pixel (x, y) nearest to `point`, as OpenCV's drawing takes it."""
     return int(round(float(point[0]))), int(round(float(point[1])))
 
 
@@ -93,10 +100,12 @@ def arm_regions(body: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, n
     trunk = trunk_polygon(body)
     for side in "rl":
         shoulder, elbow, wrist = (keypoint(body, f"{side}_{j}") for j in ("shoulder", "elbow", "wrist"))
-        capsule(behind, shoulder, elbow, LIMB_RADII["shoulder-elbow"] * scale)
+        capsule(behind, shoulder, elbow, BEHIND_SLACK * LIMB_RADII["shoulder-elbow"] * scale)
         crosses = trunk is not None and elbow is not None and wrist is not None and any(
             cv2.pointPolygonTest(trunk, (float(p[0]), float(p[1])), False) > 0 for p in (wrist, (elbow + wrist) / 2))
-        capsule(front if crosses else behind, elbow, wrist, LIMB_RADII["elbow-wrist"] * scale)
+        # In front of the garment a forearm is drawn as wide as it is: there no old garment bounds it.
+        radius = LIMB_RADII["elbow-wrist"] * scale
+        capsule(front if crosses else behind, elbow, wrist, radius if crosses else BEHIND_SLACK * radius)
     return behind, front
 
 
@@ -210,7 +219,7 @@ def shading(low: np.ndarray, cloth: np.ndarray, body_weight: np.ndarray, crop_he
     sigma = WIDE_SIGMA * crop_height
     # A little weight everywhere, so the average is defined where no cloth is near (it is then ~1 anyway).
     weight = cloth.astype(np.float32) + 0.02
-    wide = cv2.GaussianBlur(low * weight, (0, 0), sigma) / np.maximum(cv2.GaussianBlur(weight, (0, 0), sigma), 1e-3)
+    wide = _wide_blur(low * weight, sigma) / np.maximum(_wide_blur(weight, sigma), 1e-3)
     # On a dark old garment a few grey levels of noise or texture are a large ratio: the floor damps them.
     ratio = (low + SHADING_FLOOR) / (wide + SHADING_FLOOR)
     # The typical cloth pixel is neither lit nor shaded: the ratio's median on the cloth is brought back to 1.
@@ -218,3 +227,12 @@ def shading(low: np.ndarray, cloth: np.ndarray, body_weight: np.ndarray, crop_he
         ratio /= max(float(np.median(ratio[cloth])), 1e-3)
     ratio = np.clip(ratio, *SHADING_RANGE)
     return (1.0 + body_weight * (ratio - 1.0)) * float(np.clip(lighting, *LIGHTING_RANGE))
+
+
+def _wide_blur(image: np.ndarray, sigma: float) -> np.ndarray:
+    """A Gaussian blur of `sigma` pixels (tens of pixels here), done at a quarter of the size: what it keeps is
+    smooth over many pixels, and at full size the two blurs of `shading` took a tenth of the engine's time."""
+    height, width = image.shape[:2]
+    small = cv2.resize(image, (max(1, width // WIDE_STEP), max(1, height // WIDE_STEP)), interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small, (0, 0), sigma / WIDE_STEP)
+    return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from tryon_cli.engines.warp.body import LIMB_RADII, capsule, keypoint, quadrilateral, trunk_polygon
+from tryon_cli.engines.warp.body import LIMB_RADII, capsule, keypoint, pixel, quadrilateral, trunk_polygon
 from tryon_cli.preprocess.masks import torso_length
 
 SCALE = 2  # GrabCut runs at 1/SCALE of the box's size
@@ -81,7 +81,7 @@ def _feet(body: np.ndarray, shape: tuple[int, int], scale: float) -> np.ndarray:
         if ankle is None:
             continue
         direction = np.zeros(2) if knee is None else (ankle - knee) / max(float(np.linalg.norm(ankle - knee)), 1.0)
-        cv2.circle(canvas, _pixel(ankle + 0.5 * radius * direction), int(round(radius)), 1, -1)
+        cv2.circle(canvas, pixel(ankle + 0.5 * radius * direction), int(round(radius)), 1, -1)
     return canvas.astype(np.float32)
 
 
@@ -117,7 +117,7 @@ def _seeds(mask: np.ndarray, standing_out: np.ndarray, body: np.ndarray, skin: n
         capsule(person, keypoint(body, f"{side}_ankle"), keypoint(body, f"{side}_ankle"), 2 * margin)  # the feet
     head = keypoint(body, "nose") if keypoint(body, "nose") is not None else keypoint(body, "neck")
     if head is not None:
-        cv2.circle(person, _pixel(head), int(round(HEAD_RADIUS * scale)), 1, -1)
+        cv2.circle(person, pixel(head), int(round(HEAD_RADIUS * scale)), 1, -1)
     if trunk is not None:
         cv2.fillConvexPoly(person, _rounded(trunk_polygon(body, -PERSON_MARGIN)), 1)
     _limbs(person, body, category, REACH * scale, margin)
@@ -140,10 +140,6 @@ def _core(body: np.ndarray, category: str) -> np.ndarray | None:
 
 def _rounded(polygon: np.ndarray) -> np.ndarray:
     return np.round(polygon.reshape(-1, 2)).astype(np.int32)
-
-
-def _pixel(point) -> tuple[int, int]:
-    return int(round(float(point[0]))), int(round(float(point[1])))
 
 
 def _limbs(canvas: np.ndarray, body: np.ndarray, category: str, radius: float, margin: float = 0.0) -> None:
