@@ -22,9 +22,10 @@ J = BODY_INDEX
 # Radii of bare limbs, in trunk lengths (neck to mid-hip): a forearm is ~8 cm across a ~50 cm trunk.
 LIMB_RADII = {"shoulder-elbow": 0.075, "elbow-wrist": 0.06, "hip-knee": 0.14, "knee-ankle": 0.085}
 FRONT_INSET = 0.15
-# Skin painted behind the garment is drawn this much wider than the limb: it only shows where the old garment
-# was (elsewhere the source stays), and a capsule that lags the arm by a few pixels left the wall showing
-# between a new short sleeve and the source's bare forearm.
+# An arm painted behind the garment is drawn this much wider than it is: it only shows where the old garment was
+# (elsewhere the source stays), and a capsule that lags the arm by a few pixels left the wall showing between a
+# new short sleeve and the source's bare forearm. Not the legs: wider, they merged into one pale column under a
+# long dress.
 BEHIND_SLACK = 1.4
 LIMB_SHADE = 0.3  # how much darker a painted limb is at its edge than on its axis (`roundness`)
 SHADING_SIGMA = 0.012  # low-pass of the source's luminance, in crop heights: keeps folds, drops the old print
@@ -52,8 +53,7 @@ def capsule(canvas: np.ndarray, a, b, radius: float) -> None:
 
 
 def limb_region(body: np.ndarray, limbs: tuple[str, ...], shape: tuple[int, int]) -> np.ndarray:
-    """uint8 0/1 capsules of the bare `limbs` ("arms", "legs") of both sides, behind the garment
-    (`BEHIND_SLACK` wide)."""
+    """uint8 0/1 capsules of the bare `limbs` ("arms", "legs") of both sides."""
     canvas = np.zeros(shape, np.uint8)
     scale = torso_length(body)
     if scale is None:
@@ -64,7 +64,7 @@ def limb_region(body: np.ndarray, limbs: tuple[str, ...], shape: tuple[int, int]
         for side in "rl":
             for a, b in zip(chain, chain[1:]):
                 capsule(canvas, keypoint(body, f"{side}_{a}"), keypoint(body, f"{side}_{b}"),
-                        BEHIND_SLACK * LIMB_RADII[f"{a}-{b}"] * scale)
+                        LIMB_RADII[f"{a}-{b}"] * scale)
     return canvas
 
 
