@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 
 from tryon_cli.engines.warp.body import LIMB_RADII, capsule, keypoint, pixel, quadrilateral, trunk_polygon
+from tryon_cli.preprocess.masks import AGNOSTIC_GREY as PAD_VALUE
 from tryon_cli.preprocess.masks import torso_length
 
 SCALE = 2  # GrabCut runs at 1/SCALE of the box's size
@@ -52,7 +53,7 @@ def old_garment(source: np.ndarray, mask: np.ndarray, body: np.ndarray, skin: np
     background (H, W, 3) for the fallback test."""
     scale = torso_length(body)
     contrast = from_contrast(source, mask, skin, background)
-    labels = None if scale is None else _seeds(mask, mask & (contrast > 0.5), body, skin, scale, category)
+    labels = None if scale is None else _seeds(source, mask, mask & (contrast > 0.5), body, skin, scale, category)
     if labels is None:
         return contrast
     height, width = mask.shape
@@ -92,8 +93,8 @@ def from_contrast(source: np.ndarray, mask: np.ndarray, skin: np.ndarray, backgr
     return np.clip((distance - low) / (high - low), 0.0, 1.0) * (1 - skin) * mask
 
 
-def _seeds(mask: np.ndarray, standing_out: np.ndarray, body: np.ndarray, skin: np.ndarray, scale: float,
-           category: str) -> np.ndarray | None:
+def _seeds(source: np.ndarray, mask: np.ndarray, standing_out: np.ndarray, body: np.ndarray, skin: np.ndarray,
+           scale: float, category: str) -> np.ndarray | None:
     """uint8 GrabCut labels of the box, or None without a trunk to seed the garment from. `standing_out`: the
     mask's pixels that differ from the inpainted background."""
     core = _core(body, category)
@@ -122,7 +123,9 @@ def _seeds(mask: np.ndarray, standing_out: np.ndarray, body: np.ndarray, skin: n
         cv2.fillConvexPoly(person, _rounded(trunk_polygon(body, -PERSON_MARGIN)), 1)
     _limbs(person, body, category, REACH * scale, margin)
     labels = np.full(shape, cv2.GC_PR_BGD, np.uint8)
-    labels[~mask.astype(bool) & (person == 0)] = cv2.GC_BGD
+    # The crop's padding (exact grey where it reaches past the frame) is no background to learn colours from.
+    padding = (source == PAD_VALUE).all(axis=2)
+    labels[~mask.astype(bool) & (person == 0) & ~padding] = cv2.GC_BGD
     labels[standing_out & (reach > 0)] = cv2.GC_PR_FGD
     sure = np.zeros(shape, np.uint8)
     cv2.fillConvexPoly(sure, _rounded(core), 1)
@@ -144,10 +147,15 @@ def _rounded(polygon: np.ndarray) -> np.ndarray:
 
 def _limbs(canvas: np.ndarray, body: np.ndarray, category: str, radius: float, margin: float = 0.0) -> None:
     """Capsules along the bones that the `category`'s garment covers: `radius` (pixels per unit of
-    body.LIMB_RADII) times each bone's radius, plus `margin` pixels."""
+    body.LIMB_RADII) times each bone's radius, plus `margin` pixels. The last bone of a limb stops its round cap
+    at the wrist or ankle: no garment goes past them (what the hand holds is not the sleeve)."""
     for chain in LIMB_CHAINS[category]:
         names = _BONES[chain]
         for side in "rl":
             for a, b in zip(names, names[1:]):
-                capsule(canvas, keypoint(body, f"{side}_{a}"), keypoint(body, f"{side}_{b}"),
-                        radius * LIMB_RADII[f"{a}-{b}"] + margin)
+                start, end = keypoint(body, f"{side}_{a}"), keypoint(body, f"{side}_{b}")
+                width = radius * LIMB_RADII[f"{a}-{b}"] + margin
+                if start is not None and end is not None and b == names[-1]:
+                    length = float(np.linalg.norm(end - start))
+                    end = start + (end - start) * max(0.0, 1.0 - width / max(length, 1.0))
+                capsule(canvas, start, end, width)
