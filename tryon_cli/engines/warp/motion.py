@@ -10,9 +10,9 @@ So, between consecutive source crops, the optical flow (OpenCV DIS, `CropMotion`
   (1 - PULL)^frames), while the motion itself comes from the pixels;
 - the body keypoints (`KeypointTracker`), the same way, so the regions drawn from them (bare arms, chest, legs)
   move with the source too;
-- the fill behind the garment (inpainted background and painted skin, `FlowAveraged`): last frame's, moved
+- what replaces the old garment (inpainted background and painted skin, `FlowAveraged`): last frame's, moved
   along the flow, renewed by `RENEW` a frame. Smooth content, so averaging does not ghost; the garment itself
-  is never averaged (its sharp edges would).
+  is never averaged (its sharp edges would). The old garment's segmentation is averaged the same way.
 Where the source has no texture (a plain cardigan on a white wall) the flow sees no motion, so there the pull
 grows toward 1 and the detection leads (`CropMotion.trust`, Shi-Tomasi's measure): without that, a sleeve over
 such cloth stayed behind its arm. Causal: the engine still streams. A part the pose cannot fit in a frame (a
@@ -94,9 +94,9 @@ class FlowAveraged:
     """A layer that is recomputed each frame, averaged with its last frame's value carried along the flow.
 
     For smooth, made-up content (the background inpainted behind the old garment, skin painted where sleeves
-    were): recomputed from a region whose outline moves, it changes a little every frame, which is flicker;
-    carried along the source's motion and renewed by `RENEW` each frame, it moves as the source does. Never used
-    for the garment, whose sharp edges would ghost."""
+    were, and the old garment's segmentation): recomputed from a region whose outline moves, it changes a little
+    every frame, which is flicker; carried along the source's motion and renewed by `renew` each frame, it moves
+    as the source does. Never used for the garment, whose sharp edges would ghost."""
 
     def __init__(self, motion: CropMotion, renew: float = RENEW) -> None:
         self.motion = motion
