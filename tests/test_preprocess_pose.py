@@ -135,6 +135,54 @@ def test_track_detections_fills_a_gap_names_empty_frames_and_notes_crowds():
     assert any("frame(s) 4-23" in note for note in poses.notes)
 
 
+def _turning_body(yaw: float, x: float = 320.0) -> np.ndarray:
+    """An OpenPose-18 body at `yaw` (0: facing the camera, the right side on the image's left; pi: from the back):
+    each paired joint at its half-width times cos(yaw) from the centre line."""
+    body = np.zeros((18, 3), np.float32)
+    half_widths = {"shoulder": 45, "elbow": 55, "wrist": 60, "hip": 30, "knee": 28, "ankle": 26, "eye": 8, "ear": 14}
+    heights = {"shoulder": 120, "elbow": 190, "wrist": 250, "hip": 260, "knee": 360, "ankle": 450, "eye": 60, "ear": 65}
+    for joint, half in half_widths.items():
+        body[BODY_INDEX[f"r_{joint}"]] = (x - half * np.cos(yaw), heights[joint], 0.9)
+        body[BODY_INDEX[f"l_{joint}"]] = (x + half * np.cos(yaw), heights[joint], 0.9)
+    body[BODY_INDEX["nose"]], body[BODY_INDEX["neck"]] = (x, 55, 0.9), (x, 118, 0.9)
+    return body
+
+
+def _tracked(bodies: list[np.ndarray], hands: list[np.ndarray]) -> PoseSequence:
+    detections = [[Detection(box=_box(200, 40, 460), score=0.9, body=b, hands=h, face=np.zeros((68, 3), np.float32),
+                             wholebody=np.zeros((133, 3), np.float32))] for b, h in zip(bodies, hands)]
+    return track_detections(detections, height=480, width=640, fps=25, backend="test", smooth=False)
+
+
+def test_left_and_right_swapped_by_the_detector_are_swapped_back():
+    """Seen from the back, walking slowly: the detector swaps the sides in frames 10-14 and 20 and puts both
+    shoulders in the middle in frame 17; tracked, every other frame has the sides where frame 0 has them, and the
+    hands follow their body."""
+    truth = [_turning_body(np.pi, 300 + 2 * t) for t in range(30)]
+    hands = [np.stack([np.full((21, 3), 1.0, np.float32), np.full((21, 3), 2.0, np.float32)]) for _ in truth]
+    seen = [b.copy() for b in truth]
+    seen_hands = [h.copy() for h in hands]
+    for t in (10, 11, 12, 13, 14, 20):
+        seen[t] = seen[t][tracking.MIRRORED]
+        seen_hands[t] = seen_hands[t][::-1]
+    for joint in ("r_shoulder", "l_shoulder"):
+        seen[17][BODY_INDEX[joint], 0] = seen[17][BODY_INDEX["neck"], 0]
+    poses = _tracked(seen, seen_hands)
+    for t in range(30):
+        if t != 17:
+            np.testing.assert_allclose(poses.body[t], truth[t], err_msg=f"frame {t}")
+            np.testing.assert_allclose(poses.hands[t], hands[t], err_msg=f"frame {t}")
+
+
+def test_a_real_turn_keeps_the_detectors_sides():
+    """Turning from the front to the back over a second, through a side view, labelled anatomically: nothing is
+    swapped (a back view keeps the sides that tell it from a front view)."""
+    truth = [_turning_body(np.pi * t / 24) for t in range(40)]
+    hands = [np.zeros((2, 21, 3), np.float32) for _ in truth]
+    poses = _tracked(truth, hands)
+    np.testing.assert_allclose(poses.body, np.stack(truth))
+
+
 def test_no_person_anywhere_is_one_clear_error():
     with pytest.raises(InputError, match="no person found in clip.mp4 \\(frames 0-2\\)"):
         track_detections([[], [], []], height=10, width=10, fps=25, source="clip.mp4")

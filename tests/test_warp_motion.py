@@ -164,3 +164,18 @@ def test_a_parts_position_and_shape_are_pulled_at_their_own_rates(samples):
     position = lambda m: m[:, :2] @ centre + m[:, 2]
     assert np.allclose(position(out) - position(fitted), (1 - motion.PULL) * np.array([20.0, 0.0]))
     assert np.isclose(out[0, 0], fitted[0, 0] * (0.8 + 0.2 * motion.SHAPE_PULL))
+
+
+def test_a_mirrored_fit_is_taken_as_it_is(samples):
+    """The person turned past the side view: the fit is the mirror image of the carried map. Pulled between the
+    two, the part would pass through a strip (its width times 1 - 2 SHAPE_PULL); it takes the fit at once. An
+    unmirrored fit is still pulled."""
+    fits = [true_map(t) for t in range(6)]
+    mirrored = true_map(6)
+    centre_x = samples[:, 0].mean()
+    mirrored[0, 0] *= -1
+    mirrored[0, 2] += 2 * 0.8 * centre_x  # the part's centre stays where it was
+    maps = run(fits + [mirrored], samples)
+    np.testing.assert_allclose(maps[-1], mirrored)
+    pulled = run(fits + [true_map(6) + np.array([[0.1, 0, 0], [0, 0, 0]])], samples)[-1]
+    assert not np.allclose(pulled, true_map(6) + np.array([[0.1, 0, 0], [0, 0, 0]]))

@@ -4,8 +4,10 @@
    few frames without a match, so a missed detection does not split it).
 2. `main_track`: the subject is the track with the most accumulated presence (box size x confidence summed over
    all frames), so a passer-by who is briefly larger does not win.
-3. `interpolate_gaps`: short runs of missing keypoints are filled linearly between the frames around them.
-4. `one_euro`: the One-Euro filter (Casiez et al., CHI 2012) per coordinate: strong smoothing when a point is
+3. `consistent_sides`: a frame whose left and right joints the detector swapped (it does, flickering, on a
+   person seen from the back) is swapped back, so each side's joints move continuously.
+4. `interpolate_gaps`: short runs of missing keypoints are filled linearly between the frames around them.
+5. `one_euro`: the One-Euro filter (Casiez et al., CHI 2012) per coordinate: strong smoothing when a point is
    still (jitter), a cutoff that rises with speed so fast motion is followed without lag.
 `track_detections` chains them on a backend's per-frame detections (`human_pose.Detection`: box, score, points).
 """
@@ -19,10 +21,28 @@ from typing import Iterable
 import numpy as np
 
 from tryon_cli.errors import InputError
-from tryon_cli.preprocess.keypoints import PoseSequence
+from tryon_cli.preprocess.keypoints import BODY_NAMES, PoseSequence
 
 MAX_GAP_FRAMES = 12
 """Longest run of frames without a detected point that is filled by interpolation (half a second at 24 fps)."""
+
+SWAP_RATIO = 0.5
+"""A frame's sides are swapped when, swapped, its paired joints lie at most this fraction of the distance from the
+previous frame's that they lie unswapped: clearly closer (seen from the side, the two shoulders nearly coincide,
+and either labelling is as good)."""
+MIN_SWAP_DISTANCE = 0.02
+"""... and when unswapped they jumped by at least this fraction of the frame height on average."""
+CLEAR_SEPARATION = 0.5
+"""A frame whose paired joints are at least this fraction of the clip's median distance from their other side's
+counterparts says which side is which; closer (a side view, or both shoulders put in the middle) it does not."""
+SIDE_MEMORY_FRAMES = 2
+"""How many frames after it a clear frame is the reference: the detector's frame with both shoulders put in the
+middle, between two swapped ones, is one frame (3DV-TON's model_1, seen from the back), while a real turn through
+a side view shows more unclear frames (a half turn in a second at 25 fps: five), after which the detector's own
+labels are taken."""
+MIRRORED = np.array([BODY_NAMES.index(name.replace("r_", "@").replace("l_", "r_").replace("@", "l_"))
+                     for name in BODY_NAMES])
+"""OpenPose-18 index of each joint's other side's counterpart (the nose and neck are their own)."""
 
 
 @dataclass
@@ -116,6 +136,38 @@ def interpolate_gaps(points: np.ndarray, max_gap: int) -> np.ndarray:
     return out
 
 
+def consistent_sides(body: np.ndarray, height: int) -> np.ndarray:
+    """bool (T,): the frames of `body (T, 18, 3)` whose left and right joints are to be swapped.
+
+    Each frame is decided against the last clear frame (its paired joints at least `CLEAR_SEPARATION` x the clip's
+    median apart from their counterparts; as it stands after its own swap) of the last `SIDE_MEMORY_FRAMES`
+    frames: a frame in which the detector put both shoulders together is no evidence of either labelling. Past
+    that memory (a person turning through a side view) the detector's labels are taken as they are, so a back
+    view keeps the anatomical sides that tell it from a front view. A swap needs a clear win (`SWAP_RATIO`) and a
+    real jump (`MIN_SWAP_DISTANCE`)."""
+    paired = MIRRORED != np.arange(len(MIRRORED))
+    seen = body[:, :, 2] > 0
+    both_sides = seen & seen[:, MIRRORED] & paired
+    separation = np.array([np.linalg.norm(points[mask, :2] - points[MIRRORED][mask, :2], axis=1).mean()
+                           if mask.sum() >= 2 else 0.0 for points, mask in zip(body, both_sides)])
+    typical = float(np.median(separation[separation > 0])) if (separation > 0).any() else 0.0
+    swaps = np.zeros(len(body), bool)
+    reference, reference_t = None, None
+    for t, points in enumerate(body):
+        if not seen[t].any():
+            continue
+        if reference is not None and t - reference_t <= SIDE_MEMORY_FRAMES:
+            mirrored = points[MIRRORED]
+            both = paired & seen[t] & (reference[:, 2] > 0) & (mirrored[:, 2] > 0)
+            if both.sum() >= 2:
+                stay = np.linalg.norm(points[both, :2] - reference[both, :2], axis=1).mean()
+                swap = np.linalg.norm(mirrored[both, :2] - reference[both, :2], axis=1).mean()
+                swaps[t] = stay >= MIN_SWAP_DISTANCE * height and swap <= SWAP_RATIO * stay
+        if separation[t] >= CLEAR_SEPARATION * typical:
+            reference, reference_t = (points[MIRRORED] if swaps[t] else points), t
+    return swaps
+
+
 def _smoothing_factor(cutoff: np.ndarray | float, dt: float) -> np.ndarray | float:
     tau = 1.0 / (2 * math.pi * cutoff)
     return 1.0 / (1.0 + tau / dt)
@@ -195,6 +247,12 @@ def track_detections(
             body[t] = d.body
             if has_hands and d.hands is not None:
                 hands[t], face[t], wholebody[t] = d.hands, d.face, d.wholebody
+
+    swapped = consistent_sides(body, height)
+    body[swapped] = body[swapped][:, MIRRORED]
+    if hands is not None:
+        hands[swapped] = hands[swapped][:, ::-1]  # (2, 21, 3): the left hand, then the right one
+    # `wholebody` (kept as the detector gave it, drawn nowhere) and the face are not swapped.
 
     def refine(points: np.ndarray) -> np.ndarray:
         flat = points.reshape(count, -1, 3)

@@ -159,6 +159,12 @@ def _pulled(carried: np.ndarray, fitted: np.ndarray, centre: np.ndarray, pull: f
     return np.concatenate([linear, (target - linear @ centre)[:, None]], axis=1)
 
 
+def _mirrors(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether one of the two 2x3 maps is the other's mirror image (their linear parts' determinants differ in
+    sign)."""
+    return float(np.linalg.det(a[:, :2])) * float(np.linalg.det(np.asarray(b, np.float64)[:, :2])) < 0
+
+
 def part_samples(alpha: np.ndarray) -> np.ndarray:
     """(N, 2) float64 garment pixels (x, y) of a part's alpha, on a grid of `SAMPLE_STEP`."""
     ys, xs = np.nonzero(alpha[::SAMPLE_STEP, ::SAMPLE_STEP] > 0.5)
@@ -176,7 +182,9 @@ class MotionTracker:
         """The map of part `name` this frame, from last frame's carried by the flow and the keypoint fit
         `fitted` (None: the pose gives none this frame)."""
         carried, trust = self._carried(self.maps.get(name), samples)
-        if carried is None:
+        if carried is None or (fitted is not None and _mirrors(carried, fitted)):
+            # Across a reflection (the person turned past the side view, so the fit is mirrored) every map between
+            # the two squeezes the garment to a strip: the fit is taken as it is.
             matrix = fitted
         elif fitted is None:
             matrix = carried
