@@ -21,6 +21,7 @@ from tryon_cli.preprocess.masks import torso_length
 J = BODY_INDEX
 # Radii of bare limbs, in trunk lengths (neck to mid-hip): a forearm is ~8 cm across a ~50 cm trunk.
 LIMB_RADII = {"shoulder-elbow": 0.075, "elbow-wrist": 0.06, "hip-knee": 0.14, "knee-ankle": 0.085}
+LIMB_JOINTS = {"arms": ("shoulder", "elbow", "wrist"), "legs": ("hip", "knee", "ankle")}  # each side's chain
 FRONT_INSET = 0.15
 # An arm painted behind the garment is drawn this much wider than it is: it only shows where the old garment was
 # (elsewhere the source stays), and a capsule that lags the arm by a few pixels left the wall showing between a
@@ -58,9 +59,8 @@ def limb_region(body: np.ndarray, limbs: tuple[str, ...], shape: tuple[int, int]
     scale = torso_length(body)
     if scale is None:
         return canvas
-    bones = {"arms": ("shoulder", "elbow", "wrist"), "legs": ("hip", "knee", "ankle")}
     for limb in limbs:
-        chain = bones[limb]
+        chain = LIMB_JOINTS[limb]
         for side in "rl":
             for a, b in zip(chain, chain[1:]):
                 capsule(canvas, keypoint(body, f"{side}_{a}"), keypoint(body, f"{side}_{b}"),
@@ -73,7 +73,7 @@ def roundness(body: np.ndarray, limbs: np.ndarray) -> np.ndarray:
     edges (1 - `LIMB_SHADE` (d / r)^2, d the distance from the bone, r to the capsule's edge), so a painted arm
     shows its outline against a painted chest or a wall of similar tone; 1 off the `limbs` capsules (0/1)."""
     bones = np.ones(limbs.shape, np.uint8)
-    for chain in (("shoulder", "elbow", "wrist"), ("hip", "knee", "ankle")):
+    for chain in LIMB_JOINTS.values():
         for side in "rl":
             for a, b in zip(chain, chain[1:]):
                 start, end = keypoint(body, f"{side}_{a}"), keypoint(body, f"{side}_{b}")

@@ -25,7 +25,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from tryon_cli.engines.warp.body import LIMB_RADII, capsule, keypoint, pixel, quadrilateral, trunk_polygon
+from tryon_cli.engines.warp.body import (LIMB_JOINTS, LIMB_RADII, capsule, keypoint, pixel, quadrilateral,
+                                         trunk_polygon)
 from tryon_cli.preprocess.masks import AGNOSTIC_GREY as PAD_VALUE
 from tryon_cli.preprocess.masks import torso_length
 
@@ -43,7 +44,6 @@ FOOT_RADIUS = 0.28  # trunk lengths: the discs over the feet (shoes) that are ne
 CONTRAST = (10.0, 22.0)
 MIN_SEEDS = 30  # pixels of each sure label GrabCut needs to fit its colour models
 LIMB_CHAINS = {"upper": ("arms",), "dress": ("arms", "legs"), "lower": ("legs",)}
-_BONES = {"arms": ("shoulder", "elbow", "wrist"), "legs": ("hip", "knee", "ankle")}
 
 
 def old_garment(source: np.ndarray, mask: np.ndarray, body: np.ndarray, skin: np.ndarray, background: np.ndarray,
@@ -110,7 +110,7 @@ def _seeds(source: np.ndarray, mask: np.ndarray, standing_out: np.ndarray, body:
     # Never sure background: near any bone (limbs, feet), the head and hair, and around the garment's reach.
     margin = PERSON_MARGIN * scale
     for chain in ("arms", "legs"):
-        names = _BONES[chain]
+        names = LIMB_JOINTS[chain]
         for side in "rl":
             for a, b in zip(names, names[1:]):
                 capsule(person, keypoint(body, f"{side}_{a}"), keypoint(body, f"{side}_{b}"), margin)
@@ -150,7 +150,7 @@ def _limbs(canvas: np.ndarray, body: np.ndarray, category: str, radius: float, m
     body.LIMB_RADII) times each bone's radius, plus `margin` pixels. The last bone of a limb stops its round cap
     at the wrist or ankle: no garment goes past them (what the hand holds is not the sleeve)."""
     for chain in LIMB_CHAINS[category]:
-        names = _BONES[chain]
+        names = LIMB_JOINTS[chain]
         for side in "rl":
             for a, b in zip(names, names[1:]):
                 start, end = keypoint(body, f"{side}_{a}"), keypoint(body, f"{side}_{b}")
