@@ -21,9 +21,10 @@ import cv2
 import numpy as np
 
 from tryon_cli.engines.base import CropFrame, GarmentInput
+from tryon_cli.preprocess.masks import torso_length
 from tryon_cli.engines.warp import body as bodies
 from tryon_cli.engines.warp.matte import garment_matte
-from tryon_cli.engines.warp.old_garment import from_contrast, old_garment
+from tryon_cli.engines.warp.old_garment import from_contrast, old_garment, person_region
 from tryon_cli.engines.warp.skeleton import (blend, label_parts, limb_transform, parts_for, root_weight, scale_of,
                                              trunk_transform)
 from tryon_cli.engines.warp.stabilize import PoseFiller
@@ -159,7 +160,7 @@ class GarmentDresser:
         over *= 1 - limb_cover[..., 3]
         # What replaces the old cloth (background, and skin where the body is) is made up frame by frame: it is
         # averaged along the flow; the source's own pixels are not (they move as the source does already).
-        replacement = background * (1 - under[..., None]) + painted_skin * under[..., None]
+        replacement = self._behind(source, mask, body) * (1 - under[..., None]) + painted_skin * under[..., None]
         replacement = self.fill(replacement, box, crop_shape, mask)
         result = source + old_cloth * (replacement - source)
         result = result * (1 - garment[..., 3:]) + garment[..., :3]
@@ -171,6 +172,15 @@ class GarmentDresser:
         out = source.copy()
         out[mask] = np.clip(result[mask] + 0.5, 0, 255).astype(np.uint8)
         return out
+
+    def _behind(self, source: np.ndarray, mask: np.ndarray, body: np.ndarray) -> np.ndarray:
+        """What is behind the person: the box inpainted from its surroundings away from the person
+        (`old_garment.person_region`). Inpainted from the mask's edge alone, the fill took in what crosses it
+        (a red skirt below a white top glowed into the top's sides, legs browned the wall between them)."""
+        trunk = torso_length(body)
+        if trunk is None:
+            return bodies.background_fill(source, mask)
+        return bodies.background_fill(source, mask | (person_region(body, mask.shape, trunk, self.category) > 0))
 
     def _limb(self, part, body: np.ndarray, scale: float, corner: tuple[int, int]) -> np.ndarray | None:
         """The smoothed affine of limb `part` in box pixels."""

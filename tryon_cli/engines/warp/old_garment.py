@@ -102,26 +102,11 @@ def _seeds(source: np.ndarray, mask: np.ndarray, standing_out: np.ndarray, body:
         return None
     shape = mask.shape
     reach = np.zeros(shape, np.uint8)  # within a limb's reach of the garment's bones
-    person = np.zeros(shape, np.uint8)  # anywhere the person may be, head and hair included
     trunk = trunk_polygon(body, 0.0)
     if trunk is not None:
         cv2.fillConvexPoly(reach, _rounded(trunk), 1)
     _limbs(reach, body, category, REACH * scale)
-    # Never sure background: near any bone (limbs, feet), the head and hair, and around the garment's reach.
-    margin = PERSON_MARGIN * scale
-    for chain in ("arms", "legs"):
-        names = LIMB_JOINTS[chain]
-        for side in "rl":
-            for a, b in zip(names, names[1:]):
-                capsule(person, keypoint(body, f"{side}_{a}"), keypoint(body, f"{side}_{b}"), margin)
-    for side in "rl":
-        capsule(person, keypoint(body, f"{side}_ankle"), keypoint(body, f"{side}_ankle"), 2 * margin)  # the feet
-    head = keypoint(body, "nose") if keypoint(body, "nose") is not None else keypoint(body, "neck")
-    if head is not None:
-        cv2.circle(person, pixel(head), int(round(HEAD_RADIUS * scale)), 1, -1)
-    if trunk is not None:
-        cv2.fillConvexPoly(person, _rounded(trunk_polygon(body, -PERSON_MARGIN)), 1)
-    _limbs(person, body, category, REACH * scale, margin)
+    person = person_region(body, shape, scale, category)
     labels = np.full(shape, cv2.GC_PR_BGD, np.uint8)
     # The crop's padding (exact grey where it reaches past the frame) is no background to learn colours from.
     padding = (source == PAD_VALUE).all(axis=2)
@@ -132,6 +117,27 @@ def _seeds(source: np.ndarray, mask: np.ndarray, standing_out: np.ndarray, body:
     _limbs(sure, body, category, BONE * scale)
     labels[(sure > 0) & mask.astype(bool) & (skin < 0.5)] = cv2.GC_FGD
     return labels
+
+
+def person_region(body: np.ndarray, shape: tuple[int, int], scale: float, category: str) -> np.ndarray:
+    """uint8 0/1: anywhere the person may be (never sure background): near any bone, the feet, the head and
+    hair, and around the trunk and the garment's reach of its bones, by `PERSON_MARGIN` trunk lengths."""
+    person = np.zeros(shape, np.uint8)
+    margin = PERSON_MARGIN * scale
+    for chain in LIMB_JOINTS.values():
+        for side in "rl":
+            for a, b in zip(chain, chain[1:]):
+                capsule(person, keypoint(body, f"{side}_{a}"), keypoint(body, f"{side}_{b}"), margin)
+    for side in "rl":
+        capsule(person, keypoint(body, f"{side}_ankle"), keypoint(body, f"{side}_ankle"), 2 * margin)  # the feet
+    head = keypoint(body, "nose") if keypoint(body, "nose") is not None else keypoint(body, "neck")
+    if head is not None:
+        cv2.circle(person, pixel(head), int(round(HEAD_RADIUS * scale)), 1, -1)
+    trunk = trunk_polygon(body, -PERSON_MARGIN)
+    if trunk is not None:
+        cv2.fillConvexPoly(person, _rounded(trunk), 1)
+    _limbs(person, body, category, REACH * scale, margin)
+    return person
 
 
 def _core(body: np.ndarray, category: str) -> np.ndarray | None:
