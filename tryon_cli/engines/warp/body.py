@@ -178,7 +178,7 @@ def skin_likelihood(image: np.ndarray) -> np.ndarray:
     return inside(cr, 135, 173) * inside(cb, 77, 127) * inside(y, 40, 255)
 
 
-def background_fill(source: np.ndarray, mask: np.ndarray) -> np.ndarray:
+def background_fill(source: np.ndarray, mask: np.ndarray, shrink: int = INPAINT_SCALE) -> np.ndarray:
     """float32 (H, W, 3): `source` with the `mask` region inpainted from its surroundings.
 
     The crop's padding (exact grey where the crop reaches past the frame) is no surrounding to take colour from:
@@ -189,7 +189,7 @@ def background_fill(source: np.ndarray, mask: np.ndarray) -> np.ndarray:
     cv2.drawContours(outline, contours, -1, 1, cv2.FILLED)
     mask = outline.astype(bool) | (source == PAD_VALUE).all(axis=2)
     height, width = mask.shape
-    small = (max(1, width // INPAINT_SCALE), max(1, height // INPAINT_SCALE))
+    small = (max(1, width // shrink), max(1, height // shrink))
     small_source = cv2.resize(source, small, interpolation=cv2.INTER_AREA)
     # Grown by a pixel at the small size, so no masked (old garment) pixel bleeds into the fill.
     small_mask = cv2.dilate((cv2.resize(mask.astype(np.uint8), small, interpolation=cv2.INTER_AREA) > 0)
