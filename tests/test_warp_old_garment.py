@@ -69,7 +69,8 @@ def make_scene():
         body[J[name]] = (*xy, 0.9)
     wall = mask & (cv2.dilate(cardigan | skin | skirt, np.ones((9, 9), np.uint8)) == 0)
     regions = {"cardigan": cv2.erode(cardigan, np.ones((5, 5), np.uint8)) > 0, "wall": wall,
-               "skin": (skin > 0) & mask, "bare forearms": (forearms & (1 - cardigan) > 0) & mask, "skirt": mask & (cv2.erode(skirt, np.ones((9, 9), np.uint8)) > 0)}
+               "skin": (skin > 0) & mask, "bare forearms": (forearms & (1 - cardigan) > 0) & mask,
+               "skirt": mask & (cv2.erode(skirt, np.ones((9, 9), np.uint8)) > 0)}
     return source, mask, body, regions
 
 

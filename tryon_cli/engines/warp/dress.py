@@ -3,9 +3,9 @@
 Layers, back to front, all inside the repaint mask only (outside it the source crop is returned untouched):
 1. the source itself, except where the old garment is (`old_garment`: GrabCut seeded by the pose): the wall
    around the person, bare arms, a skirt below a top stay the source's own pixels;
-2. over the old garment: the background inpainted from the mask's surroundings, and bare skin where the new
-   garment may leave the body open (the chest, the arms; the legs under a skirt or dress), so no trace of the
-   old garment stays;
+2. over the old garment: the background inpainted from its surroundings away from the person, and bare skin
+   where the new garment may leave the body open (the chest, the arms; the legs under a skirt or dress), so no
+   trace of the old garment stays;
 3. the garment's trunk parts (torso, skirt), then bare arms (in front of the torso: an arm crossing the body
    stays in front), then the sleeves / trouser legs, each part with its own affine (`skeleton`);
 4. for a lower garment, the person's own arms and hands from the source where they hang in front of the hips.
@@ -21,7 +21,6 @@ import cv2
 import numpy as np
 
 from tryon_cli.engines.base import CropFrame, GarmentInput
-from tryon_cli.preprocess.masks import torso_length
 from tryon_cli.engines.warp import body as bodies
 from tryon_cli.engines.warp.matte import garment_matte
 from tryon_cli.engines.warp.old_garment import from_contrast, old_garment, person_region
@@ -29,6 +28,7 @@ from tryon_cli.engines.warp.skeleton import (blend, label_parts, limb_transform,
                                              trunk_transform)
 from tryon_cli.engines.warp.stabilize import PoseFiller
 from tryon_cli.engines.warp.motion import CropMotion, FlowAveraged, KeypointTracker, MotionTracker, part_samples
+from tryon_cli.preprocess.masks import torso_length
 
 # Where bare skin is painted under the trunk parts, and which limbs are bare skin in front of them.
 # Arms are behind the trunk's garment (its sides overlap them) unless a forearm crosses in front of the trunk.
@@ -36,15 +36,15 @@ SKIN_UNDER = {"upper": ("chest", "arms_under"), "dress": ("chest", "legs", "arms
 SKIN_OVER = {"upper": ("arms_over",), "dress": ("arms_over",), "lower": ()}
 EDGE_SOFTNESS = 0.004  # blur of the skin regions' edges, in crop heights
 BODY_FADE = 0.03  # how far off the body the source's shading fades out, in crop heights
-ROI_MARGIN = 0.04
-CRACK = 0.012
+ROI_MARGIN = 0.04  # the working box's margin around the mask, in crop heights
+CRACK = 0.012  # widest gap between garment parts that is closed, in crop heights
 # The old garment's segmentation (GrabCut, `old_garment`) is averaged along the flow too: alone it flipped on a
 # dark bag beside a black dress. It runs every SEGMENT_EVERY frames (it is the engine's dearest step, ~40 ms);
 # in between, last frame's is carried along the flow.
 OLD_CLOTH_RENEW = 0.5
 SEGMENT_EVERY = 2
 BEHIND_SHRINK = 8  # the background behind the person is inpainted at 1/BEHIND_SHRINK of the size
-ROOT_STEPS = (0.33, 0.67)  # the in-between turns of a sleeve's root (see `GarmentDresser.__init__`)  # widest gap between garment parts that is closed, in crop heights  # the working box's margin around the mask, in crop heights
+ROOT_STEPS = (0.33, 0.67)  # the in-between turns of a sleeve's root (see `GarmentDresser.__init__`)
 
 
 class GarmentDresser:
@@ -156,8 +156,8 @@ class GarmentDresser:
         _over(garment, limb_cover)
         _close_cracks(garment, max(3, int(round(CRACK * crop_height)) | 1))
         garment[..., :3] *= shade[..., None]
-        # Back to front: background, skin under the garment, the garment, forearms crossing in front of the
-        # trunk (but behind their own sleeves).
+        # Back to front: the source, over the old garment what replaces it (background, skin under the garment),
+        # the garment, forearms crossing in front of the trunk (but behind their own sleeves).
         over *= 1 - limb_cover[..., 3]
         # What replaces the old cloth (background, and skin where the body is) is made up frame by frame: it is
         # averaged along the flow; the source's own pixels are not (they move as the source does already).
