@@ -28,8 +28,8 @@ MAX_GAP_FRAMES = 12
 
 SWAP_RATIO = 0.5
 """A frame's sides are swapped when, swapped, its paired joints lie at most this fraction of the distance from the
-previous frame's that they lie unswapped: clearly closer (seen from the side, the two shoulders nearly coincide,
-and either labelling is as good)."""
+reference frame's (`consistent_sides`) that they lie unswapped: clearly closer (seen from the side, the two
+shoulders nearly coincide, and either labelling is as good)."""
 MIN_SWAP_DISTANCE = 0.02
 """... and when unswapped they jumped by at least this fraction of the frame height on average."""
 CLEAR_SEPARATION = 0.5
