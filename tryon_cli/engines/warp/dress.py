@@ -23,7 +23,7 @@ import numpy as np
 from tryon_cli.engines.base import CropFrame, GarmentInput
 from tryon_cli.engines.warp import body as bodies
 from tryon_cli.engines.warp.matte import garment_matte
-from tryon_cli.engines.warp.old_garment import from_contrast, old_garment, person_region
+from tryon_cli.engines.warp.old_garment import old_garment, person_region
 from tryon_cli.engines.warp.skeleton import (blend, label_parts, limb_transform, parts_for, root_weight, scale_of,
                                              trunk_transform)
 from tryon_cli.engines.warp.stabilize import PoseFiller
@@ -116,10 +116,10 @@ class GarmentDresser:
         background = bodies.background_fill(source, mask)
         # The old garment: only it is replaced; the rest of the mask (the wall around the person, a bare arm, the
         # skirt below a top) stays the source's own pixels. Its light and folds are what the new garment takes over.
-        if self.dressed % SEGMENT_EVERY == 0:
-            found, renew = old_garment(source, mask, body, skin_here[..., 0], background, self.category), None
-        else:  # last frame's carried on; the plain colour test only where the mask is new
-            found, renew = from_contrast(source, mask, skin_here[..., 0], background), 0.0
+        # In between two segmentations last frame's is carried on; the colour test counts only where the mask is new.
+        segment = self.dressed % SEGMENT_EVERY == 0
+        found = old_garment(source, mask, body, skin_here[..., 0], background, self.category, segment)
+        renew = None if segment else 0.0
         self.dressed += 1
         old_cloth = self.old_cloth(found[..., None], box, crop_shape, mask, renew)
         # Shading is measured where this frame's own finding and the flow-carried average agree: at a moving edge

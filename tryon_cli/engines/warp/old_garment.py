@@ -14,8 +14,9 @@ graph cut that keeps the segmentation's edges on the image's edges, seeded by th
   the inpainted background (`from_contrast`), probably background elsewhere: GrabCut's colour models start from
   these guesses, and a wall between striding legs, labelled garment, taught the garment's model the wall's colour.
 Skin-coloured pixels are never old garment: a bare arm stays itself; nor are the feet (discs at the ankles): a
-dress's mask may reach the shoes, black like the dress. Without a trunk or with too few seeds the
-plain colour test of `from_contrast` is used: distance from the inpainted background.
+dress's mask may reach the shoes, black like the dress. Without a trunk, with too few seeds, and on the frames
+between two segmentations, the plain colour test of `from_contrast` is used: distance from the inpainted
+background.
 Run at half size, one iteration: ~40 ms a frame here (the engine runs it every other frame, `dress.SEGMENT_EVERY`);
 at a third of the size it took the white skirt under the shipped example's cream cardigan for cardigan.
 """
@@ -47,20 +48,31 @@ LIMB_CHAINS = {"upper": ("arms",), "dress": ("arms", "legs"), "lower": ("legs",)
 
 
 def old_garment(source: np.ndarray, mask: np.ndarray, body: np.ndarray, skin: np.ndarray, background: np.ndarray,
-                category: str) -> np.ndarray:
+                category: str, segment: bool = True) -> np.ndarray:
     """float32 (H, W) 0..1: how surely each pixel of `source` (a box of the crop, RGB uint8) is the old garment;
     0 outside `mask`. `body` in box pixels, `skin` the skin likelihood (H, W), `background` the inpainted
-    background (H, W, 3) for the fallback test."""
+    background (H, W, 3) for the colour test. `segment=False`: the colour test alone (the cheap frames in between,
+    `dress.SEGMENT_EVERY`); the feet are left out either way."""
     scale = torso_length(body)
     contrast = from_contrast(source, mask, skin, background)
-    labels = None if scale is None else _seeds(source, mask, mask & (contrast > 0.5), body, skin, scale, category)
+    garment = _grab_cut(source, mask, contrast, body, skin, scale, category) if segment and scale else None
+    if garment is None:
+        garment = contrast
+    return garment if scale is None else garment * (1 - _feet(body, mask.shape, scale))
+
+
+def _grab_cut(source: np.ndarray, mask: np.ndarray, contrast: np.ndarray, body: np.ndarray, skin: np.ndarray,
+              scale: float, category: str) -> np.ndarray | None:
+    """GrabCut's old garment (float32 0..1, skin and the outside of `mask` left out), or None where the pose
+    seeds too little of either label."""
+    labels = _seeds(source, mask, mask & (contrast > 0.5), body, skin, scale, category)
     if labels is None:
-        return contrast
+        return None
     height, width = mask.shape
     small = (max(1, width // SCALE), max(1, height // SCALE))
     small_labels = cv2.resize(labels, small, interpolation=cv2.INTER_NEAREST)
     if min((small_labels == cv2.GC_FGD).sum(), (small_labels == cv2.GC_BGD).sum()) < MIN_SEEDS:
-        return contrast
+        return None
     small_source = cv2.resize(source, small, interpolation=cv2.INTER_AREA)
     models = (np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64))
     cv2.grabCut(small_source, small_labels, None, *models, ITERATIONS, cv2.GC_INIT_WITH_MASK)
@@ -69,7 +81,7 @@ def old_garment(source: np.ndarray, mask: np.ndarray, body: np.ndarray, skin: np
     # otherwise stayed as an outline of the old garment.
     garment = cv2.dilate(garment, np.ones((3, 3), np.uint8)).astype(np.float32)
     garment = cv2.resize(garment, (width, height), interpolation=cv2.INTER_LINEAR)
-    return garment * (1 - skin) * mask * (1 - _feet(body, mask.shape, scale))
+    return garment * (1 - skin) * mask
 
 
 def _feet(body: np.ndarray, shape: tuple[int, int], scale: float) -> np.ndarray:
