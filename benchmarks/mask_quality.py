@@ -39,7 +39,11 @@ DATA = Path(os.environ.get("DPIDM_SHARED_DATA", REPO.parent / "shared" / "data")
 CLIPS = {
     "vivid/upper1": ("vivid/videos/upper1.mp4", "vivid/agnostic_mask/upper1.mp4", "upper"),
     "vivid/lower1": ("vivid/videos/lower1.mp4", "vivid/agnostic_mask/lower1.mp4", "lower"),
-    "3dvton/1046043_detail": ("3dvton/videos/1046043_detail.mp4", "3dvton/rec_agnostic_mask/1046043_detail.mp4", "dress"),
+    "3dvton/1046043_detail": (
+        "3dvton/videos/1046043_detail.mp4",
+        "3dvton/rec_agnostic_mask/1046043_detail.mp4",
+        "dress",
+    ),
     "3dvton/model_1": ("3dvton/videos/model_1.mp4", "3dvton/rec_agnostic_mask/model_1.mp4", "dress"),
 }
 
@@ -83,8 +87,13 @@ def pose_speed(backend: str, frames: list[np.ndarray]) -> dict:
     start = time.perf_counter()
     estimate_video_poses(frames, model, fps=24.0)
     seconds = time.perf_counter() - start
-    return {"backend": backend, "frames": len(frames), "frames_per_s": len(frames) / seconds,
-            "height": frames[0].shape[0], "width": frames[0].shape[1]}
+    return {
+        "backend": backend,
+        "frames": len(frames),
+        "frames_per_s": len(frames) / seconds,
+        "height": frames[0].shape[0],
+        "width": frames[0].shape[1],
+    }
 
 
 def main() -> None:

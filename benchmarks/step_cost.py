@@ -34,7 +34,6 @@ from tryon_cli.models.delta import new_delta
 from tryon_cli.models.garment_bank import GarmentConditions
 from tryon_cli.models.main_unet import MainUNet, level_grids
 
-
 CPU_MEMORY = "peak resident memory (VmHWM) of a fresh process building the U-Net and running one step"
 
 

@@ -20,8 +20,8 @@ import sys
 import time
 
 import torch
-
 from step_cost import peak_resident_bytes
+
 from tryon_cli.training.losses import DEFAULT_CHUNK, tra_loss, tra_loss_materialised
 
 GIB = 2**30
@@ -60,8 +60,10 @@ def main() -> None:
         print(json.dumps(child(args.child[0], int(args.child[1]), args)))
         return
 
-    print(f"one TRA layer: {args.queries} queries, {2 * args.queries} keys, {args.heads} heads, head dim "
-          f"{args.head_dim}, batch 1, float32; chunk {DEFAULT_CHUNK} queries")
+    print(
+        f"one TRA layer: {args.queries} queries, {2 * args.queries} keys, {args.heads} heads, head dim "
+        f"{args.head_dim}, batch 1, float32; chunk {DEFAULT_CHUNK} queries"
+    )
     rows = []
     for frames in args.frames:
         row = {"t": frames}
@@ -73,9 +75,12 @@ def main() -> None:
             row[f"{method}_gib"] = round(result["peak"] / GIB, 3)
             row[f"{method}_over_qk_gib"] = round((result["peak"] - result["with_qk"]) / GIB, 3)
             row[f"{method}_loss"] = result["loss"]
-            print(f"T={frames:3d} {method:8s} peak {result['peak'] / GIB:7.3f} GiB, over q and k "
-                  f"{(result['peak'] - result['with_qk']) / GIB:7.3f} GiB, {result['seconds']:.1f} s, "
-                  f"loss {result['loss']:.6f}", flush=True)
+            print(
+                f"T={frames:3d} {method:8s} peak {result['peak'] / GIB:7.3f} GiB, over q and k "
+                f"{(result['peak'] - result['with_qk']) / GIB:7.3f} GiB, {result['seconds']:.1f} s, "
+                f"loss {result['loss']:.6f}",
+                flush=True,
+            )
         rows.append(row)
     print(json.dumps({"tra_memory": rows}))
 

@@ -48,8 +48,18 @@ def peak_memory_mb(device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux; process-wide high-water mark
 
 
-def measure(model, phase: str, batch: int, frames: int, height: int, width: int, steps: int, device,
-            checkpointing: bool, autocast_dtype) -> dict:
+def measure(
+    model,
+    phase: str,
+    batch: int,
+    frames: int,
+    height: int,
+    width: int,
+    steps: int,
+    device,
+    checkpointing: bool,
+    autocast_dtype,
+) -> dict:
     loss_config = load_config().loss
     model.set_trainable(phase)
     if checkpointing:
@@ -74,10 +84,17 @@ def measure(model, phase: str, batch: int, frames: int, height: int, width: int,
             times.append(time.perf_counter() - began)
     seconds = sum(times) / len(times)
     return {
-        "config": model.config.name, "device": str(device), "phase": phase, "batch": batch,
-        "frames": frames if phase == "video" else 1, "height": height, "width": width,
-        "gradient_checkpointing": checkpointing, "autocast": str(autocast_dtype).replace("torch.", "") if autocast_dtype else "fp32",
-        "seconds_per_step": round(seconds, 4), "samples_per_s": round(batch / seconds, 3),
+        "config": model.config.name,
+        "device": str(device),
+        "phase": phase,
+        "batch": batch,
+        "frames": frames if phase == "video" else 1,
+        "height": height,
+        "width": width,
+        "gradient_checkpointing": checkpointing,
+        "autocast": str(autocast_dtype).replace("torch.", "") if autocast_dtype else "fp32",
+        "seconds_per_step": round(seconds, 4),
+        "samples_per_s": round(batch / seconds, 3),
         "frames_per_s": round(batch * (frames if phase == "video" else 1) / seconds, 3),
         "peak_memory_mb": round(peak_memory_mb(device), 1),
         "peak_memory_kind": "torch.cuda.max_memory_allocated" if device.type == "cuda" else "process max RSS",
@@ -97,13 +114,37 @@ def main() -> None:
 
     runs = []
     if args.config in (None, "tiny"):
-        runs.append(("tiny", torch.device("cpu"), args.batch or 2, args.frames or 8, args.height or 64, args.width or 48, [False], None))
+        runs.append(
+            (
+                "tiny",
+                torch.device("cpu"),
+                args.batch or 2,
+                args.frames or 8,
+                args.height or 64,
+                args.width or 48,
+                [False],
+                None,
+            )
+        )
     if args.config == "sd15" or (args.config is None and torch.cuda.is_available()):
         device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         dtype = torch.bfloat16 if device.type == "cuda" else None
-        runs.append(("sd15", device, args.batch or 2, args.frames or 24, args.height or 512, args.width or 384, [False, True], dtype))
+        runs.append(
+            (
+                "sd15",
+                device,
+                args.batch or 2,
+                args.frames or 24,
+                args.height or 512,
+                args.width or 384,
+                [False, True],
+                dtype,
+            )
+        )
     if not torch.cuda.is_available():
-        print("# no CUDA device: sd15 is not measured (pass --config sd15 to run it on the CPU, very slowly)", flush=True)
+        print(
+            "# no CUDA device: sd15 is not measured (pass --config sd15 to run it on the CPU, very slowly)", flush=True
+        )
 
     results = []
     for name, device, batch, frames, height, width, checkpointing_options, dtype in runs:
@@ -112,9 +153,16 @@ def main() -> None:
         for checkpointing in checkpointing_options:
             for phase in ("image", "video"):
                 try:
-                    result = measure(model, phase, batch, frames, height, width, args.steps, device, checkpointing, dtype)
+                    result = measure(
+                        model, phase, batch, frames, height, width, args.steps, device, checkpointing, dtype
+                    )
                 except torch.OutOfMemoryError:
-                    result = {"config": name, "phase": phase, "gradient_checkpointing": checkpointing, "error": "out of memory"}
+                    result = {
+                        "config": name,
+                        "phase": phase,
+                        "gradient_checkpointing": checkpointing,
+                        "error": "out of memory",
+                    }
                     torch.cuda.empty_cache()
                 print(json.dumps(result), flush=True)
                 results.append(result)

@@ -67,8 +67,14 @@ def measure(pipe, steps: int) -> dict:
         garment = pipe.model.encode_garment_for_guidance(garment_pixels, garment_pose)
         sync()
         started = time.perf_counter()
-        latents = pipe(conditions, garment, steps=steps, guidance=GUIDANCE, seed=0,
-                       windows=window_schedule(WINDOW, WINDOW, OVERLAP))
+        latents = pipe(
+            conditions,
+            garment,
+            steps=steps,
+            guidance=GUIDANCE,
+            seed=0,
+            windows=window_schedule(WINDOW, WINDOW, OVERLAP),
+        )
         sync()
         denoise_s = time.perf_counter() - started
         started = time.perf_counter()
@@ -96,9 +102,9 @@ def main() -> None:
     apply_offline_defaults()
     import torch
 
+    from tryon_cli.engines import use_attention
     from tryon_cli.errors import InputError
     from tryon_cli.models.dpidm import DPIDM
-    from tryon_cli.engines import use_attention
     from tryon_cli.pipelines.dpidm_pipeline import DPIDMTryOnPipeline
 
     cuda = torch.cuda.is_available()
@@ -109,12 +115,18 @@ def main() -> None:
         steps = STEPS
     else:
         dtypes, attentions, steps = {"fp32": torch.float32}, ["sdpa"], 1
-        print("cpu: running ONE DDIM step on ONE 24-frame window (fp32, sdpa); per-frame figures are extrapolated "
-              "to 30 steps", flush=True)
+        print(
+            "cpu: running ONE DDIM step on ONE 24-frame window (fp32, sdpa); per-frame figures are extrapolated "
+            "to 30 steps",
+            flush=True,
+        )
     started = time.perf_counter()
     model = DPIDM.from_pretrained(args.weights) if args.weights else DPIDM.from_config("sd15")
-    print(f"model built in {time.perf_counter() - started:.1f} s "
-          f"({'weights from ' + str(args.weights) if args.weights else 'random weights'})", flush=True)
+    print(
+        f"model built in {time.perf_counter() - started:.1f} s "
+        f"({'weights from ' + str(args.weights) if args.weights else 'random weights'})",
+        flush=True,
+    )
     results = []
     for dtype_name, dtype in dtypes.items():
         pipe = DPIDMTryOnPipeline(model.to(device=device, dtype=dtype).eval(), device=device, dtype=dtype)
@@ -124,12 +136,28 @@ def main() -> None:
             except InputError as err:
                 print(f"skipped {dtype_name} {attention}: {err}", flush=True)
                 continue
-            row = {"device": torch.cuda.get_device_name() if cuda else "cpu", "dtype": dtype_name,
-                   "attention": attention, **measure(pipe, steps)}
+            row = {
+                "device": torch.cuda.get_device_name() if cuda else "cpu",
+                "dtype": dtype_name,
+                "attention": attention,
+                **measure(pipe, steps),
+            }
             print(row, flush=True)
             results.append(row)
-    print(json.dumps({"height": HEIGHT, "width": WIDTH, "window": WINDOW, "overlap": OVERLAP, "steps": STEPS,
-                      "guidance": GUIDANCE, "cpu_single_step": not cuda, "results": results}))
+    print(
+        json.dumps(
+            {
+                "height": HEIGHT,
+                "width": WIDTH,
+                "window": WINDOW,
+                "overlap": OVERLAP,
+                "steps": STEPS,
+                "guidance": GUIDANCE,
+                "cpu_single_step": not cuda,
+                "results": results,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -66,12 +66,21 @@ def child(video: Path, output: Path, long: bool, denoiser: str) -> None:
     if denoiser == "stand-in":
         from tryon_cli.engines.passthrough import PassthroughEngine
 
-        engine = PassthroughEngine(engine.model, sampling=engine.sampling, untrained=True,
-                                   description="tiny DPIDM VAE, identity denoiser (stand-in)")
+        engine = PassthroughEngine(
+            engine.model,
+            sampling=engine.sampling,
+            untrained=True,
+            description="tiny DPIDM VAE, identity denoiser (stand-in)",
+        )
     calls = []
     engine.model.garment_unet.register_forward_pre_hook(lambda *_: calls.append(1))
-    run_tryon(engine, video, GARMENT, output,
-              TryOnSettings(category="dress", height=defaults["height"], width=defaults["width"]))
+    run_tryon(
+        engine,
+        video,
+        GARMENT,
+        output,
+        TryOnSettings(category="dress", height=defaults["height"], width=defaults["width"]),
+    )
     seconds = time.perf_counter() - started
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     print(json.dumps({"seconds": seconds, "peak_rss_mib": peak_kib / 1024, "garment_unet_calls": len(calls)}))
@@ -81,8 +90,23 @@ def cut(source: Path, frames: int, target: Path) -> None:
     """The first `frames` frames of `source`, looped as often as needed, re-encoded without audio."""
     from tryon_cli.io.ffmpeg import run_ffmpeg
 
-    result = run_ffmpeg("-v", "error", "-stream_loop", "-1", "-i", str(source), "-frames:v", str(frames),
-                        "-c:v", "libx264", "-crf", "12", "-an", "-y", str(target))
+    result = run_ffmpeg(
+        "-v",
+        "error",
+        "-stream_loop",
+        "-1",
+        "-i",
+        str(source),
+        "-frames:v",
+        str(frames),
+        "-c:v",
+        "libx264",
+        "-crf",
+        "12",
+        "-an",
+        "-y",
+        str(target),
+    )
     if result.returncode != 0:
         raise SystemExit(f"cannot cut {source}: {result.stderr}")
 
@@ -96,28 +120,49 @@ def measure(clip: Path, lengths: list[int], long: bool, denoiser: str) -> dict:
             cut(clip, frames, video)
             # An empty pose cache per run: each length pays for its own pose estimation.
             env = {**os.environ, "DPIDM_CACHE": str(folder / f"cache{frames}")}
-            command = [sys.executable, __file__, "--child", str(video), str(folder / f"out{frames}.mp4"),
-                       "--denoiser", denoiser, *(["--long"] if long else [])]
+            command = [
+                sys.executable,
+                __file__,
+                "--child",
+                str(video),
+                str(folder / f"out{frames}.mp4"),
+                "--denoiser",
+                denoiser,
+                *(["--long"] if long else []),
+            ]
             out = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
             if out.returncode != 0:
                 raise SystemExit(f"run on {frames} frames failed:\n{out.stderr[-3000:]}")
             results[frames] = r = json.loads(out.stdout.strip().splitlines()[-1])
-            print(f"{frames:5d} frames: {r['seconds']:8.1f} s  peak RSS {r['peak_rss_mib']:7.0f} MiB  "
-                  f"garment U-Net calls {r['garment_unet_calls']}", flush=True)
+            print(
+                f"{frames:5d} frames: {r['seconds']:8.1f} s  peak RSS {r['peak_rss_mib']:7.0f} MiB  "
+                f"garment U-Net calls {r['garment_unet_calls']}",
+                flush=True,
+            )
     return results
 
 
 def long_summary(results: dict, lengths: list[int], denoiser: str) -> dict:
-    summary = {"case": "long", "model": "tiny", "denoiser": denoiser, "device": "cpu", "clip": LONG_CLIP.name,
-               "source_size": "1080x1920", "model_size": "512x384", "steps": 1, "lengths": lengths,
-               "seconds": [round(results[n]["seconds"], 1) for n in lengths],
-               "peak_rss_mib": [round(results[n]["peak_rss_mib"], 1) for n in lengths]}
+    summary = {
+        "case": "long",
+        "model": "tiny",
+        "denoiser": denoiser,
+        "device": "cpu",
+        "clip": LONG_CLIP.name,
+        "source_size": "1080x1920",
+        "model_size": "512x384",
+        "steps": 1,
+        "lengths": lengths,
+        "seconds": [round(results[n]["seconds"], 1) for n in lengths],
+        "peak_rss_mib": [round(results[n]["peak_rss_mib"], 1) for n in lengths],
+    }
     if len(lengths) >= 2:
         short, long = lengths[0], lengths[-1]
         slope = (results[long]["peak_rss_mib"] - results[short]["peak_rss_mib"]) * 2**20 / (long - short)
         peak = results[short]["peak_rss_mib"] * 2**20 + slope * (TEN_MINUTES - short)
-        summary.update(bytes_per_frame=round(slope), extrapolated_frames=TEN_MINUTES,
-                       extrapolated_peak_gib=round(peak / 2**30, 2))
+        summary.update(
+            bytes_per_frame=round(slope), extrapolated_frames=TEN_MINUTES, extrapolated_peak_gib=round(peak / 2**30, 2)
+        )
     return summary
 
 
@@ -126,8 +171,12 @@ def main() -> None:
     parser.add_argument("--child", nargs=2, metavar=("VIDEO", "OUTPUT"), help=argparse.SUPPRESS)
     parser.add_argument("--long", action="store_true", help="the long case at 512x384 (see above)")
     parser.add_argument("--lengths", type=int, nargs="+", help="frame counts (default: 48 96 192; --long: 240 960)")
-    parser.add_argument("--denoiser", choices=["tiny", "stand-in"], default=None,
-                        help="the tiny U-Net or the identity (default: tiny; --long: stand-in)")
+    parser.add_argument(
+        "--denoiser",
+        choices=["tiny", "stand-in"],
+        default=None,
+        help="the tiny U-Net or the identity (default: tiny; --long: stand-in)",
+    )
     args = parser.parse_args()
     denoiser = args.denoiser or ("stand-in" if args.long else "tiny")
     if args.child:
@@ -143,14 +192,21 @@ def main() -> None:
         print(json.dumps(long_summary(results, lengths, denoiser)))
         return
     short, long = results[lengths[0]], results[lengths[-1]]
-    print(json.dumps({
-        "model": "tiny", "device": "cpu", "clip": CLIP.name, "lengths": lengths,
-        "seconds": [results[n]["seconds"] for n in lengths],
-        "peak_rss_mib": [round(results[n]["peak_rss_mib"], 1) for n in lengths],
-        "time_ratio_4x": round(long["seconds"] / short["seconds"], 3),
-        "rss_ratio_4x": round(long["peak_rss_mib"] / short["peak_rss_mib"], 3),
-        "garment_unet_calls": max(results[n]["garment_unet_calls"] for n in lengths),
-    }))
+    print(
+        json.dumps(
+            {
+                "model": "tiny",
+                "device": "cpu",
+                "clip": CLIP.name,
+                "lengths": lengths,
+                "seconds": [results[n]["seconds"] for n in lengths],
+                "peak_rss_mib": [round(results[n]["peak_rss_mib"], 1) for n in lengths],
+                "time_ratio_4x": round(long["seconds"] / short["seconds"], 3),
+                "rss_ratio_4x": round(long["peak_rss_mib"] / short["peak_rss_mib"], 3),
+                "garment_unet_calls": max(results[n]["garment_unet_calls"] for n in lengths),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

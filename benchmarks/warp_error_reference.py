@@ -25,10 +25,16 @@ DATA = Path(os.environ.get("DPIDM_SHARED_DATA", REPO.parent / "shared" / "data")
 FRAMES = 32
 CASES = (  # (source clip, garment, 3DV-TON's prediction)
     ("1046043_detail.mp4", "1046602_in_xl.jpg", "30_1046043_detail_1046602_in_xl_768x576_2.mp4"),
-    ("model_1.mp4", "744288310346_origin_20240116171929.png",
-     "30_model_1_744288310346_origin_20240116171929_768x576_2.mp4"),
-    ("model_1.mp4", "744396420989_origin_20240116174720.png",
-     "30_model_1_744396420989_origin_20240116174720_768x576_2.mp4"),
+    (
+        "model_1.mp4",
+        "744288310346_origin_20240116171929.png",
+        "30_model_1_744288310346_origin_20240116171929_768x576_2.mp4",
+    ),
+    (
+        "model_1.mp4",
+        "744396420989_origin_20240116174720.png",
+        "30_model_1_744396420989_origin_20240116174720_768x576_2.mp4",
+    ),
 )
 
 
@@ -43,17 +49,43 @@ def main() -> None:
         for clip, garment, prediction in CASES:
             source = DATA / "videos" / clip
             ours = Path(scratch) / f"{Path(clip).stem}-{Path(garment).stem}.mp4"
-            command = [sys.executable, "-m", "tryon_cli", "tryon", str(source), str(DATA / "cloths" / garment),
-                       "-o", str(ours), "--model", "warp", "--category", "dress", "--frames", f"0:{FRAMES}"]
+            command = [
+                sys.executable,
+                "-m",
+                "tryon_cli",
+                "tryon",
+                str(source),
+                str(DATA / "cloths" / garment),
+                "-o",
+                str(ours),
+                "--model",
+                "warp",
+                "--category",
+                "dress",
+                "--frames",
+                f"0:{FRAMES}",
+            ]
             subprocess.run(command, check=True, capture_output=True, cwd=REPO)
             theirs = warp_error(read_frames(DATA / "outputs" / "pred" / prediction), read_frames(source, 0, FRAMES))
             mine = warp_error(read_frames(ours), read_frames(source, 0, FRAMES))
-            rows.append({"clip": clip, "garment": garment, "frames": FRAMES,
-                         "3dvton_ratio": round(theirs.ratio, 2), "warp_engine_ratio": round(mine.ratio, 2)})
-            print(f"{clip:20s} {garment[:24]:24s} 3DV-TON {theirs.ratio:6.2f}x   warp engine {mine.ratio:6.2f}x",
-                  flush=True)
-    print(json.dumps({"benchmark": "warp_error_reference", "metric": "warp_error ratio (prediction / source)",
-                      "cases": rows}))
+            rows.append(
+                {
+                    "clip": clip,
+                    "garment": garment,
+                    "frames": FRAMES,
+                    "3dvton_ratio": round(theirs.ratio, 2),
+                    "warp_engine_ratio": round(mine.ratio, 2),
+                }
+            )
+            print(
+                f"{clip:20s} {garment[:24]:24s} 3DV-TON {theirs.ratio:6.2f}x   warp engine {mine.ratio:6.2f}x",
+                flush=True,
+            )
+    print(
+        json.dumps(
+            {"benchmark": "warp_error_reference", "metric": "warp_error ratio (prediction / source)", "cases": rows}
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -58,17 +58,24 @@ def main() -> None:
         pass
     compute = time.perf_counter() - start
     figures = {
-        "benchmark": "warp_speed", "video": args.video.name, "frames": result.frame_count,
-        "frame_size": f"{result.width}x{result.height}", "engine_size": f"{args.width}x{args.height}",
+        "benchmark": "warp_speed",
+        "video": args.video.name,
+        "frames": result.frame_count,
+        "frame_size": f"{result.width}x{result.height}",
+        "engine_size": f"{args.width}x{args.height}",
         "end_to_end_fps": round(result.frame_count / end_to_end, 2),
         "end_to_end_cpu_s_per_frame": round(end_to_end_cpu / result.frame_count, 4),
-        "engine_stream_fps": round(count / stream, 2), "engine_compute_fps": round(len(frames) / compute, 2),
+        "engine_stream_fps": round(count / stream, 2),
+        "engine_compute_fps": round(len(frames) / compute, 2),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "load_average": round(os.getloadavg()[0], 2), "cpus": os.cpu_count(),
+        "load_average": round(os.getloadavg()[0], 2),
+        "cpus": os.cpu_count(),
     }
-    print(f"end to end {figures['end_to_end_fps']} frames/s, engine {figures['engine_stream_fps']} frames/s "
-          f"(warp alone {figures['engine_compute_fps']}), peak RSS {figures['peak_rss_mb']} MB, "
-          f"load average {figures['load_average']} on {figures['cpus']} CPUs")
+    print(
+        f"end to end {figures['end_to_end_fps']} frames/s, engine {figures['engine_stream_fps']} frames/s "
+        f"(warp alone {figures['engine_compute_fps']}), peak RSS {figures['peak_rss_mb']} MB, "
+        f"load average {figures['load_average']} on {figures['cpus']} CPUs"
+    )
     print(json.dumps(figures))
 
 
@@ -89,10 +96,18 @@ def _clip_and_garment(video: Path, garment: Path, settings):
 
     meta = probe_video(video)
     poses = video_poses(video)
-    boxes = framing.crop_boxes(poses.body, meta.width, meta.height, settings.height, settings.width,
-                               radius=CROP_RADIUS)
-    clip = VideoCropClip(video, 0, poses, boxes, category=settings.category, mask_video=None,
-                         height=settings.height, width=settings.width, fps=meta.fps)
+    boxes = framing.crop_boxes(poses.body, meta.width, meta.height, settings.height, settings.width, radius=CROP_RADIUS)
+    clip = VideoCropClip(
+        video,
+        0,
+        poses,
+        boxes,
+        category=settings.category,
+        mask_video=None,
+        height=settings.height,
+        width=settings.width,
+        fps=meta.fps,
+    )
     photo = read_image(garment)
     landmarks, _ = detect_garment_landmarks(photo, settings.category)
     return clip, conditioning.garment_input(photo, landmarks, settings.height, settings.width)

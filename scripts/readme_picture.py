@@ -41,8 +41,9 @@ def main() -> None:
         outputs = [f for t, f in enumerate(read_frames(out)) if t in FRAMES]
     inputs = [f for t, f in enumerate(read_frames(video)) if t in FRAMES]
     photo = _height(read_image(garment), ROW_HEIGHT)
-    rows = [np.concatenate([_height(a, ROW_HEIGHT), photo, _height(b, ROW_HEIGHT)], axis=1)
-            for a, b in zip(inputs, outputs)]
+    rows = [
+        np.concatenate([_height(a, ROW_HEIGHT), photo, _height(b, ROW_HEIGHT)], axis=1) for a, b in zip(inputs, outputs)
+    ]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(args.out), np.concatenate(rows, axis=0)[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 82])
     print(f"wrote {args.out} ({args.out.stat().st_size // 1024} KB)")

@@ -171,8 +171,11 @@ OPTION_CASES = {
 }
 
 
-@pytest.mark.parametrize("args", [case for cases in OPTION_CASES.values() for case in cases],
-                         ids=lambda args: " ".join(a.replace("{root}/", "") for a in args))
+@pytest.mark.parametrize(
+    "args",
+    [case for cases in OPTION_CASES.values() for case in cases],
+    ids=lambda args: " ".join(a.replace("{root}/", "") for a in args),
+)
 def test_bad_options_and_outputs_are_one_line_before_any_decode(args, files, decodes):
     refused(args, files)
     assert decodes.probed == [] and decodes.pixel_reads == 0
@@ -183,8 +186,10 @@ def test_a_bad_mask_video_is_refused_before_the_person_video_is_read(files, deco
     assert decodes.probed == ["notes.mp4"] and decodes.pixel_reads == 0  # the person video was not even probed
 
 
-@pytest.mark.parametrize("mask, message", [("short_mask.mp4", "has 3 frames; .* needs 6"),
-                                           ("wide_mask.mp4", "is 64x32, which is not the shape of")])
+@pytest.mark.parametrize(
+    "mask, message",
+    [("short_mask.mp4", "has 3 frames; .* needs 6"), ("wide_mask.mp4", "is 64x32, which is not the shape of")],
+)
 def test_a_mask_of_another_video_is_refused_before_any_frame_is_decoded(files, decodes, mask, message):
     import re
 
@@ -192,12 +197,15 @@ def test_a_mask_of_another_video_is_refused_before_any_frame_is_decoded(files, d
     assert sorted(decodes.probed) == sorted([mask, "person.mp4"]) and decodes.pixel_reads == 0
 
 
-@pytest.mark.parametrize("args, first, message", [
-    (["--mask", "{root}/notes.mp4"], ["notes.mp4"], "cannot read video"),
-    (["--mask", "{root}/short_mask.mp4"], ["short_mask.mp4", "person.mp4"], "has 3 frames; .* needs 6"),
-    (["--mask", "{root}/wide_mask.mp4"], ["wide_mask.mp4", "person.mp4"], "not the shape of"),
-    (["--frames", "4:10"], ["person.mp4"], "--frames 4:10 is outside the video's 6 frames"),
-])
+@pytest.mark.parametrize(
+    "args, first, message",
+    [
+        (["--mask", "{root}/notes.mp4"], ["notes.mp4"], "cannot read video"),
+        (["--mask", "{root}/short_mask.mp4"], ["short_mask.mp4", "person.mp4"], "has 3 frames; .* needs 6"),
+        (["--mask", "{root}/wide_mask.mp4"], ["wide_mask.mp4", "person.mp4"], "not the shape of"),
+        (["--frames", "4:10"], ["person.mp4"], "--frames 4:10 is outside the video's 6 frames"),
+    ],
+)
 def test_tryon_refuses_a_bad_mask_or_range_before_any_frame_or_model(files, decodes, args, first, message):
     import re
 
@@ -227,8 +235,8 @@ def test_a_video_given_as_the_garment_photo_is_one_line(files, decodes):
     tried to import pi_heif: a traceback)."""
     import ultralytics  # noqa: F401  (patches PIL.Image.open, as the pose command's import does)
 
-    from tryon_cli.io import read_image
     from tryon_cli.errors import InputError
+    from tryon_cli.io import read_image
 
     with pytest.raises(InputError, match="not an image PIL can read"):
         read_image(files["root"] / "person.mp4")

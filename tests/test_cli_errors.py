@@ -69,7 +69,13 @@ def test_good_video_and_debug_traceback(tmp_path):
     result = runner.invoke(app, ["info", str(clip(tmp_path / "ok.mp4")), "--json"])
     assert result.exit_code == 0, result.output
     meta = json.loads(result.stdout)
-    assert (meta["frame_count"], meta["fps"], meta["width"], meta["height"], meta["has_audio"]) == (6, 24.0, 48, 32, False)
+    assert (meta["frame_count"], meta["fps"], meta["width"], meta["height"], meta["has_audio"]) == (
+        6,
+        24.0,
+        48,
+        32,
+        False,
+    )
 
     result = runner.invoke(app, ["--debug", "info", str(tmp_path / "nope.mp4")])
     assert isinstance(result.exception, InputError)  # --debug lets the error through with its traceback

@@ -109,8 +109,12 @@ def test_sample_tensors_shapes_ranges_and_agnostic(layouts):
 
 def test_flip_mirrors_person_mask_and_garment_together(layouts):
     entries, root = scan("vivid", layouts["vivid"]), layouts["vivid"]
-    plain = TryOnDataset(entries, root, H, W, Augmentation(flip_p=0.0, keypoint_drop_p=0.0))[SampleKey(0, 0, 3, 5, False)]
-    flipped = TryOnDataset(entries, root, H, W, Augmentation(flip_p=1.0, keypoint_drop_p=0.0))[SampleKey(0, 0, 3, 5, False)]
+    plain = TryOnDataset(entries, root, H, W, Augmentation(flip_p=0.0, keypoint_drop_p=0.0))[
+        SampleKey(0, 0, 3, 5, False)
+    ]
+    flipped = TryOnDataset(entries, root, H, W, Augmentation(flip_p=1.0, keypoint_drop_p=0.0))[
+        SampleKey(0, 0, 3, 5, False)
+    ]
     for name in ("pixel_values", "mask", "agnostic_pixels", "garment_pixels"):
         assert torch.equal(flipped[name], plain[name].flip(-1)), name
     # left/right relabelled: the mirrored map is NOT the flipped one (limb colours follow the person's sides)
@@ -168,7 +172,12 @@ def test_joint_sampler_alternates_image_and_video_steps():
     assert sampler.batch(5) == sampler.batch(5)  # a pure function of the step: resume draws the same data
     other_rank = JointSampler([30, 10, 24, 5], 3, 24, seed=7, garment_dropout=0.1, rank=1)
     assert other_rank.batch(5) != sampler.batch(5)
-    assert list(sampler.batches(3, 5, accumulation=2)) == [sampler.batch(3, 0), sampler.batch(3, 1), sampler.batch(4, 0), sampler.batch(4, 1)]
+    assert list(sampler.batches(3, 5, accumulation=2)) == [
+        sampler.batch(3, 0),
+        sampler.batch(3, 1),
+        sampler.batch(4, 0),
+        sampler.batch(4, 1),
+    ]
     drops = Counter(k.drop_garment for s in range(400) for k in sampler.batch(s))
     assert 0.07 < drops[True] / 1200 < 0.13
 
@@ -186,7 +195,11 @@ def test_prepared_masks_round_trip(tmp_path):
     masks = np.random.default_rng(0).random((3, 8, 6)) > 0.5
     cache.save_masks("clips/a", masks, is_video=True)
     cache.save_masks("photos/b", masks[:1], is_video=False)
-    assert sorted(p.name for p in cache.mask_path("clips/a", True).iterdir()) == ["000000.png", "000001.png", "000002.png"]
+    assert sorted(p.name for p in cache.mask_path("clips/a", True).iterdir()) == [
+        "000000.png",
+        "000001.png",
+        "000002.png",
+    ]
     from tryon_cli.data.sources import read_source as _read
 
     np.testing.assert_array_equal(np.stack(_read(cache.mask_path("clips/a", True), 0, 3))[..., 0] > 127, masks)

@@ -15,11 +15,29 @@ from tryon_cli.preprocess.keypoints import GarmentLandmarks, PoseSequence
 
 UPPER_NAMES = ("neck", "r_shoulder", "r_elbow", "r_wrist", "l_shoulder", "l_elbow", "l_wrist", "r_hip", "l_hip")
 # A standing person facing the camera, OpenPose-18, in units of the frame (x / width, y / height).
-_STANDING = np.array([
-    [0.50, 0.12], [0.50, 0.22], [0.38, 0.22], [0.33, 0.37], [0.31, 0.50], [0.62, 0.22], [0.67, 0.37], [0.69, 0.50],
-    [0.43, 0.52], [0.43, 0.72], [0.43, 0.92], [0.57, 0.52], [0.57, 0.72], [0.57, 0.92],
-    [0.47, 0.10], [0.53, 0.10], [0.44, 0.11], [0.56, 0.11],
-], np.float32)
+_STANDING = np.array(
+    [
+        [0.50, 0.12],
+        [0.50, 0.22],
+        [0.38, 0.22],
+        [0.33, 0.37],
+        [0.31, 0.50],
+        [0.62, 0.22],
+        [0.67, 0.37],
+        [0.69, 0.50],
+        [0.43, 0.52],
+        [0.43, 0.72],
+        [0.43, 0.92],
+        [0.57, 0.52],
+        [0.57, 0.72],
+        [0.57, 0.92],
+        [0.47, 0.10],
+        [0.53, 0.10],
+        [0.44, 0.11],
+        [0.56, 0.11],
+    ],
+    np.float32,
+)
 
 
 def standing_poses(frames: int, height: int, width: int) -> np.ndarray:
@@ -32,8 +50,28 @@ def standing_poses(frames: int, height: int, width: int) -> np.ndarray:
 
 
 def garment_landmarks(height: int, width: int) -> GarmentLandmarks:
-    points = np.array([[_STANDING[1 if n == "neck" else {"r_shoulder": 2, "r_elbow": 3, "r_wrist": 4, "l_shoulder": 5,
-                        "l_elbow": 6, "l_wrist": 7, "r_hip": 8, "l_hip": 11}[n]]] for n in UPPER_NAMES], np.float32)[:, 0]
+    points = np.array(
+        [
+            [
+                _STANDING[
+                    1
+                    if n == "neck"
+                    else {
+                        "r_shoulder": 2,
+                        "r_elbow": 3,
+                        "r_wrist": 4,
+                        "l_shoulder": 5,
+                        "l_elbow": 6,
+                        "l_wrist": 7,
+                        "r_hip": 8,
+                        "l_hip": 11,
+                    }[n]
+                ]
+            ]
+            for n in UPPER_NAMES
+        ],
+        np.float32,
+    )[:, 0]
     pts = np.concatenate([points * [width, height], np.ones((9, 1), np.float32)], axis=1)
     return GarmentLandmarks("upper", UPPER_NAMES, pts.astype(np.float32), estimated=True, height=height, width=width)
 
@@ -46,7 +84,9 @@ def clip(shared: Path, name: str, frames: int, height: int, width: int, folder: 
     return [_small(f, height, width) for f in read_frames(shared / "vivid" / folder / f"{name}.mp4", 0, frames)]
 
 
-def build_vivid(root: Path, shared: Path, frames: int = 8, height: int = 64, width: int = 48, prepare: bool = True) -> Path:
+def build_vivid(
+    root: Path, shared: Path, frames: int = 8, height: int = 64, width: int = 48, prepare: bool = True
+) -> Path:
     """`root/upper_body/` with two clips (upper1 and lower1 of the samples, both paired with upper garments),
     videos/, images/, agnostic_mask/, train_pairs.txt; with `prepare`, synthetic poses and landmarks cached."""
     category = root / "upper_body"
@@ -56,15 +96,21 @@ def build_vivid(root: Path, shared: Path, frames: int = 8, height: int = 64, wid
     for ident, (video, cloth) in enumerate([("upper1", "00057_00"), ("lower1", "00126_00")], start=1):
         stem = f"{ident:05d}"
         write_video(category / "videos" / f"{stem}_detail.mp4", clip(shared, video, frames, height, width), 24)
-        write_video(category / "agnostic_mask" / f"{stem}_detail.mp4",
-                    clip(shared, video, frames, height, width, "agnostic_mask"), 24)
+        write_video(
+            category / "agnostic_mask" / f"{stem}_detail.mp4",
+            clip(shared, video, frames, height, width, "agnostic_mask"),
+            24,
+        )
         Image.fromarray(_small(read_image(shared / "vivid" / "cloth" / f"{cloth}.jpg"), height, width)).save(
-            category / "images" / f"{stem}_in_xl.jpg", quality=95)
+            category / "images" / f"{stem}_in_xl.jpg", quality=95
+        )
         pairs.append(f"{stem}_detail.mp4 {stem}_in_xl.jpg")
         if prepare:
             cache = PreparedCache(root)
-            cache.save_poses(f"upper_body/videos/{stem}_detail",
-                             PoseSequence(standing_poses(frames, height, width), height, width, backend="test"))
+            cache.save_poses(
+                f"upper_body/videos/{stem}_detail",
+                PoseSequence(standing_poses(frames, height, width), height, width, backend="test"),
+            )
             cache.save_garment(f"upper_body/images/{stem}_in_xl", garment_landmarks(height, width))
     (category / "train_pairs.txt").write_text("\n".join(pairs) + "\n")
     return root
@@ -117,7 +163,9 @@ def build_vitonhd(root: Path, shared: Path, height: int = 64, width: int = 48) -
         Image.fromarray(mask[..., 0]).save(train / "agnostic-mask" / f"{name}_00_mask.png")
         garment = _small(read_image(shared / "vivid" / "cloth" / f"{cloth}.jpg"), height, width)
         Image.fromarray(garment).save(train / "cloth" / f"{cloth}.jpg", quality=95)
-        _openpose_json(train / "openpose_json" / f"{name}_00_keypoints.json", standing_poses(1, height, width)[0], body25=True)
+        _openpose_json(
+            train / "openpose_json" / f"{name}_00_keypoints.json", standing_poses(1, height, width)[0], body25=True
+        )
         PreparedCache(root).save_garment(f"train/cloth/{cloth}", garment_landmarks(height, width))
         lines.append(f"{name}_00.jpg {cloth}.jpg")
     (root / "train_pairs.txt").write_text("\n".join(lines) + "\n")

@@ -54,12 +54,32 @@ class DemoServer:
         self.log = folder / "server.log"
         port = _free_port()
         self.url = f"http://127.0.0.1:{port}/"
-        env = {**os.environ, "TMPDIR": str(self.temp), "YOLO_CONFIG_DIR": str(folder / "ultralytics"),
-               "OMP_NUM_THREADS": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
+        env = {
+            **os.environ,
+            "TMPDIR": str(self.temp),
+            "YOLO_CONFIG_DIR": str(folder / "ultralytics"),
+            "OMP_NUM_THREADS": "1",
+            "GRADIO_ANALYTICS_ENABLED": "False",
+        }
         with open(self.log, "w") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "tryon_cli", "demo", "--port", str(port), "--max-upload-mb", str(MAX_UPLOAD_MB),
-                 "--max-frames", "100"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+                [
+                    sys.executable,
+                    "-m",
+                    "tryon_cli",
+                    "demo",
+                    "--port",
+                    str(port),
+                    "--max-upload-mb",
+                    str(MAX_UPLOAD_MB),
+                    "--max-frames",
+                    "100",
+                ],
+                cwd=REPO,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         self._wait_until_it_answers()
 
     def _wait_until_it_answers(self) -> None:
@@ -170,8 +190,14 @@ def test_page_progress_follows_each_stage_on_one_bar():
         advance(total=3)  # a stage that learns its length on the way
         advance(2)
     progress.note("no checkpoint: using the warp engine")
-    assert calls == [((0, 2), "pose"), ((1, 2), "pose"), ((2, 2), "pose"),
-                     ((0, None), "writing"), ((1, 3), "writing"), ((3, 3), "writing")]
+    assert calls == [
+        ((0, 2), "pose"),
+        ((1, 2), "pose"),
+        ((2, 2), "pose"),
+        ((0, None), "writing"),
+        ((1, 3), "writing"),
+        ((3, 3), "writing"),
+    ]
     assert progress.notes == ["no checkpoint: using the warp engine"]
 
 
@@ -185,8 +211,9 @@ def test_browser_runs_the_example_by_clicking_while_a_second_tab_waits(server, a
     executable = _chromium() or pytest.skip("no Chromium on PATH (Debian: apt-get install chromium)")
     with sync_api.sync_playwright() as playwright:
         try:  # root (a CI container) cannot use Chromium's sandbox
-            browser = playwright.chromium.launch(executable_path=executable,
-                                                 args=["--no-sandbox"] if os.geteuid() == 0 else [])
+            browser = playwright.chromium.launch(
+                executable_path=executable, args=["--no-sandbox"] if os.geteuid() == 0 else []
+            )
         except sync_api.Error as err:
             pytest.skip(f"Chromium at {executable} does not start: {str(err).splitlines()[0]}")
         try:

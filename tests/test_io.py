@@ -364,8 +364,12 @@ def test_output_may_not_be_an_input_by_name_symlink_or_hard_link(clip, tmp_path)
     (tmp_path / "link.mp4").symlink_to(clip)
     (tmp_path / "hard.mp4").hardlink_to(clip) if clip.stat().st_dev == tmp_path.stat().st_dev else None
     dotted = clip.parent / "." / clip.name
-    for output in [clip, dotted, tmp_path / "link.mp4", *([tmp_path / "hard.mp4"] if (tmp_path / "hard.mp4").exists()
-                                                         else [])]:
+    for output in [
+        clip,
+        dotted,
+        tmp_path / "link.mp4",
+        *([tmp_path / "hard.mp4"] if (tmp_path / "hard.mp4").exists() else []),
+    ]:
         with pytest.raises(InputError, match="is the input .* would be overwritten"):
             check_output(output, [None, clip])
     # The input given through the link, the output by its real name: the same file too.
@@ -374,14 +378,17 @@ def test_output_may_not_be_an_input_by_name_symlink_or_hard_link(clip, tmp_path)
     assert check_output(tmp_path / "new.mp4", [clip]) == tmp_path / "new.mp4"
 
 
-@pytest.mark.parametrize("name, message", [
-    ("existing_folder", "is a folder; give a file name"),
-    ("trailing/", "is a folder; give a file name"),
-    ("out", "has no suffix; a video output needs one of .mp4"),
-    ("out.avi", "has the suffix .avi"),
-    ("a_file.mp4/x.mp4", "is a file, not a folder"),
-    ("/proc/a.mp4", "does not accept new files"),
-])
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("existing_folder", "is a folder; give a file name"),
+        ("trailing/", "is a folder; give a file name"),
+        ("out", "has no suffix; a video output needs one of .mp4"),
+        ("out.avi", "has the suffix .avi"),
+        ("a_file.mp4/x.mp4", "is a file, not a folder"),
+        ("/proc/a.mp4", "does not accept new files"),
+    ],
+)
 def test_bad_video_output_paths_are_refused(tmp_path, name, message):
     (tmp_path / "existing_folder").mkdir()
     (tmp_path / "a_file.mp4").write_bytes(b"x")

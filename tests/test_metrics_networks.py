@@ -68,8 +68,11 @@ def test_resnext_loads_the_reference_checkpoint_strictly_and_gives_2048_d_clip_f
     assert state["layer4.0.downsample.0.weight"].shape == (2048, 1024, 1, 1, 1)  # shortcut B
     assert state["fc.weight"].shape == (400, 2048)
     # As kenshohara's DataParallel training saved it.
-    checkpoint = {"epoch": 200, "arch": "resnext-101",
-                  "state_dict": OrderedDict(("module." + k, v) for k, v in state.items())}
+    checkpoint = {
+        "epoch": 200,
+        "arch": "resnext-101",
+        "state_dict": OrderedDict(("module." + k, v) for k, v in state.items()),
+    }
     torch.save(checkpoint, tmp_path / "resnext-101.pth")
     loaded = load_resnext(tmp_path / "resnext-101.pth")
     assert all(torch.equal(v, loaded.state_dict()[k]) for k, v in state.items())

@@ -67,8 +67,9 @@ def test_ssim_matches_scikit_image_on_real_frames(shared_data):
     c, d = frames[1][101:400, 37:300], frames[3][101:400, 37:300]
     for x, y in ((a, b), (c, d), (a, a)):
         xf, yf = x.astype(np.float64) / 255, y.astype(np.float64) / 255
-        expected = structural_similarity(xf, yf, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
-                                         data_range=1.0, channel_axis=-1)
+        expected = structural_similarity(
+            xf, yf, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=1.0, channel_axis=-1
+        )
         to_tensor = lambda z: torch.from_numpy(z).permute(2, 0, 1)[None]  # noqa: E731
         assert abs(ssim(to_tensor(xf), to_tensor(yf)).item() - expected) <= 1e-6
     assert ssim(to_tensor(xf), to_tensor(xf)).item() == pytest.approx(1.0, abs=1e-12)

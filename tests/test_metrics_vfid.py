@@ -21,7 +21,7 @@ def _frames(count: int, seed: int = 0) -> list[np.ndarray]:
     for t in range(count):
         frame = rng.integers(0, 40, size=(48, 64, 3), dtype=np.uint8)
         x = 4 + 4 * t % 44
-        frame[12:30, x:x + 14] = (230, 120 + 5 * seed, 40)
+        frame[12:30, x : x + 14] = (230, 120 + 5 * seed, 40)
         out.append(frame)
     return out
 
@@ -51,7 +51,7 @@ def _shuffled_within_clips(frames: list[np.ndarray], seed: int) -> list[np.ndarr
     rng = np.random.default_rng(seed)
     out = []
     for start in range(0, len(frames), 10):
-        block = frames[start:start + 10]
+        block = frames[start : start + 10]
         out += [block[i] for i in rng.permutation(len(block))]
     return out
 

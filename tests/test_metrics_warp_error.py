@@ -26,8 +26,10 @@ def _translating(frames: int, height: int = 96, width: int = 128) -> list[np.nda
     """Frame t shows the texture moved right by dx*t and down by dy*t (a camera pan)."""
     dx, dy = SHIFT
     big = _texture(height + dy * frames, width + dx * frames)
-    return [big[dy * (frames - t):dy * (frames - t) + height, dx * (frames - t):dx * (frames - t) + width].copy()
-            for t in range(frames)]
+    return [
+        big[dy * (frames - t) : dy * (frames - t) + height, dx * (frames - t) : dx * (frames - t) + width].copy()
+        for t in range(frames)
+    ]
 
 
 def _exact_flow(first: np.ndarray, second: np.ndarray) -> np.ndarray:

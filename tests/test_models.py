@@ -203,7 +203,8 @@ def test_tra_inputs_come_from_the_last_two_decoder_layers_only(model, inputs, ga
         model.main_unet.unet.get_submodule(f"{name}.attn1.{part}").register_forward_hook(
             lambda _m, _i, out, key=(name, part): projected.setdefault(key, []).append(out)
         )
-        for name in model.tra_layer_names for part in ("to_q", "to_k")
+        for name in model.tra_layer_names
+        for part in ("to_q", "to_k")
     ]
     try:
         noise, handed = model.main_unet(sample, 10, garment=garment, human_pose_maps=pose, return_tra_inputs=True)
@@ -226,7 +227,9 @@ def test_tra_inputs_come_from_the_last_two_decoder_layers_only(model, inputs, ga
         torch.testing.assert_close(key[0, :, :, :human_tokens], by_frame(human_keys), atol=0, rtol=0)
         torch.testing.assert_close(key[0, 1, :, human_tokens:], by_frame(garment_keys)[0], atol=0, rtol=0)
     # Handing them over changes nothing in the output (every layer keeps the fast kernel).
-    torch.testing.assert_close(noise, model.main_unet(sample, 10, garment=garment, human_pose_maps=pose), atol=0, rtol=0)
+    torch.testing.assert_close(
+        noise, model.main_unet(sample, 10, garment=garment, human_pose_maps=pose), atol=0, rtol=0
+    )
 
 
 def test_sd15_dimensions_on_the_meta_device():
@@ -235,7 +238,10 @@ def test_sd15_dimensions_on_the_meta_device():
         model = DPIDM.from_config("sd15")
         garment = model.encode_garment(torch.rand(1, 3, 512, 384), torch.rand(1, 3, 512, 384))
         noise, handed = model.main_unet(
-            torch.rand(1, 9, 2, 64, 48), 10, garment=garment, human_pose_maps=torch.rand(1, 3, 2, 512, 384),
+            torch.rand(1, 9, 2, 64, 48),
+            10,
+            garment=garment,
+            human_pose_maps=torch.rand(1, 3, 2, 512, 384),
             return_tra_inputs=True,
         )
     assert noise.shape == (1, 4, 2, 64, 48) and garment.image_embeds.shape == (1, 1, 768)

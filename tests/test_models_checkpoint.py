@@ -70,11 +70,15 @@ def test_garment_unet_reads_sd15s_empty_prompt_embedding(sd15_folder, inputs):
     latents = torch.randn(2, 4, 8, 6)
     embeds = torch.randn(2, 1, 32)
     with torch.no_grad():
-        assert all(torch.equal(a, b) for a, b in zip(model.garment_unet(latents, embeds).values(),
-                                                      model.garment_unet(latents, -embeds).values()))
+        assert all(
+            torch.equal(a, b)
+            for a, b in zip(model.garment_unet(latents, embeds).values(), model.garment_unet(latents, -embeds).values())
+        )
         image = DPIDM.from_config("tiny", seed=0, garment_context="clip_image")  # the other reading
-        assert not all(torch.equal(a, b) for a, b in zip(image.garment_unet(latents, embeds).values(),
-                                                          image.garment_unet(latents, -embeds).values()))
+        assert not all(
+            torch.equal(a, b)
+            for a, b in zip(image.garment_unet(latents, embeds).values(), image.garment_unet(latents, -embeds).values())
+        )
 
 
 def test_missing_sd15_file_is_one_clear_error(sd15_folder, tmp_path):
@@ -116,7 +120,9 @@ def test_checkpoint_round_trip_is_exact_and_strict(sd15_folder, inputs, tmp_path
     fresh = DPIDM.from_pretrained(sd15_folder, variant="c")
     tensors = load_file(tmp_path / "ckpt" / WEIGHTS_FILE)
     assert set(tensors) == set(fresh.delta.state_dict())
-    assert len(tensors) == len(fresh.checkpoint_parameters()) + 1 and "context.tokens" in tensors  # + the garment context
+    assert (
+        len(tensors) == len(fresh.checkpoint_parameters()) + 1 and "context.tokens" in tensors
+    )  # + the garment context
     dropped = dict(tensors)
     dropped.pop(next(iter(sorted(dropped))))
     dropped["blocks.unknown.weight"] = torch.zeros(1)
@@ -169,17 +175,21 @@ def _set_config(**values):
     def edit(folder):
         config = json.loads((folder / CONFIG_FILE).read_text())
         (folder / CONFIG_FILE).write_text(json.dumps({**config, **values}))
+
     return edit
 
 
-@pytest.mark.parametrize("edit, message", [
-    (lambda f: (f / WEIGHTS_FILE).unlink(), f"{WEIGHTS_FILE} not found"),
-    (lambda f: (f / CONFIG_FILE).write_text("{not json"), "not valid JSON"),
-    (lambda f: (f / CONFIG_FILE).write_text('{"format": "dpidm-checkpoint", "version": 1}'), "older dpidm"),
-    (_set_config(variant="e"), "variant 'e' unknown"),
-    (_set_config(base="sdxl"), "base 'sdxl' unknown"),
-    (_set_config(colour="red"), "settings this dpidm does not know"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda f: (f / WEIGHTS_FILE).unlink(), f"{WEIGHTS_FILE} not found"),
+        (lambda f: (f / CONFIG_FILE).write_text("{not json"), "not valid JSON"),
+        (lambda f: (f / CONFIG_FILE).write_text('{"format": "dpidm-checkpoint", "version": 1}'), "older dpidm"),
+        (_set_config(variant="e"), "variant 'e' unknown"),
+        (_set_config(base="sdxl"), "base 'sdxl' unknown"),
+        (_set_config(colour="red"), "settings this dpidm does not know"),
+    ],
+)
 def test_resolve_checkpoint_refuses_broken_checkpoints_in_one_line(run, tmp_path, edit, message):
     folder = _broken(run, tmp_path, edit)
     with pytest.raises(InputError, match=message) as err:

@@ -29,8 +29,10 @@ def outputs_for_two_poses(model, inputs):
     with torch.no_grad():
         garment = model.encode_garment(garment_pixels, garment_pose)
         other = model.encode_garment(garment_pixels, torch.rand_like(garment_pose))
-        return (model.main_unet(sample, 10, garment=garment, human_pose_maps=pose),
-                model.main_unet(sample, 10, garment=other, human_pose_maps=torch.rand_like(pose)))
+        return (
+            model.main_unet(sample, 10, garment=garment, human_pose_maps=pose),
+            model.main_unet(sample, 10, garment=other, human_pose_maps=torch.rand_like(pose)),
+        )
 
 
 def test_variant_a_ignores_the_pose_maps_and_b_reads_them(inputs):
@@ -56,8 +58,9 @@ def test_c_and_d_differ_only_in_the_loss(inputs):
     assert not any(VARIANTS[v].tra for v in "abc")
     for (name, p), (other, q) in zip(c.state_dict().items(), d.state_dict().items()):
         assert name == other and torch.equal(p, q), name
-    assert {k: v for k, v in c.delta.config.items() if k != "variant"} == \
-        {k: v for k, v in d.delta.config.items() if k != "variant"}
+    assert {k: v for k, v in c.delta.config.items() if k != "variant"} == {
+        k: v for k, v in d.delta.config.items() if k != "variant"
+    }
 
 
 def test_unknown_variant_is_refused():

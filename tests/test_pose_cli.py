@@ -33,8 +33,9 @@ def pose_run(upper1, tmp_path_factory):
     """`dpidm pose upper1.mp4` once for the module (48 frames of yolo11n-pose), with its own pose cache."""
     root = tmp_path_factory.mktemp("pose")
     env = {"DPIDM_CACHE": str(root / "cache"), "DPIDM_WEIGHTS": str(root / "weights")}
-    result = runner.invoke(app, ["pose", str(upper1), "-o", str(root / "out"), "--pose-backend", "auto",
-                                 "--device", "cpu"], env=env)
+    result = runner.invoke(
+        app, ["pose", str(upper1), "-o", str(root / "out"), "--pose-backend", "auto", "--device", "cpu"], env=env
+    )
     assert result.exit_code == 0, result.output
     return root, env, result.output
 
@@ -99,8 +100,9 @@ def test_rerun_reuses_the_cache(pose_run, upper1, monkeypatch):
 
 def test_mask_writes_the_vivid_layout_close_to_the_reference(pose_run, upper1, shared_data):
     root, env, _ = pose_run
-    result = runner.invoke(app, ["mask", str(upper1), "--category", "upper", "-o", str(root / "masks"),
-                                 "--device", "cpu"], env=env)
+    result = runner.invoke(
+        app, ["mask", str(upper1), "--category", "upper", "-o", str(root / "masks"), "--device", "cpu"], env=env
+    )
     assert result.exit_code == 0, result.output
     masks = [f.max(axis=2) > 127 for f in read_frames(root / "masks" / "agnostic_mask" / "upper1.mp4")]
     agnostic = list(read_frames(root / "masks" / "agnostic" / "upper1.mp4"))
@@ -119,8 +121,9 @@ def test_mask_takes_a_user_mask_of_another_size(tmp_path):
     square = np.zeros((48, 32, 3), np.uint8)  # half size: resized to the video's
     square[12:36, 8:24] = 255
     write_video(user, [square] * 4, fps=24)
-    result = runner.invoke(app, ["mask", str(video), "--category", "lower", "-o", str(tmp_path / "out"),
-                                 "--mask", str(user)])
+    result = runner.invoke(
+        app, ["mask", str(video), "--category", "lower", "-o", str(tmp_path / "out"), "--mask", str(user)]
+    )
     assert result.exit_code == 0, result.output
     masks = [f.max(axis=2) > 127 for f in read_frames(tmp_path / "out" / "agnostic_mask" / "clip.mp4")]
     expected = np.zeros((96, 64), bool)
@@ -148,9 +151,17 @@ def _synthetic_garment_dataset(root):
         image = np.full((64, 64, 3), 250, np.uint8)
         image[y0:y1, x0:x1] = (30, 40, 120)
         Image.fromarray(image).save(images / f"{i}.jpg")
-        points = {"neck": ((x0 + x1) / 2, y0), "r_shoulder": (x0 + 4, y0 + 2), "l_shoulder": (x1 - 4, y0 + 2),
-                  "r_elbow": (x0, y0 + 12), "l_elbow": (x1, y0 + 12), "r_wrist": (x0, y0 + 22),
-                  "l_wrist": (x1, y0 + 22), "r_hip": (x0 + 6, y1 - 2), "l_hip": (x1 - 6, y1 - 2)}
+        points = {
+            "neck": ((x0 + x1) / 2, y0),
+            "r_shoulder": (x0 + 4, y0 + 2),
+            "l_shoulder": (x1 - 4, y0 + 2),
+            "r_elbow": (x0, y0 + 12),
+            "l_elbow": (x1, y0 + 12),
+            "r_wrist": (x0, y0 + 22),
+            "l_wrist": (x1, y0 + 22),
+            "r_hip": (x0 + 6, y1 - 2),
+            "l_hip": (x1 - 6, y1 - 2),
+        }
         keypoints = []
         for name in LAYOUT:
             x, y = points.get(name, (0, 0))
@@ -158,28 +169,65 @@ def _synthetic_garment_dataset(root):
         box = [(x0 + x1) / 128, (y0 + y1) / 128, (x1 - x0) / 64, (y1 - y0) / 64]
         (labels / f"{i}.txt").write_text(" ".join(str(round(v, 5)) for v in [0, *box, *keypoints]) + "\n")
     data = root / "garments.yaml"
-    data.write_text(yaml.safe_dump({"path": str(root), "train": "images/train", "val": "images/train",
-                                    "kpt_shape": [13, 3], "flip_idx": list(FLIP_IDX),
-                                    "names": {0: "upper", 1: "lower", 2: "dress"}}))
+    data.write_text(
+        yaml.safe_dump(
+            {
+                "path": str(root),
+                "train": "images/train",
+                "val": "images/train",
+                "kpt_shape": [13, 3],
+                "flip_idx": list(FLIP_IDX),
+                "names": {0: "upper", 1: "lower", 2: "dress"},
+            }
+        )
+    )
     return data, images / "0.jpg"
 
 
 def test_train_garment_one_epoch_then_pose_uses_the_model(tmp_path, weights_root):
     data, garment = _synthetic_garment_dataset(tmp_path / "dataset")
-    result = runner.invoke(app, ["pose", "train-garment", "--data", str(data), "--epochs", "1", "--imgsz", "64",
-                                 "--batch", "4", "--workers", "0", "--no-plots", "--device", "cpu"])
+    result = runner.invoke(
+        app,
+        [
+            "pose",
+            "train-garment",
+            "--data",
+            str(data),
+            "--epochs",
+            "1",
+            "--imgsz",
+            "64",
+            "--batch",
+            "4",
+            "--workers",
+            "0",
+            "--no-plots",
+            "--device",
+            "cpu",
+        ],
+    )
     assert result.exit_code == 0, result.output
     model = weights_root / "garment" / "garment_landmarks.pt"
     assert model.is_file()
 
-    result = runner.invoke(app, ["pose", str(garment), "--category", "upper", "-o", str(tmp_path / "out"),
-                                 "--device", "cpu"])
+    result = runner.invoke(
+        app, ["pose", str(garment), "--category", "upper", "-o", str(tmp_path / "out"), "--device", "cpu"]
+    )
     assert result.exit_code == 0, result.output
     assert f"landmarks from the garment model {model}" in result.output
     document = json.loads((tmp_path / "out" / "0_landmarks.json").read_text())
     assert document["estimated"] is False and document["category"] == "upper"
-    assert list(document["landmarks"]) == ["neck", "r_shoulder", "r_elbow", "r_wrist", "l_shoulder", "l_elbow",
-                                           "l_wrist", "r_hip", "l_hip"]
+    assert list(document["landmarks"]) == [
+        "neck",
+        "r_shoulder",
+        "r_elbow",
+        "r_wrist",
+        "l_shoulder",
+        "l_elbow",
+        "l_wrist",
+        "r_hip",
+        "l_hip",
+    ]
     assert document["image_size"] == [64, 64]
     assert (tmp_path / "out" / "0_landmarks.png").is_file()
 
@@ -203,8 +251,19 @@ def test_cold_and_warm_pose_cache_give_byte_identical_tryon_videos(tmp_path):
 
     repo = Path(__file__).resolve().parents[1]
     env = {"DPIDM_CACHE": str(tmp_path / "cache")}
-    args = ["tryon", str(repo / "examples" / "person.mp4"), str(repo / "examples" / "garment_upper_00057_00.jpg"),
-            "--model", "tiny", "--frames", "0:6", "--steps", "2", "--device", "cpu"]
+    args = [
+        "tryon",
+        str(repo / "examples" / "person.mp4"),
+        str(repo / "examples" / "garment_upper_00057_00.jpg"),
+        "--model",
+        "tiny",
+        "--frames",
+        "0:6",
+        "--steps",
+        "2",
+        "--device",
+        "cpu",
+    ]
     threads = torch.get_num_threads()
     try:
         for name in ("cold.mp4", "warm.mp4"):

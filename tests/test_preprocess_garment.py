@@ -31,8 +31,17 @@ TOLERANCE = 0.04  # of the garment's height
 
 def test_layout_schemas_and_flip_are_consistent():
     assert set(LAYOUT) <= set(BODY_NAMES)
-    assert SCHEMAS["upper"] == ("neck", "r_shoulder", "r_elbow", "r_wrist", "l_shoulder", "l_elbow", "l_wrist",
-                                "r_hip", "l_hip")  # the paper's 9
+    assert SCHEMAS["upper"] == (
+        "neck",
+        "r_shoulder",
+        "r_elbow",
+        "r_wrist",
+        "l_shoulder",
+        "l_elbow",
+        "l_wrist",
+        "r_hip",
+        "l_hip",
+    )  # the paper's 9
     for names in SCHEMAS.values():
         assert set(names) <= set(LAYOUT)
     for i, j in enumerate(FLIP_IDX):
@@ -91,16 +100,24 @@ def test_unknown_category_is_a_clear_error():
 
 
 def test_dataset_yaml_is_checked_against_the_layout(tmp_path):
-    good = {"path": str(tmp_path), "train": "images", "val": "images", "kpt_shape": [13, 3],
-            "flip_idx": list(FLIP_IDX), "names": {0: "upper", 1: "lower", 2: "dress"}}
+    good = {
+        "path": str(tmp_path),
+        "train": "images",
+        "val": "images",
+        "kpt_shape": [13, 3],
+        "flip_idx": list(FLIP_IDX),
+        "names": {0: "upper", 1: "lower", 2: "dress"},
+    }
     import yaml
 
     path = tmp_path / "data.yaml"
     path.write_text(yaml.safe_dump(good))
     assert load_dataset_yaml(path)["kpt_shape"] == [13, 3]
-    for key, value, message in (("kpt_shape", [17, 3], "kpt_shape must be \\[13, 3\\]"),
-                                ("names", ["shirt"], "names must be"),
-                                ("flip_idx", list(range(13)), "flip_idx must be")):
+    for key, value, message in (
+        ("kpt_shape", [17, 3], "kpt_shape must be \\[13, 3\\]"),
+        ("names", ["shirt"], "names must be"),
+        ("flip_idx", list(range(13)), "flip_idx must be"),
+    ):
         path.write_text(yaml.safe_dump({**good, key: value}))
         with pytest.raises(InputError, match=message):
             load_dataset_yaml(path)
@@ -134,8 +151,11 @@ def test_the_estimate_finds_the_hand_placed_points_on_the_garments_outline(garme
     found = dict(zip(landmarks.names, landmarks.points))
     rows = np.flatnonzero(garment_silhouette(image).any(axis=1))
     tolerance = TOLERANCE * (rows.max() - rows.min())
-    misses = {name: (found[name][:2].round().tolist(), point["xy"]) for name, point in garment["points"].items()
-              if found[name][2] < DRAW_THRESHOLD or np.linalg.norm(found[name][:2] - point["xy"]) > tolerance}
+    misses = {
+        name: (found[name][:2].round().tolist(), point["xy"])
+        for name, point in garment["points"].items()
+        if found[name][2] < DRAW_THRESHOLD or np.linalg.norm(found[name][:2] - point["xy"]) > tolerance
+    }
     assert not misses, f"(estimate, by hand) beyond {tolerance:.0f} px: {misses}"
     for name in garment.get("off_garment", []):
         assert 0 < found[name][2] < DRAW_THRESHOLD, name
@@ -190,20 +210,41 @@ def test_any_blob_gets_finite_landmarks_inside_the_photo():
         image = np.full((200, 160, 3), 250, np.uint8)
         kind = trial % 4
         if kind == 0:
-            cv2.rectangle(image, (int(rng.integers(5, 70)), int(rng.integers(5, 90))),
-                          (int(rng.integers(80, 155)), int(rng.integers(100, 195))), (30, 40, 150), -1)
+            cv2.rectangle(
+                image,
+                (int(rng.integers(5, 70)), int(rng.integers(5, 90))),
+                (int(rng.integers(80, 155)), int(rng.integers(100, 195))),
+                (30, 40, 150),
+                -1,
+            )
         elif kind == 1:
-            cv2.ellipse(image, (80, 100), (int(rng.integers(5, 70)), int(rng.integers(5, 90))),
-                        float(rng.integers(0, 180)), 0, 360, (30, 40, 150), -1)
+            cv2.ellipse(
+                image,
+                (80, 100),
+                (int(rng.integers(5, 70)), int(rng.integers(5, 90))),
+                float(rng.integers(0, 180)),
+                0,
+                360,
+                (30, 40, 150),
+                -1,
+            )
         elif kind == 2:
             corners = rng.integers(0, [160, 200], (int(rng.integers(3, 9)), 2)).astype(np.int32)
             cv2.fillPoly(image, [corners], (30, 40, 150))
         else:
-            cv2.line(image, (int(rng.integers(0, 160)), 0), (int(rng.integers(0, 160)), 199), (30, 40, 150),
-                     int(rng.integers(1, 4)))
+            cv2.line(
+                image,
+                (int(rng.integers(0, 160)), 0),
+                (int(rng.integers(0, 160)), 199),
+                (30, 40, 150),
+                int(rng.integers(1, 4)),
+            )
         for category in ("upper", "lower", "dress"):
             points = silhouette_landmarks(image, category).points
             placed = points[points[:, 2] > 0]
             assert np.isfinite(placed).all(), (trial, category)
-            assert ((placed[:, 0] >= 0) & (placed[:, 0] < 160) & (placed[:, 1] >= 0) & (placed[:, 1] < 200)).all(), \
-                (trial, category, placed)
+            assert ((placed[:, 0] >= 0) & (placed[:, 0] < 160) & (placed[:, 1] >= 0) & (placed[:, 1] < 200)).all(), (
+                trial,
+                category,
+                placed,
+            )

@@ -17,8 +17,17 @@ def _body(points: dict[str, tuple[float, float]], conf: float = 0.9) -> np.ndarr
     return body
 
 
-UPPER = {"neck": (96, 40), "r_shoulder": (60, 45), "r_elbow": (45, 100), "r_wrist": (40, 150),
-         "l_shoulder": (132, 45), "l_elbow": (147, 100), "l_wrist": (152, 150), "r_hip": (75, 160), "l_hip": (117, 160)}
+UPPER = {
+    "neck": (96, 40),
+    "r_shoulder": (60, 45),
+    "r_elbow": (45, 100),
+    "r_wrist": (40, 150),
+    "l_shoulder": (132, 45),
+    "l_elbow": (147, 100),
+    "l_wrist": (152, 150),
+    "r_hip": (75, 160),
+    "l_hip": (117, 160),
+}
 
 
 def _limb_colour(a: str, b: str) -> tuple[int, ...]:
@@ -37,13 +46,17 @@ def test_garment_landmark_and_human_keypoint_share_colour_and_limb():
         assert tuple(garment_map[y, x]) == expected == tuple(human_map[y, x]), name
     # The limb r_shoulder-r_elbow, halfway along: the same colour in both maps, and that limb's colour.
     mid = ((60 + 45) // 2, (45 + 100) // 2)
-    assert tuple(garment_map[mid[1], mid[0]]) == tuple(human_map[mid[1], mid[0]]) == _limb_colour("r_shoulder", "r_elbow")
+    assert (
+        tuple(garment_map[mid[1], mid[0]]) == tuple(human_map[mid[1], mid[0]]) == _limb_colour("r_shoulder", "r_elbow")
+    )
     # Right and left are different colours: a swapped garment would not match.
     assert COLORS[BODY_INDEX["r_elbow"]] != COLORS[BODY_INDEX["l_elbow"]]
 
 
 def test_garment_pose_is_scaled_to_the_requested_size():
-    garment = GarmentLandmarks("upper", ("r_elbow",), np.array([[50, 100, 0.9]], np.float32), True, height=200, width=100)
+    garment = GarmentLandmarks(
+        "upper", ("r_elbow",), np.array([[50, 100, 0.9]], np.float32), True, height=200, width=100
+    )
     pose_map = render_garment_pose(garment, 400, 200)
     assert tuple(pose_map[200, 100]) == COLORS[BODY_INDEX["r_elbow"]]
 

@@ -15,10 +15,24 @@ from tryon_cli.preprocess.masks import AGNOSTIC_GREY, agnostic_masks, frame_mask
 H, W = 320, 240
 # A person facing the camera (right side on the image left), torso length 80 px.
 STANDING = {
-    "nose": (120, 40), "r_eye": (114, 35), "l_eye": (126, 35), "r_ear": (106, 38), "l_ear": (134, 38),
-    "neck": (120, 70), "r_shoulder": (95, 72), "l_shoulder": (145, 72), "r_elbow": (85, 110), "l_elbow": (155, 110),
-    "r_wrist": (82, 145), "l_wrist": (158, 145), "r_hip": (105, 150), "l_hip": (135, 150),
-    "r_knee": (103, 210), "l_knee": (137, 210), "r_ankle": (102, 270), "l_ankle": (138, 270),
+    "nose": (120, 40),
+    "r_eye": (114, 35),
+    "l_eye": (126, 35),
+    "r_ear": (106, 38),
+    "l_ear": (134, 38),
+    "neck": (120, 70),
+    "r_shoulder": (95, 72),
+    "l_shoulder": (145, 72),
+    "r_elbow": (85, 110),
+    "l_elbow": (155, 110),
+    "r_wrist": (82, 145),
+    "l_wrist": (158, 145),
+    "r_hip": (105, 150),
+    "l_hip": (135, 150),
+    "r_knee": (103, 210),
+    "l_knee": (137, 210),
+    "r_ankle": (102, 270),
+    "l_ankle": (138, 270),
 }
 
 
@@ -151,6 +165,6 @@ def test_the_hull_step_equals_the_hull_of_every_pixel(category, monkeypatch):
         cut = real_parts.index("hull")
         monkeypatch.setitem(masks.PARTS, category, real_parts[:cut])
         drawn = masks.cover_region(pose.body, category, 512, 384)
-        monkeypatch.setitem(masks.PARTS, category, real_parts[:cut + 1])
+        monkeypatch.setitem(masks.PARTS, category, real_parts[: cut + 1])
         assert np.array_equal(masks.cover_region(pose.body, category, 512, 384), every_pixel_hull(drawn))
         monkeypatch.setitem(masks.PARTS, category, real_parts)

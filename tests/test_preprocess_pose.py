@@ -41,10 +41,17 @@ def test_coco17_to_openpose18_maps_sides_and_builds_the_neck():
 
 def test_pose_sequence_save_load_round_trip(tmp_path):
     rng = np.random.default_rng(0)
-    poses = PoseSequence(body=rng.random((4, 18, 3), dtype=np.float32), height=32, width=24,
-                         hands=rng.random((4, 2, 21, 3), dtype=np.float32), face=rng.random((4, 68, 3), dtype=np.float32),
-                         backend="dwpose", fps=24.0, notes=["a note"],
-                         wholebody=rng.random((4, 133, 3), dtype=np.float32))
+    poses = PoseSequence(
+        body=rng.random((4, 18, 3), dtype=np.float32),
+        height=32,
+        width=24,
+        hands=rng.random((4, 2, 21, 3), dtype=np.float32),
+        face=rng.random((4, 68, 3), dtype=np.float32),
+        backend="dwpose",
+        fps=24.0,
+        notes=["a note"],
+        wholebody=rng.random((4, 133, 3), dtype=np.float32),
+    )
     poses.save(tmp_path / "p.npz")
     back = PoseSequence.load(tmp_path / "p.npz")
     np.testing.assert_array_equal(back.body, poses.body)
@@ -126,8 +133,7 @@ def _detection(x: float, score: float = 0.9) -> Detection:
 def test_track_detections_fills_a_gap_names_empty_frames_and_notes_crowds():
     detections = [[_detection(100)], [], [_detection(104)], [_detection(106), _detection(600)]]
     detections += [[] for _ in range(20)]
-    poses = track_detections(detections, height=480, width=640, fps=25, backend="test", source="clip.mp4",
-                             smooth=False)
+    poses = track_detections(detections, height=480, width=640, fps=25, backend="test", source="clip.mp4", smooth=False)
     assert poses.found_frames()[:4].all()
     np.testing.assert_allclose(poses.body[1, 0, 0], 102)  # interpolated
     assert poses.body[3, 0, 0] == 106  # the main subject, not the new person
@@ -149,8 +155,19 @@ def _turning_body(yaw: float, x: float = 320.0) -> np.ndarray:
 
 
 def _tracked(bodies: list[np.ndarray], hands: list[np.ndarray]) -> PoseSequence:
-    detections = [[Detection(box=_box(200, 40, 460), score=0.9, body=b, hands=h, face=np.zeros((68, 3), np.float32),
-                             wholebody=np.zeros((133, 3), np.float32))] for b, h in zip(bodies, hands)]
+    detections = [
+        [
+            Detection(
+                box=_box(200, 40, 460),
+                score=0.9,
+                body=b,
+                hands=h,
+                face=np.zeros((68, 3), np.float32),
+                wholebody=np.zeros((133, 3), np.float32),
+            )
+        ]
+        for b, h in zip(bodies, hands)
+    ]
     return track_detections(detections, height=480, width=640, fps=25, backend="test", smooth=False)
 
 
@@ -223,8 +240,11 @@ class _TinyYolox(torch.nn.Module):
             else:
                 logit = torch.full_like(dx, -20.0)
             others = torch.full((1, size * size, 79), -20.0)
-            outputs.append(torch.cat([dx, dy, log_side, log_side, torch.sigmoid(logit), torch.sigmoid(logit),
-                                      torch.sigmoid(others)], 2))
+            outputs.append(
+                torch.cat(
+                    [dx, dy, log_side, log_side, torch.sigmoid(logit), torch.sigmoid(logit), torch.sigmoid(others)], 2
+                )
+            )
         return torch.cat(outputs, 1)
 
 
@@ -248,10 +268,22 @@ def dwpose_weights(weights_root):
     folder.mkdir()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(_TinyYolox(), (torch.zeros(1, 3, 640, 640),), str(folder / "yolox_l.onnx"),
-                          input_names=["images"], output_names=["output"], dynamo=False)
-        torch.onnx.export(_TinySimcc(), (torch.zeros(1, 3, 384, 288),), str(folder / "dw-ll_ucoco_384.onnx"),
-                          input_names=["input"], output_names=["simcc_x", "simcc_y"], dynamo=False)
+        torch.onnx.export(
+            _TinyYolox(),
+            (torch.zeros(1, 3, 640, 640),),
+            str(folder / "yolox_l.onnx"),
+            input_names=["images"],
+            output_names=["output"],
+            dynamo=False,
+        )
+        torch.onnx.export(
+            _TinySimcc(),
+            (torch.zeros(1, 3, 384, 288),),
+            str(folder / "dw-ll_ucoco_384.onnx"),
+            input_names=["input"],
+            output_names=["simcc_x", "simcc_y"],
+            dynamo=False,
+        )
     return weights_root
 
 
@@ -261,7 +293,7 @@ def test_dwpose_runs_end_to_end_on_exported_onnx_models(dwpose_weights):
     frames = []
     for t in range(3):
         frame = np.zeros((240, 320, 3), np.uint8)
-        frame[60:180, 100 + 4 * t:220 + 4 * t] = 255  # the "person"
+        frame[60:180, 100 + 4 * t : 220 + 4 * t] = 255  # the "person"
         frames.append(frame)
     poses = estimate_video_poses(frames, backend, fps=25.0)
     assert poses.backend == "dwpose" and len(poses) == 3

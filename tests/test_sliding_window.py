@@ -11,7 +11,17 @@ import torch
 from tryon_cli.pipelines.dpidm_pipeline import DPIDMTryOnPipeline, VideoConditions
 from tryon_cli.pipelines.sliding_window import frame_weights, window_schedule
 
-CASES = [(1, 24, 8), (23, 24, 8), (24, 24, 8), (25, 24, 8), (48, 24, 8), (100, 24, 8), (97, 16, 4), (50, 7, 0), (9, 2, 1)]
+CASES = [
+    (1, 24, 8),
+    (23, 24, 8),
+    (24, 24, 8),
+    (25, 24, 8),
+    (48, 24, 8),
+    (100, 24, 8),
+    (97, 16, 4),
+    (50, 7, 0),
+    (9, 2, 1),
+]
 
 
 @pytest.mark.parametrize("num_frames,window,overlap", CASES)
@@ -68,8 +78,11 @@ class FakeUNet:
 def fake_model():
     from diffusers import DDIMScheduler
 
-    return SimpleNamespace(main_unet=FakeUNet(), noise_scheduler=DDIMScheduler(),
-                           vae=SimpleNamespace(config=SimpleNamespace(block_out_channels=[1, 2, 3, 4])))
+    return SimpleNamespace(
+        main_unet=FakeUNet(),
+        noise_scheduler=DDIMScheduler(),
+        vae=SimpleNamespace(config=SimpleNamespace(block_out_channels=[1, 2, 3, 4])),
+    )
 
 
 def reference_sample(model, conditions, steps, seed, windows, weights):
@@ -83,8 +96,14 @@ def reference_sample(model, conditions, steps, seed, windows, weights):
     for t in scheduler.timesteps:
         out = torch.zeros(shape)
         for window, weight in zip(windows, weights):
-            sample = torch.cat([latents[:, :, window], conditions.mask_latents[:, :, window].float(),
-                                conditions.agnostic_latents[:, :, window]], dim=1)
+            sample = torch.cat(
+                [
+                    latents[:, :, window],
+                    conditions.mask_latents[:, :, window].float(),
+                    conditions.agnostic_latents[:, :, window],
+                ],
+                dim=1,
+            )
             w = torch.as_tensor(weight, dtype=torch.float32).view(1, 1, -1, 1, 1)
             out[:, :, window] += model.main_unet(sample, t, None, None) * w
         latents = scheduler.step(out, t, latents).prev_sample
@@ -97,13 +116,14 @@ def test_streamed_windows_equal_the_whole_clip_average_bit_for_bit(num_frames, w
     # The pipeline applies each frame's DDIM update as soon as its last window is done, without a whole-clip
     # noise buffer; the result must be exactly the textbook loop's.
     generator = torch.Generator().manual_seed(1)
-    conditions = VideoConditions(torch.randn(1, 4, num_frames, 3, 2, generator=generator),
-                                 torch.rand(1, 1, num_frames, 3, 2, generator=generator) > 0.5,
-                                 lambda w: torch.zeros(1, 3, w.stop - w.start, 24, 16))
+    conditions = VideoConditions(
+        torch.randn(1, 4, num_frames, 3, 2, generator=generator),
+        torch.rand(1, 1, num_frames, 3, 2, generator=generator) > 0.5,
+        lambda w: torch.zeros(1, 3, w.stop - w.start, 24, 16),
+    )
     model = fake_model()
     windows = window_schedule(num_frames, window, overlap)
     weights = frame_weights(num_frames, windows, kind)
     garment = SimpleNamespace(batch_size=1)
-    got = DPIDMTryOnPipeline(model)(conditions, garment, steps=4, guidance=1.0, seed=3, windows=windows,
-                                    weighting=kind)
+    got = DPIDMTryOnPipeline(model)(conditions, garment, steps=4, guidance=1.0, seed=3, windows=windows, weighting=kind)
     torch.testing.assert_close(got, reference_sample(model, conditions, 4, 3, windows, weights), rtol=0, atol=0)

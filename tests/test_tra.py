@@ -20,7 +20,9 @@ def relative_error(value: torch.Tensor, reference: torch.Tensor) -> float:
     return float((value.double() - reference.double()).norm() / reference.double().norm())
 
 
-def random_layers(seed: int, batch: int, frames: int, heads: int, queries: int, keys: int, dim: int, dtype=torch.float32):
+def random_layers(
+    seed: int, batch: int, frames: int, heads: int, queries: int, keys: int, dim: int, dtype=torch.float32
+):
     generator = torch.Generator().manual_seed(seed)
     layers = []
     for _ in GAMMAS:
@@ -36,12 +38,15 @@ def loss_and_grads(loss_fn, layers):
     return loss.detach(), torch.autograd.grad(loss, tensors)
 
 
-@pytest.mark.parametrize("shape, chunk", [
-    ((1, 2, 1, 7, 11, 4), 3),     # chunks of 3, 3, 1
-    ((2, 4, 3, 10, 20, 8), 4),    # remainder 2
-    ((2, 5, 2, 33, 66, 5), 16),   # remainder 1
-    ((1, 3, 2, 12, 24, 6), 64),   # one chunk bigger than the queries
-])
+@pytest.mark.parametrize(
+    "shape, chunk",
+    [
+        ((1, 2, 1, 7, 11, 4), 3),  # chunks of 3, 3, 1
+        ((2, 4, 3, 10, 20, 8), 4),  # remainder 2
+        ((2, 5, 2, 33, 66, 5), 16),  # remainder 1
+        ((1, 3, 2, 12, 24, 6), 64),  # one chunk bigger than the queries
+    ],
+)
 def test_chunked_equals_materialised_loss_and_gradients(shape, chunk):
     layers = random_layers(sum(shape), *shape)
     value, grads = loss_and_grads(lambda l, g: tra_loss(l, g, chunk=chunk), layers)
@@ -119,11 +124,14 @@ def model_grads(model, clip, loss_fn):
     sample, pose, garment_pixels, garment_pose = clip
     model.zero_grad(set_to_none=True)
     garment = model.encode_garment(garment_pixels, garment_pose)
-    _, handed = model.main_unet(sample, torch.tensor([500, 20]), garment=garment, human_pose_maps=pose,
-                                return_tra_inputs=True)
+    _, handed = model.main_unet(
+        sample, torch.tensor([500, 20]), garment=garment, human_pose_maps=pose, return_tra_inputs=True
+    )
     loss = loss_fn([handed[name] for name in model.tra_layer_names], GAMMAS)
     loss.backward()
-    grads = {name: p.grad.clone() for name, p in model.named_trainable_parameters("video").items() if p.grad is not None}
+    grads = {
+        name: p.grad.clone() for name, p in model.named_trainable_parameters("video").items() if p.grad is not None
+    }
     return loss.detach(), grads
 
 

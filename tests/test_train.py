@@ -32,8 +32,14 @@ from tryon_cli.training.config import load_config
 from tryon_cli.training.losses import tra_loss
 
 H, W = 32, 24
-SMALL = [f"data.height={H}", f"data.width={W}", "data.clip_length=4", "data.num_workers=0",
-         "logging.tensorboard=false", "model=tiny"]
+SMALL = [
+    f"data.height={H}",
+    f"data.width={W}",
+    "data.clip_length=4",
+    "data.num_workers=0",
+    "logging.tensorboard=false",
+    "model=tiny",
+]
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +82,9 @@ def test_each_phase_trains_its_own_parameters_and_nothing_else(vivid):
     for step, phase in enumerate(PHASES):  # step 0 is an image step, step 1 a video step
         model.set_trainable(phase)
         model.zero_grad(set_to_none=True)
-        losses = objective.diffusion_losses(model, _batch(vivid, step), phase, config.loss, torch.Generator().manual_seed(0))
+        losses = objective.diffusion_losses(
+            model, _batch(vivid, step), phase, config.loss, torch.Generator().manual_seed(0)
+        )
         losses["loss"].backward()
         with_grad = {name for name, p in model.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
         assert with_grad and with_grad <= set(own[phase]), sorted(with_grad - set(own[phase]))[:5]
@@ -113,7 +121,9 @@ def test_tra_on_model_maps_and_its_gradient_reaches_the_temporal_modules(vivid):
     garment = model.encode_garment(batch["garment_pixels"], batch["garment_pose_map"])
     still = torch.randn(2, 9, 1, H // 8, W // 8).expand(-1, -1, 4, -1, -1)
     pose = batch["human_pose_maps"][:, :, :1].expand(-1, -1, 4, -1, -1)
-    _, handed = model.main_unet(still, torch.tensor([500, 20]), garment=garment, human_pose_maps=pose, return_tra_inputs=True)
+    _, handed = model.main_unet(
+        still, torch.tensor([500, 20]), garment=garment, human_pose_maps=pose, return_tra_inputs=True
+    )
     assert set(handed) == set(model.tra_layer_names) and len(handed) == 2
     layers = [tuple(t.detach() for t in handed[n]) for n in model.tra_layer_names]
     assert float(tra_loss(layers, [0.5, 0.5])) < 1e-6
@@ -146,8 +156,15 @@ def test_overfits_a_tiny_vivid_dataset(shared_data, tmp_path, monkeypatch):
     decoded = functools.lru_cache(maxsize=None)(lambda *args: tuple(read_source(*args)))
     monkeypatch.setattr(dataset_module, "read_source", lambda *args: list(decoded(*args)))
     monkeypatch.setattr(trainer, "step_seeds", lambda seed, step, rank: (0, step % 2))
-    config = _config(root, "train.max_steps=40", "train.learning_rate=1e-2", "augment.flip_p=0",
-                     "augment.keypoint_drop_p=0", "augment.garment_dropout=0", "checkpoint.every=1000")
+    config = _config(
+        root,
+        "train.max_steps=40",
+        "train.learning_rate=1e-2",
+        "augment.flip_p=0",
+        "augment.keypoint_drop_p=0",
+        "augment.garment_dropout=0",
+        "checkpoint.every=1000",
+    )
     trainer.train(config, tmp_path / "run")
     image = [m["mse"] for m in _metrics(tmp_path / "run") if m["phase"] == "image"]
     assert len(image) == 20
@@ -170,7 +187,14 @@ def test_sigterm_checkpoint_and_the_printed_resume_command_reproduce_an_uninterr
     runner = CliRunner()
     common = ["train", "--data", "vivid", "--root", str(vivid), "--model", "tiny", "--max-steps", "4"]
     sets = [arg for item in SMALL[:-1] + ["checkpoint.every=100"] for arg in ("--set", item)]
-    validation = ["--set", "validation.every=4", "--set", "validation.frames=3", "--set", "validation.inference_steps=2"]
+    validation = [
+        "--set",
+        "validation.every=4",
+        "--set",
+        "validation.frames=3",
+        "--set",
+        "validation.inference_steps=2",
+    ]
     tensorboard = ["--set", "logging.tensorboard=true"]
     whole = runner.invoke(app, [*common, "--output", str(tmp_path / "whole"), *sets, *validation, *tensorboard])
     assert whole.exit_code == 0, whole.output
@@ -200,7 +224,9 @@ def _assert_same_run(first_run: Path, second_run: Path) -> None:
     first, second = _metrics(first_run), _metrics(second_run)
     assert [m["step"] for m in second] == [1, 2, 3, 4] and [m["phase"] for m in second] == ["image", "video"] * 2
     for a, b in zip(first, second):
-        assert a["loss"] == pytest.approx(b["loss"], rel=1e-6, abs=1e-7) and a["tra"] == pytest.approx(b["tra"], rel=1e-6)
+        assert a["loss"] == pytest.approx(b["loss"], rel=1e-6, abs=1e-7) and a["tra"] == pytest.approx(
+            b["tra"], rel=1e-6
+        )
     a, b = (DPIDM.from_config("tiny") for _ in range(2))
     a.load_checkpoint(first_run / "checkpoints" / "4")
     b.load_checkpoint(second_run / "checkpoints" / "latest")
@@ -212,8 +238,18 @@ def test_kill_9_then_resume_reproduces_an_uninterrupted_run(vivid, tmp_path):
     """SIGKILL gives no chance to write anything: resume starts at the last periodic checkpoint (2) and redoes
     step 3, whose metrics line the killed run had already written. The run is a real process; a wrapper holds it
     inside step 4 so that the kill lands at a known point."""
-    args = ["train", "--data", "vivid", "--root", str(vivid), "--model", "tiny", "--max-steps", "4",
-            *(arg for item in [*SMALL[:-1], "checkpoint.every=2"] for arg in ("--set", item))]
+    args = [
+        "train",
+        "--data",
+        "vivid",
+        "--root",
+        str(vivid),
+        "--model",
+        "tiny",
+        "--max-steps",
+        "4",
+        *(arg for item in [*SMALL[:-1], "checkpoint.every=2"] for arg in ("--set", item)),
+    ]
     whole = CliRunner().invoke(app, [*args, "--output", str(tmp_path / "whole")])
     assert whole.exit_code == 0, whole.output
     hold = (
@@ -226,7 +262,9 @@ def test_kill_9_then_resume_reproduces_an_uninterrupted_run(vivid, tmp_path):
     )
     marker = tmp_path / "in-step-4"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    child = subprocess.Popen([sys.executable, "-c", hold, str(marker), *args, "--output", str(tmp_path / "killed")], env=env)
+    child = subprocess.Popen(
+        [sys.executable, "-c", hold, str(marker), *args, "--output", str(tmp_path / "killed")], env=env
+    )
     try:
         deadline = time.monotonic() + 240
         while not marker.exists() and child.poll() is None and time.monotonic() < deadline:
@@ -263,7 +301,9 @@ def test_finished_checkpoint_loads_for_inference(vivid, tmp_path):
     from tryon_cli.engines import build_engine
 
     model = _tiny()
-    last = trainer.train(_config(vivid, "train.max_steps=2", "train.learning_rate=1e-3"), tmp_path / "run", model=model).checkpoint
+    last = trainer.train(
+        _config(vivid, "train.max_steps=2", "train.learning_rate=1e-3"), tmp_path / "run", model=model
+    ).checkpoint
     assert (last / "config.json").is_file() and (last / "diffusion_pytorch_model.safetensors").is_file()
     engine = build_engine("tiny", checkpoint=last)
     assert not engine.untrained and str(last) in engine.description
@@ -276,10 +316,26 @@ def test_finished_checkpoint_loads_for_inference(vivid, tmp_path):
     # ... and through the CLI: `dpidm tryon --model tiny --checkpoint` serves it, not the untrained model.
     repo = Path(__file__).resolve().parents[1]
     out = tmp_path / "out.mp4"
-    result = CliRunner().invoke(app, ["tryon", str(repo / "examples/person.mp4"),
-                                      str(repo / "examples/garment_upper_00057_00.jpg"), "-o", str(out),
-                                      "--model", "tiny", "--checkpoint", str(last), "--frames", "0:4", "--steps", "1",
-                                      "--device", "cpu"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "tryon",
+            str(repo / "examples/person.mp4"),
+            str(repo / "examples/garment_upper_00057_00.jpg"),
+            "-o",
+            str(out),
+            "--model",
+            "tiny",
+            "--checkpoint",
+            str(last),
+            "--frames",
+            "0:4",
+            "--steps",
+            "1",
+            "--device",
+            "cpu",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert out.is_file() and "UNTRAINED" not in result.output + result.stderr
 
@@ -290,21 +346,59 @@ def test_each_variant_trains_records_itself_and_runs_through_tryon(vivid, tmp_pa
     (d) has a TRA term, and `dpidm tryon` builds the checkpoint's own variant to run it."""
     from tryon_cli import __version__
 
-    result = CliRunner().invoke(app, [
-        "train", "--data", "vivid", "--root", str(vivid), "--model", "tiny", "--variant", variant, "--max-steps", "2",
-        "--output", str(tmp_path / "run"), *(arg for item in SMALL[:-1] for arg in ("--set", item))])
+    result = CliRunner().invoke(
+        app,
+        [
+            "train",
+            "--data",
+            "vivid",
+            "--root",
+            str(vivid),
+            "--model",
+            "tiny",
+            "--variant",
+            variant,
+            "--max-steps",
+            "2",
+            "--output",
+            str(tmp_path / "run"),
+            *(arg for item in SMALL[:-1] for arg in ("--set", item)),
+        ],
+    )
     assert result.exit_code == 0, result.output
     video = [m for m in _metrics(tmp_path / "run") if m["phase"] == "video"]
     assert len(video) == 1 and (video[0]["tra"] > 0) == (variant == "d"), video
     config = json.loads((tmp_path / "run" / "checkpoints" / "2" / "config.json").read_text())
-    assert (config["base"], config["variant"], config["train_height"], config["train_width"], config["clip_length"],
-            config["dpidm_version"]) == ("tiny", variant, H, W, 4, __version__)
+    assert (
+        config["base"],
+        config["variant"],
+        config["train_height"],
+        config["train_width"],
+        config["clip_length"],
+        config["dpidm_version"],
+    ) == ("tiny", variant, H, W, 4, __version__)
     repo = Path(__file__).resolve().parents[1]
     out = tmp_path / "out.mp4"
-    tryon = CliRunner().invoke(app, ["tryon", str(repo / "examples/person.mp4"),
-                                     str(repo / "examples/garment_upper_00057_00.jpg"), "-o", str(out), "--model", "tiny",
-                                     "--checkpoint", str(tmp_path / "run" / "checkpoints" / "latest"),
-                                     "--frames", "0:3", "--steps", "1", "--device", "cpu"])
+    tryon = CliRunner().invoke(
+        app,
+        [
+            "tryon",
+            str(repo / "examples/person.mp4"),
+            str(repo / "examples/garment_upper_00057_00.jpg"),
+            "-o",
+            str(out),
+            "--model",
+            "tiny",
+            "--checkpoint",
+            str(tmp_path / "run" / "checkpoints" / "latest"),
+            "--frames",
+            "0:3",
+            "--steps",
+            "1",
+            "--device",
+            "cpu",
+        ],
+    )
     assert tryon.exit_code == 0, tryon.output
     assert out.is_file()
 
@@ -335,8 +429,17 @@ def test_image_dataset_trains_image_steps_only(shared_data, tmp_path):
 
 def test_config_defaults_are_the_papers_and_bad_input_is_one_line(tmp_path):
     config = load_config()
-    assert (config.train.learning_rate, config.data.clip_length, config.data.height, config.data.width) == (2e-5, 24, 512, 384)
-    assert (config.loss.tra_weight_video, config.loss.tra_weight_image, config.loss.tra_gammas) == (1e-3, 0.0, [0.5, 0.5])
+    assert (config.train.learning_rate, config.data.clip_length, config.data.height, config.data.width) == (
+        2e-5,
+        24,
+        512,
+        384,
+    )
+    assert (config.loss.tra_weight_video, config.loss.tra_weight_image, config.loss.tra_gammas) == (
+        1e-3,
+        0.0,
+        [0.5, 0.5],
+    )
     assert (config.augment.flip_p, config.augment.keypoint_drop_p, config.train.optimizer) == (0.5, 0.05, "adam")
     assert load_config(overrides=["train.learning_rate=1e-5", "data.clip_length=16"]).train.learning_rate == 1e-5
     tiny = load_config(overrides=["model=tiny"])  # the tiny model's CPU-sized clips, under the user's values
@@ -352,5 +455,7 @@ def test_config_defaults_are_the_papers_and_bad_input_is_one_line(tmp_path):
         (["--root", str(tmp_path / "nowhere")], f"expected the folder {tmp_path / 'nowhere'}"),
         (["--resume", "--root", str(tmp_path)], "no checkpoint to resume"),
     ):
-        result = runner.invoke(app, ["train", "--data", "vivid", "--model", "tiny", "--output", str(tmp_path / "o"), *args])
+        result = runner.invoke(
+            app, ["train", "--data", "vivid", "--model", "tiny", "--output", str(tmp_path / "o"), *args]
+        )
         assert result.exit_code == 2 and expected in result.output, result.output

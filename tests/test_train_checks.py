@@ -33,6 +33,7 @@ def vivid(tmp_path_factory, shared_data):
 @pytest.fixture
 def no_data(monkeypatch):
     """Fails the test if the dataset is opened: a refusal must come before any data is read."""
+
     def refuse(*args, **kwargs):
         raise AssertionError("the dataset was opened before the refusal")
 
@@ -41,8 +42,10 @@ def no_data(monkeypatch):
 
 def _train(root, output, *extra):
     sets = [arg for item in SMALL for arg in ("--set", item)]
-    return CliRunner().invoke(app, ["train", "--data", "vivid", "--root", str(root), "--model", "tiny",
-                                    "--output", str(output), *sets, *extra])
+    return CliRunner().invoke(
+        app,
+        ["train", "--data", "vivid", "--root", str(root), "--model", "tiny", "--output", str(output), *sets, *extra],
+    )
 
 
 def _one_error_line(result) -> str:
@@ -51,13 +54,16 @@ def _one_error_line(result) -> str:
     return lines[0]
 
 
-@pytest.mark.parametrize("extra, expected", [
-    (["--batch-size", "0"], "train.batch_size must be at least 1, got 0"),
-    (["--max-steps", "-1"], "train.max_steps must be at least 1"),
-    (["--set", "data.height=100"], "data.height must be a positive multiple of 8"),
-    (["--set", "train.learning_rate=nan"], "train.learning_rate must be positive"),
-    (["--variant", "e"], "variant must be one of a, b, c, d"),
-])
+@pytest.mark.parametrize(
+    "extra, expected",
+    [
+        (["--batch-size", "0"], "train.batch_size must be at least 1, got 0"),
+        (["--max-steps", "-1"], "train.max_steps must be at least 1"),
+        (["--set", "data.height=100"], "data.height must be a positive multiple of 8"),
+        (["--set", "train.learning_rate=nan"], "train.learning_rate must be positive"),
+        (["--variant", "e"], "variant must be one of a, b, c, d"),
+    ],
+)
 def test_bad_values_are_one_line_before_any_work(vivid, tmp_path, no_data, extra, expected):
     line = _one_error_line(_train(vivid, tmp_path / "run", *extra))
     assert expected in line and not (tmp_path / "run").exists()
@@ -113,8 +119,9 @@ def test_the_activation_count_on_the_meta_device_equals_what_a_real_forward_save
         batch = memory.meta_batch(2, frames, H, W, device=device)
         batch["pixel_values"] = torch.rand(batch["pixel_values"].shape, generator=torch.Generator().manual_seed(0))
         saved = []
-        with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t.numel() * t.element_size()) or t,
-                                                      lambda t: t):
+        with torch.autograd.graph.saved_tensors_hooks(
+            lambda t: saved.append(t.numel() * t.element_size()) or t, lambda t: t
+        ):
             trainer.diffusion_losses(real, batch, phase, loss, torch.Generator().manual_seed(0))
         counted = memory.count_activations(meta, memory.meta_batch(2, frames, H, W), phase, loss)
         assert counted == sum(saved), (phase, counted, sum(saved))
@@ -143,7 +150,11 @@ def test_loader_workers_are_capped_to_the_cpus(vivid, tmp_path, monkeypatch):
     made = []
     real = trainer.DataLoader
     monkeypatch.setattr(trainer, "usable_cpus", lambda: 1)
-    monkeypatch.setattr(trainer, "DataLoader", lambda *args, **kwargs: made.append(kwargs["num_workers"]) or real(*args, **kwargs))
-    config = load_config(overrides=[*SMALL, "model=tiny", f"data.root={vivid}", "data.num_workers=4", "train.max_steps=1"])
+    monkeypatch.setattr(
+        trainer, "DataLoader", lambda *args, **kwargs: made.append(kwargs["num_workers"]) or real(*args, **kwargs)
+    )
+    config = load_config(
+        overrides=[*SMALL, "model=tiny", f"data.root={vivid}", "data.num_workers=4", "train.max_steps=1"]
+    )
     trainer.train(config, tmp_path / "run")
     assert made == [1]

@@ -32,20 +32,57 @@ def test_two_processes_train_in_sync_and_write_one_checkpoint(shared_data, tmp_p
     root = build_vivid(tmp_path / "ViViD", shared_data, frames=4, height=64, width=48)
     dpidm = Path(sys.executable).with_name("dpidm")
     command = [
-        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(_free_port()),
-        str(dpidm), "train", "--data", "vivid", "--root", str(root), "--model", "tiny", "--max-steps", "2",
-        "--output", str(tmp_path / "run"), "--batch-size", "1",
-        "--set", "data.height=32", "--set", "data.width=24", "--set", "data.clip_length=4",
-        "--set", "data.num_workers=0", "--set", "logging.tensorboard=false", "--set", "train.learning_rate=1e-3",
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        str(_free_port()),
+        str(dpidm),
+        "train",
+        "--data",
+        "vivid",
+        "--root",
+        str(root),
+        "--model",
+        "tiny",
+        "--max-steps",
+        "2",
+        "--output",
+        str(tmp_path / "run"),
+        "--batch-size",
+        "1",
+        "--set",
+        "data.height=32",
+        "--set",
+        "data.width=24",
+        "--set",
+        "data.clip_length=4",
+        "--set",
+        "data.num_workers=0",
+        "--set",
+        "logging.tensorboard=false",
+        "--set",
+        "train.learning_rate=1e-3",
     ]
-    env = {**os.environ, "ACCELERATE_USE_CPU": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = {
+        **os.environ,
+        "ACCELERATE_USE_CPU": "1",
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+    }
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
 
     checkpoints = tmp_path / "run" / "checkpoints"
     assert sorted(p.name for p in checkpoints.iterdir()) == ["2", "latest"]
     assert sorted(p.name for p in (checkpoints / "2" / "rng").iterdir()) == [
-        "rank0.json", "rank0.safetensors", "rank1.json", "rank1.safetensors"]
+        "rank0.json",
+        "rank0.safetensors",
+        "rank1.json",
+        "rank1.safetensors",
+    ]
     state = load_state(checkpoints / "2" / "trainer_state")
     fingerprints = state["replica_fingerprints"]
     assert len(fingerprints) == 2 and fingerprints[0] == fingerprints[1]

@@ -23,9 +23,9 @@ import torch
 from typer.testing import CliRunner
 
 from tryon_cli.cli.main import app
+from tryon_cli.engines.dpidm import DPIDMEngine, DPIDMSampling
 from tryon_cli.io import probe_video, read_frames
 from tryon_cli.io.ffmpeg import run_ffmpeg
-from tryon_cli.engines.dpidm import DPIDMEngine, DPIDMSampling
 from tryon_cli.models.dpidm import DPIDM
 from tryon_cli.pipelines.dpidm_pipeline import VideoConditions
 from tryon_cli.pipelines.sliding_window import window_schedule
@@ -65,9 +65,27 @@ def garment(shared_data) -> Path:
 def clip(person, tmp_path_factory) -> Path:
     """The first frames of the ViViD clip with a 440 Hz tone added as its audio track."""
     path = tmp_path_factory.mktemp("clip") / "clip.mp4"
-    result = run_ffmpeg("-v", "error", "-i", str(person), "-f", "lavfi", "-i", "sine=frequency=440:duration=5",
-                        "-frames:v", str(CLIP_FRAMES), "-c:v", "libx264", "-crf", "10", "-c:a", "aac", "-shortest",
-                        "-y", str(path))
+    result = run_ffmpeg(
+        "-v",
+        "error",
+        "-i",
+        str(person),
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:duration=5",
+        "-frames:v",
+        str(CLIP_FRAMES),
+        "-c:v",
+        "libx264",
+        "-crf",
+        "10",
+        "-c:a",
+        "aac",
+        "-shortest",
+        "-y",
+        str(path),
+    )
     assert result.returncode == 0, result.stderr
     return path
 
@@ -139,13 +157,17 @@ def test_garment_branch_runs_once_per_video(first_run):
 def test_every_step_denoises_every_window_before_the_next_step(model):
     frames, windows = 11, window_schedule(11, 6, 2)
     h, w = 8, 6
-    conditions = VideoConditions(torch.zeros(1, 4, frames, h, w), torch.ones(1, 1, frames, h, w, dtype=torch.bool),
-                                 lambda window: torch.zeros(1, 3, window.stop - window.start, 8 * h, 8 * w))
+    conditions = VideoConditions(
+        torch.zeros(1, 4, frames, h, w),
+        torch.ones(1, 1, frames, h, w, dtype=torch.bool),
+        lambda window: torch.zeros(1, 3, window.stop - window.start, 8 * h, 8 * w),
+    )
     pipe = DPIDMEngine(model).pipeline
     garment = pipe.encode_garment(torch.zeros(1, 3, 8 * h, 8 * w), torch.zeros(1, 3, 8 * h, 8 * w), guided=False)
     seen = []
     hook = model.main_unet.register_forward_pre_hook(
-        lambda module, args, kwargs: seen.append((int(args[1]), args[0].shape[2])), with_kwargs=True)
+        lambda module, args, kwargs: seen.append((int(args[1]), args[0].shape[2])), with_kwargs=True
+    )
     try:
         pipe(conditions, garment, steps=3, guidance=1.0, seed=0, windows=windows)
     finally:
@@ -196,8 +218,26 @@ def test_user_mask_is_honoured(model, clip, garment, tmp_path):
 
 def test_cli_frames_range_gives_that_many_frames(person, garment, tmp_path):
     out = tmp_path / "range.mp4"
-    result = CliRunner().invoke(app, ["tryon", str(person), str(garment), "-o", str(out), "--model", "tiny",
-                                      "--frames", "10:30", "--steps", "1", "--height", "64", "--width", "48"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "tryon",
+            str(person),
+            str(garment),
+            "-o",
+            str(out),
+            "--model",
+            "tiny",
+            "--frames",
+            "10:30",
+            "--steps",
+            "1",
+            "--height",
+            "64",
+            "--width",
+            "48",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "UNTRAINED" in result.output
     meta = probe_video(out)
@@ -206,8 +246,9 @@ def test_cli_frames_range_gives_that_many_frames(person, garment, tmp_path):
 
 
 def test_without_a_checkpoint_one_line_says_what_is_missing(person, garment, tmp_path, weights_root):
-    result = CliRunner().invoke(app, ["tryon", str(person), str(garment), "-o", str(tmp_path / "x.mp4"),
-                                      "--model", "sd15"])
+    result = CliRunner().invoke(
+        app, ["tryon", str(person), str(garment), "-o", str(tmp_path / "x.mp4"), "--model", "sd15"]
+    )
     assert result.exit_code == 2
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: no trained DPIDM checkpoint")
@@ -220,10 +261,31 @@ def test_killed_batch_resumes_without_redoing_pairs_or_leaving_partial_files(cli
     pairs = tmp_path / "pairs.txt"
     pairs.write_text("".join(f"{clip} {cloth}\n" for cloth in cloths))
     out_dir = tmp_path / "out"
-    options = ["--model", "tiny", "--frames", "0:4", "--steps", "1", "--height", "64", "--width", "48",
-               "--guidance", "1"]
-    command = [sys.executable, "-c", "from tryon_cli.cli.main import run; run()",
-               "tryon", "--pairs", str(pairs), "-o", str(out_dir), *options]
+    options = [
+        "--model",
+        "tiny",
+        "--frames",
+        "0:4",
+        "--steps",
+        "1",
+        "--height",
+        "64",
+        "--width",
+        "48",
+        "--guidance",
+        "1",
+    ]
+    command = [
+        sys.executable,
+        "-c",
+        "from tryon_cli.cli.main import run; run()",
+        "tryon",
+        "--pairs",
+        str(pairs),
+        "-o",
+        str(out_dir),
+        *options,
+    ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=os.environ.copy())
     first = out_dir / f"clip__{cloths[0].stem}.mp4"
     deadline = time.monotonic() + 120

@@ -34,18 +34,29 @@ def test_training_and_tryon_give_identical_model_inputs(shared_data, tmp_path):
     landmarks, _ = detect_garment_landmarks(photo, entry.category)  # what `dpidm train prepare` stores
     cache.save_garment(cache.garment_key(entry.garment), landmarks)
     sample = TryOnDataset([entry], root, H, W, Augmentation(flip_p=0.0, keypoint_drop_p=0.0))[
-        SampleKey(0, 0, FRAMES, 0, False)]
+        SampleKey(0, 0, FRAMES, 0, False)
+    ]
 
     meta = probe_video(entry.person)
     poses = cache.load_poses(entry.key)
     box = conditioning.centre_box(meta.height, meta.width, H, W)
-    clip = VideoCropClip(entry.person, 0, poses, np.tile(box, (FRAMES, 1)), category=entry.category,
-                         mask_video=entry.mask, height=H, width=W, fps=meta.fps)
+    clip = VideoCropClip(
+        entry.person,
+        0,
+        poses,
+        np.tile(box, (FRAMES, 1)),
+        category=entry.category,
+        mask_video=entry.mask,
+        height=H,
+        width=W,
+        fps=meta.fps,
+    )
     frames = list(clip.frames())
     latent_size = (H // 8, W // 8)
     agnostic, latent_masks = conditioning.frame_tensors(frames, latent_size)
-    garment = application._garment_input(photo, TryOnSettings(category=entry.category, height=H, width=W),
-                                         NullProgress())
+    garment = application._garment_input(
+        photo, TryOnSettings(category=entry.category, height=H, width=W), NullProgress()
+    )
     garment_pixels, garment_pose = conditioning.garment_tensors(garment)
 
     assert torch.equal(sample["agnostic_pixels"], agnostic[0])

@@ -46,11 +46,13 @@ def test_library_errors_are_reported_with_their_flags(tmp_path):
     runner = CliRunner()
     out = tmp_path / "out.mp4"
     common = ["tryon", str(VIDEO), str(GARMENT), "-o", str(out), "--model", "tiny", "--device", "cpu"]
-    cases = {("--frames", "40:60"): "error: --frames 40:60 is outside the video's 48 frames",
-             ("--steps", "0"): "error: --steps must be 1 to 1000 (the scheduler's training timesteps), got 0",
-             ("--overlap", "30"): "error: --overlap must be at least 0 and less than --window (24), got 30",
-             ("--height", "100"): "error: --height must be a positive multiple of 8 (the VAE's downsampling), got 100",
-             ("--dtype", "fp8"): "error: --dtype must be one of fp32, fp16, bf16, got 'fp8'"}
+    cases = {
+        ("--frames", "40:60"): "error: --frames 40:60 is outside the video's 48 frames",
+        ("--steps", "0"): "error: --steps must be 1 to 1000 (the scheduler's training timesteps), got 0",
+        ("--overlap", "30"): "error: --overlap must be at least 0 and less than --window (24), got 30",
+        ("--height", "100"): "error: --height must be a positive multiple of 8 (the VAE's downsampling), got 100",
+        ("--dtype", "fp8"): "error: --dtype must be one of fp32, fp16, bf16, got 'fp8'",
+    }
     for args, expected in cases.items():
         result = runner.invoke(app, [*common, *args])
         assert result.exit_code == 2, result.output
@@ -79,7 +81,21 @@ def test_weights_reach_the_pose_lookup(monkeypatch, tmp_path):
     monkeypatch.setattr(human_pose, "video_poses", video_poses)
     weights = tmp_path / "my-weights"
     weights.mkdir()
-    result = CliRunner().invoke(app, ["tryon", str(VIDEO), str(GARMENT), "-o", str(tmp_path / "o.mp4"), "--model",
-                                      "tiny", "--device", "cpu", "--weights", str(weights)])
+    result = CliRunner().invoke(
+        app,
+        [
+            "tryon",
+            str(VIDEO),
+            str(GARMENT),
+            "-o",
+            str(tmp_path / "o.mp4"),
+            "--model",
+            "tiny",
+            "--device",
+            "cpu",
+            "--weights",
+            str(weights),
+        ],
+    )
     assert "stopped here by the test" in result.output
     assert seen["weights"] == weights

@@ -44,12 +44,31 @@ def test_interrupt_leaves_nothing_behind(signum, stage, pose_cache, tmp_path):
     out_dir.mkdir()
     scratch.mkdir()
     env = {**os.environ, "TMPDIR": str(scratch), "DPIDM_CACHE": str(pose_cache), "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-c", DRIVER, "tryon", str(REPO / "examples/person.mp4"),
-               str(REPO / "examples/garment_upper_00057_00.jpg"), "-o", str(out_dir / "out.mp4"), "--model", "tiny",
-               "--frames", "0:16", "--height", "64", "--width", "48", "--steps", "6", "--device", "cpu", "--preview",
-               "--keep-intermediates"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=REPO,
-                               text=True)
+    command = [
+        sys.executable,
+        "-c",
+        DRIVER,
+        "tryon",
+        str(REPO / "examples/person.mp4"),
+        str(REPO / "examples/garment_upper_00057_00.jpg"),
+        "-o",
+        str(out_dir / "out.mp4"),
+        "--model",
+        "tiny",
+        "--frames",
+        "0:16",
+        "--height",
+        "64",
+        "--width",
+        "48",
+        "--steps",
+        "6",
+        "--device",
+        "cpu",
+        "--preview",
+        "--keep-intermediates",
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=REPO, text=True)
     seen = []
     deadline = time.monotonic() + 180
     for line in process.stdout:

@@ -211,8 +211,14 @@ def test_a_dropped_keypoint_is_put_back_where_the_trunk_carries_it():
     """The elbow vanishes for a frame while the person steps sideways and turns: its estimate moves with the
     trunk (within a pixel of the rigidly moved elbow), instead of vanishing or staying behind."""
     body = np.zeros((18, 3), np.float32)
-    for name, xy in {"r_shoulder": (100, 100), "l_shoulder": (200, 100), "r_hip": (110, 300), "l_hip": (190, 300),
-                     "r_elbow": (80, 200), "neck": (150, 100)}.items():
+    for name, xy in {
+        "r_shoulder": (100, 100),
+        "l_shoulder": (200, 100),
+        "r_hip": (110, 300),
+        "l_hip": (190, 300),
+        "r_elbow": (80, 200),
+        "neck": (150, 100),
+    }.items():
         body[J[name]] = (*xy, 0.9)
     fill = PoseFiller()
     fill(body)

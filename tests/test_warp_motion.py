@@ -16,8 +16,9 @@ STEP = np.array([2.5, 1.5])  # the scene's motion per frame, pixels (x, y)
 
 def scene(t: int) -> np.ndarray:
     """Frame t of a blurred-noise texture translated by t * STEP (sub-pixel, by an affine warp)."""
-    texture = cv2.GaussianBlur(np.random.default_rng(0).uniform(0, 255, (SHAPE[0] + 80, SHAPE[1] + 80, 3))
-                               .astype(np.float32), (0, 0), 2.0)
+    texture = cv2.GaussianBlur(
+        np.random.default_rng(0).uniform(0, 255, (SHAPE[0] + 80, SHAPE[1] + 80, 3)).astype(np.float32), (0, 0), 2.0
+    )
     texture = (texture - texture.mean()) / texture.std() * 50 + 128  # the contrast of printed or folded cloth
     shift = np.float32([[1, 0, t * STEP[0] - 40], [0, 1, t * STEP[1] - 40]])
     return np.clip(cv2.warpAffine(texture, shift, SHAPE[::-1], flags=cv2.INTER_LINEAR), 0, 255).astype(np.uint8)

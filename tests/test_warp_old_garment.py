@@ -10,6 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from test_warp_engine import Quiet, SingleFrame, garment_input
 
 from tryon_cli.engines.base import CropFrame
 from tryon_cli.engines.warp import WarpEngine
@@ -18,15 +19,25 @@ from tryon_cli.engines.warp.old_garment import from_contrast, old_garment
 from tryon_cli.preprocess.keypoints import BODY_INDEX as J
 from tryon_cli.preprocess.keypoints import FramePose
 
-from test_warp_engine import SingleFrame, Quiet, garment_input
-
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 HEIGHT, WIDTH = 512, 384
 WALL, CARDIGAN, SKIN, SKIRT = (232, 232, 231), (214, 212, 196), (172, 122, 92), (241, 241, 239)  # as in the example
-JOINTS = {"nose": (192, 70), "neck": (192, 118), "r_shoulder": (150, 128), "l_shoulder": (234, 128),
-          "r_elbow": (140, 205), "l_elbow": (244, 205), "r_wrist": (136, 280), "l_wrist": (248, 280),
-          "r_hip": (166, 285), "l_hip": (218, 285), "r_knee": (168, 380), "l_knee": (216, 380),
-          "r_ankle": (170, 470), "l_ankle": (214, 470)}
+JOINTS = {
+    "nose": (192, 70),
+    "neck": (192, 118),
+    "r_shoulder": (150, 128),
+    "l_shoulder": (234, 128),
+    "r_elbow": (140, 205),
+    "l_elbow": (244, 205),
+    "r_wrist": (136, 280),
+    "l_wrist": (248, 280),
+    "r_hip": (166, 285),
+    "l_hip": (218, 285),
+    "r_knee": (168, 380),
+    "l_knee": (216, 380),
+    "r_ankle": (170, 470),
+    "l_ankle": (214, 470),
+}
 
 
 def _line(canvas, a, b, width):
@@ -42,13 +53,21 @@ def make_scene():
     """(source, mask, body, regions): the frame, a generous repaint mask, the keypoints and each region's pixels."""
     rng = np.random.default_rng(0)
     cardigan = np.zeros((HEIGHT, WIDTH), np.uint8)
-    cv2.fillConvexPoly(cardigan, np.array([JOINTS[n] for n in ("r_shoulder", "l_shoulder", "l_hip", "r_hip")])
-                       + np.array([[-6, -4], [6, -4], [6, 0], [-6, 0]]), 1)
+    cv2.fillConvexPoly(
+        cardigan,
+        np.array([JOINTS[n] for n in ("r_shoulder", "l_shoulder", "l_hip", "r_hip")])
+        + np.array([[-6, -4], [6, -4], [6, 0], [-6, 0]]),
+        1,
+    )
     skin = np.zeros_like(cardigan)
     for side in "rl":
         _line(cardigan, f"{side}_shoulder", f"{side}_elbow", 30)
-        cuff = tuple(int(v) for v in np.add(JOINTS[f"{side}_elbow"], np.subtract(JOINTS[f"{side}_wrist"],
-                                                                               JOINTS[f"{side}_elbow"]) * 0.6))
+        cuff = tuple(
+            int(v)
+            for v in np.add(
+                JOINTS[f"{side}_elbow"], np.subtract(JOINTS[f"{side}_wrist"], JOINTS[f"{side}_elbow"]) * 0.6
+            )
+        )
         cv2.line(cardigan, JOINTS[f"{side}_elbow"], cuff, 1, 26)
         cv2.line(skin, cuff, JOINTS[f"{side}_wrist"], 1, 16)
     forearms = skin.copy()
@@ -63,14 +82,18 @@ def make_scene():
         source[region > 0] = colour
     source = np.clip(source + rng.normal(0, 2.5, source.shape), 0, 255).astype(np.uint8)
     mask = cv2.dilate(cardigan, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (61, 61))) > 0
-    mask[JOINTS["r_hip"][1] + 60:] = False
+    mask[JOINTS["r_hip"][1] + 60 :] = False
     body = np.zeros((18, 3), np.float32)
     for name, xy in JOINTS.items():
         body[J[name]] = (*xy, 0.9)
     wall = mask & (cv2.dilate(cardigan | skin | skirt, np.ones((9, 9), np.uint8)) == 0)
-    regions = {"cardigan": cv2.erode(cardigan, np.ones((5, 5), np.uint8)) > 0, "wall": wall,
-               "skin": (skin > 0) & mask, "bare forearms": (forearms & (1 - cardigan) > 0) & mask,
-               "skirt": mask & (cv2.erode(skirt, np.ones((9, 9), np.uint8)) > 0)}
+    regions = {
+        "cardigan": cv2.erode(cardigan, np.ones((5, 5), np.uint8)) > 0,
+        "wall": wall,
+        "skin": (skin > 0) & mask,
+        "bare forearms": (forearms & (1 - cardigan) > 0) & mask,
+        "skirt": mask & (cv2.erode(skirt, np.ones((9, 9), np.uint8)) > 0),
+    }
     return source, mask, body, regions
 
 
@@ -102,7 +125,12 @@ def test_only_the_old_garment_is_replaced(scene):
     forearm_sleeves = np.zeros(mask.shape, np.uint8)
     for side in "rl":
         elbow, wrist = np.array(JOINTS[f"{side}_elbow"]), np.array(JOINTS[f"{side}_wrist"])
-        cv2.line(forearm_sleeves, tuple(int(v) for v in elbow + (wrist - elbow) * 0.2),
-                 tuple(int(v) for v in elbow + (wrist - elbow) * 0.5), 1, 8)
+        cv2.line(
+            forearm_sleeves,
+            tuple(int(v) for v in elbow + (wrist - elbow) * 0.2),
+            tuple(int(v) for v in elbow + (wrist - elbow) * 0.5),
+            1,
+            8,
+        )
     sleeves = out[forearm_sleeves > 0].astype(float)
     assert np.abs(sleeves - CARDIGAN).max(axis=1).mean() > 20

@@ -59,7 +59,11 @@ def test_frames_fps_size_and_preview_are_kept(example_run):
     _, out, _ = example_run
     source, result = probe_video(EXAMPLES / "person.mp4"), probe_video(out)
     assert (result.frame_count, result.fps, result.width, result.height) == (
-        source.frame_count, source.fps, source.width, source.height)
+        source.frame_count,
+        source.fps,
+        source.width,
+        source.height,
+    )
     preview = probe_video(out.with_name(out.stem + ".preview.mp4"))
     assert preview.frame_count == source.frame_count
 
@@ -86,9 +90,12 @@ def test_the_torso_wears_the_garment_and_the_rest_is_untouched(example_run):
         assert np.linalg.norm(want - got, axis=1).min() <= 12, (t, got, want)
 
 
-FLICKER = pytest.mark.xfail(strict=True, reason="not met: the warp output's warping error is ~16x the source's on the "
-                            "example, ~36x on the 3DV-TON dress clip; 3DV-TON's own published outputs score 7-23x "
-                            "(benchmarks/warp_error_reference.py, docs/warp_engine.md)")
+FLICKER = pytest.mark.xfail(
+    strict=True,
+    reason="not met: the warp output's warping error is ~16x the source's on the "
+    "example, ~36x on the 3DV-TON dress clip; 3DV-TON's own published outputs score 7-23x "
+    "(benchmarks/warp_error_reference.py, docs/warp_engine.md)",
+)
 
 
 def test_following_the_source_motion_lowers_the_warping_error(example_run, tmp_path, monkeypatch):
@@ -118,16 +125,32 @@ def test_no_flicker_added_on_the_vivid_clip(example_run):
 @FLICKER
 def test_dress_on_the_3dvton_clip_adds_no_flicker(shared_data, tmp_path):
     video = shared_data / "3dvton/videos/1046043_detail.mp4"
-    out, _ = tryon(tmp_path, video, shared_data / "3dvton/cloths/1046602_in_xl.jpg", "--model", "warp",
-                   "--category", "dress", "--frames", "0:24")
+    out, _ = tryon(
+        tmp_path,
+        video,
+        shared_data / "3dvton/cloths/1046602_in_xl.jpg",
+        "--model",
+        "warp",
+        "--category",
+        "dress",
+        "--frames",
+        "0:24",
+    )
     assert probe_video(out).frame_count == 24
     score = warp_error(read_frames(out), read_frames(video, 0, 24))
     assert score.ratio <= 1.5, score
 
 
 def test_lower_garment_on_the_lower_body_example(tmp_path):
-    out, _ = tryon(tmp_path, EXAMPLES / "person_lower.mp4", EXAMPLES / "garment_lower_051985_1.jpg",
-                   "--model", "warp", "--category", "lower")
+    out, _ = tryon(
+        tmp_path,
+        EXAMPLES / "person_lower.mp4",
+        EXAMPLES / "garment_lower_051985_1.jpg",
+        "--model",
+        "warp",
+        "--category",
+        "lower",
+    )
     source, result = probe_video(EXAMPLES / "person_lower.mp4"), probe_video(out)
     assert (result.frame_count, result.width, result.height) == (source.frame_count, source.width, source.height)
     poses = video_poses(EXAMPLES / "person_lower.mp4")
@@ -138,5 +161,7 @@ def test_lower_garment_on_the_lower_body_example(tmp_path):
     # Along each thigh, between hip and knee, the trousers' colour.
     for side in "rl":
         hip, knee = body[J[f"{side}_hip"], :2], body[J[f"{side}_knee"], :2]
-        samples = np.array([frame[int(y), int(x)] for x, y in (hip + (knee - hip) * f for f in np.linspace(0.3, 0.8, 12))])
+        samples = np.array(
+            [frame[int(y), int(x)] for x, y in (hip + (knee - hip) * f for f in np.linspace(0.3, 0.8, 12))]
+        )
         assert np.median(np.linalg.norm(lab(samples) - want, axis=1)) <= 12

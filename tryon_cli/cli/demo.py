@@ -26,12 +26,16 @@ EPILOG = (
 def demo(
     host: Annotated[str, typer.Option("--host", help="Address to bind (default: this machine only).")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 7860,
-    share: Annotated[bool, typer.Option("--share", help="Also open a public gradio.live link (off unless "
-                                        "asked).")] = False,
-    checkpoint: Annotated[Optional[Path], typer.Option(
-        "--checkpoint", help="A DPIDM checkpoint to offer as the dpidm engine; default weights/dpidm/ when it "
-        "holds one.",
-    )] = None,
+    share: Annotated[
+        bool, typer.Option("--share", help="Also open a public gradio.live link (off unless asked).")
+    ] = False,
+    checkpoint: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--checkpoint",
+            help="A DPIDM checkpoint to offer as the dpidm engine; default weights/dpidm/ when it holds one.",
+        ),
+    ] = None,
     weights: WeightsRoot = None,
     device: Device = "auto",
     dtype: Dtype = "fp32",
@@ -49,9 +53,18 @@ def demo(
     from tryon_cli.demo.config import DemoConfig
     from tryon_cli.demo.server import serve
 
-    config = DemoConfig(host=host, port=port, share=share, checkpoint=checkpoint, weights_root=weights,
-                        device=resolve_device(device), dtype=dtype, max_upload_mb=max_upload_mb, max_frames=max_frames,
-                        queue_size=queue_size)
+    config = DemoConfig(
+        host=host,
+        port=port,
+        share=share,
+        checkpoint=checkpoint,
+        weights_root=weights,
+        device=resolve_device(device),
+        dtype=dtype,
+        max_upload_mb=max_upload_mb,
+        max_frames=max_frames,
+        queue_size=queue_size,
+    )
     serve(config)
     # The server is closed and its files are removed: skip the interpreter's teardown of torch and gradio, which
     # took 10-15 s here after every Ctrl-C.

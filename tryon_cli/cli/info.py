@@ -31,7 +31,8 @@ def info(
     table = Table(show_header=False)
     rows = {
         "file": str(meta.path),
-        "frames per second": f"{meta.fps:.6g}" + (f" ({meta.frame_rate})" if meta.frame_rate.denominator > 1 else "")
+        "frames per second": f"{meta.fps:.6g}"
+        + (f" ({meta.frame_rate})" if meta.frame_rate.denominator > 1 else "")
         + (" (resampled: the source's frame rate varies)" if meta.variable_frame_rate else ""),
         "frames": str(meta.frame_count),
         "size (W x H)": f"{meta.width} x {meta.height}",

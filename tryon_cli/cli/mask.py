@@ -26,9 +26,15 @@ def mask(
     video: Annotated[Path, typer.Argument(help="The person video.", exists=True, dir_okay=False)],
     category: Category = "upper",
     output: OutputDir = Path("."),
-    user_mask: Annotated[Optional[Path], typer.Option("--mask", help="Your own mask video (white = repaint) "
-                                                      "instead of the automatic one.", exists=True, dir_okay=False)]
-    = None,
+    user_mask: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--mask",
+            help="Your own mask video (white = repaint) instead of the automatic one.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
     pose_backend: PoseBackend = "auto",
     device: Device = "auto",
     weights: WeightsRoot = None,
@@ -58,8 +64,13 @@ def mask(
             masks = read_mask_video(user_mask, meta.height, meta.width)
         else:
             task = progress.add_task("pose frames", total=meta.frame_count)
-            poses = video_poses(video, backend=pose_backend, device=_device(device), weights=weights,
-                                progress=lambda t: progress.advance(task))
+            poses = video_poses(
+                video,
+                backend=pose_backend,
+                device=_device(device),
+                weights=weights,
+                progress=lambda t: progress.advance(task),
+            )
             console.print(f"pose backend: {poses.backend}")
             for note in poses.notes:
                 console.print(f"note: {note}")

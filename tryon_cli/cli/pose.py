@@ -45,10 +45,14 @@ class _DefaultToEstimate(TyperGroup):
         return super().parse_args(ctx, args)
 
 
-app = typer.Typer(cls=_DefaultToEstimate, no_args_is_help=True, epilog=EPILOG,
-                  help="Human pose of a video, or garment landmarks of a photo (`dpidm pose INPUT` = `dpidm pose "
-                       "estimate INPUT`); train-garment trains the garment landmark model.",
-                  context_settings={"help_option_names": ["-h", "--help"]})
+app = typer.Typer(
+    cls=_DefaultToEstimate,
+    no_args_is_help=True,
+    epilog=EPILOG,
+    help="Human pose of a video, or garment landmarks of a photo (`dpidm pose INPUT` = `dpidm pose "
+    "estimate INPUT`); train-garment trains the garment landmark model.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 
 
 def check_device(name: str) -> str:
@@ -73,8 +77,9 @@ def _device(name: str) -> str:
 
 @app.command("estimate", epilog=EPILOG)
 def estimate(
-    source: Annotated[Path, typer.Argument(help="A person video, or a garment photo (.jpg, .png, ...).",
-                                           exists=True, dir_okay=False)],
+    source: Annotated[
+        Path, typer.Argument(help="A person video, or a garment photo (.jpg, .png, ...).", exists=True, dir_okay=False)
+    ],
     output: OutputDir = Path("."),
     category: Category = "upper",
     pose_backend: PoseBackend = "auto",
@@ -101,8 +106,9 @@ def estimate(
         _video(source, output, pose_backend, device, weights, not no_cache, console)
 
 
-def _video(source: Path, output: Path, backend: str, device: str, weights: Optional[Path], use_cache: bool,
-           console: Console) -> None:
+def _video(
+    source: Path, output: Path, backend: str, device: str, weights: Optional[Path], use_cache: bool, console: Console
+) -> None:
     from tryon_cli.preprocess.human_pose import video_poses
     from tryon_cli.preprocess.openpose_json import write_openpose_folder
     from tryon_cli.preprocess.pose_maps import render_pose_video
@@ -113,8 +119,14 @@ def _video(source: Path, output: Path, backend: str, device: str, weights: Optio
     device = _device(device)
     with progress_bar(console, transient=True) as progress:
         task = progress.add_task("pose frames", total=meta.frame_count)
-        poses = video_poses(source, backend=backend, device=device, use_cache=use_cache, weights=weights,
-                            progress=lambda t: progress.advance(task))
+        poses = video_poses(
+            source,
+            backend=backend,
+            device=device,
+            use_cache=use_cache,
+            weights=weights,
+            progress=lambda t: progress.advance(task),
+        )
     console.print(f"pose backend: {poses.backend}")
     for note in poses.notes:
         console.print(f"note: {note}")
@@ -126,14 +138,12 @@ def _video(source: Path, output: Path, backend: str, device: str, weights: Optio
     typer.echo(f"wrote {len(poses)} OpenPose files to {folder}/ and the pose video {video}")
 
 
-def _garment(source: Path, output: Path, category: str, device: str, weights: Optional[Path],
-             console: Console) -> None:
+def _garment(source: Path, output: Path, category: str, device: str, weights: Optional[Path], console: Console) -> None:
     from tryon_cli.preprocess.garment_landmarks import detect_garment_landmarks
     from tryon_cli.preprocess.pose_maps import render_garment_pose
 
     image = read_image(source)
-    landmarks, notes = detect_garment_landmarks(image, category, path_of("garment-landmarks", weights),
-                                                _device(device))
+    landmarks, notes = detect_garment_landmarks(image, category, path_of("garment-landmarks", weights), _device(device))
     for note in notes:
         console.print(f"note: {note}")
     json_path, drawing_path = output / f"{source.stem}_landmarks.json", output / f"{source.stem}_landmarks.png"
@@ -150,17 +160,28 @@ def _garment(source: Path, output: Path, category: str, device: str, weights: Op
 
 @app.command("train-garment", epilog=EPILOG)
 def train_garment(
-    data: Annotated[Path, typer.Option("--data", help="YOLO-pose dataset yaml (format: docs/preprocessing.md).",
-                                       exists=True, dir_okay=False)],
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", dir_okay=False,
-                                                   help="Where the trained model goes (default: the weights path "
-                                                        "that `dpidm pose` reads).")] = None,
+    data: Annotated[
+        Path,
+        typer.Option(
+            "--data", help="YOLO-pose dataset yaml (format: docs/preprocessing.md).", exists=True, dir_okay=False
+        ),
+    ],
+    output: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--output",
+            "-o",
+            dir_okay=False,
+            help="Where the trained model goes (default: the weights path that `dpidm pose` reads).",
+        ),
+    ] = None,
     epochs: Annotated[int, typer.Option("--epochs", min=1, help="Training epochs.")] = 100,
     imgsz: Annotated[int, typer.Option("--imgsz", min=32, help="Training image size (pixels).")] = 640,
     batch: Annotated[int, typer.Option("--batch", min=1, help="Batch size.")] = 16,
     workers: Annotated[int, typer.Option("--workers", min=0, help="Data loader workers.")] = 4,
-    base: Annotated[str, typer.Option("--base", help="Ultralytics model yaml (from scratch) or a .pt to fine-tune.")]
-    = "yolov8n-pose.yaml",
+    base: Annotated[
+        str, typer.Option("--base", help="Ultralytics model yaml (from scratch) or a .pt to fine-tune.")
+    ] = "yolov8n-pose.yaml",
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Let ultralytics draw its training plots.")] = True,
     device: Device = "auto",
     weights: WeightsRoot = None,
@@ -169,6 +190,15 @@ def train_garment(
     from tryon_cli.preprocess.garment_landmarks import train_garment as train
 
     target = check_output(output or path_of("garment-landmarks", weights), [data], kind="file")
-    saved = train(data, output=target, epochs=epochs, imgsz=imgsz, base=base, device=_device(device), batch=batch,
-                  workers=workers, plots=plots)
+    saved = train(
+        data,
+        output=target,
+        epochs=epochs,
+        imgsz=imgsz,
+        base=base,
+        device=_device(device),
+        batch=batch,
+        workers=workers,
+        plots=plots,
+    )
     typer.echo(f"wrote the garment landmark model {saved}")

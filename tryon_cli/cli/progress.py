@@ -6,22 +6,36 @@ from contextlib import contextmanager
 from typing import Callable, Iterator
 
 from rich.console import Console
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn,
-                           TimeRemainingColumn)
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 
 def progress_bar(console: Console | None = None, *, transient: bool = False, disable: bool = False) -> Progress:
     """A Rich `Progress` with a bar, done/total, elapsed time and estimated time left per task."""
-    return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=transient,
-                    disable=disable)
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=transient,
+        disable=disable,
+    )
 
 
 class StageProgress:
     """The engines' `Progress` on a terminal: one bar per stage; use as a context manager around a run."""
 
-    def __init__(self, console: Console | None = None, enabled: bool = True,
-                 check: Callable[[], None] = lambda: None):
+    def __init__(self, console: Console | None = None, enabled: bool = True, check: Callable[[], None] = lambda: None):
         """`check()` runs at every step of every stage (the CLI raises a pending interrupt there)."""
         self.console = console or Console(stderr=True)
         self.bars = progress_bar(self.console, disable=not enabled)

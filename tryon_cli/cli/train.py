@@ -43,14 +43,23 @@ class _DefaultToRun(TyperGroup):
         return super().parse_args(ctx, args)
 
 
-app = typer.Typer(cls=_DefaultToRun, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]},
-                  help="Train DPIDM (image-video joint training); `prepare` caches poses, landmarks and masks first. "
-                       "All training options: dpidm train run --help.")
+app = typer.Typer(
+    cls=_DefaultToRun,
+    epilog=EPILOG,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    help="Train DPIDM (image-video joint training); `prepare` caches poses, landmarks and masks first. "
+    "All training options: dpidm train run --help.",
+)
 
 
-Variant = Annotated[Optional[str], typer.Option(
-    "--variant", help="Paper Table 4 row: a (no pose in attention, no TSA, plain temporal attention), b (PASA + PATA), "
-                      "c (b + TSA), d (c + TRA loss = DPIDM) [default: d]. a-c train without the TRA loss.")]
+Variant = Annotated[
+    Optional[str],
+    typer.Option(
+        "--variant",
+        help="Paper Table 4 row: a (no pose in attention, no TSA, plain temporal attention), b (PASA + PATA), "
+        "c (b + TSA), d (c + TRA loss = DPIDM) [default: d]. a-c train without the TRA loss.",
+    ),
+]
 
 
 @app.command("run", epilog=EPILOG)
@@ -58,15 +67,21 @@ def run(
     data: Data = None,
     root: Root = None,
     output: OutputDir = Path("runs/dpidm"),
-    model: Annotated[Optional[str], typer.Option("--model", help="sd15 (SD1.5 weights) or tiny (random, CPU-sized "
-                                                 "clips: 128x96, 8 frames).")] = None,
+    model: Annotated[
+        Optional[str],
+        typer.Option("--model", help="sd15 (SD1.5 weights) or tiny (random, CPU-sized clips: 128x96, 8 frames)."),
+    ] = None,
     variant: Variant = None,
     max_steps: Annotated[Optional[int], typer.Option("--max-steps", help="Optimiser steps (paper: 80000).")] = None,
     batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Samples per process and step.")] = None,
-    config: Annotated[Optional[Path], typer.Option("--config", help="A YAML config on top of the defaults.",
-                                                   exists=True, dir_okay=False)] = None,
-    overrides: Annotated[Optional[list[str]], typer.Option("--set", help="KEY=VALUE over the config, repeatable "
-                                                           "(e.g. train.learning_rate=1e-5).")] = None,
+    config: Annotated[
+        Optional[Path],
+        typer.Option("--config", help="A YAML config on top of the defaults.", exists=True, dir_okay=False),
+    ] = None,
+    overrides: Annotated[
+        Optional[list[str]],
+        typer.Option("--set", help="KEY=VALUE over the config, repeatable (e.g. train.learning_rate=1e-5)."),
+    ] = None,
     weights: WeightsRoot = None,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Random seed [default: 42].")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from OUTPUT's latest checkpoint.")] = False,
@@ -75,8 +90,16 @@ def run(
     from tryon_cli.training.config import load_config
     from tryon_cli.training.trainer import train
 
-    flags = {"data.name": data, "data.root": root, "model": model, "variant": variant, "train.max_steps": max_steps,
-             "train.batch_size": batch_size, "weights": weights, "train.seed": seed}
+    flags = {
+        "data.name": data,
+        "data.root": root,
+        "model": model,
+        "variant": variant,
+        "train.max_steps": max_steps,
+        "train.batch_size": batch_size,
+        "weights": weights,
+        "train.seed": seed,
+    }
     settings = load_config(config, [*(overrides or []), *(f"{k}={v}" for k, v in flags.items() if v is not None)])
     console = Console(stderr=True)
     progress = progress_bar(console, disable=not _is_main_process())
@@ -87,8 +110,11 @@ def run(
         progress.start()
 
     def on_step(record) -> None:
-        progress.update(task, completed=record.step,
-                        description=f"{record.phase} step, loss {record.loss:.4f}, {record.samples_per_s:.1f} samples/s")
+        progress.update(
+            task,
+            completed=record.step,
+            description=f"{record.phase} step, loss {record.loss:.4f}, {record.samples_per_s:.1f} samples/s",
+        )
 
     try:
         result = train(settings, output, resume=resume, on_step=on_step, on_start=on_start)
@@ -96,13 +122,29 @@ def run(
         progress.stop()
     if not _is_main_process():
         return
-    console.print(f"checkpoint: {result.checkpoint}" if result.checkpoint else "no step run (max-steps already reached)")
+    console.print(
+        f"checkpoint: {result.checkpoint}" if result.checkpoint else "no step run (max-steps already reached)"
+    )
     if result.stopped:
-        again = {"--data": data, "--root": root, "--output": output, "--model": model, "--variant": variant,
-                 "--max-steps": max_steps, "--batch-size": batch_size, "--config": config, "--weights": weights,
-                 "--seed": seed}
-        words = ["dpidm", "train", *(w for flag, value in again.items() if value is not None for w in (flag, str(value))),
-                 *(w for item in overrides or [] for w in ("--set", item)), "--resume"]
+        again = {
+            "--data": data,
+            "--root": root,
+            "--output": output,
+            "--model": model,
+            "--variant": variant,
+            "--max-steps": max_steps,
+            "--batch-size": batch_size,
+            "--config": config,
+            "--weights": weights,
+            "--seed": seed,
+        }
+        words = [
+            "dpidm",
+            "train",
+            *(w for flag, value in again.items() if value is not None for w in (flag, str(value))),
+            *(w for item in overrides or [] for w in ("--set", item)),
+            "--resume",
+        ]
         console.print(f"stopped on request; resume with: {shlex.join(words)}", soft_wrap=True)
 
 
@@ -123,12 +165,20 @@ def prepare(
     console = Console(stderr=True)
     with progress_bar(console) as progress:
         task = progress.add_task("preparing clips", total=None)
-        report = prepare_dataset(data, root, split, pose_backend, device,
-                                 progress=lambda done, total: progress.update(task, completed=done, total=total))
+        report = prepare_dataset(
+            data,
+            root,
+            split,
+            pose_backend,
+            device,
+            progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
     for note in report.notes:
         console.print(f"note: {note}")
-    console.print(f"{report.clips} clips: computed {report.poses} pose sequences, {report.masks} mask sets, "
-                  f"{report.garments} garment landmark sets; cache: {root / 'dpidm_prepared'}")
+    console.print(
+        f"{report.clips} clips: computed {report.poses} pose sequences, {report.masks} mask sets, "
+        f"{report.garments} garment landmark sets; cache: {root / 'dpidm_prepared'}"
+    )
 
 
 def _is_main_process() -> bool:

@@ -26,8 +26,8 @@ EPILOG = (
     "Examples:\n\n"
     "  dpidm tryon person.mp4 shirt.jpg -o out.mp4           # DPIDM with weights/dpidm/, else the warp engine\n\n"
     "  dpidm tryon examples/person.mp4 examples/garment_upper_00057_00.jpg -o out.mp4 --model tiny\n\n"
-    "  dpidm tryon person.mp4 skirt.jpg -o out.mp4 --category lower --frames 0:96 --checkpoint run/checkpoints/80000\n\n"
-    "  dpidm tryon person.mp4 dress.jpg -o out.mp4 --category dress --mask my_mask.mp4 --preview --keep-intermediates\n\n"
+    "  dpidm tryon person.mp4 skirt.jpg -o out.mp4 --category lower --frames 0:96 --checkpoint run/checkpoints/80000\n\n"  # noqa: E501
+    "  dpidm tryon person.mp4 dress.jpg -o out.mp4 --category dress --mask my_mask.mp4 --preview --keep-intermediates\n\n"  # noqa: E501
     "  accelerate launch --no_python dpidm tryon --pairs pairs.txt -o results/   # split over GPUs, resumable\n\n"
     "A pairs file has one 'VIDEO GARMENT [upper|lower|dress]' per line (paths relative to the file); existing\n"
     "outputs are skipped, so a killed run resumes where it stopped."
@@ -36,9 +36,11 @@ MAX_STEPS = 1000  # DDIM cannot take more steps than the noise schedule has time
 # models.attention.backend.BACKENDS, which loads torch and diffusers; a test keeps the two equal.
 ATTENTIONS = ("auto", "sdpa", "xformers")
 VAE_FACTOR = 8  # SD1.5's VAE halves the size 3 times; the tiny one once, so a multiple of 8 suits both
-MISSING_CHECKPOINT_ADVICE = ("train one with `dpidm train` and pass its OUT/checkpoints/<step> folder with "
-                             "--checkpoint (or copy it to {default}); to check the install without one, use "
-                             "--model tiny")
+MISSING_CHECKPOINT_ADVICE = (
+    "train one with `dpidm train` and pass its OUT/checkpoints/<step> folder with "
+    "--checkpoint (or copy it to {default}); to check the install without one, use "
+    "--model tiny"
+)
 
 
 def _parse_frames(value: Optional[str]) -> Optional[tuple[int, Optional[int]]]:
@@ -100,38 +102,74 @@ def tryon(
     output: Annotated[Path, typer.Option("--output", "-o", help="Output mp4 (a folder with --pairs).")],
     video: Annotated[Optional[Path], typer.Argument(help="Person video (mp4, mov, ...).", dir_okay=False)] = None,
     garment: Annotated[Optional[Path], typer.Argument(help="Garment photo (jpg, png, ...).", dir_okay=False)] = None,
-    pairs: Annotated[Optional[Path], typer.Option("--pairs", help="Batch: a file of 'VIDEO GARMENT [CATEGORY]' lines.",
-                                                  dir_okay=False)] = None,
+    pairs: Annotated[
+        Optional[Path],
+        typer.Option("--pairs", help="Batch: a file of 'VIDEO GARMENT [CATEGORY]' lines.", dir_okay=False),
+    ] = None,
     category: Category = "upper",
-    mask: Annotated[Optional[Path], typer.Option("--mask", help="Your own mask video (white = repaint) instead of "
-                                                 "the automatic agnostic mask.", dir_okay=False)] = None,
+    mask: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--mask",
+            help="Your own mask video (white = repaint) instead of the automatic agnostic mask.",
+            dir_okay=False,
+        ),
+    ] = None,
     frames: Annotated[Optional[str], typer.Option("--frames", help="Only frames START:END (END exclusive).")] = None,
-    model: Annotated[str, typer.Option("--model", help="auto: DPIDM when a checkpoint is given or in weights/dpidm/, "
-                                       "else warp; warp: the weights-free warp engine (not the paper's DPIDM); sd15: "
-                                       "the trained DPIDM (SD1.5 based); tiny: a tiny UNTRAINED DPIDM that checks "
-                                       "the install in about a minute.")] = "auto",
-    checkpoint: Annotated[Optional[Path], typer.Option("--checkpoint", help="A DPIDM checkpoint folder (what "
-                                                       "`dpidm train` writes, with --model tiny too); default weights/dpidm/.")] = None,
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model",
+            help="auto: DPIDM when a checkpoint is given or in weights/dpidm/, "
+            "else warp; warp: the weights-free warp engine (not the paper's DPIDM); sd15: "
+            "the trained DPIDM (SD1.5 based); tiny: a tiny UNTRAINED DPIDM that checks "
+            "the install in about a minute.",
+        ),
+    ] = "auto",
+    checkpoint: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--checkpoint",
+            help="A DPIDM checkpoint folder (what "
+            "`dpidm train` writes, with --model tiny too); default weights/dpidm/.",
+        ),
+    ] = None,
     weights: WeightsRoot = None,
-    steps: Annotated[Optional[int], typer.Option("--steps", help="DDIM steps (default 30; with --model tiny "
-                                                 f"{MODEL_DEFAULTS['tiny']['steps']}).")] = None,
+    steps: Annotated[
+        Optional[int],
+        typer.Option("--steps", help=f"DDIM steps (default 30; with --model tiny {MODEL_DEFAULTS['tiny']['steps']})."),
+    ] = None,
     guidance: Annotated[float, typer.Option("--guidance", help="Classifier-free guidance scale (1 = off).")] = 1.5,
     seed: Seed = 0,
     window: Annotated[int, typer.Option("--window", help="Frames per sliding window (T).")] = 24,
     overlap: Annotated[int, typer.Option("--overlap", help="Frames shared by neighbouring windows.")] = 8,
-    weighting: Annotated[str, typer.Option("--weighting", help="How overlapping windows are averaged: "
-                                           f"{' or '.join(WEIGHT_KINDS)}.")] = "flat",
-    height: Annotated[Optional[int], typer.Option("--height", help="Model input height (default 512; with "
-                                                  f"--model tiny {MODEL_DEFAULTS['tiny']['height']}).")] = None,
-    width: Annotated[Optional[int], typer.Option("--width", help="Model input width (default 384; with "
-                                                 f"--model tiny {MODEL_DEFAULTS['tiny']['width']}).")] = None,
+    weighting: Annotated[
+        str, typer.Option("--weighting", help=f"How overlapping windows are averaged: {' or '.join(WEIGHT_KINDS)}.")
+    ] = "flat",
+    height: Annotated[
+        Optional[int],
+        typer.Option(
+            "--height", help=f"Model input height (default 512; with --model tiny {MODEL_DEFAULTS['tiny']['height']})."
+        ),
+    ] = None,
+    width: Annotated[
+        Optional[int],
+        typer.Option(
+            "--width", help=f"Model input width (default 384; with --model tiny {MODEL_DEFAULTS['tiny']['width']})."
+        ),
+    ] = None,
     device: Device = "auto",
     dtype: Dtype = "fp32",
     attention: Annotated[str, typer.Option("--attention", help="Attention kernel: auto, sdpa or xformers.")] = "auto",
-    preview: Annotated[bool, typer.Option("--preview", help="Also write OUT.preview.mp4: input | garment | "
-                                          "output.")] = False,
-    keep_intermediates: Annotated[bool, typer.Option("--keep-intermediates", help="Also write the pose, mask and "
-                                                     "agnostic videos to OUT_intermediates/.")] = False,
+    preview: Annotated[
+        bool, typer.Option("--preview", help="Also write OUT.preview.mp4: input | garment | output.")
+    ] = False,
+    keep_intermediates: Annotated[
+        bool,
+        typer.Option(
+            "--keep-intermediates", help="Also write the pose, mask and agnostic videos to OUT_intermediates/."
+        ),
+    ] = False,
 ) -> None:
     """Dress the person in a video in a garment: pose, mask, an engine (DPIDM or warp), paste-back, mp4 with audio."""
     if model not in ENGINES:
@@ -151,8 +189,13 @@ def tryon(
         from tryon_cli.tryon.settings import TryOnSettings
 
         # The files and the range, before torch is imported and the engine built (a minute).
-        requested = TryOnSettings(category=category, mask=mask, frames=_parse_frames(frames), preview=preview,
-                                  keep_intermediates=keep_intermediates)
+        requested = TryOnSettings(
+            category=category,
+            mask=mask,
+            frames=_parse_frames(frames),
+            preview=preview,
+            keep_intermediates=keep_intermediates,
+        )
         if batch is None:
             check_request(video, garment, output, requested)
         else:
@@ -162,19 +205,38 @@ def tryon(
 
         kind = resolve_model(model, checkpoint, weights)
         defaults = MODEL_DEFAULTS[kind]
-        sampling = DPIDMSampling(steps=_default(steps, defaults["steps"] or 1), guidance=guidance, seed=seed,
-                                 window=window, overlap=overlap, weighting=weighting)
+        sampling = DPIDMSampling(
+            steps=_default(steps, defaults["steps"] or 1),
+            guidance=guidance,
+            seed=seed,
+            window=window,
+            overlap=overlap,
+            weighting=weighting,
+        )
         torch_device = resolve_device(device)
-        settings = replace(requested, height=_default(height, defaults["height"]),
-                           width=_default(width, defaults["width"]), weights=weights,
-                           device="cuda" if torch_device.startswith("cuda") else "cpu")
+        settings = replace(
+            requested,
+            height=_default(height, defaults["height"]),
+            width=_default(width, defaults["width"]),
+            weights=weights,
+            device="cuda" if torch_device.startswith("cuda") else "cpu",
+        )
         console = Console(stderr=True)
-        engine = build_engine(model, checkpoint=checkpoint, weights_root=weights, device=torch_device, dtype=dtype,
-                              attention=attention, sampling=sampling,
-                              notes=lambda line: console.print(f"note: {line}", highlight=False))
+        engine = build_engine(
+            model,
+            checkpoint=checkpoint,
+            weights_root=weights,
+            device=torch_device,
+            dtype=dtype,
+            attention=attention,
+            sampling=sampling,
+            notes=lambda line: console.print(f"note: {line}", highlight=False),
+        )
         if engine.untrained:
-            console.print(f"[bold yellow]note:[/] --model {kind} is UNTRAINED (random weights): the result checks the "
-                          "install, it is not a try-on. The mp4's comment metadata says so too.")
+            console.print(
+                f"[bold yellow]note:[/] --model {kind} is UNTRAINED (random weights): the result checks the "
+                "install, it is not a try-on. The mp4's comment metadata says so too."
+            )
         with _Interrupts() as interrupts:
             _run(engine, video, garment, output, batch, settings, console, interrupts.check)
 
@@ -196,9 +258,14 @@ def _check_ranges(steps, guidance, window, overlap, height, width, dtype, weight
         raise InputError(f"--overlap must be at least 0 and less than --window ({window}), got {overlap}")
     for flag, value in (("--height", height), ("--width", width)):
         if value is not None and (value < VAE_FACTOR or value % VAE_FACTOR):
-            raise InputError(f"{flag} must be a positive multiple of {VAE_FACTOR} (the VAE's downsampling), got {value}")
-    for flag, value, choices in (("--dtype", dtype, DTYPES), ("--weighting", weighting, WEIGHT_KINDS),
-                                 ("--attention", attention, ATTENTIONS)):
+            raise InputError(
+                f"{flag} must be a positive multiple of {VAE_FACTOR} (the VAE's downsampling), got {value}"
+            )
+    for flag, value, choices in (
+        ("--dtype", dtype, DTYPES),
+        ("--weighting", weighting, WEIGHT_KINDS),
+        ("--attention", attention, ATTENTIONS),
+    ):
         if value not in choices:
             raise InputError(f"{flag} must be one of {', '.join(choices)}, got {value!r}")
 
@@ -210,9 +277,11 @@ def _run(engine, video, garment, output, batch, settings, console, check) -> Non
     if batch is None:
         with StageProgress(console, check=check) as progress:
             result = run_tryon(engine, video, garment, output, settings, progress)
-        console.print(f"wrote {result.video} ({result.frame_count} frames, {result.width}x{result.height}, "
-                      f"{result.fps:.3f} fps, engine {result.engine})"
-                      + (" [yellow]UNTRAINED model[/]" if result.untrained else ""))
+        console.print(
+            f"wrote {result.video} ({result.frame_count} frames, {result.width}x{result.height}, "
+            f"{result.fps:.3f} fps, engine {result.engine})"
+            + (" [yellow]UNTRAINED model[/]" if result.untrained else "")
+        )
         return
 
     todo, done = pending(my_share(batch))
@@ -222,8 +291,14 @@ def _run(engine, video, garment, output, batch, settings, console, check) -> Non
         console.print(f"[{number}/{len(todo)}] {pair.video.name} + {pair.garment.name} -> {pair.output}")
         try:
             with _as_flags(settings.weights), StageProgress(console, check=check) as progress:
-                run_tryon(engine, pair.video, pair.garment, pair.output,
-                          replace(settings, category=pair.category or settings.category), progress)
+                run_tryon(
+                    engine,
+                    pair.video,
+                    pair.garment,
+                    pair.output,
+                    replace(settings, category=pair.category or settings.category),
+                    progress,
+                )
         except DpidmError as err:
             console.print(f"[red]failed:[/] {err}")
             failed.append(pair)

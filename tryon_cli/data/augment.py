@@ -55,7 +55,9 @@ class CropBox:
     def pixels(self, frames: np.ndarray) -> torch.Tensor:
         """uint8 (T, H, W, 3) -> float (T, 3, out_h, out_w) in [-1, 1]."""
         tensor = self._crop(torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float())
-        tensor = F.interpolate(tensor, (self.out_height, self.out_width), mode="bilinear", antialias=True, align_corners=False)
+        tensor = F.interpolate(
+            tensor, (self.out_height, self.out_width), mode="bilinear", antialias=True, align_corners=False
+        )
         return (tensor / 127.5 - 1).clamp(-1, 1)
 
     def mask(self, masks: np.ndarray) -> torch.Tensor:
@@ -75,6 +77,7 @@ def flip_keypoints(points: np.ndarray, width: int, permutation: list[int] | None
 
 def flip_name_permutation(names: list[str]) -> list[int]:
     """Permutation that swaps landmarks named `l_*` and `r_*` (garment landmarks are named after human keypoints)."""
+
     def mirrored(name: str) -> str:
         if name.startswith("l_"):
             return "r_" + name[2:]

@@ -27,8 +27,8 @@ from tryon_cli.data.annotations import PreparedCache
 from tryon_cli.data.augment import OPENPOSE18_FLIP, drop_keypoints, flip_keypoints, flip_name_permutation
 from tryon_cli.data.entries import ClipEntry
 from tryon_cli.data.sampler import SampleKey
-from tryon_cli.errors import InputError
 from tryon_cli.data.sources import frame_count, read_source, shipped_poses
+from tryon_cli.errors import InputError
 from tryon_cli.io import read_image
 from tryon_cli.preprocess.keypoints import FramePose, GarmentLandmarks, PoseSequence
 from tryon_cli.preprocess.pose_maps import render_garment_pose
@@ -42,8 +42,14 @@ class Augmentation:
 
 
 class TryOnDataset(Dataset):
-    def __init__(self, entries: list[ClipEntry], root: Path, height: int = 512, width: int = 384,
-                 augmentation: Augmentation = Augmentation()):
+    def __init__(
+        self,
+        entries: list[ClipEntry],
+        root: Path,
+        height: int = 512,
+        width: int = 384,
+        augmentation: Augmentation = Augmentation(),
+    ):
         self.entries = entries
         self.root = Path(root)
         self.cache = PreparedCache(root)
@@ -68,8 +74,9 @@ class TryOnDataset(Dataset):
         # A mask video of another size than the frames covers the same field of view.
         if masks.shape[1:] == (height, width):
             return masks
-        return np.stack([cv2.resize(m.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST) > 0
-                         for m in masks])
+        return np.stack(
+            [cv2.resize(m.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST) > 0 for m in masks]
+        )
 
     def _poses(self, entry: ClipEntry, start: int, length: int) -> PoseSequence:
         if entry.keypoints is None:
@@ -81,7 +88,9 @@ class TryOnDataset(Dataset):
         entry = self.entries[key.entry]
         frames = np.stack(read_source(entry.person, key.start, key.length))
         if len(frames) != key.length:
-            raise InputError(f"{entry.person}: expected frames {key.start}..{key.start + key.length - 1}, read {len(frames)}")
+            raise InputError(
+                f"{entry.person}: expected frames {key.start}..{key.start + key.length - 1}, read {len(frames)}"
+            )
         masks = self._frame_sized(self._masks(entry, key.start, key.length), *frames.shape[1:3])
         poses = self._poses(entry, key.start, key.length)
         garment = read_image(entry.garment)
@@ -108,11 +117,14 @@ class TryOnDataset(Dataset):
         hands = None if hands is None else drop_keypoints(hands, drop, rng)
         face = None if face is None else drop_keypoints(face, drop, rng)
 
-        pose_maps = np.stack([
-            conditioning.human_pose_map(FramePose(body[t], None if hands is None else hands[t],
-                                                  None if face is None else face[t]), H, W)
-            for t in range(key.length)
-        ])
+        pose_maps = np.stack(
+            [
+                conditioning.human_pose_map(
+                    FramePose(body[t], None if hands is None else hands[t], None if face is None else face[t]), H, W
+                )
+                for t in range(key.length)
+            ]
+        )
         garment_map = render_garment_pose(
             GarmentLandmarks(landmarks.category, landmarks.names, garment_points, landmarks.estimated, H, W), H, W
         )

@@ -13,7 +13,6 @@ from tryon_cli.errors import InputError
 from tryon_cli.io.images import IMAGE_SUFFIXES
 
 
-
 @dataclass(frozen=True)
 class ClipEntry:
     """One person clip (or photo) paired with the garment it wears."""

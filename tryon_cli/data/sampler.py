@@ -52,7 +52,9 @@ class JointSampler:
         self.long_enough = [i for i, n in enumerate(self.frame_counts) if n >= clip_length]
         self.video_steps = video_steps
         if video_steps and not self.long_enough:
-            raise InputError(f"no clip has the {clip_length} frames a video step needs (longest: {max(self.frame_counts)})")
+            raise InputError(
+                f"no clip has the {clip_length} frames a video step needs (longest: {max(self.frame_counts)})"
+            )
 
     def phase(self, step: int) -> str:
         return VIDEO if self.video_steps and step % 2 == 1 else IMAGE
@@ -67,7 +69,9 @@ class JointSampler:
             entry = pool[int(pick)]
             length = self.clip_length if video else 1
             start = int(rng.integers(0, self.frame_counts[entry] - length + 1))
-            keys.append(SampleKey(entry, start, length, int(rng.integers(2**31)), bool(rng.random() < self.garment_dropout)))
+            keys.append(
+                SampleKey(entry, start, length, int(rng.integers(2**31)), bool(rng.random() < self.garment_dropout))
+            )
         return keys
 
     def batches(self, first_step: int, last_step: int, accumulation: int = 1) -> Iterator[list[SampleKey]]:

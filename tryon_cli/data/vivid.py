@@ -18,7 +18,11 @@ CATEGORIES = {"upper_body": "upper", "lower_body": "lower", "dresses": "dress"}
 
 def _category_dir(root: Path, folder: Path, category: str, split: str) -> list[ClipEntry]:
     videos = require_dir(folder / "videos", "ViViD videos folder")
-    garments = folder / "images" if (folder / "images").is_dir() else require_dir(folder / "cloth", "ViViD garment folder (images/)")
+    garments = (
+        folder / "images"
+        if (folder / "images").is_dir()
+        else require_dir(folder / "cloth", "ViViD garment folder (images/)")
+    )
     masks = require_dir(folder / "agnostic_mask", "ViViD agnostic_mask folder")
     entries = []
     for video_name, garment_name in read_pair_list(folder / f"{split}_pairs.txt"):

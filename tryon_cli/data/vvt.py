@@ -20,8 +20,14 @@ def _layout(root: Path, split: str) -> tuple[Path, Path, Path]:
     if (root / f"lip_{split}_frames").is_dir():
         return root / f"lip_{split}_frames", root / f"lip_{split}_frames_keypoint", root / "lip_clothes_person"
     if (root / split / f"{split}_frames").is_dir():
-        return root / split / f"{split}_frames", root / split / f"{split}_frames_keypoint", root / "clothes_person" / "img"
-    raise InputError(f"not a VVT root: expected the folder {root / f'lip_{split}_frames'} (or {root / split / f'{split}_frames'})")
+        return (
+            root / split / f"{split}_frames",
+            root / split / f"{split}_frames_keypoint",
+            root / "clothes_person" / "img",
+        )
+    raise InputError(
+        f"not a VVT root: expected the folder {root / f'lip_{split}_frames'} (or {root / split / f'{split}_frames'})"
+    )
 
 
 def _garment_of(folder: Path) -> Path:

@@ -31,28 +31,41 @@ def build_app(config: DemoConfig, jobs_root: Path) -> gr.Blocks:
             with gr.Column():
                 with gr.Row():
                     video = gr.Video(label="Person video", sources=["upload"], height=HEIGHT, elem_id="video")
-                    garment = gr.Image(label="Garment photo", type="filepath", sources=["upload"], height=HEIGHT,
-                                       elem_id="garment")
+                    garment = gr.Image(
+                        label="Garment photo", type="filepath", sources=["upload"], height=HEIGHT, elem_id="garment"
+                    )
                 # Rendered below the examples, which fill it in too.
                 category = gr.Radio(list(CATEGORIES), value="upper", label="Garment category", render=False)
                 rows = example_rows()
                 if rows:
-                    gr.Examples(rows, inputs=[video, garment, category], label="Shipped examples (click one, then "
-                                "Try on)", example_labels=[f"{Path(v).stem} + {Path(g).stem}" for v, g, _ in rows])
+                    gr.Examples(
+                        rows,
+                        inputs=[video, garment, category],
+                        label="Shipped examples (click one, then Try on)",
+                        example_labels=[f"{Path(v).stem} + {Path(g).stem}" for v, g, _ in rows],
+                    )
                 category.render()
-                engine = gr.Radio(offered, value=offered[-1], label="Engine",  # DPIDM when offered, as `--model auto`
-                                  info="warp: weights-free garment warping; dpidm: the trained DPIDM checkpoint")
+                engine = gr.Radio(
+                    offered,
+                    value=offered[-1],
+                    label="Engine",  # DPIDM when offered, as `--model auto`
+                    info="warp: weights-free garment warping; dpidm: the trained DPIDM checkpoint",
+                )
                 with gr.Row():
                     first_frame = gr.Number(0, precision=0, minimum=0, label="First frame")
-                    end_frame = gr.Number(0, precision=0, minimum=0, label="End frame (exclusive; 0 = to the end)",
-                                          elem_id="end-frame")
+                    end_frame = gr.Number(
+                        0, precision=0, minimum=0, label="End frame (exclusive; 0 = to the end)", elem_id="end-frame"
+                    )
                 with gr.Accordion("DPIDM sampling (dpidm and the install check)", open=DPIDM in offered):
                     with gr.Row():
                         steps = gr.Number(0, precision=0, minimum=0, label="DDIM steps (0 = the model's default)")
                         guidance = gr.Number(1.5, minimum=1.0, label="Guidance scale (1 = off)")
                         seed = gr.Number(0, precision=0, label="Seed")
-                    install_check = gr.Checkbox(False, label="Install check: the tiny UNTRAINED model instead "
-                                                "(checks the install; its output is not a try-on)")
+                    install_check = gr.Checkbox(
+                        False,
+                        label="Install check: the tiny UNTRAINED model instead "
+                        "(checks the install; its output is not a try-on)",
+                    )
                 with gr.Row():
                     preview = gr.Checkbox(True, label="Preview strip (input | garment | output)")
                     intermediates = gr.Checkbox(True, label="Intermediates (pose, mask, agnostic)")
@@ -68,29 +81,74 @@ def build_app(config: DemoConfig, jobs_root: Path) -> gr.Blocks:
                     sides = [gr.Video(label=name, interactive=False, height=HEIGHT) for name in INTERMEDIATES]
 
         # The parameters' defaults, for the API too, are the components' initial values above.
-        def tryon(video, garment, category, engine, first_frame, end_frame, steps, guidance, seed, install_check,
-                  preview, intermediates, progress=gr.Progress()):
+        def tryon(
+            video,
+            garment,
+            category,
+            engine,
+            first_frame,
+            end_frame,
+            steps,
+            guidance,
+            seed,
+            install_check,
+            preview,
+            intermediates,
+            progress=gr.Progress(),
+        ):
             request = Request(
-                video=Path(video) if video else None, garment=Path(garment) if garment else None, category=category,
-                engine=engine, install_check=bool(install_check), steps=int(steps) if steps else None,
-                guidance=float(guidance), seed=int(seed or 0), first_frame=int(first_frame or 0),
-                end_frame=int(end_frame) if end_frame else None, preview=bool(preview),
+                video=Path(video) if video else None,
+                garment=Path(garment) if garment else None,
+                category=category,
+                engine=engine,
+                install_check=bool(install_check),
+                steps=int(steps) if steps else None,
+                guidance=float(guidance),
+                seed=int(seed or 0),
+                first_frame=int(first_frame or 0),
+                end_frame=int(end_frame) if end_frame else None,
+                preview=bool(preview),
                 intermediates=bool(intermediates),
             )
             try:
-                done = run_job(request, config, engines, PageProgress(progress), jobs_root,
-                               keep=result.move_resource_to_block_cache)
+                done = run_job(
+                    request,
+                    config,
+                    engines,
+                    PageProgress(progress),
+                    jobs_root,
+                    keep=result.move_resource_to_block_cache,
+                )
             except DpidmError as err:
                 # The CLI's one line, in the page (and as the API's error); the traceback is not the user's business.
                 raise gr.Error(f"error: {public_message(str(err), request)}", print_exception=False) from None
-            return (done.video, done.status, done.video, done.preview,
-                    *(done.intermediates.get(name) for name in INTERMEDIATES))
+            return (
+                done.video,
+                done.status,
+                done.video,
+                done.preview,
+                *(done.intermediates.get(name) for name in INTERMEDIATES),
+            )
 
         run.click(
             tryon,
-            inputs=[video, garment, category, engine, first_frame, end_frame, steps, guidance, seed, install_check,
-                    preview, intermediates],
+            inputs=[
+                video,
+                garment,
+                category,
+                engine,
+                first_frame,
+                end_frame,
+                steps,
+                guidance,
+                seed,
+                install_check,
+                preview,
+                intermediates,
+            ],
             outputs=[result, status, download, strip, *sides],
-            api_name="tryon", concurrency_limit=1, concurrency_id="tryon",
+            api_name="tryon",
+            concurrency_limit=1,
+            concurrency_id="tryon",
         )
     return demo

@@ -69,8 +69,10 @@ def check_request(request: Request, config: DemoConfig) -> None:
         raise InputError(f"frame range {request.first_frame}:{request.end_frame} is empty or negative")
     meta = probe_video(request.video)
     if meta.frame_count > config.max_frames:
-        raise InputError(f"the video has {meta.frame_count} frames ({meta.duration:.1f} s); this demo takes at most "
-                         f"{config.max_frames} (`dpidm demo --max-frames N` changes that)")
+        raise InputError(
+            f"the video has {meta.frame_count} frames ({meta.duration:.1f} s); this demo takes at most "
+            f"{config.max_frames} (`dpidm demo --max-frames N` changes that)"
+        )
 
 
 class EngineCache:
@@ -89,19 +91,33 @@ class EngineCache:
         kind = resolve_model(model, checkpoint, config.weights_root)
         sampling = None
         if kind != "warp":
-            sampling = DPIDMSampling(steps=request.steps or MODEL_DEFAULTS[kind]["steps"], guidance=request.guidance,
-                                     seed=request.seed)
+            sampling = DPIDMSampling(
+                steps=request.steps or MODEL_DEFAULTS[kind]["steps"], guidance=request.guidance, seed=request.seed
+            )
         key = (model, checkpoint, sampling)
         if key != self._key:
             self._engine = self._key = None  # let the old model go before the new one loads
-            self._engine = build_engine(model, checkpoint=checkpoint, weights_root=config.weights_root,
-                                        device=config.device, dtype=config.dtype, sampling=sampling, notes=notes)
+            self._engine = build_engine(
+                model,
+                checkpoint=checkpoint,
+                weights_root=config.weights_root,
+                device=config.device,
+                dtype=config.dtype,
+                sampling=sampling,
+                notes=notes,
+            )
             self._key = key
         return self._engine, kind
 
 
-def run_job(request: Request, config: DemoConfig, engines: EngineCache, progress: PageProgress,
-            jobs_root: Path, keep: Callable[[Path], str]) -> JobResult:
+def run_job(
+    request: Request,
+    config: DemoConfig,
+    engines: EngineCache,
+    progress: PageProgress,
+    jobs_root: Path,
+    keep: Callable[[Path], str],
+) -> JobResult:
     """Check, build or reuse the engine, run the try-on in a job folder, hand its files to `keep`, remove it.
 
     `keep(path)` copies a file to where the page can fetch it and returns the new path (Gradio's cache).
@@ -111,9 +127,13 @@ def run_job(request: Request, config: DemoConfig, engines: EngineCache, progress
     engine, kind = engines.get(request, progress.note)
     whole = request.first_frame == 0 and request.end_frame is None
     settings = TryOnSettings(
-        category=request.category, frames=None if whole else (request.first_frame, request.end_frame),
-        height=MODEL_DEFAULTS[kind]["height"], width=MODEL_DEFAULTS[kind]["width"], preview=request.preview,
-        keep_intermediates=request.intermediates, weights=config.weights_root,
+        category=request.category,
+        frames=None if whole else (request.first_frame, request.end_frame),
+        height=MODEL_DEFAULTS[kind]["height"],
+        width=MODEL_DEFAULTS[kind]["width"],
+        preview=request.preview,
+        keep_intermediates=request.intermediates,
+        weights=config.weights_root,
         device="cuda" if config.device.startswith("cuda") else "cpu",
     )
     job = Path(tempfile.mkdtemp(prefix="job-", dir=jobs_root))
@@ -121,8 +141,10 @@ def run_job(request: Request, config: DemoConfig, engines: EngineCache, progress
         output = job / f"{request.video.stem}_{request.garment.stem}.mp4"
         result = run_tryon(engine, request.video, request.garment, output, settings, progress=progress)
         sides = {name: result.intermediates / f"{name}.mp4" for name in INTERMEDIATES} if result.intermediates else {}
-        status = (f"{result.frame_count} frames, {result.width}x{result.height}, {result.fps:.3f} fps, "
-                  f"engine {result.engine}, {time.perf_counter() - started:.1f} s")
+        status = (
+            f"{result.frame_count} frames, {result.width}x{result.height}, {result.fps:.3f} fps, "
+            f"engine {result.engine}, {time.perf_counter() - started:.1f} s"
+        )
         if result.untrained:
             status += " (UNTRAINED model: an install check, not a try-on)"
         return JobResult(

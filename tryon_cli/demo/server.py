@@ -28,8 +28,12 @@ def serve(config: DemoConfig) -> None:
         demo = build_app(config, jobs)
         demo.queue(default_concurrency_limit=1, max_size=config.queue_size)
         demo.launch(
-            server_name=config.host, server_port=config.port, share=config.share,
-            max_file_size=f"{config.max_upload_mb}mb", allowed_paths=[str(EXAMPLES)], show_error=False,
+            server_name=config.host,
+            server_port=config.port,
+            share=config.share,
+            max_file_size=f"{config.max_upload_mb}mb",
+            allowed_paths=[str(EXAMPLES)],
+            show_error=False,
         )
     finally:
         signal.signal(signal.SIGTERM, previous_handler)

@@ -40,15 +40,25 @@ def resolve_model(model: str, checkpoint: Path | None = None, weights_root: Path
     return resolve_checkpoint(folder).base
 
 
-def build_engine(model: str, *, checkpoint: Path | None = None, weights_root: Path | None = None,
-                 device: str = "cpu", dtype: str = "fp32", attention: str = "auto", sampling=None,
-                 notes: Callable[[str], None] = lambda message: None):
+def build_engine(
+    model: str,
+    *,
+    checkpoint: Path | None = None,
+    weights_root: Path | None = None,
+    device: str = "cpu",
+    dtype: str = "fp32",
+    attention: str = "auto",
+    sampling=None,
+    notes: Callable[[str], None] = lambda message: None,
+):
     """The engine for `model` (one of ENGINES) on `device` ("cpu", "cuda", "cuda:1": already resolved)."""
     kind = resolve_model(model, checkpoint, weights_root)
     if kind == "warp":
         if model == "auto":
-            notes(f"no trained DPIDM checkpoint in {default_checkpoint(weights_root)}: using the weights-free warp "
-                  "engine (not the paper's DPIDM)")
+            notes(
+                f"no trained DPIDM checkpoint in {default_checkpoint(weights_root)}: using the weights-free warp "
+                "engine (not the paper's DPIDM)"
+            )
         try:
             from tryon_cli.engines.warp import WarpEngine
         except ImportError:
@@ -82,8 +92,14 @@ def _dpidm_engine(kind, checkpoint, weights_root, device, dtype, attention, samp
         model = DPIDM.from_checkpoint(info.folder, weights_root=weights_root, dtype=torch_dtype)
         description = f"DPIDM checkpoint {info.folder} ({info.base} base, variant {info.variant})"
     use_attention(model, attention, torch.device(device))
-    return DPIDMEngine(model, sampling=sampling, device=device, dtype=torch_dtype,
-                       untrained=kind == "tiny" and checkpoint is None, description=description)
+    return DPIDMEngine(
+        model,
+        sampling=sampling,
+        device=device,
+        dtype=torch_dtype,
+        untrained=kind == "tiny" and checkpoint is None,
+        description=description,
+    )
 
 
 def use_attention(model, attention: str, device) -> None:
@@ -99,5 +115,8 @@ def use_attention(model, attention: str, device) -> None:
     model.set_attention_backend(attention)
     kernel = model.attention_backend.kernel_for(device)
     if attention == "xformers" and (device.type != "cuda" or kernel != "xformers"):
-        raise SettingError("attention", "xformers needs a CUDA device and a working xformers install (pip install "
-                           "xformers built for this torch); use sdpa")
+        raise SettingError(
+            "attention",
+            "xformers needs a CUDA device and a working xformers install (pip install "
+            "xformers built for this torch); use sdpa",
+        )

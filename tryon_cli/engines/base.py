@@ -65,11 +65,9 @@ class GarmentInput:
 class Progress(Protocol):
     """Progress reporting: `with progress.task("denoising", total=n) as advance: ... advance()`."""
 
-    def task(self, description: str, total: int | None) -> ContextManager[Callable[..., None]]:
-        ...
+    def task(self, description: str, total: int | None) -> ContextManager[Callable[..., None]]: ...
 
-    def note(self, message: str) -> None:
-        ...
+    def note(self, message: str) -> None: ...
 
 
 class Engine(Protocol):

@@ -52,8 +52,16 @@ class DPIDMEngine:
 
     name = "dpidm"
 
-    def __init__(self, model, *, sampling: DPIDMSampling = DPIDMSampling(), device: str | torch.device = "cpu",
-                 dtype: torch.dtype = torch.float32, untrained: bool = False, description: str = "DPIDM"):
+    def __init__(
+        self,
+        model,
+        *,
+        sampling: DPIDMSampling = DPIDMSampling(),
+        device: str | torch.device = "cpu",
+        dtype: torch.dtype = torch.float32,
+        untrained: bool = False,
+        description: str = "DPIDM",
+    ):
         self.pipeline = DPIDMTryOnPipeline(model.to(device=device, dtype=dtype).eval(), device=device, dtype=dtype)
         self.sampling = sampling
         self.untrained = untrained
@@ -89,8 +97,16 @@ class DPIDMEngine:
 
     def _sample(self, conditions, garment_conditions, windows: list[slice], advance) -> torch.Tensor:
         sampling = self.sampling
-        return self.pipeline(conditions, garment_conditions, steps=sampling.steps, guidance=sampling.guidance,
-                             seed=sampling.seed, windows=windows, weighting=sampling.weighting, advance=advance)
+        return self.pipeline(
+            conditions,
+            garment_conditions,
+            steps=sampling.steps,
+            guidance=sampling.guidance,
+            seed=sampling.seed,
+            windows=windows,
+            weighting=sampling.weighting,
+            advance=advance,
+        )
 
     def _encode_clip(self, clip: CropClip, progress: Progress):
         poses = clip.poses()

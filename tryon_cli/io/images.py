@@ -57,7 +57,9 @@ def list_frame_folder(folder: str | Path) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(f"frame folder not found: {folder}" if not folder.exists() else f"not a folder: {folder}")
-    files = sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()), key=_numeric_key)
+    files = sorted(
+        (p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()), key=_numeric_key
+    )
     if not files:
         raise InputError(f"no image files ({', '.join(IMAGE_SUFFIXES)}) in frame folder {folder}")
     return files

@@ -15,9 +15,12 @@ def check_companion_video(companion: VideoMeta, video: VideoMeta, frames_needed:
     A different size with the same aspect is resized by its reader; a different aspect means another video's mask.
     """
     if companion.frame_count < frames_needed:
-        raise InputError(f"{what} {companion.path} has {companion.frame_count} frames; {video.path} needs "
-                         f"{frames_needed}")
+        raise InputError(
+            f"{what} {companion.path} has {companion.frame_count} frames; {video.path} needs {frames_needed}"
+        )
     aspect, expected = companion.width / companion.height, video.width / video.height
     if abs(aspect / expected - 1) > ASPECT_TOLERANCE:
-        raise InputError(f"{what} {companion.path} is {companion.width}x{companion.height}, which is not the shape "
-                         f"of {video.path} ({video.width}x{video.height})")
+        raise InputError(
+            f"{what} {companion.path} is {companion.width}x{companion.height}, which is not the shape "
+            f"of {video.path} ({video.width}x{video.height})"
+        )

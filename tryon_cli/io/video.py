@@ -34,11 +34,20 @@ class _UprightSizeNotice(logging.Filter):
 
 logging.getLogger("imageio_ffmpeg").addFilter(_UprightSizeNotice())
 
+
 # Decode exactly the frames the first video stream holds: `passthrough` stops ffmpeg from duplicating or dropping
 # frames to force a constant rate, so the probe's count and the reader's frames agree.
 def _decode_args(video_filter: str = "") -> list[str]:
-    return ["-map", "0:v:0", *(["-vf", video_filter] if video_filter else []), "-fps_mode", "passthrough",
-            "-an", "-sn", "-dn"]
+    return [
+        "-map",
+        "0:v:0",
+        *(["-vf", video_filter] if video_filter else []),
+        "-fps_mode",
+        "passthrough",
+        "-an",
+        "-sn",
+        "-dn",
+    ]
 
 
 VFR_TOLERANCE = 0.1
@@ -117,8 +126,10 @@ def _variable_rate(log: str) -> tuple[Fraction, str] | None:
     rate = Fraction(len(times) / duration).limit_denominator(1001)
     positive = intervals[intervals > 0]
     low, high = 1 / positive.max(), 1 / positive.min()
-    note = (f"variable frame rate ({low:.3g} to {high:.3g} fps): resampled to a constant {float(rate):.5g} fps over "
-            f"its {duration:.3f} s, each frame the source frame shown at that moment")
+    note = (
+        f"variable frame rate ({low:.3g} to {high:.3g} fps): resampled to a constant {float(rate):.5g} fps over "
+        f"its {duration:.3f} s, each frame the source frame shown at that moment"
+    )
     return rate, note
 
 

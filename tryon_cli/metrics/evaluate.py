@@ -32,16 +32,16 @@ from tryon_cli.metrics.inputs import Item, detect_mode, list_items, pair_items
 from tryon_cli.metrics.loading import sha256_of
 from tryon_cli.metrics.lpips import NETS
 from tryon_cli.metrics.names import DEFAULT_METRICS, METRICS, PROTOCOLS, SOURCE_METRICS
+from tryon_cli.metrics.registry import REGISTRY, DistributionMetric, Metric, Options, PairedMetric, TemporalMetric
 from tryon_cli.metrics.report import EvalReport, MetricResult
-from tryon_cli.metrics.registry import (REGISTRY, DistributionMetric, Metric, Options, PairedMetric,
-                                        TemporalMetric)
 
 TaskFactory = Callable[[str, int], AbstractContextManager]
 """`task(description, total)`: a context manager yielding `advance()`, e.g. a progress bar."""
 
 
-def parse_metrics(text: Optional[str], mode: str, gt: bool = True, source: bool = False
-                  ) -> tuple[tuple[str, ...], bool]:
+def parse_metrics(
+    text: Optional[str], mode: str, gt: bool = True, source: bool = False
+) -> tuple[tuple[str, ...], bool]:
     """(metrics, explicit) from a comma-separated list; None gives the default set of the mode and references
     (`gt`: ground truth given; `source`: source videos given)."""
     if text is None:
@@ -85,8 +85,14 @@ def _weights_record(files: Iterable[Path], hashes: dict[Path, str]) -> list[dict
     return [{"file": str(path), "sha256": hashes[path]} for path in files]
 
 
-def _paired(pairs: list[tuple[Item, Item]], scorers: dict[str, Callable], device: torch.device,
-            max_frames: Optional[int], task: TaskFactory, notes: list[str]) -> dict[str, tuple[dict[str, float], int]]:
+def _paired(
+    pairs: list[tuple[Item, Item]],
+    scorers: dict[str, Callable],
+    device: torch.device,
+    max_frames: Optional[int],
+    task: TaskFactory,
+    notes: list[str],
+) -> dict[str, tuple[dict[str, float], int]]:
     """Per metric: (prediction name -> mean over frames, total frames compared)."""
     per_video = {m: {} for m in scorers}
     total_frames = 0
@@ -110,11 +116,15 @@ def _paired(pairs: list[tuple[Item, Item]], scorers: dict[str, Callable], device
             total_frames += len(next(iter(scores.values())))
             advance()
     if truncated:
-        notes.append(f"frame counts differ for {len(truncated)} of {len(pairs)} pairs (e.g. {truncated[0]}): the "
-                     f"longer of prediction and ground truth was truncated to the shorter for {labels}")
+        notes.append(
+            f"frame counts differ for {len(truncated)} of {len(pairs)} pairs (e.g. {truncated[0]}): the "
+            f"longer of prediction and ground truth was truncated to the shorter for {labels}"
+        )
     if resized:
-        notes.append(f"frame sizes differ for {len(resized)} of {len(pairs)} pairs (e.g. {resized[0]}): predictions "
-                     f"were resized to the ground truth's size (bilinear, antialiased) for {labels}")
+        notes.append(
+            f"frame sizes differ for {len(resized)} of {len(pairs)} pairs (e.g. {resized[0]}): predictions "
+            f"were resized to the ground truth's size (bilinear, antialiased) for {labels}"
+        )
     return {m: (per_video[m], total_frames) for m in scorers}
 
 
@@ -133,8 +143,9 @@ def _zip_frames(a: Iterator[np.ndarray], b: Iterator[np.ndarray], name: str, tru
             getattr(frames, "close", lambda: None)()
 
 
-def _item_features(item: Item, tensors: Iterator[torch.Tensor], network: Callable, batch: int,
-                   device: torch.device) -> np.ndarray:
+def _item_features(
+    item: Item, tensors: Iterator[torch.Tensor], network: Callable, batch: int, device: torch.device
+) -> np.ndarray:
     """`network` outputs, (n, D) float64, for every input tensor of `item`."""
     chunks = []
     for group in _batched(tensors, batch):
@@ -143,8 +154,15 @@ def _item_features(item: Item, tensors: Iterator[torch.Tensor], network: Callabl
     return np.concatenate(chunks) if chunks else np.zeros((0, 0))
 
 
-def _distribution(metric: DistributionMetric, sides: dict[str, list[Item]], network: Callable, options: Options,
-                  device: torch.device, task: TaskFactory, cache: dict) -> MetricResult:
+def _distribution(
+    metric: DistributionMetric,
+    sides: dict[str, list[Item]],
+    network: Callable,
+    options: Options,
+    device: torch.device,
+    task: TaskFactory,
+    cache: dict,
+) -> MetricResult:
     space = metric.space
     features = {}
     for side, items in sides.items():
@@ -152,16 +170,21 @@ def _distribution(metric: DistributionMetric, sides: dict[str, list[Item]], netw
             for item in items:
                 # Cached per item: FID and KID share one pass, and an item on both sides is computed once.
                 if (space.key, item.path) not in cache:
-                    cache[space.key, item.path] = _item_features(item, space.inputs(item, options), network,
-                                                                 space.batch, device)
+                    cache[space.key, item.path] = _item_features(
+                        item, space.inputs(item, options), network, space.batch, device
+                    )
                 advance()
         found = [cache[space.key, item.path] for item in items if len(cache[space.key, item.path])]
         features[side] = np.concatenate(found) if found else np.zeros((0, 0))
         if len(features[side]) < 2:
-            raise InputError(f"{metric.name} needs at least 2 {space.unit(options)} per side, the {side} folder "
-                             f"gives {len(features[side])}")
+            raise InputError(
+                f"{metric.name} needs at least 2 {space.unit(options)} per side, the {side} folder "
+                f"gives {len(features[side])}"
+            )
     return MetricResult(
-        metric=metric.name, value=metric.statistic(features["pred"], features["gt"]), protocol=metric.protocol(options),
+        metric=metric.name,
+        value=metric.statistic(features["pred"], features["gt"]),
+        protocol=metric.protocol(options),
         videos={side: len(items) for side, items in sides.items()},
         frames={side: len(features[side]) * space.frames_per_sample for side in sides},
         samples={side: len(features[side]) for side in sides},
@@ -176,8 +199,9 @@ def _timing(pred: Item, source: Item) -> tuple[float, float, int, int]:
     return (*(meta.fps if meta else 0.0 for meta in metas), *counts)
 
 
-def _temporal(metric: TemporalMetric, pairs: list[tuple[Item, Item]], options: Options,
-              task: TaskFactory, notes: list[str]) -> MetricResult:
+def _temporal(
+    metric: TemporalMetric, pairs: list[tuple[Item, Item]], options: Options, task: TaskFactory, notes: list[str]
+) -> MetricResult:
     scores, other_rate, other_count = {}, [], []
     with task(f"{metric.name}: flow of the source", len(pairs)) as advance:
         for pred, source in pairs:
@@ -191,35 +215,57 @@ def _temporal(metric: TemporalMetric, pairs: list[tuple[Item, Item]], options: O
                 raise InputError(f"{metric.name} needs at least 2 frames in both {pred.path} and {source.path}")
             advance()
     if other_rate:
-        notes.append(f"frame rates differ for {len(other_rate)} of {len(pairs)} predictions and their sources (e.g. "
-                     f"{other_rate[0]}): {metric.name} pairs frames by index, so the source's motion does not match "
-                     f"the prediction's and the value means little")
+        notes.append(
+            f"frame rates differ for {len(other_rate)} of {len(pairs)} predictions and their sources (e.g. "
+            f"{other_rate[0]}): {metric.name} pairs frames by index, so the source's motion does not match "
+            f"the prediction's and the value means little"
+        )
     if other_count:
-        notes.append(f"frame counts differ for {len(other_count)} of {len(pairs)} predictions and their sources "
-                     f"(e.g. {other_count[0]}): the longer was truncated to the shorter for {metric.name}")
+        notes.append(
+            f"frame counts differ for {len(other_count)} of {len(pairs)} predictions and their sources "
+            f"(e.g. {other_count[0]}): the longer was truncated to the shorter for {metric.name}"
+        )
     value = float(np.mean([s.prediction for s in scores.values()]))
     own = float(np.mean([s.source for s in scores.values()]))
     frames = sum(s.pairs + 1 for s in scores.values())
     return MetricResult(
-        metric=metric.name, value=value, protocol=metric.protocol(options),
-        videos={"pred": len(pairs), "source": len(pairs)}, frames={"pred": frames, "source": frames},
+        metric=metric.name,
+        value=value,
+        protocol=metric.protocol(options),
+        videos={"pred": len(pairs), "source": len(pairs)},
+        frames={"pred": frames, "source": frames},
         per_video={name: s.prediction for name, s in scores.items()},
-        source={"value": own, "ratio": value / own if own > 0 else float("inf"),
-                "per_video": {name: s.source for name, s in scores.items()}})
+        source={
+            "value": own,
+            "ratio": value / own if own > 0 else float("inf"),
+            "per_video": {name: s.source for name, s in scores.items()},
+        },
+    )
 
 
-def _pairs(pred_items: list[Item], ref_items: list[Item], pred: Path, ref: Path, pairs: Optional[Path],
-           reference: str) -> list[tuple[Item, Item]]:
+def _pairs(
+    pred_items: list[Item], ref_items: list[Item], pred: Path, ref: Path, pairs: Optional[Path], reference: str
+) -> list[tuple[Item, Item]]:
     """Pairs by name or the pairs file; a single prediction file and a single reference file pair with each other."""
     if pairs is None and pred.is_file() and ref.is_file():
         return [(pred_items[0], ref_items[0])]
     return pair_items(pred_items, ref_items, pairs, reference)
 
 
-def evaluate(pred: Path, gt: Optional[Path] = None, metrics: Optional[str] = None, pairs: Optional[Path] = None,
-             protocol: str = "standard", lpips_net: str = "alex", mode: str = "auto",
-             weights_root: Optional[Path] = None, device: str = "cpu", max_frames: Optional[int] = None,
-             task: TaskFactory = _silent_task, source: Optional[Path] = None) -> EvalReport:
+def evaluate(
+    pred: Path,
+    gt: Optional[Path] = None,
+    metrics: Optional[str] = None,
+    pairs: Optional[Path] = None,
+    protocol: str = "standard",
+    lpips_net: str = "alex",
+    mode: str = "auto",
+    weights_root: Optional[Path] = None,
+    device: str = "cpu",
+    max_frames: Optional[int] = None,
+    task: TaskFactory = _silent_task,
+    source: Optional[Path] = None,
+) -> EvalReport:
     """Compute `metrics` (comma-separated; None = the default set of the mode) of the predictions in `pred`
     against the ground truth in `gt` and/or the source videos in `source` (folders, or single files), reading at
     most `max_frames` frames of each video (None = all). `task(description, total)` is a context manager
@@ -252,8 +298,9 @@ def evaluate(pred: Path, gt: Optional[Path] = None, metrics: Optional[str] = Non
     temporal = [m for m in running if isinstance(m, TemporalMetric)]
     # Every pairing is checked before any network loads: a bad name is one line, at once.
     source_pairs = _pairs(pred_items, list_items(source, mode), pred, source, pairs, "source video") if temporal else []
-    pairs_list = (_pairs(pred_items, gt_items, pred, gt, pairs, "ground truth")
-                  if gt is not None and (paired or pairs) else [])
+    pairs_list = (
+        _pairs(pred_items, gt_items, pred, gt, pairs, "ground truth") if gt is not None and (paired or pairs) else []
+    )
     if pairs is not None and gt is not None:  # the pairs file also chooses the sets that distribution metrics compare
         pred_items = list(dict.fromkeys(p for p, _ in pairs_list))
         gt_items = list(dict.fromkeys(g for _, g in pairs_list))
@@ -270,15 +317,29 @@ def evaluate(pred: Path, gt: Optional[Path] = None, metrics: Optional[str] = Non
     hashes: dict[Path, str] = {}
     if paired:
         for name, (per_video, frames) in _paired(pairs_list, scorers, torch_device, max_frames, task, notes).items():
-            results.append(MetricResult(
-                metric=name, value=float(np.mean(list(per_video.values()))), protocol=REGISTRY[name].protocol(options),
-                videos={"pred": len(per_video), "gt": len(per_video)}, frames={"pred": frames, "gt": frames},
-                weights=_weights_record(files[name], hashes), per_video=per_video))
+            results.append(
+                MetricResult(
+                    metric=name,
+                    value=float(np.mean(list(per_video.values()))),
+                    protocol=REGISTRY[name].protocol(options),
+                    videos={"pred": len(per_video), "gt": len(per_video)},
+                    frames={"pred": frames, "gt": frames},
+                    weights=_weights_record(files[name], hashes),
+                    per_video=per_video,
+                )
+            )
     cache: dict = {}
     for metric in running:
         if isinstance(metric, DistributionMetric):
-            result = _distribution(metric, {"pred": pred_items, "gt": gt_items}, networks[metric.space.key], options,
-                                   torch_device, task, cache)
+            result = _distribution(
+                metric,
+                {"pred": pred_items, "gt": gt_items},
+                networks[metric.space.key],
+                options,
+                torch_device,
+                task,
+                cache,
+            )
             result.weights = _weights_record(files[metric.name], hashes)
             results.append(result)
     results += [_temporal(metric, source_pairs, options, task, notes) for metric in temporal]

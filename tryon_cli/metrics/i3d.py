@@ -35,8 +35,14 @@ def _same_padding(x: torch.Tensor, kernel: Triple, stride: Triple) -> torch.Tens
 class Unit3D(nn.Module):
     """Conv3d with SAME padding, then BatchNorm and ReLU (the classifier has a bias and neither)."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel: Triple = (1, 1, 1), stride: Triple = (1, 1, 1),
-                 classifier: bool = False):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel: Triple = (1, 1, 1),
+        stride: Triple = (1, 1, 1),
+        classifier: bool = False,
+    ):
         super().__init__()
         self.kernel, self.stride, self.classifier = kernel, stride, classifier
         self.conv3d = nn.Conv3d(in_channels, out_channels, kernel, stride=stride, bias=classifier)
@@ -79,9 +85,13 @@ class InceptionBlock(nn.Module):
 # (endpoint, widths of its branches) in the order of the network; pools sit between the groups.
 _MIXED = {
     "3": [("Mixed_3b", (64, 96, 128, 16, 32, 32)), ("Mixed_3c", (128, 128, 192, 32, 96, 64))],
-    "4": [("Mixed_4b", (192, 96, 208, 16, 48, 64)), ("Mixed_4c", (160, 112, 224, 24, 64, 64)),
-          ("Mixed_4d", (128, 128, 256, 24, 64, 64)), ("Mixed_4e", (112, 144, 288, 32, 64, 64)),
-          ("Mixed_4f", (256, 160, 320, 32, 128, 128))],
+    "4": [
+        ("Mixed_4b", (192, 96, 208, 16, 48, 64)),
+        ("Mixed_4c", (160, 112, 224, 24, 64, 64)),
+        ("Mixed_4d", (128, 128, 256, 24, 64, 64)),
+        ("Mixed_4e", (112, 144, 288, 32, 64, 64)),
+        ("Mixed_4f", (256, 160, 320, 32, 128, 128)),
+    ],
     "5": [("Mixed_5b", (256, 160, 320, 32, 128, 128)), ("Mixed_5c", (384, 192, 384, 48, 128, 128))],
 }
 

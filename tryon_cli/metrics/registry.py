@@ -112,15 +112,32 @@ def _clip_inputs(item: Item, options: Options) -> Iterator[torch.Tensor]:
 
 
 INCEPTION = FeatureSpace(
-    "inception", "Inception features", 16, 1, lambda o: find_inception(o.weights_root),
+    "inception",
+    "Inception features",
+    16,
+    1,
+    lambda o: find_inception(o.weights_root),
     lambda path, device: load_inception(path, device),
-    lambda item, o: (inception_input(frame) for frame in item.frames(o.max_frames)))
+    lambda item, o: (inception_input(frame) for frame in item.frames(o.max_frames)),
+)
 I3D = FeatureSpace(
-    "i3d", "I3D clip features", 4, CLIP_LENGTH, lambda o: require("i3d", o.weights_root),
-    lambda path, device: load_i3d(path).to(device).features, _clip_inputs)
+    "i3d",
+    "I3D clip features",
+    4,
+    CLIP_LENGTH,
+    lambda o: require("i3d", o.weights_root),
+    lambda path, device: load_i3d(path).to(device).features,
+    _clip_inputs,
+)
 RESNEXT = FeatureSpace(
-    "resnext", "3D-ResNeXt clip features", 4, CLIP_LENGTH, lambda o: require("resnext101", o.weights_root),
-    lambda path, device: load_resnext(path).to(device).features, _clip_inputs)
+    "resnext",
+    "3D-ResNeXt clip features",
+    4,
+    CLIP_LENGTH,
+    lambda o: require("resnext101", o.weights_root),
+    lambda path, device: load_resnext(path).to(device).features,
+    _clip_inputs,
+)
 
 
 class DistributionMetric(Metric):
@@ -185,5 +202,7 @@ class WarpError(TemporalMetric):
         return warp_error(pred.frames(options.max_frames), source.frames(options.max_frames))
 
 
-REGISTRY: dict[str, Metric] = {m.name: m for m in (
-    SSIM(), LPIPSMetric(), FID(), KID(), VFID("vfid_i3d", I3D), VFID("vfid_resnext", RESNEXT), WarpError())}
+REGISTRY: dict[str, Metric] = {
+    m.name: m
+    for m in (SSIM(), LPIPSMetric(), FID(), KID(), VFID("vfid_i3d", I3D), VFID("vfid_resnext", RESNEXT), WarpError())
+}

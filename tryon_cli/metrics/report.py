@@ -37,5 +37,6 @@ class EvalReport:
 
     def to_json(self) -> str:
         metrics = {r.metric: {k: v for k, v in asdict(r).items() if k != "metric"} for r in self.results}
-        return json.dumps({"mode": self.mode, "metrics": metrics, "skipped": self.skipped, "notes": self.notes},
-                          indent=2)
+        return json.dumps(
+            {"mode": self.mode, "metrics": metrics, "skipped": self.skipped, "notes": self.notes}, indent=2
+        )

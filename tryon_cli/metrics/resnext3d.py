@@ -21,8 +21,9 @@ from tryon_cli.metrics.loading import load_strict, read_state_dict
 class ResNeXtBottleneck(nn.Module):
     expansion = 2
 
-    def __init__(self, in_planes: int, planes: int, cardinality: int, stride: int = 1,
-                 downsample: nn.Module | None = None):
+    def __init__(
+        self, in_planes: int, planes: int, cardinality: int, stride: int = 1, downsample: nn.Module | None = None
+    ):
         super().__init__()
         mid = cardinality * (planes // 32)
         out = planes * self.expansion
@@ -46,8 +47,9 @@ class ResNeXtBottleneck(nn.Module):
 class ResNeXt3D(nn.Module):
     FEATURE_DIM = 2048
 
-    def __init__(self, layers: tuple[int, int, int, int] = (3, 4, 23, 3), cardinality: int = 32,
-                 num_classes: int = 400):
+    def __init__(
+        self, layers: tuple[int, int, int, int] = (3, 4, 23, 3), cardinality: int = 32, num_classes: int = 400
+    ):
         super().__init__()
         self.conv1 = nn.Conv3d(3, 64, 7, stride=(1, 2, 2), padding=3, bias=False)
         self.bn1 = nn.BatchNorm3d(64)

@@ -40,10 +40,10 @@ def ssim(pred: torch.Tensor, target: torch.Tensor, data_range: float = 1.0) -> t
         height, width = t.shape[-2] - WINDOW + 1, t.shape[-1] - WINDOW + 1
         rows = t[..., :height, :] * taps[0]
         for k in range(1, WINDOW):
-            rows.add_(t[..., k:k + height, :], alpha=taps[k])
+            rows.add_(t[..., k : k + height, :], alpha=taps[k])
         out = rows[..., :width] * taps[0]
         for k in range(1, WINDOW):
-            out.add_(rows[..., k:k + width], alpha=taps[k])
+            out.add_(rows[..., k : k + width], alpha=taps[k])
         return out
 
     mu_x, mu_y = blur(x), blur(y)

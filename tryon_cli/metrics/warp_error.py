@@ -61,7 +61,7 @@ def non_occluded(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
     x + B(x) lies inside frame t."""
     forward_there, inside = _sample(forward, backward)
     mismatch = ((backward + forward_there) ** 2).sum(axis=2)
-    scale = (backward ** 2).sum(axis=2) + (forward_there ** 2).sum(axis=2)
+    scale = (backward**2).sum(axis=2) + (forward_there**2).sum(axis=2)
     return inside & (mismatch <= CONSISTENCY_REL * scale + CONSISTENCY_ABS)
 
 
@@ -97,8 +97,9 @@ def warp_error(prediction: Iterable[np.ndarray], source: Iterable[np.ndarray], f
     for current, current_source in zip(prediction, source):
         backward = flow(current_source, previous_source)
         mask = non_occluded(backward, flow(previous_source, current_source))
-        errors.append((pair_error(previous, current, backward, mask),
-                       pair_error(previous_source, current_source, backward, mask)))
+        errors.append(
+            (pair_error(previous, current, backward, mask), pair_error(previous_source, current_source, backward, mask))
+        )
         previous, previous_source = current, current_source
     if not errors:
         return WarpErrorScore(float("nan"), float("nan"), 0)

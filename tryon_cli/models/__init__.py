@@ -8,6 +8,12 @@ from tryon_cli.models.garment_bank import GarmentConditions
 from tryon_cli.models.main_unet import inpainting_input
 
 __all__ = [
-    "DPIDM", "PHASES", "VARIANTS", "CheckpointInfo", "DPIDMDelta", "GarmentConditions", "inpainting_input",
+    "DPIDM",
+    "PHASES",
+    "VARIANTS",
+    "CheckpointInfo",
+    "DPIDMDelta",
+    "GarmentConditions",
+    "inpainting_input",
     "resolve_checkpoint",
 ]

@@ -69,8 +69,13 @@ and CA (attn2); video steps train TSA and PATA."""
 
 # The main U-Net config keys that fix its transformer blocks (names, widths, heads, context width).
 UNET_STRUCTURE_KEYS = (
-    "down_block_types", "up_block_types", "block_out_channels", "layers_per_block", "attention_head_dim",
-    "cross_attention_dim", "norm_num_groups",
+    "down_block_types",
+    "up_block_types",
+    "block_out_channels",
+    "layers_per_block",
+    "attention_head_dim",
+    "cross_attention_dim",
+    "norm_num_groups",
 )
 
 
@@ -112,8 +117,14 @@ def block_specs(structure: dict) -> list[BlockSpec]:
 class BlockDelta(nn.Module):
     """DPIDM's parts of one main U-Net transformer block (None where the variant has no such part)."""
 
-    def __init__(self, spec: BlockSpec, pose_dim: int | None, adapter_dim: int, shift_frames: int | None,
-                 pata_pose_in_residual: bool):
+    def __init__(
+        self,
+        spec: BlockSpec,
+        pose_dim: int | None,
+        adapter_dim: int,
+        shift_frames: int | None,
+        pata_pose_in_residual: bool,
+    ):
         super().__init__()
         # SD1.5's attention layers (no q/k/v bias); inside DPIDM they are the pretrained U-Net's own (`adopt`).
         head_dim = spec.dim // spec.heads
@@ -188,7 +199,9 @@ class DPIDMDelta(ModelMixin, ConfigMixin):
         if variant not in VARIANTS:
             raise ValueError(f"unknown DPIDM variant {variant!r}; choose one of {', '.join(VARIANTS)}")
         if garment_context not in GARMENT_CONTEXTS:
-            raise ValueError(f"unknown garment context {garment_context!r}; choose one of {', '.join(GARMENT_CONTEXTS)}")
+            raise ValueError(
+                f"unknown garment context {garment_context!r}; choose one of {', '.join(GARMENT_CONTEXTS)}"
+            )
         if unet is None:
             raise ValueError("DPIDMDelta needs the main U-Net's structure (unet=unet_structure(config))")
         parts = VARIANTS[variant]
@@ -196,12 +209,14 @@ class DPIDMDelta(ModelMixin, ConfigMixin):
         first_width = unet["block_out_channels"][0]
         self.pose_encoder = PoseEncoder(tuple(pose_encoder_channels), first_width) if parts.pose else None
         pose_dim = first_width if parts.pose else None
-        self.blocks = nn.ModuleDict({
-            block_key(spec.name): BlockDelta(
-                spec, pose_dim, pose_adapter_dim, tsa_shift_frames if parts.tsa else None, pata_pose_in_residual
-            )
-            for spec in specs
-        })
+        self.blocks = nn.ModuleDict(
+            {
+                block_key(spec.name): BlockDelta(
+                    spec, pose_dim, pose_adapter_dim, tsa_shift_frames if parts.tsa else None, pata_pose_in_residual
+                )
+                for spec in specs
+            }
+        )
         self.block_names = tuple(spec.name for spec in specs)
         self.context = GarmentContext(unet["cross_attention_dim"] if garment_context == "empty_prompt" else None)
 

@@ -136,8 +136,13 @@ class DPIDM(nn.Module):
 
     @classmethod
     def from_checkpoint(
-        cls, checkpoint: str | Path, *, base: str | None = None, weights_root: str | Path | None = None,
-        dtype: torch.dtype = torch.float32, seed: int = TINY_BASE_SEED,
+        cls,
+        checkpoint: str | Path,
+        *,
+        base: str | None = None,
+        weights_root: str | Path | None = None,
+        dtype: torch.dtype = torch.float32,
+        seed: int = TINY_BASE_SEED,
     ) -> "DPIDM":
         """The model a checkpoint belongs to, with its weights: base, variant and module settings from its
         config.json (a tiny checkpoint gets the tiny frozen base drawn from `seed`, the one training uses by
@@ -165,7 +170,7 @@ class DPIDM(nn.Module):
         return self.delta.parts.tra
 
     def set_attention_backend(self, name: str) -> None:
-        """"auto" (xformers on CUDA when it runs, else SDPA), "sdpa" or "xformers", for this model only."""
+        """ "auto" (xformers on CUDA when it runs, else SDPA), "sdpa" or "xformers", for this model only."""
         self.attention_backend.set(name)
 
     def enable_gradient_checkpointing(self) -> None:

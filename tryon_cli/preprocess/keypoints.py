@@ -18,12 +18,24 @@ from pathlib import Path
 import numpy as np
 
 BODY_NAMES: tuple[str, ...] = (
-    "nose", "neck",
-    "r_shoulder", "r_elbow", "r_wrist",
-    "l_shoulder", "l_elbow", "l_wrist",
-    "r_hip", "r_knee", "r_ankle",
-    "l_hip", "l_knee", "l_ankle",
-    "r_eye", "l_eye", "r_ear", "l_ear",
+    "nose",
+    "neck",
+    "r_shoulder",
+    "r_elbow",
+    "r_wrist",
+    "l_shoulder",
+    "l_elbow",
+    "l_wrist",
+    "r_hip",
+    "r_knee",
+    "r_ankle",
+    "l_hip",
+    "l_knee",
+    "l_ankle",
+    "r_eye",
+    "l_eye",
+    "r_ear",
+    "l_ear",
 )
 BODY_INDEX = {name: i for i, name in enumerate(BODY_NAMES)}
 
@@ -120,10 +132,14 @@ class PoseSequence:
     def slice(self, start: int, stop: int) -> "PoseSequence":
         pick = slice(start, stop)
         return PoseSequence(
-            body=self.body[pick], height=self.height, width=self.width,
+            body=self.body[pick],
+            height=self.height,
+            width=self.width,
             hands=None if self.hands is None else self.hands[pick],
             face=None if self.face is None else self.face[pick],
-            backend=self.backend, fps=self.fps, notes=list(self.notes),
+            backend=self.backend,
+            fps=self.fps,
+            notes=list(self.notes),
             wholebody=None if self.wholebody is None else self.wholebody[pick],
         )
 
@@ -146,10 +162,14 @@ class PoseSequence:
             meta = json.loads(str(data["meta"]))
             height, width = (int(v) for v in data["size"])
             return cls(
-                body=data["body"].astype(np.float32), height=height, width=width,
+                body=data["body"].astype(np.float32),
+                height=height,
+                width=width,
                 hands=data["hands"].astype(np.float32) if "hands" in data else None,
                 face=data["face"].astype(np.float32) if "face" in data else None,
-                backend=meta["backend"], fps=float(data["fps"]), notes=list(meta["notes"]),
+                backend=meta["backend"],
+                fps=float(data["fps"]),
+                notes=list(meta["notes"]),
                 wholebody=data["wholebody"].astype(np.float32) if "wholebody" in data else None,
             )
 
@@ -196,7 +216,10 @@ class GarmentLandmarks:
         names = tuple(data["landmarks"])
         width, height = data.get("image_size", [0, 0])
         return cls(
-            category=data["category"], names=names,
+            category=data["category"],
+            names=names,
             points=np.array([data["landmarks"][n] for n in names], dtype=np.float32).reshape(-1, 3),
-            estimated=bool(data["estimated"]), height=int(height), width=int(width),
+            estimated=bool(data["estimated"]),
+            height=int(height),
+            width=int(width),
         )

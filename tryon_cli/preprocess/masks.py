@@ -154,7 +154,9 @@ def _down(p: dict) -> np.ndarray:
     return np.array([0.0, 1.0])
 
 
-def cover_region(body: np.ndarray, category: str, height: int, width: int, shape: MaskShape | None = None) -> np.ndarray:
+def cover_region(
+    body: np.ndarray, category: str, height: int, width: int, shape: MaskShape | None = None
+) -> np.ndarray:
     """The parts `category`'s garment covers, grown by the margin: uint8 0/1 `(height, width)`."""
     shape = shape or SHAPES[category]
     canvas = _Canvas(height, width)
@@ -170,8 +172,13 @@ def cover_region(body: np.ndarray, category: str, height: int, width: int, shape
     for part in PARTS[category]:
         if part == "torso":
             canvas.polygon(
-                [_shift(neck, down, -shape.collar_rise * scale), p["r_shoulder"], p["l_shoulder"],
-                 _shift(p["r_hip"], down, shape.hem_drop * scale), _shift(p["l_hip"], down, shape.hem_drop * scale)],
+                [
+                    _shift(neck, down, -shape.collar_rise * scale),
+                    p["r_shoulder"],
+                    p["l_shoulder"],
+                    _shift(p["r_hip"], down, shape.hem_drop * scale),
+                    _shift(p["l_hip"], down, shape.hem_drop * scale),
+                ],
                 margin,
             )
         elif part == "upper_arms":
@@ -180,8 +187,14 @@ def cover_region(body: np.ndarray, category: str, height: int, width: int, shape
             canvas.limbs(p, ("elbow", "wrist"), arm)
         elif part == "pelvis":
             canvas.polygon(
-                [_shift(p["r_hip"], down, -shape.waist_rise * scale),
-                 _shift(p["l_hip"], down, -shape.waist_rise * scale), p["r_hip"], p["l_hip"], p["r_knee"], p["l_knee"]],
+                [
+                    _shift(p["r_hip"], down, -shape.waist_rise * scale),
+                    _shift(p["l_hip"], down, -shape.waist_rise * scale),
+                    p["r_hip"],
+                    p["l_hip"],
+                    p["r_knee"],
+                    p["l_knee"],
+                ],
                 margin,
             )
         elif part == "legs":

@@ -19,8 +19,15 @@ from tryon_cli.preprocess.keypoints import BODY_INDEX, FramePose, PoseSequence
 
 OPENPOSE_VERSION = 1.3
 PERSON_KEYS = (
-    "person_id", "pose_keypoints_2d", "face_keypoints_2d", "hand_left_keypoints_2d", "hand_right_keypoints_2d",
-    "pose_keypoints_3d", "face_keypoints_3d", "hand_left_keypoints_3d", "hand_right_keypoints_3d",
+    "person_id",
+    "pose_keypoints_2d",
+    "face_keypoints_2d",
+    "hand_left_keypoints_2d",
+    "hand_right_keypoints_2d",
+    "pose_keypoints_3d",
+    "face_keypoints_3d",
+    "hand_left_keypoints_3d",
+    "hand_right_keypoints_3d",
 )
 
 

@@ -105,8 +105,12 @@ def _load(path: Path) -> dict[int, list[Detection]]:
     frames, start = {}, 0
     for frame, count in zip(arrays["frames"].tolist(), arrays["counts"].tolist()):
         frames[frame] = [
-            Detection(box=arrays["boxes"][i], score=float(arrays["scores"][i]), body=arrays["body"][i],
-                      **{part: arrays[part][i] for part in _PARTS if part in arrays})
+            Detection(
+                box=arrays["boxes"][i],
+                score=float(arrays["scores"][i]),
+                body=arrays["body"][i],
+                **{part: arrays[part][i] for part in _PARTS if part in arrays},
+            )
             for i in range(start, start + count)
         ]
         start += count

@@ -19,13 +19,43 @@ from tryon_cli.preprocess.keypoints import DRAW_THRESHOLD, FramePose, GarmentLan
 
 # OpenPose-18 limbs as (start, end) indices, and one colour per keypoint / per limb (RGB), in OpenPose's order.
 LIMBS: tuple[tuple[int, int], ...] = (
-    (1, 2), (1, 5), (2, 3), (3, 4), (5, 6), (6, 7), (1, 8), (8, 9), (9, 10),
-    (1, 11), (11, 12), (12, 13), (1, 0), (0, 14), (14, 16), (0, 15), (15, 17),
+    (1, 2),
+    (1, 5),
+    (2, 3),
+    (3, 4),
+    (5, 6),
+    (6, 7),
+    (1, 8),
+    (8, 9),
+    (9, 10),
+    (1, 11),
+    (11, 12),
+    (12, 13),
+    (1, 0),
+    (0, 14),
+    (14, 16),
+    (0, 15),
+    (15, 17),
 )
 COLORS: tuple[tuple[int, int, int], ...] = (
-    (255, 0, 0), (255, 85, 0), (255, 170, 0), (255, 255, 0), (170, 255, 0), (85, 255, 0), (0, 255, 0),
-    (0, 255, 85), (0, 255, 170), (0, 255, 255), (0, 170, 255), (0, 85, 255), (0, 0, 255), (85, 0, 255),
-    (170, 0, 255), (255, 0, 255), (255, 0, 170), (255, 0, 85),
+    (255, 0, 0),
+    (255, 85, 0),
+    (255, 170, 0),
+    (255, 255, 0),
+    (170, 255, 0),
+    (85, 255, 0),
+    (0, 255, 0),
+    (0, 255, 85),
+    (0, 255, 170),
+    (0, 255, 255),
+    (0, 170, 255),
+    (0, 85, 255),
+    (0, 0, 255),
+    (85, 0, 255),
+    (170, 0, 255),
+    (255, 0, 255),
+    (255, 0, 170),
+    (255, 0, 85),
 )
 LIMB_SHADE = 0.6
 """Limbs are drawn at 60% of their colour, as OpenPose renders them blended over black."""
@@ -57,7 +87,9 @@ def _draw_limb(canvas: np.ndarray, a: np.ndarray, b: np.ndarray, color, stick: f
     length = math.hypot(xa - xb, ya - yb)
     angle = math.degrees(math.atan2(yb - ya, xb - xa))
     center = (int(round((xa + xb) / 2)), int(round((ya + yb) / 2)))
-    polygon = cv2.ellipse2Poly(center, (int(round(length / 2)), max(1, int(round(stick)))), int(round(angle)), 0, 360, 1)
+    polygon = cv2.ellipse2Poly(
+        center, (int(round(length / 2)), max(1, int(round(stick)))), int(round(angle)), 0, 360, 1
+    )
     cv2.fillConvexPoly(canvas, polygon, color, lineType=cv2.LINE_AA)
 
 

@@ -40,8 +40,9 @@ SIDE_MEMORY_FRAMES = 2
 middle, between two swapped ones, is one frame (3DV-TON's model_1, seen from the back), while a real turn through
 a side view shows more unclear frames (a half turn in a second at 25 fps: five), after which the detector's own
 labels are taken."""
-MIRRORED = np.array([BODY_NAMES.index(name.replace("r_", "@").replace("l_", "r_").replace("@", "l_"))
-                     for name in BODY_NAMES])
+MIRRORED = np.array(
+    [BODY_NAMES.index(name.replace("r_", "@").replace("l_", "r_").replace("@", "l_")) for name in BODY_NAMES]
+)
 """OpenPose-18 index of each joint's other side's counterpart (the nose and neck are their own)."""
 
 
@@ -61,9 +62,7 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> float:
     return float(inter / union) if union > 0 else 0.0
 
 
-def link_tracks(
-    frames: list[list[Candidate]], min_iou: float = 0.2, max_missing: int = 12
-) -> list[list[int | None]]:
+def link_tracks(frames: list[list[Candidate]], min_iou: float = 0.2, max_missing: int = 12) -> list[list[int | None]]:
     """Join detections into tracks; returns one list per track giving its candidate index in each frame (or None).
 
     Matching is greedy by IoU against each track's last box; a track not matched for more than `max_missing`
@@ -131,8 +130,8 @@ def interpolate_gaps(points: np.ndarray, max_gap: int) -> np.ndarray:
             gap = after - before - 1
             if 0 < gap <= max_gap:
                 w = (np.arange(1, gap + 1, dtype=np.float32) / (gap + 1))[:, None]
-                out[before + 1:after, k, :2] = (1 - w) * out[before, k, :2] + w * out[after, k, :2]
-                out[before + 1:after, k, 2] = min(out[before, k, 2], out[after, k, 2])
+                out[before + 1 : after, k, :2] = (1 - w) * out[before, k, :2] + w * out[after, k, :2]
+                out[before + 1 : after, k, 2] = min(out[before, k, 2], out[after, k, 2])
     return out
 
 
@@ -148,8 +147,12 @@ def consistent_sides(body: np.ndarray, height: int) -> np.ndarray:
     paired = MIRRORED != np.arange(len(MIRRORED))
     seen = body[:, :, 2] > 0
     both_sides = seen & seen[:, MIRRORED] & paired
-    separation = np.array([np.linalg.norm(points[mask, :2] - points[MIRRORED][mask, :2], axis=1).mean()
-                           if mask.sum() >= 2 else 0.0 for points, mask in zip(body, both_sides)])
+    separation = np.array(
+        [
+            np.linalg.norm(points[mask, :2] - points[MIRRORED][mask, :2], axis=1).mean() if mask.sum() >= 2 else 0.0
+            for points, mask in zip(body, both_sides)
+        ]
+    )
     typical = float(np.median(separation[separation > 0])) if (separation > 0).any() else 0.0
     swaps = np.zeros(len(body), bool)
     reference, reference_t = None, None
@@ -222,8 +225,14 @@ def _ranges(frames: Iterable[int]) -> str:
 
 
 def track_detections(
-    detections: list[list], height: int, width: int, fps: float, backend: str = "",
-    source: str = "the video", smooth: bool = True, first_frame: int = 0,
+    detections: list[list],
+    height: int,
+    width: int,
+    fps: float,
+    backend: str = "",
+    source: str = "the video",
+    smooth: bool = True,
+    first_frame: int = 0,
 ) -> PoseSequence:
     """The main subject's poses from per-frame detections: track, fill short gaps, filter jitter.
 
@@ -234,8 +243,11 @@ def track_detections(
     candidates = [[Candidate(d.box, d.score) for d in frame] for frame in detections]
     chosen, n_tracks = main_track(candidates)
     if all(index is None for index in chosen):
-        raise InputError(f"no person found in {source} (frames {first_frame}-{first_frame + count - 1})" if count
-                         else f"{source} has no frames")
+        raise InputError(
+            f"no person found in {source} (frames {first_frame}-{first_frame + count - 1})"
+            if count
+            else f"{source} has no frames"
+        )
     picked = [None if i is None else frame[i] for frame, i in zip(detections, chosen)]
     has_hands = any(d is not None and d.hands is not None for d in picked)
     body = np.zeros((count, 18, 3), np.float32)
@@ -262,8 +274,13 @@ def track_detections(
         return flat.reshape(points.shape)
 
     poses = PoseSequence(
-        body=refine(body), height=height, width=width, backend=backend, fps=fps,
-        hands=None if hands is None else refine(hands), face=None if face is None else refine(face),
+        body=refine(body),
+        height=height,
+        width=width,
+        backend=backend,
+        fps=fps,
+        hands=None if hands is None else refine(hands),
+        face=None if face is None else refine(face),
         wholebody=None if wholebody is None else refine(wholebody),
     )
     crowded = sum(1 for frame in detections if len(frame) > 1)
@@ -271,6 +288,7 @@ def track_detections(
         poses.notes.append(f"{crowded} frame(s) of {source} show several people; following the main subject")
     empty = np.flatnonzero(~poses.found_frames())
     if len(empty):
-        poses.notes.append(f"no person in frame(s) {_ranges((empty + first_frame).tolist())} of {source}; left "
-                           "without a pose")
+        poses.notes.append(
+            f"no person in frame(s) {_ranges((empty + first_frame).tolist())} of {source}; left without a pose"
+        )
     return poses

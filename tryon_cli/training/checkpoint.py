@@ -2,7 +2,8 @@
 scheduler, grad scaler, every RNG state of every process, the step and the data position.
 
 Layout of `OUT/checkpoints/`:
-  1000/                     a complete checkpoint (named by its step); `dpidm tryon --checkpoint` reads it (config.json + weights)
+  1000/                     a complete checkpoint (named by its step); `dpidm tryon --checkpoint` reads it
+                            (config.json + weights)
     config.json, *.safetensors   written by `DPIDM.save_checkpoint`
     trainer_state.json/.safetensors   optimiser, scheduler, scaler, step, data position (rank 0's copy: they are
                             replicated); tensors in safetensors, the rest JSON (`state_io`: no pickle)
@@ -92,7 +93,9 @@ def write_checkpoint(
         pointer.write_text(final.name + "\n")
         os.replace(pointer, root / LATEST)
         if keep > 0:
-            for old in sorted((p for p in root.iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name))[:-keep]:
+            for old in sorted(
+                (p for p in root.iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name)
+            )[:-keep]:
                 shutil.rmtree(old)
     barrier()
     return final
@@ -103,8 +106,7 @@ def existing_checkpoints(output: Path) -> list[Path]:
     root = Path(output) / "checkpoints"
     if not root.is_dir():
         return []
-    return sorted((p for p in root.iterdir() if p.is_dir() and p.name.isdigit()),
-                  key=lambda p: int(p.name))
+    return sorted((p for p in root.iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name))
 
 
 def find_checkpoint(path: Path) -> Path:
@@ -115,7 +117,9 @@ def find_checkpoint(path: Path) -> Path:
             return resolve_checkpoint(root / LATEST).folder
     if (path / f"{TRAINER_STATE}.json").is_file():
         return path
-    raise InputError(f"no checkpoint to resume at {path}: expected {path / 'checkpoints' / LATEST} or a checkpoint folder")
+    raise InputError(
+        f"no checkpoint to resume at {path}: expected {path / 'checkpoints' / LATEST} or a checkpoint folder"
+    )
 
 
 def read_trainer_state(checkpoint: Path, rank: int) -> tuple[dict, dict]:

@@ -157,8 +157,15 @@ def _build(cls, values: dict):
     return cls(**kwargs)
 
 
-_SECTIONS = {"data": DataConfig, "augment": AugmentConfig, "train": OptimConfig, "loss": LossConfig,
-             "checkpoint": CheckpointConfig, "logging": LoggingConfig, "validation": ValidationConfig}
+_SECTIONS = {
+    "data": DataConfig,
+    "augment": AugmentConfig,
+    "train": OptimConfig,
+    "loss": LossConfig,
+    "checkpoint": CheckpointConfig,
+    "logging": LoggingConfig,
+    "validation": ValidationConfig,
+}
 
 
 MODELS = ("sd15", "tiny")
@@ -197,7 +204,9 @@ def check(config: TrainConfig) -> None:
     for key in ("batch_size", "max_steps", "gradient_accumulation"):
         _require(getattr(opt, key) >= 1, f"train.{key}", "at least 1", getattr(opt, key))
     _require(opt.learning_rate > 0, "train.learning_rate", "positive", opt.learning_rate)
-    _require(opt.mixed_precision in ("no", "fp16", "bf16"), "train.mixed_precision", "no, fp16 or bf16", opt.mixed_precision)
+    _require(
+        opt.mixed_precision in ("no", "fp16", "bf16"), "train.mixed_precision", "no, fp16 or bf16", opt.mixed_precision
+    )
     _require(opt.max_grad_norm >= 0, "train.max_grad_norm", "0 (off) or positive", opt.max_grad_norm)
     _require(config.checkpoint.every >= 1, "checkpoint.every", "at least 1", config.checkpoint.every)
     _require(config.checkpoint.keep >= 0, "checkpoint.keep", "0 (all) or more", config.checkpoint.keep)

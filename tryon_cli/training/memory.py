@@ -131,8 +131,9 @@ def _counting(counter: _Counter, half: torch.dtype | None, checkpointing: bool):
         torch.utils.checkpoint.checkpoint = real
 
 
-def count_activations(model, batch: dict, phase: str, loss, half: torch.dtype | None = None,
-                      checkpointing: bool = False) -> int:
+def count_activations(
+    model, batch: dict, phase: str, loss, half: torch.dtype | None = None, checkpointing: bool = False
+) -> int:
     """Bytes autograd keeps for the backward pass of one training forward (`diffusion_losses`) of `model` on
     `batch`, as the fused attention kernels and gradient checkpointing hold them (see the module note). Meant for
     a model and batch on the meta device; on real tensors it runs the forward for real. `checkpointing`: count the
@@ -145,9 +146,11 @@ def count_activations(model, batch: dict, phase: str, loss, half: torch.dtype | 
     return counter.total
 
 
-def meta_batch(batch: int, frames: int, height: int, width: int, dtype: torch.dtype = torch.float32,
-               device: str = "meta") -> dict:
+def meta_batch(
+    batch: int, frames: int, height: int, width: int, dtype: torch.dtype = torch.float32, device: str = "meta"
+) -> dict:
     """A training batch of the dataset's format and these shapes (zeros; on the meta device: shapes only)."""
+
     def empty(*shape, kind=dtype):
         return torch.zeros(shape, device=device, dtype=kind)
 
@@ -183,7 +186,9 @@ def estimate(config: TrainConfig, device_type: str) -> list[StepMemory]:
     model = _meta_model(config.model, config.variant)
     for name in HALF_PRECISION_PARTS:  # as the trainer stores them; the activations are cast by `_MetaStandIns`
         part = getattr(model, name)
-        if next(part.parameters()).dtype != (half or torch.float32):  # the cached model may hold another trial's precision
+        if next(part.parameters()).dtype != (
+            half or torch.float32
+        ):  # the cached model may hold another trial's precision
             part.to(half or torch.float32)
     model.train()
     trained = model.checkpoint_parameters()
@@ -199,7 +204,9 @@ def estimate(config: TrainConfig, device_type: str) -> list[StepMemory]:
         process = batch_bytes  # the batch on the device
         if device_type == "cpu":  # and, in the same memory, the process, its workers and their batches in flight
             process += CPU_PROCESS_BYTES + workers * (CPU_WORKER_BYTES + PREFETCH * batch_bytes)
-        batch = meta_batch(config.train.batch_size, frames, config.data.height, config.data.width, half or torch.float32)
+        batch = meta_batch(
+            config.train.batch_size, frames, config.data.height, config.data.width, half or torch.float32
+        )
         activations = count_activations(model, batch, phase, config.loss, half, config.train.gradient_checkpointing)
         gradients = sum(p.numel() for p in model.trainable_parameters(phase)) * 4
         results.append(StepMemory(phase, weights, 2 * trained_fp32 + gradients, activations, process))
@@ -261,6 +268,8 @@ def preflight(config: TrainConfig, device: torch.device) -> StepMemory:
         smaller = max(estimate(trial, device.type), key=lambda m: m.total)
         if smaller.total <= free:
             sets = " ".join(f"--set {item}" for item in fix)
-            raise InputError(f"{message}; with {sets} it needs about {smaller.total / GIB:.1f} GiB "
-                             f"(or set train.memory_check=false to try anyway)")
+            raise InputError(
+                f"{message}; with {sets} it needs about {smaller.total / GIB:.1f} GiB "
+                f"(or set train.memory_check=false to try anyway)"
+            )
     raise InputError(f"{message}, and no smaller setting fits (or set train.memory_check=false to try anyway)")

@@ -26,7 +26,9 @@ def diffusion_losses(model, batch: dict, phase: str, loss: LossConfig, generator
     mask = latent_mask(batch["mask"].to(device), latents.shape[-2:]).float()
     scheduler = model.noise_scheduler
     noise = torch.randn(latents.shape, generator=generator).to(device)
-    timesteps = torch.randint(0, scheduler.config.num_train_timesteps, (latents.shape[0],), generator=generator).to(device)
+    timesteps = torch.randint(0, scheduler.config.num_train_timesteps, (latents.shape[0],), generator=generator).to(
+        device
+    )
     noisy = scheduler.add_noise(latents, noise, timesteps)
 
     garment = model.encode_garment(
@@ -35,8 +37,12 @@ def diffusion_losses(model, batch: dict, phase: str, loss: LossConfig, generator
     weight = (loss.tra_weight_video if phase == VIDEO else loss.tra_weight_image) if model.uses_tra else 0.0
     want_maps = weight > 0 and latents.shape[2] > 1
     out = model.main_unet(
-        inpainting_input(noisy, mask, agnostic), timesteps, garment=garment,
-        human_pose_maps=batch["human_pose_maps"].to(device), use_temporal=phase == VIDEO, return_tra_inputs=want_maps,
+        inpainting_input(noisy, mask, agnostic),
+        timesteps,
+        garment=garment,
+        human_pose_maps=batch["human_pose_maps"].to(device),
+        use_temporal=phase == VIDEO,
+        return_tra_inputs=want_maps,
     )
     prediction, maps = out if want_maps else (out, None)
     mse = ldm_loss(prediction, diffusion_target(scheduler, latents, noise, timesteps))

@@ -35,8 +35,12 @@ def make_optimizer(config: TrainConfig, params: list[torch.nn.Parameter]) -> tor
     """Adam as in the paper; `adam_fused` (one CUDA kernel for all tensors) or `adam8bit` (bitsandbytes: 8-bit
     moments, about 75% less optimiser memory) where memory is short."""
     opt = config.train
-    kwargs = dict(lr=opt.learning_rate, betas=(opt.adam_beta1, opt.adam_beta2), eps=opt.adam_epsilon,
-                  weight_decay=opt.weight_decay)
+    kwargs = dict(
+        lr=opt.learning_rate,
+        betas=(opt.adam_beta1, opt.adam_beta2),
+        eps=opt.adam_epsilon,
+        weight_decay=opt.weight_decay,
+    )
     if opt.optimizer == "adam":
         return torch.optim.Adam(params, **kwargs)
     if opt.optimizer == "adam_fused":

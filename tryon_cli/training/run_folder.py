@@ -34,15 +34,19 @@ def check_output(output: Path, resume: bool) -> None:
         raise InputError(f"output {output}: cannot write in {existing} ({err.strerror})") from None
     found = ckpt.existing_checkpoints(output)
     if found and not resume:
-        raise InputError(f"{output} already holds a run (checkpoint {found[-1].name}): add --resume to continue it, "
-                         "or give a new --output folder")
+        raise InputError(
+            f"{output} already holds a run (checkpoint {found[-1].name}): add --resume to continue it, "
+            "or give a new --output folder"
+        )
 
 
 def _trim_metrics(path: Path, last_step: int) -> None:
     """Drop metric lines after `last_step` (a run killed after its last checkpoint logged steps that resume redoes)."""
     if path.is_file():
-        lines = [l for l in path.read_text().splitlines() if l.strip() and json.loads(l)["step"] <= last_step]
-        path.write_text("".join(l + "\n" for l in lines))
+        lines = [
+            line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= last_step
+        ]
+        path.write_text("".join(line + "\n" for line in lines))
 
 
 class RunLog:

@@ -32,7 +32,14 @@ from tryon_cli.training import checkpoint as ckpt
 from tryon_cli.training.config import TrainConfig, config_yaml
 from tryon_cli.training.memory import preflight
 from tryon_cli.training.objective import diffusion_losses
-from tryon_cli.training.parts import HALF_PRECISION_PARTS, StopRequest, average_gradients, build_model, fingerprint, make_optimizer
+from tryon_cli.training.parts import (
+    HALF_PRECISION_PARTS,
+    StopRequest,
+    average_gradients,
+    build_model,
+    fingerprint,
+    make_optimizer,
+)
 from tryon_cli.training.run_folder import RunLog, check_output, usable_cpus
 
 
@@ -90,12 +97,19 @@ def _set_up(config: TrainConfig, output: Path, accelerator: Accelerator, model: 
     opt = config.train
     root = Path(config.data.root)
     dataset = TryOnDataset(
-        scan(config.data.name, root, config.data.split), root, config.data.height, config.data.width,
+        scan(config.data.name, root, config.data.split),
+        root,
+        config.data.height,
+        config.data.width,
         Augmentation(config.augment.flip_p, config.augment.keypoint_drop_p),
     )
     sampler = JointSampler(
-        dataset.frame_counts, opt.batch_size, config.data.clip_length, opt.seed,
-        garment_dropout=config.augment.garment_dropout, video_steps=config.data.name in VIDEO_LAYOUTS,
+        dataset.frame_counts,
+        opt.batch_size,
+        config.data.clip_length,
+        opt.seed,
+        garment_dropout=config.augment.garment_dropout,
+        video_steps=config.data.name in VIDEO_LAYOUTS,
         rank=accelerator.process_index,
     )
     model = (model if model is not None else build_model(config)).to(accelerator.device)
@@ -129,8 +143,10 @@ def _resume(run: _Run, found: Path) -> tuple[int, dict]:
 def _batches(run: _Run, start: int, rng: dict | None):
     workers = min(run.config.data.num_workers, usable_cpus())
     loader = DataLoader(
-        run.dataset, batch_sampler=run.sampler.batches(start, run.config.train.max_steps, run.config.train.gradient_accumulation),
-        num_workers=workers, pin_memory=run.accelerator.device.type == "cuda",
+        run.dataset,
+        batch_sampler=run.sampler.batches(start, run.config.train.max_steps, run.config.train.gradient_accumulation),
+        num_workers=workers,
+        pin_memory=run.accelerator.device.type == "cuda",
     )
     batches = iter(loader)
     if rng is not None:  # after the loader drew its worker seeds, as in the run that wrote it
@@ -154,8 +170,10 @@ def _step(run: _Run, step: int, batches, last: Path | None) -> StepRecord:
             losses = diffusion_losses(run.model, next(batches), phase, run.config.loss, generator)
         finite = accelerator.reduce(torch.isfinite(losses["loss"].detach()).float().reshape(1), "sum")
         if float(finite) < world:
-            raise NonFiniteLoss(f"non-finite loss at step {step + 1} ({phase} step); stopped, the last good checkpoint "
-                                f"is {last or 'none (no checkpoint written yet)'}")
+            raise NonFiniteLoss(
+                f"non-finite loss at step {step + 1} ({phase} step); stopped, the last good checkpoint "
+                f"is {last or 'none (no checkpoint written yet)'}"
+            )
         accelerator.backward(losses["loss"] / opt.gradient_accumulation)
         for name in totals:
             totals[name] += float(losses[name].detach()) / opt.gradient_accumulation
@@ -165,10 +183,18 @@ def _step(run: _Run, step: int, batches, last: Path | None) -> StepRecord:
     run.optimizer.step()
     run.scheduler.step()
     run.optimizer.zero_grad(set_to_none=True)
-    mean = accelerator.reduce(torch.tensor([totals[k] for k in ("loss", "mse", "tra")], device=accelerator.device), "mean")
+    mean = accelerator.reduce(
+        torch.tensor([totals[k] for k in ("loss", "mse", "tra")], device=accelerator.device), "mean"
+    )
     seconds = time.perf_counter() - began
-    return StepRecord(step + 1, phase, *(float(v) for v in mean.cpu()), lr=run.scheduler.get_last_lr()[0],
-                      samples_per_s=opt.batch_size * opt.gradient_accumulation * world / seconds, seconds=seconds)
+    return StepRecord(
+        step + 1,
+        phase,
+        *(float(v) for v in mean.cpu()),
+        lr=run.scheduler.get_last_lr()[0],
+        samples_per_s=opt.batch_size * opt.gradient_accumulation * world / seconds,
+        seconds=seconds,
+    )
 
 
 def _validate(run: _Run, done: int, log: RunLog) -> None:
@@ -178,7 +204,9 @@ def _validate(run: _Run, done: int, log: RunLog) -> None:
     from tryon_cli.training.validation import validation_video
 
     with run.accelerator.autocast():
-        validation_video(run.model, run.dataset, run.config, run.output / "validation" / f"{done}.mp4", log.writer, done)
+        validation_video(
+            run.model, run.dataset, run.config, run.output / "validation" / f"{done}.mp4", log.writer, done
+        )
 
 
 def _agree_to_stop(run: _Run, requested: bool) -> bool:
@@ -196,20 +224,34 @@ def _save(run: _Run, step: int) -> Path:
     if len(set(fingerprints)) > 1:
         raise DpidmError(f"replicas diverged at step {step}: weight checksums {fingerprints}")
     state = {
-        "step": step, "optimizer": run.optimizer.state_dict(), "scheduler": run.scheduler.state_dict(),
+        "step": step,
+        "optimizer": run.optimizer.state_dict(),
+        "scheduler": run.scheduler.state_dict(),
         "scaler": accelerator.scaler.state_dict() if accelerator.scaler is not None else None,
-        "data_position": {"sampler": "joint", "seed": run.config.train.seed, "next_step": step,
-                          "world_size": accelerator.num_processes},
+        "data_position": {
+            "sampler": "joint",
+            "seed": run.config.train.seed,
+            "next_step": step,
+            "world_size": accelerator.num_processes,
+        },
         "replica_fingerprints": fingerprints,
     }
     data = run.config.data
 
     def save_weights(folder: Path) -> None:  # the delta's config.json records what it was trained on
-        run.model.save_checkpoint(folder, train_height=data.height, train_width=data.width, clip_length=data.clip_length)
+        run.model.save_checkpoint(
+            folder, train_height=data.height, train_width=data.width, clip_length=data.clip_length
+        )
 
     return ckpt.write_checkpoint(
-        run.output / "checkpoints", step, save_weights, state, {"training.yaml": config_yaml(run.config)},
-        rank=accelerator.process_index, barrier=accelerator.wait_for_everyone, keep=run.config.checkpoint.keep,
+        run.output / "checkpoints",
+        step,
+        save_weights,
+        state,
+        {"training.yaml": config_yaml(run.config)},
+        rank=accelerator.process_index,
+        barrier=accelerator.wait_for_everyone,
+        keep=run.config.checkpoint.keep,
     )
 
 

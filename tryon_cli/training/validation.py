@@ -37,8 +37,14 @@ def validation_video(model, dataset: TryOnDataset, config: TrainConfig, path: Pa
     conditions = VideoConditions(agnostic, mask, lambda window: sample["human_pose_maps"][:, :, window])
     pipe = DPIDMTryOnPipeline(model, device=device, dtype=torch.float32)
     garment = pipe.encode_garment(sample["garment_pixels"], sample["garment_pose_map"], guided=True)
-    latents = pipe(conditions, garment, steps=settings.inference_steps, guidance=settings.guidance_scale, seed=0,
-                   windows=[slice(0, frames)])
+    latents = pipe(
+        conditions,
+        garment,
+        steps=settings.inference_steps,
+        guidance=settings.guidance_scale,
+        seed=0,
+        windows=[slice(0, frames)],
+    )
     generated = model.decode_latents(latents)[0]
     model.train(was_training)
 

@@ -21,8 +21,8 @@ from tryon_cli.engines.base import Engine, GarmentInput, Progress
 from tryon_cli.progress import NullProgress
 from tryon_cli.tryon import conditioning, framing
 from tryon_cli.tryon.clip import VideoCropClip
-from tryon_cli.tryon.settings import TryOnSettings
 from tryon_cli.tryon.request import check_request, side_paths
+from tryon_cli.tryon.settings import TryOnSettings
 from tryon_cli.tryon.writing import write_tryon
 from tryon_cli.weights import path_of
 
@@ -46,8 +46,14 @@ class TryOnOutput:
     intermediates: Path | None = None
 
 
-def run_tryon(engine: Engine, video: str | Path, garment: str | Path, output: str | Path,
-              settings: TryOnSettings = TryOnSettings(), progress: Progress | None = None) -> TryOnOutput:
+def run_tryon(
+    engine: Engine,
+    video: str | Path,
+    garment: str | Path,
+    output: str | Path,
+    settings: TryOnSettings = TryOnSettings(),
+    progress: Progress | None = None,
+) -> TryOnOutput:
     """Dress the person of `video` in `garment` with `engine`; write the result to `output` (mp4, atomically)."""
     progress = progress or NullProgress()
     video, garment, output = Path(video), Path(garment), Path(output)
@@ -59,18 +65,51 @@ def run_tryon(engine: Engine, video: str | Path, garment: str | Path, output: st
         progress.note(note)
 
     poses = _human_poses(video, (start, stop), settings, progress)
-    boxes = framing.crop_boxes(poses.body, meta.width, meta.height, settings.height, settings.width,
-                               radius=CROP_RADIUS)
+    boxes = framing.crop_boxes(poses.body, meta.width, meta.height, settings.height, settings.width, radius=CROP_RADIUS)
     garment_input = _garment_input(photo, settings, progress)
-    clip = VideoCropClip(video, start, poses, boxes, category=settings.category, mask_video=settings.mask,
-                         height=settings.height, width=settings.width, fps=meta.fps)
-    comment = json.dumps({"generator": "dpidm tryon", "engine": engine.name, "untrained": engine.untrained,
-                          "category": settings.category, **engine.metadata()})
+    clip = VideoCropClip(
+        video,
+        start,
+        poses,
+        boxes,
+        category=settings.category,
+        mask_video=settings.mask,
+        height=settings.height,
+        width=settings.width,
+        fps=meta.fps,
+    )
+    comment = json.dumps(
+        {
+            "generator": "dpidm tryon",
+            "engine": engine.name,
+            "untrained": engine.untrained,
+            "category": settings.category,
+            **engine.metadata(),
+        }
+    )
     preview, intermediates = side_paths(output, settings.preview, settings.keep_intermediates)
-    write_tryon(engine.generate(clip, garment_input, progress), clip, garment_input, output, audio_from=meta.path,
-                comment=comment, preview=preview, intermediates=intermediates, progress=progress)
-    return TryOnOutput(video=output, frame_count=stop - start, fps=meta.fps, width=meta.width, height=meta.height,
-                       untrained=engine.untrained, engine=engine.name, preview=preview, intermediates=intermediates)
+    write_tryon(
+        engine.generate(clip, garment_input, progress),
+        clip,
+        garment_input,
+        output,
+        audio_from=meta.path,
+        comment=comment,
+        preview=preview,
+        intermediates=intermediates,
+        progress=progress,
+    )
+    return TryOnOutput(
+        video=output,
+        frame_count=stop - start,
+        fps=meta.fps,
+        width=meta.width,
+        height=meta.height,
+        untrained=engine.untrained,
+        engine=engine.name,
+        preview=preview,
+        intermediates=intermediates,
+    )
 
 
 def _human_poses(video: Path, frames: tuple[int, int], settings: TryOnSettings, progress: Progress):
@@ -78,8 +117,9 @@ def _human_poses(video: Path, frames: tuple[int, int], settings: TryOnSettings, 
     from tryon_cli.preprocess.human_pose import video_poses
 
     with progress.task("pose frames", total=frames[1] - frames[0]) as advance:
-        poses = video_poses(video, device=settings.device, weights=settings.weights, frames=frames,
-                            progress=lambda t: advance())
+        poses = video_poses(
+            video, device=settings.device, weights=settings.weights, frames=frames, progress=lambda t: advance()
+        )
     for note in poses.notes:
         progress.note(note)
     return poses

@@ -37,8 +37,19 @@ class FullFrame:
 class VideoCropClip:
     """Frames start..stop of `video`, cropped to `boxes` at `height` x `width`."""
 
-    def __init__(self, video: Path, start: int, poses: PoseSequence, boxes: np.ndarray, *, category: str,
-                 mask_video: Path | None, height: int, width: int, fps: float):
+    def __init__(
+        self,
+        video: Path,
+        start: int,
+        poses: PoseSequence,
+        boxes: np.ndarray,
+        *,
+        category: str,
+        mask_video: Path | None,
+        height: int,
+        width: int,
+        fps: float,
+    ):
         self.video, self.start = Path(video), start
         self.num_frames = len(poses)
         self.height, self.width, self.fps = height, width, fps
@@ -46,8 +57,10 @@ class VideoCropClip:
         self.category, self.mask_video = category, mask_video
 
     def poses(self) -> list[FramePose]:
-        return [conditioning.pose_in_crop(self._poses[t], self.boxes[t], self.height, self.width)
-                for t in range(self.num_frames)]
+        return [
+            conditioning.pose_in_crop(self._poses[t], self.boxes[t], self.height, self.width)
+            for t in range(self.num_frames)
+        ]
 
     def full_frames(self) -> Iterator[FullFrame]:
         stop = self.start + self.num_frames
@@ -76,5 +89,10 @@ class VideoCropClip:
 def crop_frame(full: FullFrame, height: int, width: int) -> CropFrame:
     """A frame as the engine sees it: the conditioning recipe applied in its crop."""
     source, mask = conditioning.crop_person(full.frame, full.mask, full.box, height, width)
-    return CropFrame(index=full.index, source=source, mask=mask, agnostic=conditioning.grey_out(source, mask),
-                     pose=conditioning.pose_in_crop(full.pose, full.box, height, width))
+    return CropFrame(
+        index=full.index,
+        source=source,
+        mask=mask,
+        agnostic=conditioning.grey_out(source, mask),
+        pose=conditioning.pose_in_crop(full.pose, full.box, height, width),
+    )

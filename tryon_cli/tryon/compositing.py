@@ -34,8 +34,14 @@ def crop(image: np.ndarray, box: np.ndarray, height: int, width: int, *, nearest
     if flags == cv2.INTER_AREA:
         out = _crop_area(src, box, height, width, border)
     else:
-        out = cv2.warpAffine(src, crop_matrix(box, height, width), (width, height), flags=flags,
-                             borderMode=cv2.BORDER_CONSTANT, borderValue=border)
+        out = cv2.warpAffine(
+            src,
+            crop_matrix(box, height, width),
+            (width, height),
+            flags=flags,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=border,
+        )
     return out.astype(bool) if image.dtype == bool else out
 
 
@@ -48,7 +54,7 @@ def _crop_area(image: np.ndarray, box: np.ndarray, height: int, width: int, bord
     x0, y0, x1, y1 = (int(round(v)) for v in box)
     h, w = image.shape[:2]
     pad = (max(0, -y0), max(0, y1 - h), max(0, -x0), max(0, x1 - w))
-    cut = image[max(0, y0):min(h, y1), max(0, x0):min(w, x1)]
+    cut = image[max(0, y0) : min(h, y1), max(0, x0) : min(w, x1)]
     if any(pad):
         cut = cv2.copyMakeBorder(cut, *pad, cv2.BORDER_CONSTANT, value=border)
     return cv2.resize(cut, (width, height), interpolation=cv2.INTER_AREA)
@@ -57,8 +63,14 @@ def _crop_area(image: np.ndarray, box: np.ndarray, height: int, width: int, bord
 def uncrop(image: np.ndarray, box: np.ndarray, frame_height: int, frame_width: int) -> np.ndarray:
     """A crop (h, w, C) put back where `box` lies in a `frame_height` x `frame_width` frame (zero elsewhere)."""
     height, width = image.shape[:2]
-    return cv2.warpAffine(image, crop_matrix(box, height, width), (frame_width, frame_height),
-                          flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return cv2.warpAffine(
+        image,
+        crop_matrix(box, height, width),
+        (frame_width, frame_height),
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0,
+    )
 
 
 def feather_alpha(mask: np.ndarray, feather: int) -> np.ndarray:

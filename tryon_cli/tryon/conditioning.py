@@ -14,7 +14,8 @@ on exactly the inputs it was trained on:
 
 The crop POLICY differs on purpose (docs/design.md): training cuts the centre box of the aspect
 (`centre_box`; the datasets are framed on one person already), try-on cuts a box that follows the person
-(`framing.crop_boxes`; a phone video is not). Given the same box both give identical inputs (tests/test_tryon_conditioning.py).
+(`framing.crop_boxes`; a phone video is not). Given the same box both give identical inputs
+(tests/test_tryon_conditioning.py).
 """
 
 from __future__ import annotations
@@ -42,8 +43,7 @@ def centre_box(src_height: int, src_width: int, height: int, width: int) -> np.n
 
 def crop_person(frame: np.ndarray, mask: np.ndarray, box: np.ndarray, height: int, width: int):
     """(pixels uint8 (H, W, 3), mask bool (H, W)) of one frame cut to `box` at the model's size."""
-    return (compositing.crop(frame, box, height, width),
-            compositing.crop(mask, box, height, width, nearest=True))
+    return (compositing.crop(frame, box, height, width), compositing.crop(mask, box, height, width, nearest=True))
 
 
 def points_in_crop(points: np.ndarray | None, box: np.ndarray, height: int, width: int) -> np.ndarray | None:
@@ -70,8 +70,13 @@ def garment_input(photo: np.ndarray, landmarks: GarmentLandmarks, height: int, w
     """The garment photo and its landmarks (in photo pixels) fitted to the model's frame, with the pose map."""
     fit = fit_garment(*photo.shape[:2], height, width)
     fitted = replace(landmarks, points=fit.points(landmarks.points), height=height, width=width)
-    return GarmentInput(category=landmarks.category, photo=photo, image=fit.image(photo), landmarks=fitted,
-                        pose_map=render_garment_pose(fitted, height, width))
+    return GarmentInput(
+        category=landmarks.category,
+        photo=photo,
+        image=fit.image(photo),
+        landmarks=fitted,
+        pose_map=render_garment_pose(fitted, height, width),
+    )
 
 
 def latent_mask(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -97,6 +102,7 @@ def to_uint8(pixels: torch.Tensor) -> np.ndarray:
 
 
 # -- the engine side: crop-space frames (`engines.base.CropFrame`) as model tensors -----------------------------
+
 
 def frame_tensors(frames: list, latent_size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
     """CropFrames -> (agnostic pixels (1, 3, t, H, W) in [-1, 1], latent-size masks (t, h, w) bool)."""

@@ -17,8 +17,10 @@ INTERMEDIATES = ("pose", "mask", "agnostic")
 
 def side_paths(output: Path, preview: bool, intermediates: bool) -> tuple[Path | None, Path | None]:
     """Where the preview video and the intermediates folder of `output` go (None when not asked for)."""
-    return (output.with_name(output.stem + ".preview.mp4") if preview else None,
-            output.with_name(output.stem + "_intermediates") if intermediates else None)
+    return (
+        output.with_name(output.stem + ".preview.mp4") if preview else None,
+        output.with_name(output.stem + "_intermediates") if intermediates else None,
+    )
 
 
 @dataclass(frozen=True)

@@ -38,9 +38,18 @@ def paste_back(full: FullFrame, crop: np.ndarray) -> np.ndarray:
     return compositing.paste(full.frame, compositing.uncrop(crop, full.box, *size), alpha)
 
 
-def write_tryon(crops: Iterator[np.ndarray], clip: VideoCropClip, garment: GarmentInput, output: Path, *,
-                audio_from: Path, comment: str, preview: Path | None, intermediates: Path | None,
-                progress: Progress) -> None:
+def write_tryon(
+    crops: Iterator[np.ndarray],
+    clip: VideoCropClip,
+    garment: GarmentInput,
+    output: Path,
+    *,
+    audio_from: Path,
+    comment: str,
+    preview: Path | None,
+    intermediates: Path | None,
+    progress: Progress,
+) -> None:
     """Consume the engine's crops, paste them back, write `output` (and the side files) atomically."""
     made = intermediates is not None and not intermediates.exists()
     try:
@@ -52,8 +61,11 @@ def write_tryon(crops: Iterator[np.ndarray], clip: VideoCropClip, garment: Garme
             crops = stack.enter_context(closing(crops))
             first = next(crops, None)  # the engine's own stages (encoding, denoising) run here
             written = 0
-            with VideoWriter(scratch, clip.fps) as writer, closing(clip.full_frames()) as frames, \
-                    progress.task("pasting + writing", total=clip.num_frames) as advance:
+            with (
+                VideoWriter(scratch, clip.fps) as writer,
+                closing(clip.full_frames()) as frames,
+                progress.task("pasting + writing", total=clip.num_frames) as advance,
+            ):
                 for full, crop in zip(frames, chain([first], crops) if first is not None else ()):
                     result = paste_back(full, crop)
                     writer.write(result)
@@ -63,8 +75,9 @@ def write_tryon(crops: Iterator[np.ndarray], clip: VideoCropClip, garment: Garme
                 if written != clip.num_frames:
                     raise RuntimeError(f"the engine gave {written} frames for a clip of {clip.num_frames}")
             with progress.task("adding audio", total=1) as advance:
-                mux_audio(scratch, audio_from, final, clip.num_frames / clip.fps, clip.start / clip.fps,
-                          {"comment": comment})
+                mux_audio(
+                    scratch, audio_from, final, clip.num_frames / clip.fps, clip.start / clip.fps, {"comment": comment}
+                )
                 advance()
     except BaseException:
         if made:
@@ -84,14 +97,23 @@ def _side_writers(stack: ExitStack, fps: float, preview: Path | None, intermedia
     return writers
 
 
-def _write_side(side: dict, full: FullFrame, crop: np.ndarray, result: np.ndarray, garment: GarmentInput,
-                clip: VideoCropClip) -> None:
+def _write_side(
+    side: dict, full: FullFrame, crop: np.ndarray, result: np.ndarray, garment: GarmentInput, clip: VideoCropClip
+) -> None:
     if not side:
         return
     height, width = clip.height, clip.width
     if "preview" in side:
-        side["preview"].write(np.concatenate([compositing.crop(full.frame, full.box, height, width), garment.image,
-                                              compositing.crop(result, full.box, height, width)], axis=1))
+        side["preview"].write(
+            np.concatenate(
+                [
+                    compositing.crop(full.frame, full.box, height, width),
+                    garment.image,
+                    compositing.crop(result, full.box, height, width),
+                ],
+                axis=1,
+            )
+        )
     if "pose" in side:
         seen = crop_frame(full, height, width)
         side["pose"].write(conditioning.human_pose_map(seen.pose, height, width))

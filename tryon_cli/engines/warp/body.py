@@ -49,8 +49,7 @@ def capsule(canvas: np.ndarray, a, b, radius: float) -> None:
     """Draws 1 on uint8 `canvas` along the segment a-b, `radius` pixels each side; nothing if a point is missing."""
     if a is None or b is None:
         return
-    cv2.line(canvas, pixel(a), pixel(b), 1,
-             max(1, int(round(2 * radius))), cv2.LINE_AA)
+    cv2.line(canvas, pixel(a), pixel(b), 1, max(1, int(round(2 * radius))), cv2.LINE_AA)
 
 
 def limb_region(body: np.ndarray, limbs: tuple[str, ...], shape: tuple[int, int]) -> np.ndarray:
@@ -63,8 +62,9 @@ def limb_region(body: np.ndarray, limbs: tuple[str, ...], shape: tuple[int, int]
         chain = LIMB_JOINTS[limb]
         for side in "rl":
             for a, b in zip(chain, chain[1:]):
-                capsule(canvas, keypoint(body, f"{side}_{a}"), keypoint(body, f"{side}_{b}"),
-                        LIMB_RADII[f"{a}-{b}"] * scale)
+                capsule(
+                    canvas, keypoint(body, f"{side}_{a}"), keypoint(body, f"{side}_{b}"), LIMB_RADII[f"{a}-{b}"] * scale
+                )
     return canvas
 
 
@@ -82,7 +82,7 @@ def roundness(body: np.ndarray, limbs: np.ndarray) -> np.ndarray:
     to_bone = cv2.distanceTransform(bones, cv2.DIST_L2, 3)
     to_edge = cv2.distanceTransform(limbs.astype(np.uint8), cv2.DIST_L2, 3)
     across = to_bone / np.maximum(to_bone + to_edge, 1e-3)
-    return 1.0 - LIMB_SHADE * across ** 2 * (limbs > 0)
+    return 1.0 - LIMB_SHADE * across**2 * (limbs > 0)
 
 
 def pixel(point) -> tuple[int, int]:
@@ -101,8 +101,14 @@ def arm_regions(body: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, n
     for side in "rl":
         shoulder, elbow, wrist = (keypoint(body, f"{side}_{j}") for j in ("shoulder", "elbow", "wrist"))
         capsule(behind, shoulder, elbow, BEHIND_SLACK * LIMB_RADII["shoulder-elbow"] * scale)
-        crosses = trunk is not None and elbow is not None and wrist is not None and any(
-            cv2.pointPolygonTest(trunk, (float(p[0]), float(p[1])), False) > 0 for p in (wrist, (elbow + wrist) / 2))
+        crosses = (
+            trunk is not None
+            and elbow is not None
+            and wrist is not None
+            and any(
+                cv2.pointPolygonTest(trunk, (float(p[0]), float(p[1])), False) > 0 for p in (wrist, (elbow + wrist) / 2)
+            )
+        )
         # In front of the garment a forearm is drawn as wide as it is: there no old garment bounds it.
         radius = LIMB_RADII["elbow-wrist"] * scale
         capsule(front if crosses else behind, elbow, wrist, radius if crosses else BEHIND_SLACK * radius)
@@ -192,8 +198,10 @@ def background_fill(source: np.ndarray, mask: np.ndarray, shrink: int = INPAINT_
     small = (max(1, width // shrink), max(1, height // shrink))
     small_source = cv2.resize(source, small, interpolation=cv2.INTER_AREA)
     # Grown by a pixel at the small size, so no masked (old garment) pixel bleeds into the fill.
-    small_mask = cv2.dilate((cv2.resize(mask.astype(np.uint8), small, interpolation=cv2.INTER_AREA) > 0)
-                            .astype(np.uint8), np.ones((3, 3), np.uint8))
+    small_mask = cv2.dilate(
+        (cv2.resize(mask.astype(np.uint8), small, interpolation=cv2.INTER_AREA) > 0).astype(np.uint8),
+        np.ones((3, 3), np.uint8),
+    )
     filled = cv2.inpaint(small_source, small_mask, 3, cv2.INPAINT_TELEA)
     return cv2.resize(filled, (width, height), interpolation=cv2.INTER_LINEAR).astype(np.float32)
 
@@ -205,8 +213,9 @@ def luminance(source: np.ndarray, crop_height: int) -> np.ndarray:
     return cv2.GaussianBlur(gray, (0, 0), sigma)
 
 
-def shading(low: np.ndarray, cloth: np.ndarray, body_weight: np.ndarray, crop_height: int,
-            lighting: float) -> np.ndarray:
+def shading(
+    low: np.ndarray, cloth: np.ndarray, body_weight: np.ndarray, crop_height: int, lighting: float
+) -> np.ndarray:
     """float32 (H, W) multiplier for the new garment and skin: the source's folds and shadows, and the scene's
     lighting change.
 

@@ -23,11 +23,18 @@ import numpy as np
 from tryon_cli.engines.base import CropFrame, GarmentInput
 from tryon_cli.engines.warp import body as bodies
 from tryon_cli.engines.warp.matte import garment_matte
-from tryon_cli.engines.warp.old_garment import old_garment, person_region
-from tryon_cli.engines.warp.skeleton import (blend, label_parts, limb_transform, parts_for, root_weight, scale_of,
-                                             trunk_transform)
-from tryon_cli.engines.warp.stabilize import PoseFiller
 from tryon_cli.engines.warp.motion import CropMotion, FlowAveraged, KeypointTracker, MotionTracker, part_samples
+from tryon_cli.engines.warp.old_garment import old_garment, person_region
+from tryon_cli.engines.warp.skeleton import (
+    blend,
+    label_parts,
+    limb_transform,
+    parts_for,
+    root_weight,
+    scale_of,
+    trunk_transform,
+)
+from tryon_cli.engines.warp.stabilize import PoseFiller
 from tryon_cli.preprocess.masks import torso_length
 
 # Where bare skin is painted under the trunk parts, and which limbs are bare skin in front of them.
@@ -92,12 +99,25 @@ class GarmentDresser:
         box = _box(mask, round(ROI_MARGIN * mask.shape[0]))
         (y0, y1), (x0, x1) = box
         out = source.copy()
-        out[y0:y1, x0:x1] = self._dress(source[y0:y1, x0:x1], mask[y0:y1, x0:x1], _moved(body, -x0, -y0),
-                                        _moved_matrix(trunk, -x0, -y0), mask.shape, box)
+        out[y0:y1, x0:x1] = self._dress(
+            source[y0:y1, x0:x1],
+            mask[y0:y1, x0:x1],
+            _moved(body, -x0, -y0),
+            _moved_matrix(trunk, -x0, -y0),
+            mask.shape,
+            box,
+        )
         return out
 
-    def _dress(self, source: np.ndarray, mask: np.ndarray, body: np.ndarray, trunk: np.ndarray,
-               crop_shape: tuple[int, int], box) -> np.ndarray:
+    def _dress(
+        self,
+        source: np.ndarray,
+        mask: np.ndarray,
+        body: np.ndarray,
+        trunk: np.ndarray,
+        crop_shape: tuple[int, int],
+        box,
+    ) -> np.ndarray:
         """The dressed pixels of one box of the crop (`source`, `mask`, `body` and `trunk` all in box pixels; the
         `box` in the crop: the maps and the fill follow the motion in crop pixels, the box moves)."""
         corner = (box[1][0], box[0][0])
@@ -107,8 +127,12 @@ class GarmentDresser:
         low = bodies.luminance(source, crop_height)
         shape = (height, width)
         arms_under, arms_over = bodies.arm_regions(body, shape)
-        regions = {"chest": bodies.chest_region(body, shape), "arms_under": arms_under, "arms_over": arms_over,
-                   "legs": bodies.limb_region(body, ("legs",), shape)}
+        regions = {
+            "chest": bodies.chest_region(body, shape),
+            "arms_under": arms_under,
+            "arms_over": arms_over,
+            "legs": bodies.limb_region(body, ("legs",), shape),
+        }
         # The scene's brightness outside the mask, against the first frame's: the lighting change.
         scene = float(np.median(low[~mask])) if (~mask).any() else float(np.median(low))
         self.reference = self.reference or max(scene, 1.0)
@@ -125,8 +149,7 @@ class GarmentDresser:
         # Shading is measured where this frame's own finding and the flow-carried average agree: at a moving edge
         # they differ, and the source's light there is of what moved in (the wall behind).
         cloth = (old_cloth[..., 0] > 0.5) & (found > 0.5)
-        shade = bodies.shading(low, cloth, _soft(cloth, BODY_FADE * crop_height), crop_height,
-                               scene / self.reference)
+        shade = bodies.shading(low, cloth, _soft(cloth, BODY_FADE * crop_height), crop_height, scene / self.reference)
         skin = self.skin.update(source, mask, body).astype(np.float32)
         soft = EDGE_SOFTNESS * crop_height
 
@@ -149,9 +172,13 @@ class GarmentDresser:
             if matrix is None:
                 continue
             for t in ROOT_STEPS if root is not None else ():
-                _over(limb_cover, cv2.warpAffine(root, blend(trunk, matrix, t), (width, height), flags=cv2.INTER_LINEAR))
-            _over(limb_cover if part.limb else trunk_cover,
-                  cv2.warpAffine(layer, matrix, (width, height), flags=cv2.INTER_LINEAR))
+                _over(
+                    limb_cover, cv2.warpAffine(root, blend(trunk, matrix, t), (width, height), flags=cv2.INTER_LINEAR)
+                )
+            _over(
+                limb_cover if part.limb else trunk_cover,
+                cv2.warpAffine(layer, matrix, (width, height), flags=cv2.INTER_LINEAR),
+            )
         garment = trunk_cover.copy()
         _over(garment, limb_cover)
         _close_cracks(garment, max(3, int(round(CRACK * crop_height)) | 1))
@@ -182,15 +209,17 @@ class GarmentDresser:
         if trunk is None:
             return bodies.background_fill(source, mask)
         # The whole person is filled, so at an eighth of the size (a smooth fill, and half the cost at a quarter).
-        return bodies.background_fill(source, mask | (person_region(body, mask.shape, trunk, self.category) > 0),
-                                      BEHIND_SHRINK)
+        return bodies.background_fill(
+            source, mask | (person_region(body, mask.shape, trunk, self.category) > 0), BEHIND_SHRINK
+        )
 
     def _limb(self, part, body: np.ndarray, scale: float, corner: tuple[int, int]) -> np.ndarray | None:
         """The smoothed affine of limb `part` in box pixels."""
         x0, y0 = corner
         matrix = limb_transform(part, self.garment_body, body, scale)
-        matrix = self.steady(part.name, None if matrix is None else _moved_matrix(matrix, x0, y0),
-                             self.samples[part.name])
+        matrix = self.steady(
+            part.name, None if matrix is None else _moved_matrix(matrix, x0, y0), self.samples[part.name]
+        )
         return None if matrix is None else _moved_matrix(matrix, -x0, -y0)
 
 
@@ -198,8 +227,10 @@ def _box(mask: np.ndarray, margin: int) -> tuple[tuple[int, int], tuple[int, int
     """((y0, y1), (x0, x1)): the mask's bounding box grown by `margin`, inside the image."""
     ys, xs = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
     height, width = mask.shape
-    return ((max(0, ys[0] - margin), min(height, ys[-1] + 1 + margin)),
-            (max(0, xs[0] - margin), min(width, xs[-1] + 1 + margin)))
+    return (
+        (max(0, ys[0] - margin), min(height, ys[-1] + 1 + margin)),
+        (max(0, xs[0] - margin), min(width, xs[-1] + 1 + margin)),
+    )
 
 
 def _moved(body: np.ndarray, dx: float, dy: float) -> np.ndarray:
@@ -224,8 +255,10 @@ def _close_cracks(cover: np.ndarray, size: int) -> None:
     if crack.max() <= 0.02:
         return
     sigma = size / 2
-    colour = cv2.GaussianBlur(cover[..., :3], (0, 0), sigma) / np.maximum(
-        cv2.GaussianBlur(alpha, (0, 0), sigma), 1e-3)[..., None]
+    colour = (
+        cv2.GaussianBlur(cover[..., :3], (0, 0), sigma)
+        / np.maximum(cv2.GaussianBlur(alpha, (0, 0), sigma), 1e-3)[..., None]
+    )
     cover[..., :3] += colour * crack[..., None]
     cover[..., 3] += crack
 
@@ -240,4 +273,3 @@ def _over(cover: np.ndarray, layer: np.ndarray) -> None:
     """Premultiplied `layer` (H, W, 4) composited over `cover` in place."""
     cover *= 1 - layer[..., 3:]
     cover += layer
-

@@ -37,8 +37,9 @@ def garment_alpha(image: np.ndarray) -> np.ndarray:
     silhouette = garment_silhouette(image)
     if not silhouette.any():
         return np.zeros(image.shape[:2], np.float32)
-    border = np.concatenate([image[:4].reshape(-1, 3), image[-4:].reshape(-1, 3),
-                             image[:, :4].reshape(-1, 3), image[:, -4:].reshape(-1, 3)]).astype(np.float32)
+    border = np.concatenate(
+        [image[:4].reshape(-1, 3), image[-4:].reshape(-1, 3), image[:, :4].reshape(-1, 3), image[:, -4:].reshape(-1, 3)]
+    ).astype(np.float32)
     distance = np.abs(image.astype(np.float32) - np.median(border, axis=0)).max(axis=2)
     inner = cv2.erode(silhouette.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
     # Inside the eroded silhouette the garment is opaque (a white print on a white shirt is still garment); on the

@@ -67,8 +67,10 @@ class CropMotion:
     def moved(self, points: np.ndarray) -> np.ndarray:
         """float32 (N, 2) points (x, y) of frame t-1 where the flow takes them in frame t (needs `flow`)."""
         at = points.astype(np.float32)
-        return at + cv2.remap(self.flow, at[:, 0:1], at[:, 1:2], cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_REPLICATE)[:, 0, :]
+        return (
+            at
+            + cv2.remap(self.flow, at[:, 0:1], at[:, 1:2], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)[:, 0, :]
+        )
 
     def trust(self, points: np.ndarray) -> np.ndarray:
         """0..1 per point (x, y) of frame t-1: how well the flow can see motion there, from the smaller eigenvalue
@@ -86,8 +88,14 @@ class CropMotion:
             return None
         height, width = self.back.shape[:2]
         xs, ys = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
-        return cv2.remap(image, xs + self.back[..., 0], ys + self.back[..., 1], cv2.INTER_LINEAR,
-                         borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        return cv2.remap(
+            image,
+            xs + self.back[..., 0],
+            ys + self.back[..., 1],
+            cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=0,
+        )
 
 
 class FlowAveraged:
@@ -103,8 +111,14 @@ class FlowAveraged:
         self.renew = renew
         self._last: np.ndarray | None = None  # (H, W, C + 1) float32: the layer and where it was defined
 
-    def __call__(self, layer: np.ndarray, box: tuple[tuple[int, int], tuple[int, int]],
-                 crop_shape: tuple[int, int], defined: np.ndarray, renew: float | None = None) -> np.ndarray:
+    def __call__(
+        self,
+        layer: np.ndarray,
+        box: tuple[tuple[int, int], tuple[int, int]],
+        crop_shape: tuple[int, int],
+        defined: np.ndarray,
+        renew: float | None = None,
+    ) -> np.ndarray:
         """`layer` (float32 (h, w, C), the box's pixels) averaged with last frame's; `defined` (the box's bool
         mask) says where this frame's layer is used. `renew` replaces the layer's own rate for this frame (0:
         last frame's carried on wherever it is known, `layer` only where it is not)."""
@@ -189,8 +203,13 @@ class MotionTracker:
         elif fitted is None:
             matrix = carried
         else:
-            matrix = _pulled(carried, np.asarray(fitted, np.float64), samples.mean(axis=0),
-                             1 - trust * (1 - PULL), 1 - trust * (1 - SHAPE_PULL))
+            matrix = _pulled(
+                carried,
+                np.asarray(fitted, np.float64),
+                samples.mean(axis=0),
+                1 - trust * (1 - PULL),
+                1 - trust * (1 - SHAPE_PULL),
+            )
         if matrix is None:
             self.maps.pop(name, None)
         else:

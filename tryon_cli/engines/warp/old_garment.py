@@ -26,8 +26,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from tryon_cli.engines.warp.body import (LIMB_JOINTS, LIMB_RADII, capsule, keypoint, pixel, quadrilateral,
-                                         trunk_polygon)
+from tryon_cli.engines.warp.body import LIMB_JOINTS, LIMB_RADII, capsule, keypoint, pixel, quadrilateral, trunk_polygon
 from tryon_cli.preprocess.masks import AGNOSTIC_GREY as PAD_VALUE
 from tryon_cli.preprocess.masks import torso_length
 
@@ -47,8 +46,15 @@ MIN_SEEDS = 30  # pixels of each sure label GrabCut needs to fit its colour mode
 LIMB_CHAINS = {"upper": ("arms",), "dress": ("arms", "legs"), "lower": ("legs",)}
 
 
-def old_garment(source: np.ndarray, mask: np.ndarray, body: np.ndarray, skin: np.ndarray, background: np.ndarray,
-                category: str, segment: bool = True) -> np.ndarray:
+def old_garment(
+    source: np.ndarray,
+    mask: np.ndarray,
+    body: np.ndarray,
+    skin: np.ndarray,
+    background: np.ndarray,
+    category: str,
+    segment: bool = True,
+) -> np.ndarray:
     """float32 (H, W) 0..1: how surely each pixel of `source` (a box of the crop, RGB uint8) is the old garment;
     0 outside `mask`. `body` in box pixels, `skin` the skin likelihood (H, W), `background` the inpainted
     background (H, W, 3) for the colour test. `segment=False`: the colour test alone (the cheap frames in between,
@@ -61,8 +67,15 @@ def old_garment(source: np.ndarray, mask: np.ndarray, body: np.ndarray, skin: np
     return garment if scale is None else garment * (1 - _feet(body, mask.shape, scale))
 
 
-def _grab_cut(source: np.ndarray, mask: np.ndarray, contrast: np.ndarray, body: np.ndarray, skin: np.ndarray,
-              scale: float, category: str) -> np.ndarray | None:
+def _grab_cut(
+    source: np.ndarray,
+    mask: np.ndarray,
+    contrast: np.ndarray,
+    body: np.ndarray,
+    skin: np.ndarray,
+    scale: float,
+    category: str,
+) -> np.ndarray | None:
     """GrabCut's old garment (float32 0..1, skin and the outside of `mask` left out), or None where the pose
     seeds too little of either label."""
     labels = _seeds(source, mask, mask & (contrast > 0.5), body, skin, scale, category)
@@ -105,8 +118,15 @@ def from_contrast(source: np.ndarray, mask: np.ndarray, skin: np.ndarray, backgr
     return np.clip((distance - low) / (high - low), 0.0, 1.0) * (1 - skin) * mask
 
 
-def _seeds(source: np.ndarray, mask: np.ndarray, standing_out: np.ndarray, body: np.ndarray, skin: np.ndarray,
-           scale: float, category: str) -> np.ndarray | None:
+def _seeds(
+    source: np.ndarray,
+    mask: np.ndarray,
+    standing_out: np.ndarray,
+    body: np.ndarray,
+    skin: np.ndarray,
+    scale: float,
+    category: str,
+) -> np.ndarray | None:
     """uint8 GrabCut labels of the box, or None without a trunk to seed the garment from. `standing_out`: the
     mask's pixels that differ from the inpainted background."""
     core = _core(body, category)

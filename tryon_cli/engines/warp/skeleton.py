@@ -26,10 +26,16 @@ class Part:
     limb: bool
 
 
-_ARMS = tuple(Part(f"{s}_{name}", (f"{s}_{a}", f"{s}_{b}"), True)
-              for s in "rl" for name, a, b in (("upper_arm", "shoulder", "elbow"), ("forearm", "elbow", "wrist")))
-_LEGS = tuple(Part(f"{s}_{name}", (f"{s}_{a}", f"{s}_{b}"), True)
-              for s in "rl" for name, a, b in (("thigh", "hip", "knee"), ("shin", "knee", "ankle")))
+_ARMS = tuple(
+    Part(f"{s}_{name}", (f"{s}_{a}", f"{s}_{b}"), True)
+    for s in "rl"
+    for name, a, b in (("upper_arm", "shoulder", "elbow"), ("forearm", "elbow", "wrist"))
+)
+_LEGS = tuple(
+    Part(f"{s}_{name}", (f"{s}_{a}", f"{s}_{b}"), True)
+    for s in "rl"
+    for name, a, b in (("thigh", "hip", "knee"), ("shin", "knee", "ankle"))
+)
 _TORSO = Part("torso", ("neck", "r_shoulder", "l_shoulder", "l_hip", "r_hip"), False)
 _SKIRT = Part("skirt", ("r_hip", "l_hip", "l_knee", "r_knee"), False)
 
@@ -63,9 +69,16 @@ def parts_for(category: str, garment_body: np.ndarray) -> tuple[Part, ...]:
     with a low confidence, gives the sleeve's direction but no fabric to warp along the forearm."""
     if category == "lower" and not _present(garment_body, ("r_ankle", "l_ankle")):
         category = "skirt"
-    return tuple(p for p in PARTS[category] if _present(garment_body, p.joints, need=2)
-                 and not (p.limb and p.joints[0].endswith(("elbow", "knee"))
-                          and garment_body[J[p.joints[1]], 2] < ON_GARMENT_CONFIDENCE))
+    return tuple(
+        p
+        for p in PARTS[category]
+        if _present(garment_body, p.joints, need=2)
+        and not (
+            p.limb
+            and p.joints[0].endswith(("elbow", "knee"))
+            and garment_body[J[p.joints[1]], 2] < ON_GARMENT_CONFIDENCE
+        )
+    )
 
 
 def _present(body: np.ndarray, names: tuple[str, ...], need: int | None = None) -> bool:
@@ -104,8 +117,10 @@ def label_parts(alpha: np.ndarray, garment_body: np.ndarray, parts: tuple[Part, 
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow))
     # Only limbs grow into their neighbours: they are drawn over the trunk, so their overlap hides the seam, while
     # a trunk grown into a sleeve would leave a strip of sleeve hanging beside the body when the arm turns.
-    return [alpha * (cv2.dilate(own, kernel) if part.limb else own)
-            for part, own in ((part, (nearest == k).astype(np.uint8)) for k, part in enumerate(parts))]
+    return [
+        alpha * (cv2.dilate(own, kernel) if part.limb else own)
+        for part, own in ((part, (nearest == k).astype(np.uint8)) for k, part in enumerate(parts))
+    ]
 
 
 def _half_width(alpha: np.ndarray, a: np.ndarray, b: np.ndarray, longest: float) -> float:
@@ -125,7 +140,13 @@ def _half_width(alpha: np.ndarray, a: np.ndarray, b: np.ndarray, longest: float)
             on = np.zeros(len(steps), bool)
             on[inside] = alpha[xy[inside, 1], xy[inside, 0]] > 0.5
             sides.append(float(steps[np.argmin(on)]) if not on.all() else longest)
-        if alpha[int(np.clip(round(centre[1]), 0, alpha.shape[0] - 1)), int(np.clip(round(centre[0]), 0, alpha.shape[1] - 1))] > 0.5:
+        if (
+            alpha[
+                int(np.clip(round(centre[1]), 0, alpha.shape[0] - 1)),
+                int(np.clip(round(centre[0]), 0, alpha.shape[1] - 1)),
+            ]
+            > 0.5
+        ):
             widths.append(min(sides))
     return float(np.median(widths)) if widths else longest
 
@@ -138,7 +159,7 @@ def root_weight(part: Part, garment_body: np.ndarray, shape: tuple[int, int]) ->
         return None
     a, b = (garment_body[J[n], :2] for n in part.joints)
     reach = ROOT_REACH * float(np.linalg.norm(b - a))
-    ys, xs = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float32)
+    ys, xs = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float32)
     distance = np.hypot(xs - a[0], ys - a[1])
     return np.clip(2.0 - distance / max(reach, 1.0), 0.0, 1.0)
 
@@ -156,8 +177,9 @@ def trunk_transform(parts: tuple[Part, ...], garment_body: np.ndarray, person_bo
     A garment's shoulder landmark is the top of its armhole seam, on the torso's side; a person's shoulder
     keypoint is the joint, about half an upper arm further out. The person's shoulders are moved in by
     `SHOULDER_INSET` of the shoulder width, so the arms hang beside the garment's body rather than inside it."""
-    names = sorted({n for p in parts if not p.limb for n in p.joints}
-                   or {n for p in parts for n in p.joints if n.endswith("hip")})
+    names = sorted(
+        {n for p in parts if not p.limb for n in p.joints} or {n for p in parts for n in p.joints if n.endswith("hip")}
+    )
     person = person_body.copy()
     right, left = person[J["r_shoulder"]], person[J["l_shoulder"]]
     if right[2] >= DRAW_THRESHOLD and left[2] >= DRAW_THRESHOLD:
@@ -211,8 +233,10 @@ def _perp(v: np.ndarray) -> np.ndarray:
 
 def _pairs(names, garment_body: np.ndarray, person_body: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
     ok = [n for n in names if garment_body[J[n], 2] >= DRAW_THRESHOLD and person_body[J[n], 2] >= DRAW_THRESHOLD]
-    return ([garment_body[J[n], :2].astype(np.float64) for n in ok],
-            [person_body[J[n], :2].astype(np.float64) for n in ok])
+    return (
+        [garment_body[J[n], :2].astype(np.float64) for n in ok],
+        [person_body[J[n], :2].astype(np.float64) for n in ok],
+    )
 
 
 def fit_affine(source: list[np.ndarray], target: list[np.ndarray]) -> np.ndarray | None:

@@ -9,8 +9,15 @@ One YOLOv8 pose model (ultralytics, weights key `garment-landmarks`) serves ever
 """
 
 from tryon_cli.preprocess.garment_landmarks.estimate import silhouette_landmarks
-from tryon_cli.preprocess.garment_landmarks.layout import (CLASS_NAMES, FLIP_IDX, LAYOUT, OFF_GARMENT, ON_GARMENT,
-                                                          PROPORTIONAL, SCHEMAS)
+from tryon_cli.preprocess.garment_landmarks.layout import (
+    CLASS_NAMES,
+    FLIP_IDX,
+    LAYOUT,
+    OFF_GARMENT,
+    ON_GARMENT,
+    PROPORTIONAL,
+    SCHEMAS,
+)
 from tryon_cli.preprocess.garment_landmarks.model import detect_garment_landmarks
 from tryon_cli.preprocess.garment_landmarks.silhouette import garment_silhouette, product_shot_warnings
 from tryon_cli.preprocess.garment_landmarks.training import load_dataset_yaml, train_garment

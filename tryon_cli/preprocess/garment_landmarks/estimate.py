@@ -87,9 +87,13 @@ def _concavities(mask: np.ndarray) -> list[tuple[np.ndarray, float]]:
 
 def _armpit(concavities, centre: float, side: int, shoulder: np.ndarray, hem: float, min_depth: float):
     """The deepest concavity on this side below the shoulder and in the upper three quarters of the body."""
-    found = [(point, depth) for point, depth in concavities
-             if (point[0] - centre) * side > 0 and shoulder[1] < point[1] < shoulder[1] + 0.75 * (hem - shoulder[1])
-             and depth >= min_depth]
+    found = [
+        (point, depth)
+        for point, depth in concavities
+        if (point[0] - centre) * side > 0
+        and shoulder[1] < point[1] < shoulder[1] + 0.75 * (hem - shoulder[1])
+        and depth >= min_depth
+    ]
     return max(found, key=lambda f: f[1])[0] if found else None
 
 
@@ -219,8 +223,11 @@ def _lower(mask: np.ndarray, open_: np.ndarray) -> dict[str, np.ndarray]:
     top, hem = float(ys.min()), float(ys.max())
     centre, length = float(np.median(xs)), hem - top
     waist = _run_at(mask, top + 0.02 * length, centre) or (xs.min(), xs.max() + 1)
-    crotches = [(p, d) for p, d in _concavities(mask) if abs(p[0] - centre) < 0.15 * (waist[1] - waist[0])
-                and p[1] > top + 0.15 * length and d > 0.1 * length]
+    crotches = [
+        (p, d)
+        for p, d in _concavities(mask)
+        if abs(p[0] - centre) < 0.15 * (waist[1] - waist[0]) and p[1] > top + 0.15 * length and d > 0.1 * length
+    ]
     if not crotches:  # a skirt: knees on the hem, no ankles
         hip_y = min(top + 0.4 * (waist[1] - waist[0]), top + 0.5 * length)
         points = _hips(mask, hip_y, centre, HIP_INSET_LOWER, ON_GARMENT)

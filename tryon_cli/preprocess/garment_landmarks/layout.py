@@ -6,8 +6,19 @@ from __future__ import annotations
 from tryon_cli.preprocess.masks import CATEGORIES
 
 LAYOUT: tuple[str, ...] = (
-    "neck", "r_shoulder", "r_elbow", "r_wrist", "l_shoulder", "l_elbow", "l_wrist",
-    "r_hip", "l_hip", "r_knee", "l_knee", "r_ankle", "l_ankle",
+    "neck",
+    "r_shoulder",
+    "r_elbow",
+    "r_wrist",
+    "l_shoulder",
+    "l_elbow",
+    "l_wrist",
+    "r_hip",
+    "l_hip",
+    "r_knee",
+    "l_knee",
+    "r_ankle",
+    "l_ankle",
 )
 """The model's keypoint order (`kpt_shape: [13, 3]`)."""
 FLIP_IDX: tuple[int, ...] = (0, 4, 5, 6, 1, 2, 3, 8, 7, 10, 9, 12, 11)
@@ -18,8 +29,19 @@ CLASS_NAMES = CATEGORIES
 SCHEMAS: dict[str, tuple[str, ...]] = {
     "upper": ("neck", "r_shoulder", "r_elbow", "r_wrist", "l_shoulder", "l_elbow", "l_wrist", "r_hip", "l_hip"),
     "lower": ("r_hip", "l_hip", "r_knee", "l_knee", "r_ankle", "l_ankle"),
-    "dress": ("neck", "r_shoulder", "r_elbow", "r_wrist", "l_shoulder", "l_elbow", "l_wrist",
-              "r_hip", "l_hip", "r_knee", "l_knee"),
+    "dress": (
+        "neck",
+        "r_shoulder",
+        "r_elbow",
+        "r_wrist",
+        "l_shoulder",
+        "l_elbow",
+        "l_wrist",
+        "r_hip",
+        "l_hip",
+        "r_knee",
+        "l_knee",
+    ),
 }
 
 ON_GARMENT = 0.6

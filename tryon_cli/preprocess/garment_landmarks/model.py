@@ -56,8 +56,13 @@ def _model_landmarks(
         )
     train_args = (getattr(model, "ckpt", None) or {}).get("train_args", {})
     # conf=0: the best box is taken whatever its score (the user trained this model); the score is reported.
-    result = model.predict(np.ascontiguousarray(image[..., ::-1]), imgsz=int(train_args.get("imgsz", 640)), conf=0.0,
-                           device=device, verbose=False)[0]
+    result = model.predict(
+        np.ascontiguousarray(image[..., ::-1]),
+        imgsz=int(train_args.get("imgsz", 640)),
+        conf=0.0,
+        device=device,
+        verbose=False,
+    )[0]
     if result.keypoints is None or len(result.boxes) == 0:
         return None
     classes = result.boxes.cls.cpu().numpy().astype(int)

@@ -8,8 +8,9 @@ import numpy as np
 
 def _border(image: np.ndarray) -> np.ndarray:
     """The pixels (n, 3) float32 of the photo's 4-pixel frame: the background of a product shot."""
-    return np.concatenate([image[:4].reshape(-1, 3), image[-4:].reshape(-1, 3),
-                           image[:, :4].reshape(-1, 3), image[:, -4:].reshape(-1, 3)]).astype(np.float32)
+    return np.concatenate(
+        [image[:4].reshape(-1, 3), image[-4:].reshape(-1, 3), image[:, :4].reshape(-1, 3), image[:, -4:].reshape(-1, 3)]
+    ).astype(np.float32)
 
 
 def garment_silhouette(image: np.ndarray) -> np.ndarray:
@@ -47,8 +48,10 @@ def product_shot_warnings(image: np.ndarray) -> list[str]:
     """Warnings when the photo does not look like a product shot (one garment on a plain background)."""
     border = _border(image)
     if np.median(np.abs(border - np.median(border, axis=0)), axis=0).max() > 12:
-        return ["warning: the garment photo's background is not plain; landmarks and results may suffer "
-                "(use a product photo of the garment alone on a plain background)"]
+        return [
+            "warning: the garment photo's background is not plain; landmarks and results may suffer "
+            "(use a product photo of the garment alone on a plain background)"
+        ]
     share = garment_silhouette(image).mean()
     if not 0.05 <= share <= 0.95:
         return [f"warning: the garment covers {share:.0%} of the photo; expected a product photo of one garment"]

@@ -23,8 +23,9 @@ def load_dataset_yaml(data: str | Path) -> dict:
         raise InputError(f"{data} is not valid YAML: {str(err).splitlines()[0]}") from err
     kpt_shape = list(spec.get("kpt_shape", []))
     if kpt_shape[:1] != [len(LAYOUT)] or kpt_shape[1:] not in ([2], [3]):
-        raise InputError(f"{data}: kpt_shape must be [{len(LAYOUT)}, 3] (dpidm's garment layout), "
-                         f"got {kpt_shape or 'none'}")
+        raise InputError(
+            f"{data}: kpt_shape must be [{len(LAYOUT)}, 3] (dpidm's garment layout), got {kpt_shape or 'none'}"
+        )
     names = spec.get("names")
     names = list(names.values()) if isinstance(names, dict) else list(names or [])
     if names != list(CLASS_NAMES):
@@ -58,9 +59,19 @@ def train_garment(
     output = Path(output) if output is not None else path_of("garment-landmarks")
     runs_dir = Path(runs_dir) if runs_dir is not None else output.parent / "garment_runs"
     model = YOLO(base, task="pose")
-    model.train(data=str(Path(data).resolve()), epochs=epochs, imgsz=imgsz, device=device, batch=batch,
-                workers=workers, plots=plots, project=str(runs_dir.resolve()), name="train", exist_ok=True,
-                verbose=False)
+    model.train(
+        data=str(Path(data).resolve()),
+        epochs=epochs,
+        imgsz=imgsz,
+        device=device,
+        batch=batch,
+        workers=workers,
+        plots=plots,
+        project=str(runs_dir.resolve()),
+        name="train",
+        exist_ok=True,
+        verbose=False,
+    )
     weights_dir = Path(model.trainer.save_dir) / "weights"
     best = next((p for p in (weights_dir / "best.pt", weights_dir / "last.pt") if p.is_file()), None)
     if best is None:
