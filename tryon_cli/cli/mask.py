@@ -11,7 +11,7 @@ from rich.console import Console
 from tryon_cli.cli.options import Category, Device, OutputDir, WeightsRoot
 from tryon_cli.cli.pose import PoseBackend, _device, check_device
 from tryon_cli.cli.progress import progress_bar
-from tryon_cli.io import check_companion_video, check_output, probe_video, read_frames
+from tryon_cli.io import check_companion_video, check_output, check_person_video, probe_video, read_frames
 
 EPILOG = (
     "Examples:\n\n"
@@ -52,6 +52,7 @@ def mask(
     check_output(output, kind="folder")
     for path in vivid_layout_paths(output, video.stem):
         check_output(path, [video, user_mask], kind="video")
+    check_person_video(video)
     mask_meta = probe_video(user_mask) if user_mask is not None else None
     console = Console(stderr=True, soft_wrap=True)
     meta = probe_video(video)

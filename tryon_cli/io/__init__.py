@@ -1,8 +1,8 @@
 """Video and image input/output: streaming reads with exact metadata, atomic H.264 writes, robust image reading."""
 
 from tryon_cli.io.atomic import atomic_folder, atomic_output
-from tryon_cli.io.images import list_frame_folder, read_frame_folder, read_image
-from tryon_cli.io.inputs import check_companion_video
+from tryon_cli.io.images import is_still_image, list_frame_folder, read_frame_folder, read_image
+from tryon_cli.io.inputs import check_companion_video, check_person_video
 from tryon_cli.io.outputs import check_output
 from tryon_cli.io.video import VideoMeta, VideoReader, open_video, probe_video, read_frames
 from tryon_cli.io.writer import VideoWriter, mux_audio, write_video
@@ -15,6 +15,8 @@ __all__ = [
     "atomic_output",
     "check_companion_video",
     "check_output",
+    "check_person_video",
+    "is_still_image",
     "list_frame_folder",
     "mux_audio",
     "open_video",

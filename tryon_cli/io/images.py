@@ -47,6 +47,18 @@ def read_image(path: str | Path) -> np.ndarray:
         raise InputError(f"cannot read image {path}: {err}") from None
 
 
+def is_still_image(path: str | Path) -> bool:
+    """True when `path` is a one-frame image PIL recognises (its header only is read: no pixels are decoded).
+
+    ffmpeg reads such a file as a one-frame video, so a garment photo given as the person video would be "tried on";
+    an animated GIF or WebP is not a still image."""
+    try:
+        with _pil_open(path) as image:
+            return getattr(image, "n_frames", 1) == 1
+    except (OSError, SyntaxError, ValueError):  # not an image at all (UnidentifiedImageError is an OSError)
+        return False
+
+
 def _numeric_key(path: Path) -> list:
     """Natural order: '2.png' before '10.png', 'frame_2' before 'frame_10'."""
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name)]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from tryon_cli.errors import InputError
+from tryon_cli.io.images import is_still_image
 from tryon_cli.io.video import VideoMeta
 
 ASPECT_TOLERANCE = 0.02
@@ -24,3 +27,16 @@ def check_companion_video(companion: VideoMeta, video: VideoMeta, frames_needed:
             f"{what} {companion.path} is {companion.width}x{companion.height}, which is not the shape "
             f"of {video.path} ({video.width}x{video.height})"
         )
+
+
+def check_person_video(video: Path, garment: Path | None = None) -> None:
+    """The person video is not a photo (ffmpeg reads a photo as a one-frame video, which was then "tried on").
+    With the command's garment photo given, a video and a photo in each other's places are named as swapped."""
+    if not is_still_image(video):
+        return
+    if garment is not None and garment.is_file() and not is_still_image(garment):
+        raise InputError(
+            f"{video} is a photo and {garment} is not: the person video and the garment photo look swapped "
+            "(the video comes first)"
+        )
+    raise InputError(f"{video} is a still image, not a video of a person")

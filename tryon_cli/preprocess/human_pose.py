@@ -36,13 +36,34 @@ from tryon_cli.preprocess.keypoints import (
     coco17_to_openpose18,
 )
 from tryon_cli.preprocess.pose_cache import DetectionCache
-from tryon_cli.preprocess.tracking import MAX_GAP_FRAMES, track_detections
+from tryon_cli.preprocess.tracking import MAX_GAP_FRAMES, require_person, track_detections
 from tryon_cli.weights import entry, missing_files, weights_root
 
 BACKENDS = ("auto", "dwpose", "yolo")
 MARGIN_FRAMES = MAX_GAP_FRAMES
 """Frames posed on each side of a requested range: a gap at the range's edge is filled from beyond it, and the
 One-Euro filter (time constant 1/(2 pi) s, 4 frames at 24 fps) has settled when the range begins."""
+
+
+DARK_LEVEL = 16
+"""A pixel whose brightest channel is at most this is black (compression leaves rendered black at 0-3)."""
+RENDERING_DARK_SHARE = 0.8
+"""A pose rendering (coloured lines on black, as DWPose and OpenPose draw skeletons) is about 95% black; the darkest
+first frame of the 24 sample clips of people was 25% black (a letterboxed talking head)."""
+RENDERING_SATURATION = 0.8
+"""... and its lit pixels are the skeleton's pure colours: median saturation 1.0 against 0.01-0.53 in those clips."""
+
+
+def check_not_pose_rendering(frame: np.ndarray, source: str | Path) -> None:
+    """InputError when an RGB frame looks like a rendered skeleton rather than a person: the pose models find
+    "people" in such lines (a rendering was taken for a person, issue 24)."""
+    brightest = frame.max(axis=2).astype(np.float32)
+    lit = brightest > DARK_LEVEL
+    if not lit.any() or lit.mean() > 1 - RENDERING_DARK_SHARE:
+        return
+    saturation = (brightest - frame.min(axis=2))[lit] / brightest[lit]
+    if np.median(saturation) >= RENDERING_SATURATION:
+        raise InputError(f"{source} looks like a rendered pose (coloured lines on black), not a video of a person")
 
 
 @dataclass
@@ -284,6 +305,8 @@ def video_poses(
             with keep_thread_settings():
                 model = load_backend(name, device=device, weights=weights)
                 for t, frame in enumerate(reader.frames(missing[0], missing[-1] + 1), start=missing[0]):
+                    if t == missing[0]:  # before any detection is cached, so a later run checks again
+                        check_not_pose_rendering(frame, path)
                     if t not in cache:
                         cache[t] = model.detect(frame)
                         if progress is not None:
@@ -291,4 +314,6 @@ def video_poses(
             cache.save()
     detections = [cache[t] for t in range(low, high)]
     poses = track_detections(detections, meta.height, meta.width, meta.fps, name, str(path), first_frame=low)
-    return poses.slice(start - low, stop - low)
+    poses = poses.slice(start - low, stop - low)
+    require_person(poses, str(path), start)  # found only in the margin is not found in the frames asked for
+    return poses

@@ -224,6 +224,14 @@ def _ranges(frames: Iterable[int]) -> str:
     return ", ".join(parts)
 
 
+def require_person(poses: PoseSequence, source: str, first_frame: int = 0) -> None:
+    """InputError when no frame of `poses` has a body point: a detector's box without keypoints (a wall, a
+    shadow) is no person, and a try-on of nobody would only re-encode the input (issue 24)."""
+    if not poses.found_frames().any():
+        count = len(poses.body)
+        raise InputError(f"no person found in {source} (frames {first_frame}-{first_frame + count - 1})")
+
+
 def track_detections(
     detections: list[list],
     height: int,
@@ -236,8 +244,9 @@ def track_detections(
 ) -> PoseSequence:
     """The main subject's poses from per-frame detections: track, fill short gaps, filter jitter.
 
-    Raises InputError when no frame has a person. Frames where the subject stays missing after interpolation
-    keep confidence 0 everywhere, and are named in `notes` (numbered from `first_frame`, the first one's index).
+    Raises InputError when no frame has a person (a box without keypoints is none). Frames where the subject stays
+    missing after interpolation keep confidence 0 everywhere, and are named in `notes` (numbered from `first_frame`,
+    the first one's index).
     """
     count = len(detections)
     candidates = [[Candidate(d.box, d.score) for d in frame] for frame in detections]
@@ -283,6 +292,7 @@ def track_detections(
         face=None if face is None else refine(face),
         wholebody=None if wholebody is None else refine(wholebody),
     )
+    require_person(poses, source, first_frame)
     crowded = sum(1 for frame in detections if len(frame) > 1)
     if n_tracks > 1 and crowded:
         poses.notes.append(f"{crowded} frame(s) of {source} show several people; following the main subject")

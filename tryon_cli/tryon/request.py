@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tryon_cli.io import VideoMeta, check_companion_video, check_output, probe_video, read_image
+from tryon_cli.io import VideoMeta, check_companion_video, check_output, check_person_video, probe_video, read_image
 from tryon_cli.tryon.settings import TryOnSettings
 
 # The videos of OUT_intermediates/, by name: what the engine saw, and the repaint mask in the format --mask reads.
@@ -35,9 +35,11 @@ class CheckedRequest:
 
 def check_request(video: Path, garment: Path, output: Path, settings: TryOnSettings) -> CheckedRequest:
     """Every check that costs no model and no frame decode, cheapest first, the small inputs before the person video
-    (issue 14): outputs, the garment photo, the mask video's probe, the video's probe, the range, the mask's length.
-    Probes are memoised (`probe_video`), so the CLI can call this before building the engine at no extra cost."""
+    (issue 14): outputs, the person video not being a photo, the garment photo, the mask video's probe, the video's
+    probe, the range, the mask's length. Probes are memoised (`probe_video`), so the CLI can call this before
+    building the engine at no extra cost."""
     _check_outputs(output, [video, garment, settings.mask], settings)
+    check_person_video(video, garment)
     photo = read_image(garment)
     mask_meta = probe_video(settings.mask) if settings.mask is not None else None
     meta = probe_video(video)
