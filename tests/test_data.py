@@ -11,10 +11,11 @@ import torch
 from tests.test_data_fixtures import build_vitonhd, build_vivid, build_vvt, standing_poses
 from tryon_cli.data import scan
 from tryon_cli.data.annotations import PreparedCache
-from tryon_cli.data.augment import OPENPOSE18_FLIP, CropBox, drop_keypoints, flip_keypoints, flip_name_permutation
+from tryon_cli.data.augment import OPENPOSE18_FLIP, drop_keypoints, flip_keypoints, flip_name_permutation
 from tryon_cli.data.dataset import Augmentation, TryOnDataset
 from tryon_cli.data.sampler import IMAGE, VIDEO, JointSampler, SampleKey
 from tryon_cli.errors import InputError
+from tryon_cli.preprocess.conditioning import centre_box, crop_person, points_in_crop
 from tryon_cli.preprocess.garment_fit import fit_garment
 from tryon_cli.preprocess.keypoints import BODY_INDEX, BODY_NAMES
 
@@ -143,14 +144,19 @@ def test_keypoint_drop_rate_and_encoding():
     np.testing.assert_array_equal(drop_keypoints(points, 0.0, np.random.default_rng(0)), points)
 
 
-def test_crop_box_maps_keypoints_like_pixels():
-    box = CropBox.fit(100, 100, H, W)  # square -> 3:4 portrait: 12 px cut on the left, 13 on the right
-    assert (box.left, box.top, box.width, box.height) == (12, 0, 75, 100)
-    points = box.points(np.array([[12, 0, 1], [87, 100, 1], [50, 50, 0]], np.float32))
-    np.testing.assert_allclose(points, [[0, 0, 1], [W, H, 1], [0, 0, 0]])
-    frame = np.zeros((1, 100, 100, 3), np.uint8)
-    frame[:, :, :12] = 255  # the cut-off strip must not show up
-    assert float(box.pixels(frame).max()) == -1.0
+def test_centre_box_cuts_pixels_and_moves_keypoints_alike():
+    box = centre_box(100, 100, H, W)  # square -> 3:4 portrait: 12 px cut on the left, 13 on the right
+    np.testing.assert_array_equal(box, [12, 0, 87, 100])
+    np.testing.assert_array_equal(centre_box(100, 200, H, W), [62, 0, 137, 100])  # wide: the sides go
+    np.testing.assert_array_equal(centre_box(300, 150, H, W), [0, 50, 150, 250])  # tall: top and bottom go
+    frame = np.zeros((100, 100, 3), np.uint8)
+    frame[:, :12] = 255  # the cut-off strip must not show up
+    frame[38:43, 58:63] = 200  # a dot around (60, 40), where a keypoint sits
+    pixels, _ = crop_person(frame, np.zeros((100, 100), bool), box, H, W)
+    assert pixels[:, 1:].max() <= 200 and pixels[:, :1].max() < 255
+    x, y, conf = points_in_crop(np.array([[60, 40, 1], [50, 50, 0]], np.float32), box, H, W)[0]
+    assert conf == 1 and pixels[round(y), round(x)].min() > 100  # the keypoint lands on its dot
+    assert (points_in_crop(np.array([[50, 50, 0]], np.float32), box, H, W) == 0).all()  # missing stays missing
 
 
 def test_garment_fit_pads_with_white_and_moves_landmarks_with_the_pixels():

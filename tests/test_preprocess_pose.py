@@ -12,13 +12,12 @@ import torch
 from tryon_cli.errors import InputError, MissingWeightsError
 from tryon_cli.preprocess import tracking
 from tryon_cli.preprocess.human_pose import (
-    Detection,
     DWPoseBackend,
     estimate_video_poses,
     load_backend,
     track_detections,
 )
-from tryon_cli.preprocess.keypoints import BODY_INDEX, PoseSequence, coco17_to_openpose18
+from tryon_cli.preprocess.keypoints import BODY_INDEX, Detection, PoseSequence, coco17_to_openpose18
 from tryon_cli.preprocess.openpose_json import frame_to_openpose
 
 

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from tryon_cli.errors import InputError
+from tryon_cli.preprocess.crop import PAD_VALUE, crop
 from tryon_cli.tryon import compositing, framing
 from tryon_cli.tryon.batch import read_pairs
 
@@ -15,7 +16,7 @@ def test_crop_then_uncrop_puts_pixels_back_where_they_were():
     rng = np.random.default_rng(0)
     frame = cv2.GaussianBlur(rng.integers(0, 256, (120, 200, 3), dtype=np.uint8), (0, 0), 3)
     box = np.array([50.0, 10.0, 110.0, 90.0])  # 60 x 80: 3:4, scaled 2x into a 160 x 120 crop
-    cut = compositing.crop(frame, box, 160, 120)
+    cut = crop(frame, box, 160, 120)
     back = compositing.uncrop(cut, box, 120, 200)
     inner = (slice(12, 88), slice(52, 108))
     assert np.abs(back[inner].astype(int) - frame[inner]).mean() < 2.0
@@ -25,8 +26,8 @@ def test_crop_then_uncrop_puts_pixels_back_where_they_were():
 
 def test_crop_pads_outside_the_frame_with_grey():
     frame = np.zeros((100, 100, 3), np.uint8)
-    cut = compositing.crop(frame, np.array([-50.0, 0.0, 25.0, 100.0]), 40, 30)
-    assert (cut[:, :10] == compositing.PAD_VALUE).all() and (cut[:, -5:] == 0).all()
+    cut = crop(frame, np.array([-50.0, 0.0, 25.0, 100.0]), 40, 30)
+    assert (cut[:, :10] == PAD_VALUE).all() and (cut[:, -5:] == 0).all()
 
 
 def test_feather_alpha_is_one_on_mask_and_zero_beyond_twice_the_feather():

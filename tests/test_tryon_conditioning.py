@@ -1,7 +1,7 @@
 """One conditioning recipe: a real frame, its mask and a real garment photo through the training dataset and
 through the try-on path give the same model inputs, given the same crop box.
 
-The crop POLICY is the one stated difference (tryon/conditioning.py, docs/design.md): training cuts the centre
+The crop POLICY is the one stated difference (preprocess/conditioning.py, docs/design.md): training cuts the centre
 box of the aspect, try-on a box that follows the person; here the try-on clip is handed the centre box.
 """
 
@@ -16,9 +16,10 @@ from tryon_cli.data.annotations import PreparedCache
 from tryon_cli.data.dataset import Augmentation, TryOnDataset
 from tryon_cli.data.sampler import SampleKey
 from tryon_cli.io import probe_video, read_image
+from tryon_cli.preprocess import conditioning
 from tryon_cli.preprocess.garment_landmarks import detect_garment_landmarks
 from tryon_cli.progress import NullProgress
-from tryon_cli.tryon import application, conditioning, framing
+from tryon_cli.tryon import application, framing
 from tryon_cli.tryon.clip import VideoCropClip
 from tryon_cli.tryon.settings import TryOnSettings
 

@@ -9,8 +9,7 @@ from typer.testing import CliRunner
 
 from tryon_cli.cli.main import app
 from tryon_cli.engines import build_engine, resolve_model
-from tryon_cli.errors import InputError
-from tryon_cli.tryon.settings import SettingError
+from tryon_cli.errors import InputError, SettingError
 
 REPO = Path(__file__).resolve().parents[1]
 VIDEO, GARMENT = REPO / "examples/person.mp4", REPO / "examples/garment_upper_00057_00.jpg"

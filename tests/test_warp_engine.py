@@ -12,19 +12,20 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tryon_cli.engines.base import CropFrame, GarmentInput
+from tryon_cli.engines.base import CropFrame
 from tryon_cli.engines.warp import WarpEngine
 from tryon_cli.engines.warp.matte import garment_alpha
 from tryon_cli.engines.warp.stabilize import PoseFiller
 from tryon_cli.io import open_video, read_image
+from tryon_cli.preprocess import conditioning
+from tryon_cli.preprocess.conditioning import GarmentInput, pose_in_crop
 from tryon_cli.preprocess.garment_landmarks import silhouette_landmarks
 from tryon_cli.preprocess.human_pose import video_poses
 from tryon_cli.preprocess.keypoints import BODY_INDEX as J
 from tryon_cli.preprocess.keypoints import FramePose
 from tryon_cli.preprocess.masks import frame_mask
-from tryon_cli.tryon import conditioning, framing
+from tryon_cli.tryon import framing
 from tryon_cli.tryon.clip import FullFrame, crop_frame
-from tryon_cli.tryon.conditioning import pose_in_crop
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 HEIGHT, WIDTH = 512, 384

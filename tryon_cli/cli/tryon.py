@@ -18,7 +18,7 @@ from rich.console import Console
 
 from tryon_cli.cli.options import Category, Device, Dtype, Seed, WeightsRoot, resolve_device
 from tryon_cli.engines import DTYPES, ENGINES
-from tryon_cli.errors import DpidmError, InputError
+from tryon_cli.errors import DpidmError, InputError, SettingError
 from tryon_cli.pipelines.choices import MODEL_DEFAULTS, WEIGHT_KINDS
 from tryon_cli.tryon.batch import CATEGORIES, my_share, pending, read_pairs
 
@@ -59,7 +59,6 @@ def _parse_frames(value: Optional[str]) -> Optional[tuple[int, Optional[int]]]:
 def _as_flags(weights: Optional[Path]):
     """Library errors in the words of the command line: a setting becomes its flag."""
     from tryon_cli.engines import MissingCheckpointError, default_checkpoint
-    from tryon_cli.tryon.settings import SettingError
 
     try:
         yield

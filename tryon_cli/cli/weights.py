@@ -11,11 +11,10 @@ from rich.console import Console
 from rich.table import Table
 
 from tryon_cli.errors import MissingWeightsError
+from tryon_cli.metrics.lpips_weights import LPIPS_NETS, fetch_lpips
 from tryon_cli.weights import (
     COMMANDS,
-    LPIPS_NETS,
     MANIFEST,
-    fetch_lpips,
     lacking_for,
     missing_files,
     size_bytes,

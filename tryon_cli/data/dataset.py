@@ -1,5 +1,5 @@
 """A torch Dataset over `ClipEntry`s: reads a clip's frames, mask, poses and garment, applies the conditioning
-recipe that `dpidm tryon` uses (`tryon.conditioning`: crops, grey-out, pose maps, garment fit, pixel conversions)
+recipe that `dpidm tryon` uses (`preprocess.conditioning`: crops, grey-out, pose maps, garment fit, pixel conversions)
 with training's crop policy (the centre box), augments, and returns model-ready tensors. Loading is a pure
 function of a `SampleKey`.
 
@@ -30,9 +30,9 @@ from tryon_cli.data.sampler import SampleKey
 from tryon_cli.data.sources import frame_count, read_source, shipped_poses
 from tryon_cli.errors import InputError
 from tryon_cli.io import read_image
+from tryon_cli.preprocess import conditioning
 from tryon_cli.preprocess.keypoints import FramePose, GarmentLandmarks, PoseSequence
 from tryon_cli.preprocess.pose_maps import render_garment_pose
-from tryon_cli.tryon import conditioning
 
 
 @dataclass(frozen=True)

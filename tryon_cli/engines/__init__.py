@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from tryon_cli.errors import InputError, MissingWeightsError
+from tryon_cli.errors import InputError, MissingWeightsError, SettingError
 from tryon_cli.weights import path_of
 
 ENGINES = ("auto", "warp", "sd15", "tiny")
@@ -27,8 +27,6 @@ def default_checkpoint(weights_root: Path | None = None) -> Path:
 def resolve_model(model: str, checkpoint: Path | None = None, weights_root: Path | None = None) -> str:
     """The engine `model` stands for: "auto" is DPIDM when a checkpoint is given or installed, else "warp"."""
     if model not in ENGINES:
-        from tryon_cli.tryon.settings import SettingError
-
         raise SettingError("model", f"must be one of {', '.join(ENGINES)}, got {model!r}")
     if model != "auto":
         return model
@@ -73,7 +71,6 @@ def _dpidm_engine(kind, checkpoint, weights_root, device, dtype, attention, samp
     from tryon_cli.engines.dpidm import DPIDMEngine, DPIDMSampling
     from tryon_cli.models.checkpoint import resolve_checkpoint
     from tryon_cli.models.dpidm import DPIDM
-    from tryon_cli.tryon.settings import SettingError
 
     if dtype not in DTYPES:
         raise SettingError("dtype", f"must be one of {', '.join(DTYPES)}, got {dtype!r}")
@@ -108,7 +105,6 @@ def use_attention(model, attention: str, device) -> None:
     The one place that chooses it. Asked for by name, xformers must really run here (SettingError otherwise: the
     models would fall back to SDPA with a warning, hiding that the choice was not honoured)."""
     from tryon_cli.models.attention import backend
-    from tryon_cli.tryon.settings import SettingError
 
     if attention not in backend.BACKENDS:
         raise SettingError("attention", f"must be one of {', '.join(backend.BACKENDS)}, got {attention!r}")

@@ -6,11 +6,11 @@ garment's inputs, paste-back, audio, writing. An engine only turns crop-space co
     frames out = engine.generate(clip, garment, progress)
 
 `clip` streams `CropFrame`s (each call of `clip.frames()` decodes the video again, so nothing of the whole video
-is held in pixels); `garment` is the garment photo prepared once per video; the engine yields one (H, W, 3) uint8
-crop per frame of the clip, in order, which the application pastes back inside the feathered mask. An engine may
-iterate `clip.frames()` more than once (DPIDM encodes every frame before it denoises) or once (the warp engine
-works frame by frame). A new engine is a class with these members in its own module under `engines/`, and one
-entry in `engines/__init__.py`.
+is held in pixels); `garment` is the garment photo prepared once per video (`preprocess.conditioning.GarmentInput`,
+part of the recipe shared with training); the engine yields one (H, W, 3) uint8 crop per frame of the clip, in
+order, which the application pastes back inside the feathered mask. An engine may iterate `clip.frames()` more
+than once (DPIDM encodes every frame before it denoises) or once (the warp engine works frame by frame). A new
+engine is a class with these members in its own module under `engines/`, and one entry in `engines/__init__.py`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from typing import Callable, ContextManager, Iterator, Protocol
 
 import numpy as np
 
-from tryon_cli.preprocess.keypoints import FramePose, GarmentLandmarks
+from tryon_cli.preprocess.conditioning import GarmentInput
+from tryon_cli.preprocess.keypoints import FramePose
 
 
 @dataclass(frozen=True)
@@ -49,17 +50,6 @@ class CropClip(Protocol):
     def poses(self) -> list[FramePose]:
         """Every frame's pose in crop pixels (keypoints only: kilobytes per frame)."""
         ...
-
-
-@dataclass(frozen=True)
-class GarmentInput:
-    """The garment photo, prepared once per video for the engine's size."""
-
-    category: str  # upper, lower or dress
-    photo: np.ndarray  # (h, w, 3) uint8, as read
-    image: np.ndarray  # (H, W, 3) uint8: fitted to the engine's frame (white padding, `preprocess.garment_fit`)
-    landmarks: GarmentLandmarks  # in `image` pixels
-    pose_map: np.ndarray  # (H, W, 3) uint8: the landmarks drawn as a pose map
 
 
 class Progress(Protocol):

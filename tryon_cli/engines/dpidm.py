@@ -14,12 +14,13 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from tryon_cli.engines.base import CropClip, GarmentInput, Progress
+from tryon_cli.engines.base import CropClip, Progress
+from tryon_cli.errors import SettingError
 from tryon_cli.pipelines.choices import WEIGHT_KINDS
 from tryon_cli.pipelines.dpidm_pipeline import DPIDMTryOnPipeline
 from tryon_cli.pipelines.sliding_window import window_schedule
-from tryon_cli.tryon import conditioning
-from tryon_cli.tryon.settings import SettingError
+from tryon_cli.preprocess import conditioning
+from tryon_cli.preprocess.conditioning import GarmentInput
 
 # Frames per VAE call and per streamed chunk: bounds the pixels held at once.
 CHUNK = 8

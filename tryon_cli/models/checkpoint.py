@@ -16,7 +16,6 @@ import inspect
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import torch
 from diffusers.utils import SAFETENSORS_WEIGHTS_NAME
@@ -24,9 +23,6 @@ from safetensors.torch import load_file
 
 from tryon_cli.errors import InputError
 from tryon_cli.models.delta import BASES, VARIANTS, DPIDMDelta
-
-if TYPE_CHECKING:
-    from tryon_cli.models.dpidm import DPIDM
 
 CONFIG_FILE = DPIDMDelta.config_name
 WEIGHTS_FILE = SAFETENSORS_WEIGHTS_NAME
@@ -116,14 +112,15 @@ def build_settings(info: CheckpointInfo) -> dict:
     return settings
 
 
-def save(model: "DPIDM", directory: Path, **training_facts) -> Path:
+def save(delta: DPIDMDelta, directory: Path, **training_facts) -> Path:
+    """`delta.save_pretrained(directory)` with the training facts (and dpidm's version) recorded in its config."""
     from tryon_cli import __version__
 
     unknown = sorted(set(training_facts) - set(TRAINING_FACTS))
     if unknown:
         raise ValueError(f"unknown training facts {unknown}; known: {', '.join(TRAINING_FACTS)}")
-    model.delta.register_to_config(**{"dpidm_version": __version__, **training_facts})
-    model.delta.save_pretrained(directory)
+    delta.register_to_config(**{"dpidm_version": __version__, **training_facts})
+    delta.save_pretrained(directory)
     return directory
 
 
@@ -132,14 +129,15 @@ def _names(names: list[str], limit: int = 3) -> str:
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
-def load(model: "DPIDM", info: CheckpointInfo) -> None:
-    theirs, ours = module_settings(info.config), module_settings(model.delta.config)
+def load(delta: DPIDMDelta, info: CheckpointInfo) -> None:
+    """The checkpoint's weights into `delta`, strictly: the same settings, every tensor present with its shape."""
+    theirs, ours = module_settings(info.config), module_settings(delta.config)
     differ = sorted(k for k in theirs.keys() | ours.keys() if theirs.get(k) != ours.get(k))
     if differ:
         shown = "; ".join(f"{k}: checkpoint {theirs.get(k)!r}, model {ours.get(k)!r}" for k in differ[:3])
         raise InputError(f"{info.folder} does not fit this model ({shown})")
     tensors = load_file(str(info.folder / WEIGHTS_FILE))
-    expected = model.delta.state_dict()
+    expected = delta.state_dict()
     missing = sorted(set(expected) - set(tensors))
     unexpected = sorted(set(tensors) - set(expected))
     wrong_shape = sorted(n for n in set(expected) & set(tensors) if expected[n].shape != tensors[n].shape)
@@ -153,5 +151,5 @@ def load(model: "DPIDM", info: CheckpointInfo) -> None:
             problems.append(f"{len(wrong_shape)} of another shape ({_names(wrong_shape)})")
         raise InputError(f"{info.folder / WEIGHTS_FILE} does not fit this model: " + "; ".join(problems))
     with torch.no_grad():
-        model.delta.load_state_dict(tensors)
-    model.delta.register_to_config(**{k: info.config.get(k) for k in TRAINING_FACTS})
+        delta.load_state_dict(tensors)
+    delta.register_to_config(**{k: info.config.get(k) for k in TRAINING_FACTS})

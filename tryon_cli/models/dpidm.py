@@ -127,11 +127,11 @@ class DPIDM(nn.Module):
         )
         delta = new_delta(config, "sd15", {"variant": variant} if info is None else checkpoint_io.build_settings(info))
         model = cls(config, parts.main_unet, parts.garment_unet, parts.vae, parts.image_encoder, delta).to(dtype)
-        model.load_report = pretrained.LoadReport.of(model, parts.loaded)
+        model.load_report = pretrained.LoadReport.of(model, model.delta, parts.loaded)
         if parts.empty_prompt is not None and model.delta.context.tokens is not None:
             model.delta.context.tokens.copy_(parts.empty_prompt)  # computed once, kept with the checkpoint
         if info is not None:
-            checkpoint_io.load(model, info)
+            checkpoint_io.load(model.delta, info)
         return model
 
     @classmethod
@@ -151,7 +151,7 @@ class DPIDM(nn.Module):
         if info.base == "sd15":
             return cls.from_pretrained(weights_root, info.folder, dtype=dtype)
         model = cls.from_config("tiny", seed=seed, **checkpoint_io.build_settings(info))
-        checkpoint_io.load(model, info)
+        checkpoint_io.load(model.delta, info)
         return model.to(dtype)
 
     # ---- runtime ------------------------------------------------------------------------------------------------
@@ -186,12 +186,12 @@ class DPIDM(nn.Module):
         """`delta.save_pretrained(directory)`: config.json + the weights of both training phases (the frozen SD1.5
         parts come from `weights/`). `training_facts`: train_height, train_width, clip_length (recorded in the
         config with dpidm's version)."""
-        return checkpoint_io.save(self, Path(directory), **training_facts)
+        return checkpoint_io.save(self.delta, Path(directory), **training_facts)
 
     def load_checkpoint(self, checkpoint: str | Path) -> None:
         """Load a checkpoint (anything `resolve_checkpoint` accepts) strictly: the same base structure, variant and
         module settings, every tensor present with its shape, else InputError with a readable report."""
-        checkpoint_io.load(self, checkpoint_io.resolve_checkpoint(checkpoint))
+        checkpoint_io.load(self.delta, checkpoint_io.resolve_checkpoint(checkpoint))
 
     def checkpoint_parameters(self) -> dict[str, nn.Parameter]:
         """The parameters a checkpoint holds: the union of both phases, by name (relative to this model)."""

@@ -9,18 +9,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import torch
 from diffusers import AutoencoderKL, UNet2DConditionModel
+from torch import nn
 from transformers import CLIPTextModel, CLIPVisionModelWithProjection
 
 from tryon_cli.errors import InputError
 from tryon_cli.models.delta import part_of
 from tryon_cli.weights import require
-
-if TYPE_CHECKING:
-    from tryon_cli.models.dpidm import DPIDM
 
 
 @dataclass
@@ -118,14 +115,14 @@ class LoadReport:
     """The delta parts they belong to (`delta.part_of`)."""
 
     @classmethod
-    def of(cls, model: "DPIDM", loaded: dict[str, set[str]]) -> "LoadReport":
+    def of(cls, model: nn.Module, delta: nn.Module, loaded: dict[str, set[str]]) -> "LoadReport":
+        """The report of `model` (all its parameters, named as in `loaded`'s prefixes) built around `delta`."""
         from_files = {f"{prefix}.{name}" for prefix, names in loaded.items() for name in names}
         # Wrapping blocks moves no parameter, so pretrained names are unchanged and everything else is new.
-        new = [name for name, _ in model.named_parameters() if name not in from_files]
-        parts = {id(p): part_of(name) for name, p in model.delta.named_parameters()}
-        kinds = {id(p): parts.get(id(p), name) for name, p in model.named_parameters()}
         by_name = dict(model.named_parameters())
-        new_kinds = sorted({kinds[id(by_name[name])] for name in new})
+        new = [name for name in by_name if name not in from_files]
+        parts = {id(p): part_of(name) for name, p in delta.named_parameters()}
+        new_kinds = sorted({parts.get(id(by_name[name]), name) for name in new})
         return cls({prefix: len(names) for prefix, names in loaded.items()}, new, new_kinds)
 
     def __str__(self) -> str:

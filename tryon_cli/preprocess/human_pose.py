@@ -18,7 +18,6 @@ import contextlib
 import importlib.util
 import io
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Protocol
 
@@ -31,6 +30,7 @@ from tryon_cli.preprocess.keypoints import (
     WHOLEBODY_FACE,
     WHOLEBODY_LEFT_HAND,
     WHOLEBODY_RIGHT_HAND,
+    Detection,
     PoseSequence,
     clean,
     coco17_to_openpose18,
@@ -64,19 +64,6 @@ def check_not_pose_rendering(frame: np.ndarray, source: str | Path) -> None:
     saturation = (brightest - frame.min(axis=2))[lit] / brightest[lit]
     if np.median(saturation) >= RENDERING_SATURATION:
         raise InputError(f"{source} looks like a rendered pose (coloured lines on black), not a video of a person")
-
-
-@dataclass
-class Detection:
-    """One person found in one frame by a backend."""
-
-    box: np.ndarray
-    score: float
-    body: np.ndarray
-    hands: np.ndarray | None = None
-    face: np.ndarray | None = None
-    wholebody: np.ndarray | None = None
-    """All 133 COCO-WholeBody points (DWPose only)."""
 
 
 class PoseBackend(Protocol):

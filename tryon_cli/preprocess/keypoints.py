@@ -223,3 +223,16 @@ class GarmentLandmarks:
             height=int(height),
             width=int(width),
         )
+
+
+@dataclass
+class Detection:
+    """One person found in one frame by a backend."""
+
+    box: np.ndarray
+    score: float
+    body: np.ndarray
+    hands: np.ndarray | None = None
+    face: np.ndarray | None = None
+    wholebody: np.ndarray | None = None
+    """All 133 COCO-WholeBody points (DWPose only)."""

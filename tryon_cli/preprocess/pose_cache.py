@@ -12,14 +12,11 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from tryon_cli.io import atomic_output
-
-if TYPE_CHECKING:
-    from tryon_cli.preprocess.human_pose import Detection
+from tryon_cli.preprocess.keypoints import Detection
 
 CACHE_VERSION = 3
 """Bump when what a backend returns, or how it is stored, changes, so that stale entries are not reused."""
@@ -98,8 +95,6 @@ def _save(frames: dict[int, list[Detection]], path: Path) -> None:
 
 
 def _load(path: Path) -> dict[int, list[Detection]]:
-    from tryon_cli.preprocess.human_pose import Detection
-
     with np.load(path, allow_pickle=False) as data:
         arrays = {key: data[key] for key in data.files}
     frames, start = {}, 0

@@ -9,7 +9,7 @@
 4. `interpolate_gaps`: short runs of missing keypoints are filled linearly between the frames around them.
 5. `one_euro`: the One-Euro filter (Casiez et al., CHI 2012) per coordinate: strong smoothing when a point is
    still (jitter), a cutoff that rises with speed so fast motion is followed without lag.
-`track_detections` chains them on a backend's per-frame detections (`human_pose.Detection`: box, score, points).
+`track_detections` chains them on a backend's per-frame detections (`keypoints.Detection`: box, score, points).
 """
 
 from __future__ import annotations

@@ -11,9 +11,9 @@ import torch
 
 from tryon_cli.data.sampler import VIDEO
 from tryon_cli.models import inpainting_input
+from tryon_cli.preprocess.conditioning import latent_mask
 from tryon_cli.training.config import LossConfig
 from tryon_cli.training.losses import diffusion_target, ldm_loss, tra_loss
-from tryon_cli.tryon.conditioning import latent_mask
 
 
 def diffusion_losses(model, batch: dict, phase: str, loss: LossConfig, generator: torch.Generator) -> dict:

@@ -6,14 +6,25 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from tryon_cli.errors import InputError
 from tryon_cli.training import checkpoint as ckpt
 
-if TYPE_CHECKING:
-    from tryon_cli.training.trainer import StepRecord
+
+@dataclass
+class StepRecord:
+    """One training step's figures, as the run log writes them."""
+
+    step: int
+    phase: str
+    loss: float
+    mse: float
+    tra: float
+    lr: float
+    samples_per_s: float
+    seconds: float
 
 
 def usable_cpus() -> int:
@@ -65,7 +76,7 @@ class RunLog:
 
             self.writer = SummaryWriter(str(output / "tensorboard"))
 
-    def write(self, record: "StepRecord") -> None:
+    def write(self, record: StepRecord) -> None:
         if self.metrics is None:
             return
         self.metrics.write(json.dumps(record.__dict__) + "\n")

@@ -40,7 +40,7 @@ from tryon_cli.training.parts import (
     fingerprint,
     make_optimizer,
 )
-from tryon_cli.training.run_folder import RunLog, check_output, usable_cpus
+from tryon_cli.training.run_folder import RunLog, StepRecord, check_output, usable_cpus
 
 
 class NonFiniteLoss(DpidmError):
@@ -53,18 +53,6 @@ class TrainResult:
     """The last checkpoint written (or resumed from); None when no step ran and none existed."""
     stopped: bool
     """True when SIGTERM or Ctrl-C ended the run early (its checkpoint is `checkpoint`)."""
-
-
-@dataclass
-class StepRecord:
-    step: int
-    phase: str
-    loss: float
-    mse: float
-    tra: float
-    lr: float
-    samples_per_s: float
-    seconds: float
 
 
 def step_seeds(seed: int, step: int, rank: int) -> tuple[int, int]:

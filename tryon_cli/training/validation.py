@@ -17,8 +17,8 @@ from tryon_cli.data.dataset import Augmentation, TryOnDataset
 from tryon_cli.data.sampler import SampleKey
 from tryon_cli.io import write_video
 from tryon_cli.pipelines.dpidm_pipeline import DPIDMTryOnPipeline, VideoConditions
+from tryon_cli.preprocess.conditioning import latent_mask, to_uint8
 from tryon_cli.training.config import TrainConfig
-from tryon_cli.tryon.conditioning import latent_mask, to_uint8
 
 
 @torch.no_grad()

@@ -17,9 +17,11 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from tryon_cli.engines.base import Engine, GarmentInput, Progress
+from tryon_cli.engines.base import Engine, Progress
+from tryon_cli.preprocess import conditioning
+from tryon_cli.preprocess.conditioning import GarmentInput
 from tryon_cli.progress import NullProgress
-from tryon_cli.tryon import conditioning, framing
+from tryon_cli.tryon import framing
 from tryon_cli.tryon.clip import VideoCropClip
 from tryon_cli.tryon.request import check_request, side_paths
 from tryon_cli.tryon.settings import TryOnSettings

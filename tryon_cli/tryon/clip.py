@@ -17,10 +17,10 @@ import numpy as np
 
 from tryon_cli.engines.base import CropFrame
 from tryon_cli.io import open_video
+from tryon_cli.preprocess import conditioning
 from tryon_cli.preprocess.keypoints import FramePose, PoseSequence
 from tryon_cli.preprocess.mask_videos import read_mask_video
 from tryon_cli.preprocess.masks import agnostic_masks
-from tryon_cli.tryon import conditioning
 
 
 @dataclass(frozen=True)

@@ -1,24 +1,12 @@
-"""What a try-on run is asked to do, as one frozen value, and the error that names a setting.
-
-Library errors speak of values and setting names ("frames 10:30 is outside ..."); the CLI maps a setting to its
-flag (`--frames`), so the library never has to know about flags.
-"""
+"""What a try-on run is asked to do, as one frozen value (bad values raise `errors.SettingError`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
-from tryon_cli.errors import InputError
+from tryon_cli.errors import SettingError
 from tryon_cli.preprocess.masks import CATEGORIES
-
-
-class SettingError(InputError):
-    """A bad value of one named setting: `str()` is "<setting> <detail>"."""
-
-    def __init__(self, setting: str, detail: str):
-        super().__init__(f"{setting} {detail}")
-        self.setting, self.detail = setting, detail
 
 
 @dataclass(frozen=True)

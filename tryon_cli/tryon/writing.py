@@ -17,10 +17,13 @@ from typing import Iterator
 
 import numpy as np
 
-from tryon_cli.engines.base import GarmentInput, Progress
+from tryon_cli.engines.base import Progress
 from tryon_cli.io import VideoWriter, atomic_output
 from tryon_cli.io.writer import mux_audio
-from tryon_cli.tryon import compositing, conditioning
+from tryon_cli.preprocess import conditioning
+from tryon_cli.preprocess import crop as cropping
+from tryon_cli.preprocess.conditioning import GarmentInput
+from tryon_cli.tryon import compositing
 from tryon_cli.tryon.clip import FullFrame, VideoCropClip, crop_frame
 from tryon_cli.tryon.request import INTERMEDIATES
 
@@ -107,9 +110,9 @@ def _write_side(
         side["preview"].write(
             np.concatenate(
                 [
-                    compositing.crop(full.frame, full.box, height, width),
+                    cropping.crop(full.frame, full.box, height, width),
                     garment.image,
-                    compositing.crop(result, full.box, height, width),
+                    cropping.crop(result, full.box, height, width),
                 ],
                 axis=1,
             )

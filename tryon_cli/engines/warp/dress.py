@@ -20,7 +20,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from tryon_cli.engines.base import CropFrame, GarmentInput
+from tryon_cli.engines.base import CropFrame
 from tryon_cli.engines.warp import body as bodies
 from tryon_cli.engines.warp.matte import garment_matte
 from tryon_cli.engines.warp.motion import CropMotion, FlowAveraged, KeypointTracker, MotionTracker, part_samples
@@ -35,6 +35,7 @@ from tryon_cli.engines.warp.skeleton import (
     trunk_transform,
 )
 from tryon_cli.engines.warp.stabilize import PoseFiller
+from tryon_cli.preprocess.conditioning import GarmentInput
 from tryon_cli.preprocess.masks import torso_length
 
 # Where bare skin is painted under the trunk parts, and which limbs are bare skin in front of them.

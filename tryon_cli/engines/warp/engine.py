@@ -12,8 +12,9 @@ from typing import Iterator
 
 import numpy as np
 
-from tryon_cli.engines.base import CropClip, GarmentInput, Progress
+from tryon_cli.engines.base import CropClip, Progress
 from tryon_cli.engines.warp.dress import GarmentDresser
+from tryon_cli.preprocess.conditioning import GarmentInput
 
 # Short: ffmpeg shows (and tests read) only the first 256 characters of the mp4 comment.
 DESCRIPTION = "dpidm's weights-free warp engine, not the paper's DPIDM"

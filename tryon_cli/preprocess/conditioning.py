@@ -1,10 +1,10 @@
 """The conditioning recipe: how frames, masks, poses and the garment photo become the model's inputs.
 
 One module for training (`data/dataset.py`) and try-on (`tryon/clip.py`, `engines/dpidm.py`), so a model is run
-on exactly the inputs it was trained on:
+on exactly the inputs it was trained on. It sits below both (with `GarmentInput`, what an engine is handed):
 
 - person crops: a frame, its repaint mask and its keypoints are cut to a box at the model's aspect with one
-  affine map (`compositing.crop_matrix`; pixels area-resized when shrinking a lot, masks nearest-neighbour);
+  affine map (`crop.crop_matrix`; pixels area-resized when shrinking a lot, masks nearest-neighbour);
 - agnostic pixels: the crop with the repaint region filled with grey 128 (`preprocess.masks.apply_agnostic`);
 - the human pose map: the crop-space keypoints drawn by `render_human_pose`;
 - the garment: photo padded with white to the aspect and resized (`garment_fit`), its landmarks moved with it
@@ -20,37 +20,52 @@ The crop POLICY differs on purpose (docs/design.md): training cuts the centre bo
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from tryon_cli.data.augment import CropBox
-from tryon_cli.engines.base import GarmentInput
+from tryon_cli.preprocess import crop
 from tryon_cli.preprocess.garment_fit import fit_garment
 from tryon_cli.preprocess.keypoints import FramePose, GarmentLandmarks
 from tryon_cli.preprocess.masks import apply_agnostic as grey_out  # noqa: F401  (part of the recipe)
 from tryon_cli.preprocess.pose_maps import render_garment_pose, render_human_pose
-from tryon_cli.tryon import compositing
+
+
+@dataclass(frozen=True)
+class GarmentInput:
+    """The garment photo, prepared once per video for the engine's size."""
+
+    category: str  # upper, lower or dress
+    photo: np.ndarray  # (h, w, 3) uint8, as read
+    image: np.ndarray  # (H, W, 3) uint8: fitted to the engine's frame (white padding, `preprocess.garment_fit`)
+    landmarks: GarmentLandmarks  # in `image` pixels
+    pose_map: np.ndarray  # (H, W, 3) uint8: the landmarks drawn as a pose map
 
 
 def centre_box(src_height: int, src_width: int, height: int, width: int) -> np.ndarray:
-    """Training's crop policy as a box (x0, y0, x1, y1): the centred region of the model's aspect."""
-    fit = CropBox.fit(src_height, src_width, height, width)
-    return np.array([fit.left, fit.top, fit.left + fit.width, fit.top + fit.height], np.float64)
+    """Training's crop policy as a box (x0, y0, x1, y1): the centred region of the model's aspect, in whole pixels
+    (the sides cut from a too wide source, top and bottom from a too tall one; the odd pixel from the far side)."""
+    aspect = width / height
+    if src_width / src_height > aspect:
+        box_width, box_height = round(src_height * aspect), src_height
+    else:
+        box_width, box_height = src_width, round(src_width / aspect)
+    left, top = (src_width - box_width) // 2, (src_height - box_height) // 2
+    return np.array([left, top, left + box_width, top + box_height], np.float64)
 
 
 def crop_person(frame: np.ndarray, mask: np.ndarray, box: np.ndarray, height: int, width: int):
     """(pixels uint8 (H, W, 3), mask bool (H, W)) of one frame cut to `box` at the model's size."""
-    return (compositing.crop(frame, box, height, width), compositing.crop(mask, box, height, width, nearest=True))
+    return (crop.crop(frame, box, height, width), crop.crop(mask, box, height, width, nearest=True))
 
 
 def points_in_crop(points: np.ndarray | None, box: np.ndarray, height: int, width: int) -> np.ndarray | None:
     """Keypoints (..., 3) from frame pixels to crop pixels (pixel centres kept); missing ones stay all 0."""
     if points is None:
         return None
-    matrix = compositing.crop_matrix(box, height, width)
+    matrix = crop.crop_matrix(box, height, width)
     out = np.array(points, np.float32, copy=True)
     out[..., :2] = points[..., :2] @ matrix[:, :2].T + matrix[:, 2]
     out[np.asarray(points)[..., 2] <= 0] = 0
