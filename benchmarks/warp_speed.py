@@ -88,9 +88,10 @@ def _cpu_seconds() -> float:
 def _clip_and_garment(video: Path, garment: Path, settings):
     """The application's clip and garment input, built as `run_tryon` builds them (pose from the cache)."""
     from tryon_cli.io import probe_video, read_image
+    from tryon_cli.preprocess import conditioning
     from tryon_cli.preprocess.garment_landmarks import detect_garment_landmarks
     from tryon_cli.preprocess.human_pose import video_poses
-    from tryon_cli.tryon import conditioning, framing
+    from tryon_cli.tryon import framing
     from tryon_cli.tryon.application import CROP_RADIUS
     from tryon_cli.tryon.clip import VideoCropClip
 
