@@ -2,7 +2,8 @@
 
 Modules: `keypoints` (layouts and data types), `human_pose` (backends and per-video estimation with a cache),
 `tracking` (main subject, gap filling, One-Euro filter), `pose_maps` (skeleton images), `garment_landmarks`,
-`masks` (agnostic masks and the ViViD layout), `openpose_json` (reading and writing OpenPose files).
+`masks` (agnostic masks and the ViViD layout), `head` and `hands` (the regions no mask takes), `openpose_json`
+(reading and writing OpenPose files).
 """
 
 from tryon_cli.preprocess.human_pose import estimate_video_poses, load_backend, video_poses

@@ -79,6 +79,37 @@ def clean(points: np.ndarray, threshold: float = 0.0) -> np.ndarray:
     return points
 
 
+def point(body: np.ndarray, name: str) -> np.ndarray | None:
+    """A body point's (x, y) as float64, or None when it is missing (confidence below `DRAW_THRESHOLD`)."""
+    row = body[BODY_INDEX[name]]
+    return row[:2].astype(np.float64) if row[2] >= DRAW_THRESHOLD else None
+
+
+def midpoint(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
+    """The middle of two points; the one that is present when the other is missing; None when both are."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return (a + b) / 2
+
+
+def torso_length(body: np.ndarray) -> float | None:
+    """Neck to mid-hip distance in pixels, or an estimate from the shoulders or the legs; None without a body.
+
+    The unit of every body proportion in preprocess/ and the warp engine ("trunk lengths")."""
+    neck, hip = point(body, "neck"), midpoint(point(body, "r_hip"), point(body, "l_hip"))
+    if neck is not None and hip is not None:
+        return float(np.linalg.norm(neck - hip))
+    rs, ls = point(body, "r_shoulder"), point(body, "l_shoulder")
+    if rs is not None and ls is not None:
+        return 1.6 * float(np.linalg.norm(rs - ls))
+    knee = midpoint(point(body, "r_knee"), point(body, "l_knee"))
+    if hip is not None and knee is not None:
+        return 1.1 * float(np.linalg.norm(hip - knee))
+    return None
+
+
 @dataclass
 class FramePose:
     """One person in one frame: body `(18, 3)`, optional hands `(2, 21, 3)` and face `(68, 3)`."""

@@ -3,9 +3,10 @@
 The region is a body-part model drawn from the OpenPose-18 skeleton, in units of the person's torso length so it
 scales with the person: the torso as a polygon, limbs as capsules, the parts the category's garment covers
 (`PARTS`), all grown by a generous margin, because the new garment may be looser or longer than the old one and
-the old one must not show through. The head, hands and feet are cut out where they are visible, so the
-identity and the hands survive the repaint. Frames are made temporally stable by the smoothed poses
-(`tracking.one_euro`) and by a vote over neighbouring frames (`agnostic_masks`).
+the old one must not show through. The head (`head.head_region`: crown to chin, from whatever head points are
+visible, or from the neck when the head is out of frame), the hands (`hands.hand_regions`) and the feet are cut
+out of every category's mask, so the identity and the hands survive the repaint. Frames are made temporally
+stable by the smoothed poses (`tracking.one_euro`) and by a vote over neighbouring frames (`agnostic_masks`).
 
 `write_vivid_layout` writes the result as the ViViD dataset lays it out: `agnostic_mask/<stem>.mp4` (white =
 repaint) and `agnostic/<stem>.mp4` (the frames with that region filled with grey 128).
@@ -21,7 +22,9 @@ import cv2
 import numpy as np
 
 from tryon_cli.errors import InputError
-from tryon_cli.preprocess.keypoints import BODY_INDEX, DRAW_THRESHOLD, FramePose, PoseSequence
+from tryon_cli.preprocess.hands import hand_regions
+from tryon_cli.preprocess.head import head_region
+from tryon_cli.preprocess.keypoints import BODY_INDEX, FramePose, PoseSequence, midpoint, point, torso_length
 
 CATEGORIES = ("upper", "lower", "dress")
 AGNOSTIC_GREY = 128
@@ -42,11 +45,6 @@ class MaskShape:
     waist_rise: float = 0.25
     """How far above the hip joints a lower garment's waistband may reach."""
     collar_rise: float = 0.12
-    head_radius: float = 0.1
-    head_spread: float = 0.9
-    """The face disc reaches this many times the spread of the visible face points (nose, eyes, ears)."""
-    face_margin: float = 0.03
-    hand_radius: float = 0.1
     foot_radius: float = 0.14
 
 
@@ -72,33 +70,6 @@ def check_category(category: str) -> str:
     if category not in CATEGORIES:
         raise InputError(f"unknown garment category {category!r}; choose from {', '.join(CATEGORIES)}")
     return category
-
-
-def _point(body: np.ndarray, name: str) -> np.ndarray | None:
-    row = body[J[name]]
-    return row[:2].astype(np.float64) if row[2] >= DRAW_THRESHOLD else None
-
-
-def _mid(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return (a + b) / 2
-
-
-def torso_length(body: np.ndarray) -> float | None:
-    """Neck to mid-hip distance in pixels, or an estimate from the shoulders or the legs; None without a body."""
-    neck, hip = _point(body, "neck"), _mid(_point(body, "r_hip"), _point(body, "l_hip"))
-    if neck is not None and hip is not None:
-        return float(np.linalg.norm(neck - hip))
-    rs, ls = _point(body, "r_shoulder"), _point(body, "l_shoulder")
-    if rs is not None and ls is not None:
-        return 1.6 * float(np.linalg.norm(rs - ls))
-    knee = _mid(_point(body, "r_knee"), _point(body, "l_knee"))
-    if hip is not None and knee is not None:
-        return 1.1 * float(np.linalg.norm(hip - knee))
-    return None
 
 
 class _Canvas:
@@ -148,7 +119,7 @@ def _shift(p: np.ndarray | None, direction: np.ndarray, amount: float) -> np.nda
 
 def _down(p: dict) -> np.ndarray:
     """Unit vector down the body (neck to mid-hip) when both are known, else the image's down."""
-    neck, hip = p["neck"], _mid(p["r_hip"], p["l_hip"])
+    neck, hip = p["neck"], midpoint(p["r_hip"], p["l_hip"])
     if neck is not None and hip is not None and np.linalg.norm(hip - neck) > 0:
         return (hip - neck) / np.linalg.norm(hip - neck)
     return np.array([0.0, 1.0])
@@ -163,7 +134,7 @@ def cover_region(
     scale = torso_length(body)
     if scale is None:
         return canvas.image
-    p = {name: _point(body, name) for name in J}
+    p = {name: point(body, name) for name in J}
     neck = p["neck"]
     down = _down(p)
     margin = shape.margin * scale
@@ -211,51 +182,29 @@ def cover_region(
 
 
 def keep_region(pose: FramePose, height: int, width: int, shape: MaskShape | None = None) -> np.ndarray:
-    """Head, hands and feet where visible: uint8 0/1 `(height, width)`, never repainted."""
+    """Head, hands and feet where they can be placed: bool `(height, width)`, never repainted (`head.head_region`,
+    `hands.hand_regions`, and a disc below each visible ankle)."""
     shape = shape or MaskShape()
-    canvas = _Canvas(height, width)
-    body = pose.body
-    scale = torso_length(body)
+    keep = head_region(pose, height, width) | hand_regions(pose, height, width)
+    scale = torso_length(pose.body)
     if scale is None:
-        return canvas.image
-    p = {name: _point(body, name) for name in J}
-    down = _down(p)
-    head = [p[n] for n in ("nose", "r_eye", "l_eye", "r_ear", "l_ear") if p[n] is not None]
-    face = None if pose.face is None else pose.face[pose.face[:, 2] >= DRAW_THRESHOLD, :2]
-    if face is not None and len(face) >= 10:
-        canvas.polygon(list(face.astype(np.float64)), shape.face_margin * scale)
-    elif head:
-        center = np.mean(head, axis=0)
-        spread = max((float(np.linalg.norm(a - center)) for a in head), default=0.0)
-        canvas.disc(center, max(shape.head_radius * scale, shape.head_spread * spread))
-    for side, hand_index in (("r", 1), ("l", 0)):
-        hand_points = None
-        if pose.hands is not None:
-            hand = pose.hands[hand_index]
-            hand_points = hand[hand[:, 2] >= DRAW_THRESHOLD, :2]
-        wrist, elbow = p[f"{side}_wrist"], p[f"{side}_elbow"]
-        if hand_points is not None and len(hand_points) >= 3:
-            canvas.polygon(list(hand_points.astype(np.float64)), shape.face_margin * scale)
-        elif wrist is not None and elbow is not None:
-            # Without hand points, the hand is a disc that starts at the wrist and lies along the forearm.
-            forearm = wrist - elbow
-            length = float(np.linalg.norm(forearm))
-            if length > 0:
-                radius = shape.hand_radius * scale
-                canvas.disc(wrist + forearm / length * radius, radius)
-        ankle = p[f"{side}_ankle"]
+        return keep
+    canvas = _Canvas(height, width)
+    down = _down({name: point(pose.body, name) for name in J})
+    for side in ("r", "l"):
+        ankle = point(pose.body, f"{side}_ankle")
         if ankle is not None:
             # The foot: a disc whose top touches the ankle (trouser hems reach the ankle, shoes lie below it).
             radius = shape.foot_radius * scale
             canvas.disc(ankle + down * radius, radius)
-    return canvas.image
+    return keep | (canvas.image > 0)
 
 
 def frame_mask(pose: FramePose, category: str, height: int, width: int, shape: MaskShape | None = None) -> np.ndarray:
     """One frame's agnostic mask, bool `(height, width)`, True = repaint."""
     shape = shape or SHAPES[check_category(category)]
     cover = cover_region(pose.body, category, height, width, shape)
-    return (cover > 0) & ~(keep_region(pose, height, width, shape) > 0)
+    return (cover > 0) & ~keep_region(pose, height, width, shape)
 
 
 def agnostic_masks(
@@ -268,12 +217,24 @@ def agnostic_masks(
     """Agnostic masks of a video from its poses, bool `(H, W)` per frame, in order (a generator).
 
     Each frame's mask is a vote over the per-frame masks within `window` frames on either side
-    (`temporal_vote`), so a pixel that flickers in and out for one frame does not. Frames without a pose get an
-    empty mask (nothing to repaint).
+    (`temporal_vote`), so a pixel that flickers in and out for one frame does not; the frame's own head, hands and
+    feet (`keep_region`) are cut out after the vote, so a neighbour's vote never puts them back. Frames without a
+    pose get an empty mask (nothing to repaint).
     """
-    check_category(category)
-    raw = (frame_mask(pose, category, poses.height, poses.width, shape) for pose in poses)
-    return temporal_vote(raw, window, quorum)
+    shape = shape or SHAPES[check_category(category)]
+    return _voted_masks(poses, category, shape, window, quorum)
+
+
+def _voted_masks(poses: PoseSequence, category: str, shape: MaskShape, window: int, quorum: float):
+    keeps: deque[np.ndarray] = deque()  # the frames the vote has read and not yet given back, in order
+
+    def raw() -> Iterator[np.ndarray]:
+        for pose in poses:
+            keeps.append(keep_region(pose, poses.height, poses.width, shape))
+            yield (cover_region(pose.body, category, poses.height, poses.width, shape) > 0) & ~keeps[-1]
+
+    for mask in temporal_vote(raw(), window, quorum):
+        yield mask & ~keeps.popleft()
 
 
 def temporal_vote(masks: Iterable[np.ndarray], window: int, quorum: float = 0.4) -> Iterator[np.ndarray]:

@@ -1,0 +1,165 @@
+"""The head: the region a try-on never repaints, from whatever head points are visible, and the face's box.
+
+Conventions as in `preprocess/keypoints.py`: a `FramePose` with an OpenPose-18 body `(18, 3)` of (x, y,
+confidence) in frame pixels (a point below `DRAW_THRESHOLD` is missing), optionally DWPose's 68 face points. The
+results are in the same frame's pixels: `head_region` a bool `(height, width)` image (True = head, keep the source
+pixel), `face_box` an `(x0, y0, x1, y1)` box (x1, y1 exclusive, clipped to the frame) that `head_region` contains
+whole.
+
+The model: the head is an ellipse from the crown to just below the chin, centred on the eye line (which halves a
+head's height), its long axis along the head's "up" (from the neck to the head's centre). Its size is the larger of
+two estimates, so a profile (eyes and ears close together) or a bent torso (short in the image) does not shrink it:
+`HEAD_PER_TORSO` trunk lengths, and `HEAD_PER_SPREAD` times the spread of the visible nose, eyes and ears. Where it
+is drawn from:
+
+- any of the nose, eyes, ears (a face, a profile, a back view with the ears only): their centre;
+- DWPose's face points: their outline too (the jaw line reaches the chin exactly);
+- no head point, or only one (the head at or beyond the frame's edge: the detector then loses the eyes first): also
+  the head placed above the neck along the body's axis, at the distance measured on the shared clips. The ellipse
+  is clipped by the frame, so a head partly out of frame keeps what is in it.
+
+Only the hairline-to-chin part of long hair is inside; hair that falls over the shoulders is not modelled here.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from tryon_cli.preprocess.keypoints import BODY_INDEX, DRAW_THRESHOLD, FramePose, midpoint, point, torso_length
+
+HEAD_POINTS = ("nose", "r_eye", "l_eye", "r_ear", "l_ear")
+HEAD_PER_TORSO = 0.4
+"""Head height (crown to chin) in trunk lengths (neck to mid-hip). Adults: ~23 cm over a ~52 cm trunk (0.44); the
+shared clips' ear-to-ear widths (0.21-0.29 trunk lengths, ~2/3 of a head's height) give 0.32-0.43."""
+HEAD_PER_SPREAD = 1.6
+"""Head height over the largest distance between two visible head points: ear to ear (~14 cm) or ear to nose in
+profile (~12 cm) against a ~23 cm head."""
+NOSE_BELOW_EYES = 0.2
+"""The nose tip lies this many head heights below the eye line (the head's centre) along the head's axis."""
+EYES_ABOVE_NECK = 0.7
+"""Eye line above the neck point (the shoulders' midpoint), in head heights: 0.25-0.31 trunk lengths on the shared
+ViViD and 3DV-TON clips (median 0.29), i.e. ~0.7 head heights."""
+HALF_LENGTH = 0.62
+"""The ellipse's half length along the head's axis, in head heights: half the head (0.5) and room for a chin that
+drops as the head nods, and for hair above the crown."""
+HALF_WIDTH = 0.42
+"""The ellipse's half width, in head heights: a head is ~0.65 of its height wide, ~0.8 deep in profile; with the
+ears and hair."""
+FACE_HALF_LENGTH, FACE_HALF_WIDTH = 0.5, 0.32
+"""The face's extent from the eye line (hairline to chin) and across (cheek to cheek), in head heights: the box
+`face_box` bounds."""
+FACE_POINT_MARGIN = 0.08
+"""How far (in head heights) DWPose's face outline is grown: the jaw points lie on the chin's edge."""
+MIN_FACE_POINTS = 10
+
+
+def head_region(pose: FramePose, height: int, width: int) -> np.ndarray:
+    """The head of `pose` (crown to chin, ear to ear, the hair on it), bool `(height, width)`; empty without a body."""
+    image = np.zeros((height, width), np.uint8)
+    for geometry in _head_ellipses(pose):
+        centre, up, size = geometry
+        _ellipse(image, centre, up, HALF_LENGTH * size, HALF_WIDTH * size)
+    box = face_box(pose, height, width)
+    if box is not None:
+        x0, y0, x1, y1 = box
+        image[y0:y1, x0:x1] = 1
+    face = _face_points(pose)
+    if face is not None:
+        hull = cv2.convexHull(np.round(face).astype(np.int32))
+        cv2.fillConvexPoly(image, hull, 1)
+        size = _head_size(pose.body)
+        if size:
+            cv2.polylines(image, [hull], True, 1, max(1, int(round(2 * FACE_POINT_MARGIN * size))))
+    return image > 0
+
+
+def face_box(pose: FramePose, height: int, width: int) -> tuple[int, int, int, int] | None:
+    """The face's box `(x0, y0, x1, y1)` (hairline to chin, cheek to cheek; x1, y1 exclusive, clipped to the frame)
+    from the head keypoints (nose, eyes, ears), or None when none is visible or the box lies outside the frame.
+
+    It is what "the face" means in checks that the face is never repainted: `head_region` contains it whole.
+    """
+    geometry = _from_head_points(pose.body)
+    if geometry is None:
+        return None
+    centre, up, size = geometry
+    across = np.array([-up[1], up[0]])
+    corners = [
+        centre + up * FACE_HALF_LENGTH * size * a + across * FACE_HALF_WIDTH * size * b
+        for a in (-1, 1)
+        for b in (-1, 1)
+    ]
+    x0, y0 = np.floor(np.min(corners, axis=0)).astype(int)
+    x1, y1 = np.ceil(np.max(corners, axis=0)).astype(int) + 1
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
+    return (int(x0), int(y0), int(x1), int(y1)) if x0 < x1 and y0 < y1 else None
+
+
+def _head_size(body: np.ndarray) -> float | None:
+    """Head height in pixels: the larger of the trunk and the head points' estimates (see the module)."""
+    scale = torso_length(body)
+    head = [p for p in (point(body, n) for n in HEAD_POINTS) if p is not None]
+    spread = max((float(np.linalg.norm(a - b)) for a in head for b in head), default=0.0)
+    estimates = [HEAD_PER_SPREAD * spread] + ([HEAD_PER_TORSO * scale] if scale else [])
+    size = max(estimates)
+    return size if size > 0 else None
+
+
+def _body_up(body: np.ndarray) -> np.ndarray:
+    """Unit vector up the body (mid-hip to neck), else perpendicular to the shoulders, else the image's up."""
+    neck, hip = point(body, "neck"), midpoint(point(body, "r_hip"), point(body, "l_hip"))
+    if neck is not None and hip is not None and np.linalg.norm(neck - hip) > 0:
+        return (neck - hip) / np.linalg.norm(neck - hip)
+    rs, ls = point(body, "r_shoulder"), point(body, "l_shoulder")
+    if rs is not None and ls is not None and np.linalg.norm(ls - rs) > 0:
+        normal = np.array([(ls - rs)[1], -(ls - rs)[0]]) / np.linalg.norm(ls - rs)
+        return normal if normal[1] <= 0 else -normal  # the side pointing up the image: a shoulder line is level-ish
+    return np.array([0.0, -1.0])
+
+
+def _from_head_points(body: np.ndarray) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """(centre on the eye line, unit up, head height) from the visible nose, eyes and ears; None without them."""
+    size = _head_size(body)
+    points = {n: point(body, n) for n in HEAD_POINTS}
+    level = [p for n, p in points.items() if p is not None and n != "nose"]  # eyes and ears lie on the eye line
+    if size is None or (not level and points["nose"] is None):
+        return None
+    up = _body_up(body)
+    neck = point(body, "neck")
+    rough = np.mean(level, axis=0) if level else points["nose"]
+    if neck is not None and np.linalg.norm(rough - neck) > 0.25 * size:
+        up = (rough - neck) / np.linalg.norm(rough - neck)  # the head's own axis: it tilts and turns on the neck
+    centre = np.mean(level, axis=0) if level else points["nose"] + up * NOSE_BELOW_EYES * size
+    return centre, up, size
+
+
+def _from_neck(body: np.ndarray) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """The head placed above the neck along the body's axis; None without a neck or a scale."""
+    neck, size = point(body, "neck"), _head_size(body)
+    if neck is None or size is None:
+        return None
+    up = _body_up(body)
+    return neck + up * EYES_ABOVE_NECK * size, up, size
+
+
+def _head_ellipses(pose: FramePose) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    visible = sum(pose.body[[BODY_INDEX[n] for n in HEAD_POINTS], 2] >= DRAW_THRESHOLD)
+    found = [_from_head_points(pose.body)]
+    if visible <= 1:
+        found.append(_from_neck(pose.body))
+    return [g for g in found if g is not None]
+
+
+def _face_points(pose: FramePose) -> np.ndarray | None:
+    if pose.face is None:
+        return None
+    face = pose.face[pose.face[:, 2] >= DRAW_THRESHOLD, :2].astype(np.float64)
+    return face if len(face) >= MIN_FACE_POINTS else None
+
+
+def _ellipse(image: np.ndarray, centre: np.ndarray, up: np.ndarray, half_length: float, half_width: float) -> None:
+    """Fill an ellipse whose `half_length` axis lies along `up` (cv2's angle is that of its first axis)."""
+    angle = float(np.degrees(np.arctan2(up[1], up[0])))
+    axes = (max(1, int(round(half_length))), max(1, int(round(half_width))))
+    cv2.ellipse(image, (int(round(centre[0])), int(round(centre[1]))), axes, angle, 0, 360, 1, -1)
