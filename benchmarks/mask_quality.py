@@ -1,9 +1,10 @@
 """Agnostic-mask quality against the reference masks shipped with the sample data, and pose speed per backend.
 
 Per clip: recall (share of the reference mask that ours covers: the old garment must not show through), IoU,
-and temporal stability (mean IoU of consecutive masks), set beside the reference masks' own temporal IoU.
-Targets: issue 4 recall >= 0.95, IoU >= 0.65, temporal IoU >= the reference's; issue 11 recall >= 0.93 and
-IoU >= 0.60 on every clip. Data: $DPIDM_SHARED_DATA, else ../shared/data.
+temporal stability (mean IoU of consecutive masks) set beside the reference masks' own temporal IoU, and the face:
+pixels of the face box (`head.face_box`, from the head keypoints) inside our mask, summed over the frames (must be
+0), and how many frames had a face box. Targets (issue 20): recall >= 0.95, IoU >= 0.65, temporal IoU no worse
+than before, no face-box pixel. Data: $DPIDM_SHARED_DATA, else ../shared/data.
 
     python benchmarks/mask_quality.py                      # all clips, pose backend auto
     python benchmarks/mask_quality.py --clips vivid/upper1 --no-speed
@@ -32,6 +33,7 @@ apply_offline_defaults()
 
 from tryon_cli.io import read_frames  # noqa: E402
 from tryon_cli.preprocess.human_pose import dwpose_files, estimate_video_poses, load_backend, video_poses  # noqa: E402
+from tryon_cli.preprocess.head import face_box  # noqa: E402
 from tryon_cli.preprocess.masks import agnostic_masks  # noqa: E402
 
 DATA = Path(os.environ.get("DPIDM_SHARED_DATA", REPO.parent / "shared" / "data"))  # as tests/conftest.py
@@ -69,6 +71,7 @@ def measure_clip(name: str, backend: str) -> dict:
     ours = list(agnostic_masks(poses, category))
     count = min(len(ours), len(references))
     ours, references = ours[:count], references[:count]
+    boxes = [face_box(poses[t], poses.height, poses.width) for t in range(count)]
     return {
         "clip": name,
         "category": category,
@@ -78,6 +81,8 @@ def measure_clip(name: str, backend: str) -> dict:
         "iou": float(np.mean([iou(o, r) for o, r in zip(ours, references)])),
         "temporal_iou": temporal_iou(ours),
         "reference_temporal_iou": temporal_iou(references),
+        "face_box_frames": sum(box is not None for box in boxes),
+        "face_box_pixels_in_mask": sum(int(m[b[1] : b[3], b[0] : b[2]].sum()) for m, b in zip(ours, boxes) if b),
     }
 
 
@@ -123,6 +128,7 @@ def main() -> None:
         "mean_temporal_iou": float(np.mean([r["temporal_iou"] for r in results])),
         "mean_reference_temporal_iou": float(np.mean([r["reference_temporal_iou"] for r in results])),
         "temporal_at_least_reference": all(r["temporal_iou"] >= r["reference_temporal_iou"] for r in results),
+        "face_box_pixels_in_mask": sum(r["face_box_pixels_in_mask"] for r in results),
         "pose_frames_per_s": {s["backend"]: round(s["frames_per_s"], 3) for s in speeds},
     }
     print(json.dumps(summary))
