@@ -3,7 +3,7 @@
 `tra_loss` is Eq. 6 from what the two TRA layers hand over (their PASA queries and keys per head, `QueriesKeys`),
 computed over chunks of queries so that no whole attention map is ever held: at 512x384, T=24, batch 2 one
 layer's maps would be 48 x 8 x 3072 x 6144 entries (7.25e9), while its queries and keys are 40 times smaller.
-`tra_loss_materialised` is the same number from whole maps: the test oracle, nothing else uses it.
+tests/test_tra.py checks it against an explicit-loop float64 oracle of Eq. 6.
 """
 
 from __future__ import annotations
@@ -122,15 +122,4 @@ def tra_loss(layers: Sequence, gammas: Sequence[float], *, chunk: int = DEFAULT_
     for (query, key), gamma in zip(layers, gammas):
         batch, _, heads, queries, _ = query.shape
         total = total + gamma * _ChunkedRowChange.apply(query, key, chunk) / (batch * heads * queries)
-    return total
-
-
-def tra_loss_materialised(layers: Sequence, gammas: Sequence[float]) -> torch.Tensor:
-    """`tra_loss` computed from whole attention maps (B, T, heads, N, K) through autograd: the test oracle."""
-    _check(layers, gammas)
-    total = layers[0][0].new_zeros((), dtype=torch.float32)
-    for (query, key), gamma in zip(layers, gammas):
-        maps = _attention(query, key)
-        change = (maps[:, 1:] - maps[:, :-1]).abs().sum(dim=-1)  # (B, T-1, heads, N)
-        total = total + gamma * change.mean(dim=(0, 2, 3)).sum()
     return total
