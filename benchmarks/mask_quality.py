@@ -32,8 +32,8 @@ from tryon_cli.offline import apply_offline_defaults  # noqa: E402
 apply_offline_defaults()
 
 from tryon_cli.io import read_frames  # noqa: E402
-from tryon_cli.preprocess.human_pose import dwpose_files, estimate_video_poses, load_backend, video_poses  # noqa: E402
 from tryon_cli.preprocess.head import face_box  # noqa: E402
+from tryon_cli.preprocess.human_pose import dwpose_files, estimate_video_poses, load_backend, video_poses  # noqa: E402
 from tryon_cli.preprocess.masks import agnostic_masks  # noqa: E402
 
 DATA = Path(os.environ.get("DPIDM_SHARED_DATA", REPO.parent / "shared" / "data"))  # as tests/conftest.py
