@@ -13,6 +13,7 @@ from tryon_cli.models import DPIDM, GarmentConditions
 from tryon_cli.models.attention import backend
 from tryon_cli.models.attention.tsa import TemporalShiftAttention, shift_sources
 from tryon_cli.models.configs import TINY
+from tryon_cli.models.main_unet import level_grids
 
 BATCH, FRAMES, HEIGHT, WIDTH = 1, 3, 8, 6  # latent size; images are 8x larger
 NEW_MODULES = ("pose_encoder", "pasa_adapter", "tsa", "pata")
@@ -147,21 +148,69 @@ def test_tsa_shift_pattern_and_first_frame():
         torch.testing.assert_close(tsa(tokens, frames=1, grid=(2, 3)), tsa.attn(h), atol=1e-6, rtol=0)
 
 
+def pasa_oracle(attn, f_h, p_h, f_g, p_g, adapter) -> torch.Tensor:
+    """Eq. 4 for ONE frame, as the paper writes it, in float64: f = [f_h, f_g] and p = [p_h, p_g] concatenated
+    along the tokens, h = Attn(psi_q(f + Adpt(p)), psi_k(f + Adpt(p)), psi_v(f + Adpt(p))) with every token a query,
+    and only the human half of h continues (then the attention's output projection). f_h (N_h, C), p_h (N_h, P),
+    f_g (N_g, C), p_g (N_g, P); `attn` the block's attn1 (psi_q/k/v/o), `adapter` its PoseAdapter (Eq. 3)."""
+
+    def linear(layer, x):
+        out = x @ layer.weight.double().T
+        return out if layer.bias is None else out + layer.bias.double()
+
+    def adpt(p):  # Eq. 3: W_up GELU(W_down p)
+        return linear(adapter.up, torch.nn.functional.gelu(linear(adapter.down, p)))
+
+    f = torch.cat([f_h, f_g]).double()
+    p = torch.cat([p_h, p_g]).double()
+    x = f + adpt(p)
+    q, k, v = (linear(layer, x) for layer in (attn.to_q, attn.to_k, attn.to_v))
+    heads = attn.heads
+    d = q.shape[-1] // heads
+    out = torch.empty_like(q)
+    for h in range(heads):
+        cols = slice(h * d, (h + 1) * d)
+        weights = torch.softmax(q[:, cols] @ k[:, cols].T / d**0.5, dim=-1)
+        out[:, cols] = weights @ v[:, cols]
+    return linear(attn.to_out[0], out)[: len(f_h)]
+
+
 @torch.no_grad()
-def test_pasa_reads_the_garment_and_keeps_the_human_shape(model, inputs, garment):
-    sample, pose, garment_pixels, garment_pose = inputs
-    out = model.main_unet(sample, 10, garment=garment, human_pose_maps=pose)
-    assert out.shape == (BATCH, 4, FRAMES, HEIGHT, WIDTH)
-    other = model.encode_garment(-garment_pixels, garment_pose)
-    no_tokens = GarmentConditions(garment.image_embeds)  # same CLIP embedding, no garment U-Net tokens
-    for condition in (other, no_tokens):
-        changed = model.main_unet(sample, 10, garment=condition, human_pose_maps=pose)
-        assert (changed - out).abs().max().item() > 1e-4
-    # At the processor level: N_h human tokens in, N_h out, whatever the number of garment tokens.
-    block = model.main_unet.unet.get_submodule(model.main_unet.block_names[0])
-    human = torch.randn(2 * BATCH, 48, block.attn1.query_dim)
-    garment_tokens = torch.randn(BATCH, 20, block.attn1.query_dim)
-    assert block.attn1(human, garment_tokens=garment_tokens, frames=2).shape == human.shape
+def test_pasa_equals_the_papers_equation_frame_by_frame(model):
+    """Every block's PASA output, in a batch of 2 videos of 3 frames, against `pasa_oracle` per frame: the human
+    tokens with their own pose, the garment tokens of THIS video (shared by its frames) with the garment pose."""
+    batch, frames = 2, 3
+    sample = torch.randn(batch, 9, frames, HEIGHT, WIDTH, generator=torch.Generator().manual_seed(12))
+    pose = images(13, batch, 3, frames, HEIGHT * 8, WIDTH * 8)
+    garment = model.encode_garment(images(14, batch, 3, HEIGHT * 8, WIDTH * 8) * 2 - 1, images(15, batch, 3, 64, 48))
+    seen = {}
+    hooks = []
+    for name in model.main_unet.block_names:
+        block = model.main_unet.unet.get_submodule(name)
+        hooks.append(block.norm1.register_forward_hook(lambda _m, _i, out, n=name: seen.setdefault((n, "f_h"), out)))
+        hooks.append(block.attn1.register_forward_hook(lambda _m, _i, out, n=name: seen.setdefault((n, "out"), out)))
+    try:
+        model.main_unet(sample, 10, garment=garment, human_pose_maps=pose)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    grids = level_grids(HEIGHT, WIDTH, model.main_unet.levels)
+    human_pose = model.pose_encoder.pyramid(rearrange(pose, "b c t h w -> (b t) c h w"), grids)
+    for name in model.main_unet.block_names:
+        block = model.main_unet.unet.get_submodule(name)
+        f_h, out = seen[(name, "f_h")], seen[(name, "out")]  # (b t) along the batch
+        for b in range(batch):
+            for t in range(frames):
+                row = b * frames + t
+                expected = pasa_oracle(
+                    block.attn1,
+                    f_h[row],
+                    human_pose[block.level][row],
+                    garment.features[name][b],
+                    garment.pose[block.level][b],
+                    block.pasa_adapter,
+                )
+                torch.testing.assert_close(out[row].double(), expected, rtol=1e-4, atol=1e-5, msg=f"{name} {b} {t}")
 
 
 @torch.no_grad()

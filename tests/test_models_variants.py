@@ -24,22 +24,65 @@ def randomized(variant: str) -> DPIDM:
     return model
 
 
-def outputs_for_two_poses(model, inputs):
-    sample, pose, garment_pixels, garment_pose = inputs
+def zero_pose_adapters(model: DPIDM, where: str) -> None:
+    """W_up = 0 (the adapter's output exactly 0) in the blocks' PASA adapters (`where="pasa"`), PATA's pose
+    adapters (`"pata"`) or both (`"all"`): the pose path through them is cut, nothing else changes."""
     with torch.no_grad():
-        garment = model.encode_garment(garment_pixels, garment_pose)
-        other = model.encode_garment(garment_pixels, torch.rand_like(garment_pose))
-        return (
-            model.main_unet(sample, 10, garment=garment, human_pose_maps=pose),
-            model.main_unet(sample, 10, garment=other, human_pose_maps=torch.rand_like(pose)),
+        for name, module in model.main_unet.named_modules():
+            kind = "pasa" if name.endswith("pasa_adapter") else "pata" if name.endswith("pata.pose_adapter") else None
+            if kind is not None and where in (kind, "all"):
+                module.up.weight.zero_()
+                module.up.bias.zero_()
+
+
+def noise_for(model, inputs, *, human_pose=None, garment_pose=None, use_temporal=True):
+    sample, pose, garment_pixels, default_garment_pose = inputs
+    with torch.no_grad():
+        garment = model.encode_garment(garment_pixels, default_garment_pose if garment_pose is None else garment_pose)
+        return model.main_unet(
+            sample,
+            10,
+            garment=garment,
+            human_pose_maps=pose if human_pose is None else human_pose,
+            use_temporal=use_temporal,
         )
 
 
-def test_variant_a_ignores_the_pose_maps_and_b_reads_them(inputs):
-    first, second = outputs_for_two_poses(randomized("a"), inputs)
-    assert torch.equal(first, second)
-    first, second = outputs_for_two_poses(randomized("b"), inputs)
-    assert (first - second).abs().max() > 1e-4
+def moved(a: torch.Tensor, b: torch.Tensor) -> float:
+    return (a - b).abs().max().item()
+
+
+@pytest.mark.parametrize("variant", ["b", "d"])
+def test_each_pose_path_carries_the_pose_by_itself(variant, inputs):
+    """Eq. 4 reads the human pose and the garment pose through PASA's adapter, PATA reads the human pose through
+    its own (3.4): with the other paths cut, each one alone moves the output, and with all cut nothing does."""
+    _, pose, _, garment_pose = inputs
+    other_pose, other_garment_pose = pose.flip(-1), garment_pose.flip(-1)  # the same maps, mirrored
+    model = randomized(variant)
+    reference = noise_for(model, inputs)
+    assert moved(noise_for(model, inputs, garment_pose=other_garment_pose), reference) > 1e-4  # PASA, p_g
+    pasa_only = randomized(variant)
+    zero_pose_adapters(pasa_only, "pata")
+    assert moved(noise_for(pasa_only, inputs, human_pose=other_pose), noise_for(pasa_only, inputs)) > 1e-4
+    pata_only = randomized(variant)
+    zero_pose_adapters(pata_only, "pasa")
+    assert moved(noise_for(pata_only, inputs, human_pose=other_pose), noise_for(pata_only, inputs)) > 1e-4
+    # PATA is the human pose's only other path: skipped (image steps), the output no longer depends on it.
+    image_step = lambda **kw: noise_for(pata_only, inputs, use_temporal=False, **kw)
+    assert torch.equal(image_step(human_pose=other_pose), image_step())
+    zero_pose_adapters(model, "all")
+    cut = noise_for(model, inputs)
+    assert torch.equal(noise_for(model, inputs, human_pose=other_pose, garment_pose=other_garment_pose), cut)
+
+
+def test_variant_a_is_b_without_its_pose_adapters(inputs):
+    """(a) is "standard spatial and temporal attention": (b) with the same weights and its pose adapters cut."""
+    a, b = randomized("a"), randomized("b")
+    missing, unexpected = b.load_state_dict(a.state_dict(), strict=False)
+    assert not unexpected
+    assert missing and all(any(k in n for k in ("pose_encoder", "pasa_adapter", "pose_adapter")) for n in missing)
+    zero_pose_adapters(b, "all")
+    torch.testing.assert_close(noise_for(a, inputs), noise_for(b, inputs), rtol=0, atol=1e-6)
 
 
 def test_each_variant_has_exactly_its_modules():
@@ -52,15 +95,45 @@ def test_each_variant_has_exactly_its_modules():
     assert names["c"] == names["d"]
 
 
-def test_c_and_d_differ_only_in_the_loss(inputs):
-    c, d = (DPIDM.from_config("tiny", seed=0, variant=v) for v in "cd")
-    assert (c.uses_tra, d.uses_tra) == (False, True)
-    assert not any(VARIANTS[v].tra for v in "abc")
-    for (name, p), (other, q) in zip(c.state_dict().items(), d.state_dict().items()):
-        assert name == other and torch.equal(p, q), name
+def _training_batch(seed: int) -> dict:
+    generator = torch.Generator().manual_seed(seed)
+    frames, height, width = 3, 64, 48  # the tiny model's latent 8x6
+    pixels = lambda *shape: torch.rand(*shape, generator=generator) * 2 - 1
+    mask = torch.zeros(1, 1, frames, height, width)
+    mask[..., 16:48, 8:40] = 1
+    return {
+        "pixel_values": pixels(1, 3, frames, height, width),
+        "agnostic_pixels": pixels(1, 3, frames, height, width),
+        "mask": mask,
+        "human_pose_maps": torch.rand(1, 3, frames, height, width, generator=generator),
+        "garment_pixels": pixels(1, 3, height, width),
+        "garment_pose_map": torch.rand(1, 3, height, width, generator=generator),
+        "drop_garment": torch.tensor([False]),
+    }
+
+
+def test_c_and_d_differ_only_in_the_tra_term_of_the_loss():
+    """Table 4: (d) is (c) trained with the TRA loss. The same weights and batch give (c) the LDM loss alone and
+    (d) the same LDM loss plus lambda * TRA (Eq. 7), TRA > 0 on a video step."""
+    from tryon_cli.data.sampler import VIDEO
+    from tryon_cli.training.config import LossConfig
+    from tryon_cli.training.objective import diffusion_losses
+
+    c, d = randomized("c"), randomized("d")
     assert {k: v for k, v in c.delta.config.items() if k != "variant"} == {
         k: v for k, v in d.delta.config.items() if k != "variant"
     }
+    loss = LossConfig(tra_weight_video=1e-3, tra_weight_image=0.0, tra_gammas=[0.5, 0.5])
+    batch = _training_batch(0)
+    losses = []
+    for model in (c, d):
+        torch.manual_seed(4)  # the VAE posterior's sample draws from the global generator (the trainer seeds it)
+        with torch.no_grad():
+            losses.append(diffusion_losses(model, batch, VIDEO, loss, torch.Generator().manual_seed(3)))
+    of_c, of_d = losses
+    assert torch.equal(of_c["mse"], of_d["mse"])
+    assert of_c["tra"] == 0 and torch.equal(of_c["loss"], of_c["mse"])
+    assert of_d["tra"] > 0 and torch.allclose(of_d["loss"], of_d["mse"] + 1e-3 * of_d["tra"])
 
 
 def test_unknown_variant_is_refused():
