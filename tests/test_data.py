@@ -210,3 +210,28 @@ def test_prepared_masks_round_trip(tmp_path):
 
     np.testing.assert_array_equal(np.stack(_read(cache.mask_path("clips/a", True), 0, 3))[..., 0] > 127, masks)
     np.testing.assert_array_equal(_read(cache.mask_path("photos/b", False), 0, 1)[0][..., 0] > 127, masks[0])
+
+
+def test_prepare_builds_dpidm_masks_for_every_clip_and_training_reads_them_by_default(tmp_path, shared_data):
+    """ViViD ships masks; `prepare` still caches dpidm's (from the cached poses, as try-on builds them), training
+    reads those unless `masks="dataset"`, and the two differ (else the choice would not matter)."""
+    import shutil
+
+    from tryon_cli.data.prepare import prepare_dataset
+    from tryon_cli.preprocess.masks import agnostic_masks
+
+    root = build_vivid(tmp_path / "vivid", shared_data, frames=4, height=H, width=W)
+    cache = PreparedCache(root)
+    shutil.rmtree(cache.root / "masks")
+    report = prepare_dataset("vivid", root)
+    assert report.masks == 2 and report.poses == 0  # poses were cached, masks are built for both clips
+    entries = scan("vivid", root)
+    key = SampleKey(0, 0, 4, 0, True)
+    no_aug = Augmentation(0.0, 0.0)
+    ours = TryOnDataset(entries, root, H, W, no_aug)[key]["mask"][0].numpy() > 0.5
+    theirs = TryOnDataset(entries, root, H, W, no_aug, masks="dataset")[key]["mask"][0].numpy() > 0.5
+    expected = np.stack(list(agnostic_masks(cache.load_poses(entries[0].key), "upper")))
+    box = centre_box(H, W, H, W)
+    expected = np.stack([crop_person(np.zeros((H, W, 3), np.uint8), m, box, H, W)[1] for m in expected]) > 0
+    assert np.array_equal(ours, expected)
+    assert (ours != theirs).mean() > 0.05

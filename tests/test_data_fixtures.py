@@ -12,6 +12,7 @@ from PIL import Image
 from tryon_cli.data.annotations import PreparedCache
 from tryon_cli.io import read_frames, read_image, write_video
 from tryon_cli.preprocess.keypoints import GarmentLandmarks, PoseSequence
+from tryon_cli.preprocess.masks import agnostic_masks
 
 UPPER_NAMES = ("neck", "r_shoulder", "r_elbow", "r_wrist", "l_shoulder", "l_elbow", "l_wrist", "r_hip", "l_hip")
 # A standing person facing the camera, OpenPose-18, in units of the frame (x / width, y / height).
@@ -88,7 +89,8 @@ def build_vivid(
     root: Path, shared: Path, frames: int = 8, height: int = 64, width: int = 48, prepare: bool = True
 ) -> Path:
     """`root/upper_body/` with two clips (upper1 and lower1 of the samples, both paired with upper garments),
-    videos/, images/, agnostic_mask/, train_pairs.txt; with `prepare`, synthetic poses and landmarks cached."""
+    videos/, images/, agnostic_mask/, train_pairs.txt; with `prepare`,
+    synthetic poses, dpidm's masks from them and landmarks cached (what `dpidm train prepare` leaves)."""
     category = root / "upper_body"
     for sub in ("videos", "images", "agnostic_mask"):
         (category / sub).mkdir(parents=True, exist_ok=True)
@@ -107,10 +109,9 @@ def build_vivid(
         pairs.append(f"{stem}_detail.mp4 {stem}_in_xl.jpg")
         if prepare:
             cache = PreparedCache(root)
-            cache.save_poses(
-                f"upper_body/videos/{stem}_detail",
-                PoseSequence(standing_poses(frames, height, width), height, width, backend="test"),
-            )
+            poses = PoseSequence(standing_poses(frames, height, width), height, width, backend="yolo")
+            cache.save_poses(f"upper_body/videos/{stem}_detail", poses)
+            cache.save_masks(f"upper_body/videos/{stem}_detail", np.stack(list(agnostic_masks(poses, "upper"))), True)
             cache.save_garment(f"upper_body/images/{stem}_in_xl", garment_landmarks(height, width))
     (category / "train_pairs.txt").write_text("\n".join(pairs) + "\n")
     return root
@@ -167,6 +168,8 @@ def build_vitonhd(root: Path, shared: Path, height: int = 64, width: int = 48) -
             train / "openpose_json" / f"{name}_00_keypoints.json", standing_poses(1, height, width)[0], body25=True
         )
         PreparedCache(root).save_garment(f"train/cloth/{cloth}", garment_landmarks(height, width))
+        dpidm_mask = agnostic_masks(PoseSequence(standing_poses(1, height, width), height, width), "upper")
+        PreparedCache(root).save_masks(f"train/image/{name}_00", np.stack(list(dpidm_mask)), is_video=False)
         lines.append(f"{name}_00.jpg {cloth}.jpg")
     (root / "train_pairs.txt").write_text("\n".join(lines) + "\n")
     return root

@@ -342,7 +342,8 @@ def test_finished_checkpoint_loads_for_inference(vivid, tmp_path):
 
 @pytest.mark.parametrize("variant", ["a", "b", "c", "d"])
 def test_each_variant_trains_records_itself_and_runs_through_tryon(vivid, tmp_path, variant):
-    """Table 4 rows: two steps each; the checkpoint says what it is (base, variant, training size, version), only
+    """Table 4 rows: two steps each; the checkpoint says what it is (base, variant, training size and clip length,
+    mask source, pose backend and keypoint set, version), only
     (d) has a TRA term, and `dpidm tryon` builds the checkpoint's own variant to run it."""
     from tryon_cli import __version__
 
@@ -375,8 +376,11 @@ def test_each_variant_trains_records_itself_and_runs_through_tryon(vivid, tmp_pa
         config["train_height"],
         config["train_width"],
         config["clip_length"],
+        config["mask_source"],
+        config["pose_backend"],
+        config["pose_keypoints"],
         config["dpidm_version"],
-    ) == ("tiny", variant, H, W, 4, __version__)
+    ) == ("tiny", variant, H, W, 4, "dpidm", "yolo", "body", __version__)
     repo = Path(__file__).resolve().parents[1]
     out = tmp_path / "out.mp4"
     tryon = CliRunner().invoke(
@@ -459,3 +463,49 @@ def test_config_defaults_are_the_papers_and_bad_input_is_one_line(tmp_path):
             app, ["train", "--data", "vivid", "--model", "tiny", "--output", str(tmp_path / "o"), *args]
         )
         assert result.exit_code == 2 and expected in result.output, result.output
+
+
+def test_tryon_follows_what_the_checkpoint_was_trained_on(vivid, tmp_path, monkeypatch):
+    """A checkpoint records its training size, clip length, masks and pose backend; `dpidm tryon` takes the size
+    and the window from it, stops on another pose backend (one line naming both and the flag that allows it), and
+    notes a model trained on the dataset's masks."""
+    import shutil
+
+    import tryon_cli.cli.tryon as tryon_cli
+
+    last = trainer.train(_config(vivid, "train.max_steps=1"), tmp_path / "run").checkpoint
+    ran = {}
+    monkeypatch.setattr("tryon_cli.preprocess.human_pose.resolve_backend", lambda *args: "yolo")  # as without DWPose
+    monkeypatch.setattr(tryon_cli, "_run", lambda engine, *args: ran.update(engine=engine, settings=args[4]))
+    repo = Path(__file__).resolve().parents[1]
+
+    def tryon(checkpoint, *extra):
+        ran.clear()
+        args = [str(repo / "examples/person.mp4"), str(repo / "examples/garment_upper_00057_00.jpg")]
+        return CliRunner().invoke(
+            app,
+            ["tryon", *args, "-o", str(tmp_path / "out.mp4"), "--model", "tiny", "--checkpoint", str(checkpoint)]
+            + [*extra, "--device", "cpu"],
+        )
+
+    result = tryon(last)
+    assert result.exit_code == 0, result.output
+    settings, sampling = ran["settings"], ran["engine"].sampling
+    assert (settings.height, settings.width, sampling.window, sampling.overlap) == (H, W, 4, 1)
+    assert "note:" not in result.output
+    result = tryon(last, "--window", "6", "--height", "48")  # flags still win
+    assert (ran["settings"].height, ran["engine"].sampling.window) == (48, 6)
+
+    other = tmp_path / "other"
+    shutil.copytree(last, other)
+    config = json.loads((other / "config.json").read_text())
+    (other / "config.json").write_text(json.dumps({**config, "pose_backend": "dwpose", "mask_source": "dataset"}))
+    result = tryon(other)
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert result.exit_code == 2 and len(lines) == 1 and not ran, result.output
+    assert "trained on dwpose poses" in lines[0] and "here is yolo" in lines[0]
+    assert "--allow-other-pose-backend" in lines[0]
+    result = tryon(other, "--allow-other-pose-backend")
+    assert result.exit_code == 0 and ran, result.output
+    notes = [line for line in result.output.splitlines() if line.startswith("note:")]
+    assert len(notes) == 1 and "dataset's own agnostic masks" in notes[0]

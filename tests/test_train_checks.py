@@ -69,6 +69,25 @@ def test_bad_values_are_one_line_before_any_work(vivid, tmp_path, no_data, extra
     assert expected in line and not (tmp_path / "run").exists()
 
 
+def test_an_unprepared_dataset_is_one_line_naming_prepare_before_the_run_folder(tmp_path, shared_data, no_data):
+    """Nothing cached (or only the dataset's own masks, while training reads dpidm's): one line with the command
+    that prepares it, and no run folder (before: a DataLoader traceback after training.yaml and the logs)."""
+    root = build_vivid(tmp_path / "ViViD", shared_data, frames=2, prepare=False)
+    line = _one_error_line(_train(root, tmp_path / "run"))
+    assert f"run `dpidm train prepare --data vivid --root {root}` first" in line
+    assert "poses of 2" in line and "masks of 2" in line and not (tmp_path / "run").exists()
+    # the dataset's masks asked for: masks are not missing, poses still are
+    line = _one_error_line(_train(root, tmp_path / "run", "--set", "data.masks=dataset"))
+    assert "poses of 2" in line and "masks" not in line.split("(")[1] and not (tmp_path / "run").exists()
+
+
+def test_a_flat_vivid_folder_without_its_pair_list_is_told_so(tmp_path, shared_data, no_data):
+    root = build_vivid(tmp_path / "ViViD", shared_data, frames=2, prepare=False) / "upper_body"
+    (root / "train_pairs.txt").unlink()
+    line = _one_error_line(_train(root, tmp_path / "run"))
+    assert "train_pairs.txt" in line and "pair list" in line and not (tmp_path / "run").exists()
+
+
 def test_unwritable_output_is_one_line_before_any_work(vivid, tmp_path, no_data):
     assert "cannot write in /proc" in _one_error_line(_train(vivid, "/proc/x"))
     (tmp_path / "file").write_text("")

@@ -17,11 +17,12 @@ from tryon_cli.cli.progress import progress_bar
 
 EPILOG = (
     "Examples:\n\n"
-    "  dpidm train prepare --data vivid --root /data/ViViD     # once: poses, garment landmarks (cached)\n\n"
+    "  dpidm train prepare --data vivid --root /data/ViViD     # once: poses, dpidm's masks, garment landmarks\n\n"
     "  dpidm train --data vivid --root /data/ViViD --output runs/vivid   # the paper's settings (SD1.5 weights)\n\n"
     "  dpidm train --data vivid --root /data/ViViD --output runs/vivid --resume   # continue exactly\n\n"
     "  dpidm train --data vvt --root /data/VVT --output runs/vvt --config my.yaml --set train.batch_size=4\n\n"
-    "  dpidm train --data vivid --root DIR --model tiny --max-steps 20 --output /tmp/run   # CPU smoke test\n\n"
+    "  dpidm train prepare --data vivid --root DIR && dpidm train --data vivid --root DIR --model tiny\n"
+    "    --max-steps 20 --output /tmp/run   # CPU smoke test\n\n"
     "  accelerate launch --num_processes 8 $(which dpidm) train --data vivid --root DIR --output OUT   # 8 GPUs\n\n"
     "  dpidm train --data vivid --root /data/ViViD --output runs/b --variant b   # a Table 4 ablation row\n\n"
     "Writes OUT/metrics.jsonl (one line per step), OUT/tensorboard/, OUT/checkpoints/<step>/ and\n"

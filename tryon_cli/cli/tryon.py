@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 
 from tryon_cli.cli.options import Category, Device, Dtype, Seed, WeightsRoot, resolve_device
+from tryon_cli.cli.trained_on import ALLOW_FLAG, check_pose_backend, mask_note, trained_on
 from tryon_cli.engines import DTYPES, ENGINES
 from tryon_cli.errors import DpidmError, InputError, SettingError
 from tryon_cli.pipelines.choices import MODEL_DEFAULTS, WEIGHT_KINDS
@@ -32,6 +33,7 @@ EPILOG = (
     "A pairs file has one 'VIDEO GARMENT [upper|lower|dress]' per line (paths relative to the file); existing\n"
     "outputs are skipped, so a killed run resumes where it stopped."
 )
+WINDOW = 24  # the paper's window (T = 24 frames) when the checkpoint does not say its training clip length
 MAX_STEPS = 1000  # DDIM cannot take more steps than the noise schedule has timesteps (SD1.5 and tiny: 1000)
 # models.attention.backend.BACKENDS, which loads torch and diffusers; a test keeps the two equal.
 ATTENTIONS = ("auto", "sdpa", "xformers")
@@ -140,23 +142,40 @@ def tryon(
     ] = None,
     guidance: Annotated[float, typer.Option("--guidance", help="Classifier-free guidance scale (1 = off).")] = 1.5,
     seed: Seed = 0,
-    window: Annotated[int, typer.Option("--window", help="Frames per sliding window (T).")] = 24,
-    overlap: Annotated[int, typer.Option("--overlap", help="Frames shared by neighbouring windows.")] = 8,
+    window: Annotated[
+        Optional[int],
+        typer.Option(
+            "--window",
+            help=f"Frames per sliding window (T) (default: the checkpoint's training clip length, else {WINDOW}).",
+        ),
+    ] = None,
+    overlap: Annotated[
+        Optional[int],
+        typer.Option("--overlap", help="Frames shared by neighbouring windows (default: a third of the window)."),
+    ] = None,
     weighting: Annotated[
         str, typer.Option("--weighting", help=f"How overlapping windows are averaged: {' or '.join(WEIGHT_KINDS)}.")
     ] = "flat",
     height: Annotated[
         Optional[int],
         typer.Option(
-            "--height", help=f"Model input height (default 512; with --model tiny {MODEL_DEFAULTS['tiny']['height']})."
+            "--height",
+            help="Model input height (default: the checkpoint's training size, else 512; with --model tiny "
+            f"{MODEL_DEFAULTS['tiny']['height']}).",
         ),
     ] = None,
     width: Annotated[
         Optional[int],
         typer.Option(
-            "--width", help=f"Model input width (default 384; with --model tiny {MODEL_DEFAULTS['tiny']['width']})."
+            "--width",
+            help="Model input width (default: the checkpoint's training size, else 384; with --model tiny "
+            f"{MODEL_DEFAULTS['tiny']['width']}).",
         ),
     ] = None,
+    allow_other_pose_backend: Annotated[
+        bool,
+        typer.Option(ALLOW_FLAG, help="Run a checkpoint on poses of another backend than the one it was trained with."),
+    ] = False,
     device: Device = "auto",
     dtype: Dtype = "fp32",
     attention: Annotated[str, typer.Option("--attention", help="Attention kernel: auto, sdpa or xformers.")] = "auto",
@@ -204,6 +223,11 @@ def tryon(
 
         kind = resolve_model(model, checkpoint, weights)
         defaults = MODEL_DEFAULTS[kind]
+        trained = trained_on(kind, checkpoint, weights)
+        check_pose_backend(trained, weights, allow_other_pose_backend)
+        window = _default(window, trained.clip_length or WINDOW)
+        overlap = _default(overlap, window // 3)
+        _check_ranges(steps, guidance, window, overlap, height, width, dtype, weighting, attention)
         sampling = DPIDMSampling(
             steps=_default(steps, defaults["steps"] or 1),
             guidance=guidance,
@@ -215,12 +239,15 @@ def tryon(
         torch_device = resolve_device(device)
         settings = replace(
             requested,
-            height=_default(height, defaults["height"]),
-            width=_default(width, defaults["width"]),
+            height=_default(height, trained.height or defaults["height"]),
+            width=_default(width, trained.width or defaults["width"]),
             weights=weights,
             device="cuda" if torch_device.startswith("cuda") else "cpu",
         )
         console = Console(stderr=True)
+        note = mask_note(trained)
+        if note:
+            console.print(f"note: {note}", highlight=False)
         engine = build_engine(
             model,
             checkpoint=checkpoint,
@@ -251,9 +278,9 @@ def _check_ranges(steps, guidance, window, overlap, height, width, dtype, weight
         raise InputError(f"--steps must be 1 to {MAX_STEPS} (the scheduler's training timesteps), got {steps}")
     if not math.isfinite(guidance):
         raise InputError(f"--guidance must be a finite number, got {guidance}")
-    if window < 1:
+    if window is not None and window < 1:
         raise InputError(f"--window must be at least 1 frame, got {window}")
-    if not 0 <= overlap < window:
+    if window is not None and overlap is not None and not 0 <= overlap < window:
         raise InputError(f"--overlap must be at least 0 and less than --window ({window}), got {overlap}")
     for flag, value in (("--height", height), ("--width", width)):
         if value is not None and (value < VAE_FACTOR or value % VAE_FACTOR):

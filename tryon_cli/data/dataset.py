@@ -49,12 +49,16 @@ class TryOnDataset(Dataset):
         height: int = 512,
         width: int = 384,
         augmentation: Augmentation = Augmentation(),
+        masks: str = "dpidm",
     ):
+        """`masks`: "dpidm" (the masks `dpidm train prepare` cached, as try-on builds them) or "dataset" (the
+        dataset's own, dpidm's where it ships none)."""
         self.entries = entries
         self.root = Path(root)
         self.cache = PreparedCache(root)
         self.height, self.width = height, width
         self.augmentation = augmentation
+        self.masks = masks
         known = self.cache.frame_counts()
         self.frame_counts = [known.get(e.key) or frame_count(e.person) for e in entries]
 
@@ -63,7 +67,8 @@ class TryOnDataset(Dataset):
 
     # -- reading ---------------------------------------------------------------------------------------------
     def _masks(self, entry: ClipEntry, start: int, length: int) -> np.ndarray:
-        source = entry.mask or self.cache.mask_path(entry.key, entry.is_video)
+        shipped = entry.mask if self.masks == "dataset" else None
+        source = shipped or self.cache.mask_path(entry.key, entry.is_video)
         if not source.exists():
             raise InputError(f"no agnostic mask for {entry.key}: expected {source} (run `dpidm train prepare`)")
         frames = read_source(source, start, length)

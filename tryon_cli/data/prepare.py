@@ -3,8 +3,13 @@
 - Human poses (ViViD ships none; VVT and VITON-HD ship OpenPose JSON, which is used as is): the preprocess
   library's estimator (DWPose when its files are present, else the packaged YOLO pose model), tracked and smoothed.
 - Garment landmarks (no dataset ships them): the garment landmark model when present, else the silhouette estimate.
-- Agnostic masks where none are shipped (VVT; VITON-HD's original download): from the poses, per category.
+- dpidm's agnostic masks for every clip, from the poses, per category: the masks `dpidm tryon` builds, which
+  training reads by default (`data.masks=dpidm`), so a model is trained on the masks it will be run on; a dataset's
+  own masks (ViViD's human-parsing masks) are read only with `data.masks=dataset`.
 Everything already cached is skipped, so an interrupted preparation continues where it stopped.
+
+`unprepared` says, before a training run writes anything, what `dpidm train prepare` has not cached yet;
+`pose_facts` names the pose backend and keypoint set the cached poses came from (recorded in checkpoints).
 """
 
 from __future__ import annotations
@@ -17,10 +22,11 @@ import numpy as np
 
 from tryon_cli.data import scan
 from tryon_cli.data.annotations import PreparedCache
+from tryon_cli.data.entries import ClipEntry
 from tryon_cli.data.sources import frame_count, shipped_poses, stream_source
 from tryon_cli.io import probe_video, read_image
 from tryon_cli.preprocess.garment_landmarks import detect_garment_landmarks
-from tryon_cli.preprocess.human_pose import estimate_video_poses, load_backend
+from tryon_cli.preprocess.human_pose import estimate_video_poses, keypoint_set, load_backend
 from tryon_cli.preprocess.masks import agnostic_masks
 
 
@@ -57,7 +63,7 @@ def prepare_dataset(
             cache.save_poses(entry.key, poses)
             report.poses += 1
             report.notes += poses.notes
-        if entry.mask is None and not cache.mask_path(entry.key, entry.is_video).exists():
+        if not cache.mask_path(entry.key, entry.is_video).exists():
             if poses is None:
                 poses = cache.load_poses(entry.key) if entry.keypoints is None else shipped_poses(entry)
             masks = np.stack(list(agnostic_masks(poses, entry.category)))
@@ -74,3 +80,31 @@ def prepare_dataset(
             progress(done, len(entries))
     cache.save_frame_counts(counts)
     return report
+
+
+def unprepared(name: str, root: Path, entries: list[ClipEntry], masks: str = "dpidm") -> str | None:
+    """One line saying what `dpidm train prepare` still has to cache for training on `entries` with masks from
+    `masks` ("dpidm" or "dataset"), or None when everything is there."""
+    cache = PreparedCache(root)
+    lacking = {"poses": 0, "masks": 0, "garment landmarks": 0}
+    for entry in entries:
+        lacking["poses"] += entry.keypoints is None and not cache.pose_path(entry.key).is_file()
+        dpidm_mask = masks == "dpidm" or entry.mask is None
+        lacking["masks"] += dpidm_mask and not cache.mask_path(entry.key, entry.is_video).exists()
+        lacking["garment landmarks"] += not cache.garment_path(cache.garment_key(entry.garment)).is_file()
+    if not any(lacking.values()):
+        return None
+    what = ", ".join(f"{kind} of {count}" for kind, count in lacking.items() if count)
+    return (
+        f"the {name} dataset at {root} is not prepared ({what} of its {len(entries)} clips missing): run "
+        f"`dpidm train prepare --data {name} --root {root}` first"
+    )
+
+
+def pose_facts(entries: list[ClipEntry], root: Path) -> tuple[str, str]:
+    """(pose backend, keypoint set) of the poses training reads: "openpose" for poses a dataset ships, else the
+    backend recorded in the first clip's cached poses; the set is "body" (OpenPose-18) or "body+hands+face"."""
+    if not entries or entries[0].keypoints is not None:
+        return "openpose", "body"
+    poses = PreparedCache(root).load_poses(entries[0].key)
+    return poses.backend, keypoint_set(poses)

@@ -3,7 +3,8 @@
 (lines `<id>_detail.mp4 <id>_in_xl.jpg`). The flat demo folder of the ViViD repository (`videos/`, `cloth/`,
 `agnostic_mask/` at the root) is read too when it has a pair list.
 
-ViViD ships agnostic masks but no poses: `dpidm train prepare` computes human poses and garment landmarks.
+ViViD ships agnostic masks but no poses: `dpidm train prepare` computes human poses, dpidm's own masks (what training
+reads by default, `data.masks=dpidm`) and garment landmarks.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ def scan_vivid(root: Path, split: str = "train") -> list[ClipEntry]:
     present = [name for name in CATEGORIES if (root / name).is_dir()]
     if present:
         return [e for name in present for e in _category_dir(root, root / name, CATEGORIES[name], split)]
-    if (root / "videos").is_dir() and (root / f"{split}_pairs.txt").is_file():
+    if (root / "videos").is_dir():  # the flat demo folder: it needs the pair list the category folders have
+        require_file(root / f"{split}_pairs.txt", "ViViD pair list (lines `<video> <garment image>`)")
         return _category_dir(root, root, "upper", split)
     raise InputError(
         f"not a ViViD root: expected {root / 'upper_body'} (or lower_body/, dresses/) holding videos/, images/, "

@@ -22,13 +22,12 @@ from diffusers.utils import SAFETENSORS_WEIGHTS_NAME
 from safetensors.torch import load_file
 
 from tryon_cli.errors import InputError
-from tryon_cli.models.delta import BASES, VARIANTS, DPIDMDelta
+from tryon_cli.models.delta import BASES, TRAINING_FACTS, VARIANTS, DPIDMDelta
 
 CONFIG_FILE = DPIDMDelta.config_name
 WEIGHTS_FILE = SAFETENSORS_WEIGHTS_NAME
 LATEST = "latest"
 """The file in a run's `checkpoints/` folder that names its newest complete checkpoint."""
-TRAINING_FACTS = ("train_height", "train_width", "clip_length", "dpidm_version")
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,19 @@ VARIANTS = {
     "d": Variant(True, True, True, "(c) + TRA loss: DPIDM"),
 }
 
+TRAINING_FACTS = (
+    "train_height",
+    "train_width",
+    "clip_length",
+    "mask_source",
+    "pose_backend",
+    "pose_keypoints",
+    "dpidm_version",
+)
+"""What a checkpoint records about its training, for `dpidm tryon` to follow: the size and clip length, the
+agnostic masks ("dpidm" or "dataset"), the pose backend and its keypoint set ("body" or "body+hands+face"), and
+dpidm's version. Recorded only: they do not change the modules."""
+
 PHASES = ("image", "video")
 PHASE_PARTS = {"image": ("pose_encoder", "attn1", "attn2", "pasa_adapter"), "video": ("tsa", "pata")}
 """Which parts train in which phase (paper 3.6): image steps train PASA (attn1, its adapter, the pose encoder)
@@ -184,6 +197,9 @@ class DPIDMDelta(ModelMixin, ConfigMixin):
         train_height: int | None = None,
         train_width: int | None = None,
         clip_length: int | None = None,
+        mask_source: str | None = None,
+        pose_backend: str | None = None,
+        pose_keypoints: str | None = None,
         dpidm_version: str | None = None,
     ):
         """`unet`: the main U-Net's structure (`unet_structure` of its config). Module hyper-parameters:
@@ -234,7 +250,7 @@ class DPIDMDelta(ModelMixin, ConfigMixin):
         return {name: p for name, p in self.named_parameters() if part_of(name) in PHASE_PARTS[phase]}
 
     def training_facts(self) -> dict:
-        return {key: self.config[key] for key in ("train_height", "train_width", "clip_length", "dpidm_version")}
+        return {key: self.config.get(key) for key in TRAINING_FACTS}
 
 
 def new_delta(config, base: str, settings: dict) -> DPIDMDelta:

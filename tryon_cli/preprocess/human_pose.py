@@ -214,6 +214,11 @@ def resolve_backend(name: str = "auto", weights: Path | None = None) -> str:
     return name
 
 
+def keypoint_set(poses: PoseSequence) -> str:
+    """The keypoints `poses` carry, as checkpoints record them: "body" (OpenPose-18) or "body+hands+face"."""
+    return "body+hands+face" if poses.hands is not None and poses.face is not None else "body"
+
+
 def load_backend(name: str = "auto", device: str = "cpu", weights: Path | None = None) -> PoseBackend:
     """A pose backend by name: 'dwpose', 'yolo', or 'auto' (DWPose when its files are present, else yolo)."""
     if resolve_backend(name, weights) == "dwpose":

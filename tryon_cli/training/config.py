@@ -28,6 +28,7 @@ class DataConfig:
     height: int
     width: int
     clip_length: int
+    masks: str
     num_workers: int
 
 
@@ -169,6 +170,7 @@ _SECTIONS = {
 
 
 MODELS = ("sd15", "tiny")
+MASK_SOURCES = ("dpidm", "dataset")
 VARIANTS = ("a", "b", "c", "d")
 
 
@@ -200,6 +202,7 @@ def check(config: TrainConfig) -> None:
         value = getattr(data, key)
         _require(value > 0 and value % 8 == 0, f"data.{key}", "a positive multiple of 8 (the VAE factor)", value)
     _require(data.clip_length >= 2, "data.clip_length", "at least 2 (a video step compares frames)", data.clip_length)
+    _require(data.masks in MASK_SOURCES, "data.masks", " or ".join(MASK_SOURCES), data.masks)
     _require(data.num_workers >= 0, "data.num_workers", "0 or more", data.num_workers)
     for key in ("batch_size", "max_steps", "gradient_accumulation"):
         _require(getattr(opt, key) >= 1, f"train.{key}", "at least 1", getattr(opt, key))

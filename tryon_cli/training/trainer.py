@@ -25,6 +25,7 @@ from torch.utils.data import DataLoader
 
 from tryon_cli.data import VIDEO_LAYOUTS, scan
 from tryon_cli.data.dataset import Augmentation, TryOnDataset
+from tryon_cli.data.prepare import pose_facts, unprepared
 from tryon_cli.data.sampler import JointSampler
 from tryon_cli.errors import DpidmError, InputError
 from tryon_cli.models import DPIDM
@@ -90,6 +91,7 @@ def _set_up(config: TrainConfig, output: Path, accelerator: Accelerator, model: 
         config.data.height,
         config.data.width,
         Augmentation(config.augment.flip_p, config.augment.keypoint_drop_p),
+        config.data.masks,
     )
     sampler = JointSampler(
         dataset.frame_counts,
@@ -225,10 +227,17 @@ def _save(run: _Run, step: int) -> Path:
         "replica_fingerprints": fingerprints,
     }
     data = run.config.data
+    pose_backend, pose_keypoints = pose_facts(run.dataset.entries, run.dataset.root)
 
     def save_weights(folder: Path) -> None:  # the delta's config.json records what it was trained on
         run.model.save_checkpoint(
-            folder, train_height=data.height, train_width=data.width, clip_length=data.clip_length
+            folder,
+            train_height=data.height,
+            train_width=data.width,
+            clip_length=data.clip_length,
+            mask_source=data.masks,
+            pose_backend=pose_backend,
+            pose_keypoints=pose_keypoints,
         )
 
     return ckpt.write_checkpoint(
@@ -259,7 +268,11 @@ def train(
         raise InputError("no dataset root: pass --root DIR (or data.root in the config)")
     check_output(output, resume)
     found = ckpt.find_checkpoint(output) if resume else None  # fail before the slow set-up
-    scan(config.data.name, Path(config.data.root), config.data.split)  # a wrong root: one line, before the estimate
+    # A wrong root or an unprepared dataset: one line, before the estimate and before the run folder is written.
+    entries = scan(config.data.name, Path(config.data.root), config.data.split)
+    missing = unprepared(config.data.name, Path(config.data.root), entries, config.data.masks)
+    if missing:
+        raise InputError(missing)
     accelerator = Accelerator(mixed_precision=config.train.mixed_precision)
     if config.train.memory_check:
         preflight(config, accelerator.device)
