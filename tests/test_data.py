@@ -15,6 +15,7 @@ from tryon_cli.data.augment import OPENPOSE18_FLIP, drop_keypoints, flip_keypoin
 from tryon_cli.data.dataset import Augmentation, TryOnDataset
 from tryon_cli.data.sampler import IMAGE, VIDEO, JointSampler, SampleKey
 from tryon_cli.errors import InputError
+from tryon_cli.preprocess import conditioning
 from tryon_cli.preprocess.conditioning import centre_box, crop_person, points_in_crop
 from tryon_cli.preprocess.garment_fit import fit_garment
 from tryon_cli.preprocess.keypoints import BODY_INDEX, BODY_NAMES
@@ -108,18 +109,41 @@ def test_sample_tensors_shapes_ranges_and_agnostic(layouts):
     assert not torch.equal(sample["human_pose_maps"][:, 0], sample["human_pose_maps"][:, 3])
 
 
-def test_flip_mirrors_person_mask_and_garment_together(layouts):
+def test_flip_mirrors_person_mask_and_garment_together(layouts, monkeypatch):
+    """A flipped sample is the mirrored frame as a pose estimator would label it: pixels mirrored, and the pose map
+    drawn from keypoints mirrored (x -> W - 1 - x) with left and right swapped, by name, hand for hand."""
+    from tryon_cli.data import dataset as dataset_module
+
+    drawn = []
+    draw = conditioning.human_pose_map
+    monkeypatch.setattr(
+        dataset_module.conditioning, "human_pose_map", lambda pose, h, w: drawn.append(pose) or draw(pose, h, w)
+    )
     entries, root = scan("vivid", layouts["vivid"]), layouts["vivid"]
-    plain = TryOnDataset(entries, root, H, W, Augmentation(flip_p=0.0, keypoint_drop_p=0.0))[
-        SampleKey(0, 0, 3, 5, False)
-    ]
-    flipped = TryOnDataset(entries, root, H, W, Augmentation(flip_p=1.0, keypoint_drop_p=0.0))[
-        SampleKey(0, 0, 3, 5, False)
-    ]
+    key = SampleKey(0, 0, 3, 5, False)
+    plain = TryOnDataset(entries, root, H, W, Augmentation(flip_p=0.0, keypoint_drop_p=0.0))[key]
+    plain_poses, drawn[:] = list(drawn), []
+    flipped = TryOnDataset(entries, root, H, W, Augmentation(flip_p=1.0, keypoint_drop_p=0.0))[key]
     for name in ("pixel_values", "mask", "agnostic_pixels", "garment_pixels"):
         assert torch.equal(flipped[name], plain[name].flip(-1)), name
-    # left/right relabelled: the mirrored map is NOT the flipped one (limb colours follow the person's sides)
-    assert not torch.equal(flipped["human_pose_maps"], plain["human_pose_maps"].flip(-1))
+
+    def mirrored(points):
+        out = points.copy()
+        out[..., 0] = np.where(points[..., 2] > 0, W - 1 - points[..., 0], 0)
+        return out
+
+    sides = {"l_": "r_", "r_": "l_"}
+    other_side = [BODY_INDEX[sides[n[:2]] + n[2:]] if n[:2] in sides else i for i, n in enumerate(BODY_NAMES)]
+    assert len(plain_poses) == len(drawn) == 3
+    for before, after in zip(plain_poses, drawn):
+        assert (before.body[:, 2] > 0).sum() >= 10  # the clip's person is seen
+        np.testing.assert_allclose(after.body, mirrored(before.body)[other_side], atol=1e-4)
+        if before.hands is not None:
+            np.testing.assert_allclose(after.hands, mirrored(before.hands)[::-1], atol=1e-4)  # left hand <-> right
+        if before.face is not None:
+            np.testing.assert_allclose(after.face, mirrored(before.face), atol=1e-4)
+    maps = torch.stack([conditioning.to_unit(draw(pose, H, W)[None])[:, 0] for pose in drawn], dim=1)
+    assert torch.equal(flipped["human_pose_maps"], maps)  # and the map is drawn from those keypoints
 
 
 def test_flip_keypoints_mirrors_and_swaps_left_and_right():

@@ -193,10 +193,35 @@ def test_same_seed_same_output_other_seed_other_output(model, clip, garment, fir
     assert np.abs(frames_of(other.video) - reference).mean() > 0.5
 
 
-def test_window_covering_the_video_equals_no_windows(model, clip, garment, tmp_path):
-    windowed = tryon(model, clip, garment, tmp_path / "w.mp4", guidance=1.0, window=CLIP_FRAMES + 3)
-    whole = tryon(model, clip, garment, tmp_path / "n.mp4", guidance=1.0, window=None)
-    assert np.array_equal(frames_of(windowed.video), frames_of(whole.video))
+def _trained_looking(temporal: bool) -> DPIDM:
+    """The tiny model with every DPIDM module random (as after training: the pose read through PASA and PATA's
+    adapters), except, unless `temporal`, the output projections of TSA and PATA's attention, left at zero: frames
+    then do not interact (each frame's noise depends on its own latents, pose and mask only)."""
+    model = DPIDM.from_config("tiny", seed=0)
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name in model.checkpoint_parameters():
+                interacts = (".tsa.attn.to_out." in name or ".pata.attn.to_out." in name) and not temporal
+                p.copy_(torch.zeros_like(p) if interacts else 0.2 * torch.randn(p.shape, generator=generator))
+    return model
+
+
+@pytest.mark.slow
+def test_sliding_windows_equal_one_window_when_frames_do_not_interact(clip, garment, tmp_path):
+    """4 windows of 4 frames (overlap 2) against one window of the 10: a different path (4 U-Net calls per step,
+    each frame's noise averaged over 2 windows, pose maps, masks and latents cut per window). When frames do not
+    interact the two must agree; when they do (TSA and PATA at work) they must not, or the test proves nothing."""
+    assert len(window_schedule(CLIP_FRAMES, 4, 2)) == 4
+    for temporal in (False, True):
+        model = _trained_looking(temporal)
+        whole = tryon(model, clip, garment, tmp_path / f"whole{temporal}.mp4", guidance=1.0, window=None)
+        windowed = tryon(model, clip, garment, tmp_path / f"w{temporal}.mp4", guidance=1.0, window=4, overlap=2)
+        diff = np.abs(frames_of(windowed.video) - frames_of(whole.video))
+        if temporal:
+            assert diff.mean() > 0.5
+        else:
+            assert diff.max() <= 1  # float rounding of batches of 4 vs 10 frames, through the codec
 
 
 def test_user_mask_is_honoured(model, clip, garment, tmp_path):
