@@ -82,6 +82,17 @@ def test_a_head_at_the_top_edge_with_the_eyes_out_of_frame():
     assert _box_out_of_masks(pose)
 
 
+def test_a_head_point_clamped_to_the_top_edge_does_not_pull_the_head_down():
+    """The nose lies 13 px beyond the top edge and the detector puts it on the edge (y=1): the head is placed from
+    the neck instead, so the chin at the edge is kept and the collar just below the neck point is repainted."""
+    shift = (0, -75)
+    pose = _pose(FRONT, drop=("r_eye", "l_eye", "r_ear", "l_ear"), shift=shift)
+    pose.body[BODY_INDEX["nose"], 1] = 1.0
+    assert _kept_everywhere(pose, (CHIN[0], CHIN[1] + shift[1]))
+    assert frame_mask(pose, "upper", H, W)[FRONT["neck"][1] + shift[1] + 5, 120]
+    assert face_box(pose, H, W) is not None and _box_out_of_masks(pose)
+
+
 def test_a_head_wholly_out_of_frame_is_placed_above_the_neck():
     """No head point at all: the head comes from the neck and the body's axis; the chin just inside the frame's top
     edge is kept, the chest is not."""

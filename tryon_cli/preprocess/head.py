@@ -16,7 +16,8 @@ is drawn from:
 - DWPose's face points: their outline too (the jaw line reaches the chin exactly);
 - no head point, or only one (the head at or beyond the frame's edge: the detector then loses the eyes first): also
   the head placed above the neck along the body's axis, at the distance measured on the shared clips. The ellipse
-  is clipped by the frame, so a head partly out of frame keeps what is in it.
+  is clipped by the frame, so a head partly out of frame keeps what is in it. A point on the frame's edge does not
+  count: detectors put a point that lies beyond the frame there, so it says only "at or beyond the edge".
 
 Only the hairline-to-chin part of long hair is inside; hair that falls over the shoulders is not modelled here.
 """
@@ -26,7 +27,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from tryon_cli.preprocess.keypoints import BODY_INDEX, DRAW_THRESHOLD, FramePose, midpoint, point, torso_length
+from tryon_cli.preprocess.keypoints import DRAW_THRESHOLD, FramePose, midpoint, point, torso_length
 
 HEAD_POINTS = ("nose", "r_eye", "l_eye", "r_ear", "l_ear")
 HEAD_PER_TORSO = 0.4
@@ -52,13 +53,14 @@ FACE_HALF_LENGTH, FACE_HALF_WIDTH = 0.5, 0.32
 FACE_POINT_MARGIN = 0.08
 """How far (in head heights) DWPose's face outline is grown: the jaw points lie on the chin's edge."""
 MIN_FACE_POINTS = 10
+EDGE = 2
+"""Pixels from the frame's edge within which a head point counts as clamped there by the detector."""
 
 
 def head_region(pose: FramePose, height: int, width: int) -> np.ndarray:
     """The head of `pose` (crown to chin, ear to ear, the hair on it), bool `(height, width)`; empty without a body."""
     image = np.zeros((height, width), np.uint8)
-    for geometry in _head_ellipses(pose):
-        centre, up, size = geometry
+    for centre, up, size in _head_geometries(pose.body, height, width):
         _ellipse(image, centre, up, HALF_LENGTH * size, HALF_WIDTH * size)
     box = face_box(pose, height, width)
     if box is not None:
@@ -68,7 +70,7 @@ def head_region(pose: FramePose, height: int, width: int) -> np.ndarray:
     if face is not None:
         hull = cv2.convexHull(np.round(face).astype(np.int32))
         cv2.fillConvexPoly(image, hull, 1)
-        size = _head_size(pose.body)
+        size = _head_size(pose.body, {})
         if size:
             cv2.polylines(image, [hull], True, 1, max(1, int(round(2 * FACE_POINT_MARGIN * size))))
     return image > 0
@@ -76,11 +78,19 @@ def head_region(pose: FramePose, height: int, width: int) -> np.ndarray:
 
 def face_box(pose: FramePose, height: int, width: int) -> tuple[int, int, int, int] | None:
     """The face's box `(x0, y0, x1, y1)` (hairline to chin, cheek to cheek; x1, y1 exclusive, clipped to the frame)
-    from the head keypoints (nose, eyes, ears), or None when none is visible or the box lies outside the frame.
+    where the head keypoints (nose, eyes, ears) say there is a head; None when none is visible or the box lies
+    outside the frame. Placed from the head points, or from the neck when every visible head point sits on the
+    frame's edge (a detector puts a point that lies beyond the frame on its edge, so those do not say where).
 
     It is what "the face" means in checks that the face is never repainted: `head_region` contains it whole.
     """
-    geometry = _from_head_points(pose.body)
+    points = _head_points(pose.body, height, width)
+    if points:
+        geometry = _from_head_points(pose.body, points)
+    elif any(point(pose.body, n) is not None for n in HEAD_POINTS):
+        geometry = _from_neck(pose.body, points)
+    else:
+        return None
     if geometry is None:
         return None
     centre, up, size = geometry
@@ -96,10 +106,20 @@ def face_box(pose: FramePose, height: int, width: int) -> tuple[int, int, int, i
     return (int(x0), int(y0), int(x1), int(y1)) if x0 < x1 and y0 < y1 else None
 
 
-def _head_size(body: np.ndarray) -> float | None:
-    """Head height in pixels: the larger of the trunk and the head points' estimates (see the module)."""
+def _head_points(body: np.ndarray, height: int, width: int) -> dict[str, np.ndarray]:
+    """The visible nose, eyes and ears that are not on the frame's edge (there they only say "at or beyond")."""
+    found = {}
+    for name in HEAD_POINTS:
+        p = point(body, name)
+        if p is not None and EDGE <= p[0] < width - EDGE and EDGE <= p[1] < height - EDGE:
+            found[name] = p
+    return found
+
+
+def _head_size(body: np.ndarray, points: dict[str, np.ndarray]) -> float | None:
+    """Head height in pixels: the larger of the trunk's and the head points' estimates (see the module)."""
     scale = torso_length(body)
-    head = [p for p in (point(body, n) for n in HEAD_POINTS) if p is not None]
+    head = list(points.values())
     spread = max((float(np.linalg.norm(a - b)) for a in head for b in head), default=0.0)
     estimates = [HEAD_PER_SPREAD * spread] + ([HEAD_PER_TORSO * scale] if scale else [])
     size = max(estimates)
@@ -118,12 +138,15 @@ def _body_up(body: np.ndarray) -> np.ndarray:
     return np.array([0.0, -1.0])
 
 
-def _from_head_points(body: np.ndarray) -> tuple[np.ndarray, np.ndarray, float] | None:
-    """(centre on the eye line, unit up, head height) from the visible nose, eyes and ears; None without them."""
-    size = _head_size(body)
-    points = {n: point(body, n) for n in HEAD_POINTS}
-    level = [p for n, p in points.items() if p is not None and n != "nose"]  # eyes and ears lie on the eye line
-    if size is None or (not level and points["nose"] is None):
+Geometry = tuple[np.ndarray, np.ndarray, float]
+"""(centre on the eye line, unit vector up the head, head height in pixels)."""
+
+
+def _from_head_points(body: np.ndarray, points: dict[str, np.ndarray]) -> Geometry | None:
+    """The head from the head points `points`: eyes and ears lie on the eye line, the nose below it."""
+    size = _head_size(body, points)
+    level = [p for n, p in points.items() if n != "nose"]
+    if size is None or (not level and "nose" not in points):
         return None
     up = _body_up(body)
     neck = point(body, "neck")
@@ -134,20 +157,21 @@ def _from_head_points(body: np.ndarray) -> tuple[np.ndarray, np.ndarray, float] 
     return centre, up, size
 
 
-def _from_neck(body: np.ndarray) -> tuple[np.ndarray, np.ndarray, float] | None:
+def _from_neck(body: np.ndarray, points: dict[str, np.ndarray]) -> Geometry | None:
     """The head placed above the neck along the body's axis; None without a neck or a scale."""
-    neck, size = point(body, "neck"), _head_size(body)
+    neck, size = point(body, "neck"), _head_size(body, points)
     if neck is None or size is None:
         return None
     up = _body_up(body)
     return neck + up * EYES_ABOVE_NECK * size, up, size
 
 
-def _head_ellipses(pose: FramePose) -> list[tuple[np.ndarray, np.ndarray, float]]:
-    visible = sum(pose.body[[BODY_INDEX[n] for n in HEAD_POINTS], 2] >= DRAW_THRESHOLD)
-    found = [_from_head_points(pose.body)]
-    if visible <= 1:
-        found.append(_from_neck(pose.body))
+def _head_geometries(body: np.ndarray, height: int, width: int) -> list[Geometry]:
+    """The head from its points, and from the neck as well when one point or none is off the frame's edge."""
+    points = _head_points(body, height, width)
+    found = [_from_head_points(body, points) if points else None]
+    if len(points) <= 1:
+        found.append(_from_neck(body, points))
     return [g for g in found if g is not None]
 
 
