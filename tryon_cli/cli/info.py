@@ -1,4 +1,5 @@
-"""`dpidm info VIDEO`: what the tool reads from a video (frame rate, exact frame count, size, rotation, audio)."""
+"""`dpidm info VIDEO`: what the tool reads from a video (frame rate, exact frame count, size, rotation, audio), and
+for a dpidm result the engine that made it."""
 
 from __future__ import annotations
 
@@ -40,9 +41,22 @@ def info(
         "duration": f"{meta.duration:.3f} s",
         "video codec": meta.codec,
         "audio": "yes" if meta.has_audio else "no",
+        **_made_by(meta.comment),
     }
     for name, value in rows.items():
         table.add_row(name, value)
     Console().print(table)
     for note in meta.notes:
         typer.echo(f"note: {note}")
+
+
+def _made_by(comment: str) -> dict[str, str]:
+    """The rows a dpidm result adds: its engine and whether the model was a test model (from its comment tag)."""
+    try:
+        made = json.loads(comment)
+    except ValueError:
+        return {"comment": comment} if comment else {}
+    if not isinstance(made, dict) or "engine" not in made:
+        return {"comment": comment}
+    untrained = " (UNTRAINED: a check of the install, not a try-on)" if made.get("untrained") else ""
+    return {"made by": str(made.get("generator", "?")), "engine": f"{made['engine']}{untrained}"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import traceback
 from typing import Annotated, Optional
 
 import typer
@@ -26,8 +27,8 @@ class _DpidmGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except DpidmError as err:
-            if _state["debug"]:
-                raise
+            if _state["debug"]:  # the traceback too, and the same last line and exit code as without --debug
+                traceback.print_exc()
             typer.echo(f"error: {err}", err=True)
             raise typer.Exit(2) from None
         except UsageError as err:  # click prints usage + a blank line + the reason: one line is enough

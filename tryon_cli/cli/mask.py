@@ -10,7 +10,7 @@ from rich.console import Console
 
 from tryon_cli.cli.options import Category, Device, OutputDir, WeightsRoot
 from tryon_cli.cli.pose import PoseBackend, _device, check_device
-from tryon_cli.cli.progress import progress_bar
+from tryon_cli.cli.progress import note_line, progress_bar
 from tryon_cli.io import check_companion_video, check_output, check_person_video, probe_video, read_frames
 
 EPILOG = (
@@ -57,7 +57,7 @@ def mask(
     console = Console(stderr=True, soft_wrap=True)
     meta = probe_video(video)
     for note in meta.notes:
-        console.print(f"note: {note}")
+        console.print(note_line(note))
     if mask_meta is not None:
         check_companion_video(mask_meta, meta, meta.frame_count)
     with progress_bar(console, transient=True) as progress:
@@ -74,7 +74,7 @@ def mask(
             )
             console.print(f"pose backend: {poses.backend}")
             for note in poses.notes:
-                console.print(f"note: {note}")
+                console.print(note_line(note))
             masks = agnostic_masks(poses, category)
         task = progress.add_task("masks", total=meta.frame_count)
 

@@ -15,7 +15,7 @@ from rich.console import Console
 from typer.core import TyperGroup
 
 from tryon_cli.cli.options import Category, Device, OutputDir, WeightsRoot
-from tryon_cli.cli.progress import progress_bar
+from tryon_cli.cli.progress import note_line, progress_bar
 from tryon_cli.io import VideoWriter, atomic_output, check_output, probe_video, read_image
 from tryon_cli.weights import path_of
 
@@ -115,7 +115,7 @@ def _video(
 
     meta = probe_video(source)
     for note in meta.notes:
-        console.print(f"note: {note}")
+        console.print(note_line(note))
     device = _device(device)
     with progress_bar(console, transient=True) as progress:
         task = progress.add_task("pose frames", total=meta.frame_count)
@@ -129,7 +129,7 @@ def _video(
         )
     console.print(f"pose backend: {poses.backend}")
     for note in poses.notes:
-        console.print(f"note: {note}")
+        console.print(note_line(note))
     folder = write_openpose_folder(poses, output, source.stem)
     video = output / f"{source.stem}_pose.mp4"
     with VideoWriter(video, meta.fps) as writer:
@@ -145,7 +145,7 @@ def _garment(source: Path, output: Path, category: str, device: str, weights: Op
     image = read_image(source)
     landmarks, notes = detect_garment_landmarks(image, category, path_of("garment-landmarks", weights), _device(device))
     for note in notes:
-        console.print(f"note: {note}")
+        console.print(note_line(note))
     json_path, drawing_path = output / f"{source.stem}_landmarks.json", output / f"{source.stem}_landmarks.png"
     with atomic_output(json_path) as temporary:
         temporary.write_text(json.dumps(landmarks.to_json(), indent=2))

@@ -32,6 +32,12 @@ def progress_bar(console: Console | None = None, *, transient: bool = False, dis
     )
 
 
+def note_line(message: str) -> str:
+    """A library note as a command prints it: `note: ...`, or the message itself when it is a warning (it was
+    printed as `note: warning: ...`)."""
+    return message if message.startswith("warning: ") else f"note: {message}"
+
+
 class StageProgress:
     """The engines' `Progress` on a terminal: one bar per stage; use as a context manager around a run."""
 
@@ -64,4 +70,4 @@ class StageProgress:
         self.bars.update(task_id, completed=self.bars.tasks[task_id].total or 0)
 
     def note(self, message: str) -> None:
-        self.console.print(f"note: {message}", highlight=False)
+        self.console.print(note_line(message), highlight=False)

@@ -16,7 +16,8 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from tryon_cli.cli.options import Category, Device, Dtype, Seed, WeightsRoot, resolve_device
+from tryon_cli.cli.options import Category, Device, Dtype, Seed, WeightsRoot, check_cuda_present, resolve_device
+from tryon_cli.cli.progress import note_line
 from tryon_cli.cli.trained_on import ALLOW_FLAG, check_pose_backend, mask_note, trained_on
 from tryon_cli.engines import DTYPES, ENGINES
 from tryon_cli.errors import DpidmError, InputError, SettingError
@@ -33,6 +34,7 @@ EPILOG = (
     "A pairs file has one 'VIDEO GARMENT [upper|lower|dress]' per line (paths relative to the file); existing\n"
     "outputs are skipped, so a killed run resumes where it stopped."
 )
+GUIDANCE = 1.5  # the paper's classifier-free guidance scale (engines.dpidm.DPIDMSampling's default)
 WINDOW = 24  # the paper's window (T = 24 frames) when the checkpoint does not say its training clip length
 MAX_STEPS = 1000  # DDIM cannot take more steps than the noise schedule has timesteps (SD1.5 and tiny: 1000)
 # models.attention.backend.BACKENDS, which loads torch and diffusers; a test keeps the two equal.
@@ -52,9 +54,16 @@ def _parse_frames(value: Optional[str]) -> Optional[tuple[int, Optional[int]]]:
     try:
         if not sep:
             raise ValueError
-        return int(start or 0), (int(stop) if stop else None)
+        first, end = int(start or 0), (int(stop) if stop else None)
     except ValueError:
         raise typer.BadParameter(f"expected START:END (e.g. 10:30 or 24:), got {value!r}", param_hint="--frames")
+    if first < 0:
+        raise InputError(f"--frames {value}: START must be 0 or more (the first frame is 0)")
+    if end is not None and end < first:
+        raise InputError(f"--frames {value}: END ({end}) is before START ({first})")
+    if end == first:
+        raise InputError(f"--frames {value} is an empty range (END is exclusive: {first}:{first + 1} is one frame)")
+    return first, end
 
 
 @contextmanager
@@ -100,7 +109,9 @@ class _Interrupts:
 
 
 def tryon(
-    output: Annotated[Path, typer.Option("--output", "-o", help="Output mp4 (a folder with --pairs).")],
+    output: Annotated[
+        Optional[Path], typer.Option("--output", "-o", help="Output mp4 (a folder with --pairs).")
+    ] = None,
     video: Annotated[Optional[Path], typer.Argument(help="Person video (mp4, mov, ...).", dir_okay=False)] = None,
     garment: Annotated[Optional[Path], typer.Argument(help="Garment photo (jpg, png, ...).", dir_okay=False)] = None,
     pairs: Annotated[
@@ -140,7 +151,10 @@ def tryon(
         Optional[int],
         typer.Option("--steps", help=f"DDIM steps (default 30; with --model tiny {MODEL_DEFAULTS['tiny']['steps']})."),
     ] = None,
-    guidance: Annotated[float, typer.Option("--guidance", help="Classifier-free guidance scale (1 = off).")] = 1.5,
+    guidance: Annotated[
+        Optional[float],
+        typer.Option("--guidance", help=f"Classifier-free guidance scale (1 = off; default {GUIDANCE})."),
+    ] = None,
     seed: Seed = 0,
     window: Annotated[
         Optional[int],
@@ -188,20 +202,33 @@ def tryon(
             "--keep-intermediates", help="Also write the pose, mask and agnostic videos to OUT_intermediates/."
         ),
     ] = False,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite",
+            help="Replace outputs that exist (refused without it); with --pairs, redo the pairs already done.",
+        ),
+    ] = False,
 ) -> None:
     """Dress the person in a video in a garment: pose, mask, an engine (DPIDM or warp), paste-back, mp4 with audio."""
     if model not in ENGINES:
         raise typer.BadParameter(f"choose from {', '.join(ENGINES)}", param_hint="--model")
     if category not in CATEGORIES:
         raise typer.BadParameter(f"choose from {', '.join(CATEGORIES)}", param_hint="--category")
-    if pairs is None and (video is None or garment is None):
-        raise InputError("give a VIDEO and a GARMENT, or --pairs FILE (see `dpidm tryon --help`)")
+    if pairs is None and (video is None or garment is None) or output is None:
+        raise InputError(
+            "give a person VIDEO, a GARMENT photo and -o OUT.mp4, or --pairs FILE -o DIR (see `dpidm tryon --help`)"
+        )
     # Checked before the model is built (a minute for the real one), so that a typo fails at once.
     batch = read_pairs(pairs, output) if pairs is not None else None
     for kind, path in (("video", video), ("garment", garment), ("mask video", mask)):
         if path is not None and not path.is_file() and (pairs is None or kind == "mask video"):
             raise InputError(f"{kind} file not found: {path}")
     _check_ranges(steps, guidance, window, overlap, height, width, dtype, weighting, attention)
+    # Before torch is imported (7-11 s and 1 GiB): a checkpoint that is not there, CUDA on a machine without it.
+    if checkpoint is not None and not checkpoint.exists():
+        raise InputError(f"--checkpoint {checkpoint} not found")
+    check_cuda_present(device)
     with _as_flags(weights):
         from tryon_cli.tryon.request import check_batch_outputs, check_request
         from tryon_cli.tryon.settings import TryOnSettings
@@ -213,6 +240,8 @@ def tryon(
             frames=_parse_frames(frames),
             preview=preview,
             keep_intermediates=keep_intermediates,
+            # --pairs replaces what an interrupted run left of a pair that is not done (`batch.pending`).
+            overwrite=overwrite or batch is not None,
         )
         if batch is None:
             check_request(video, garment, output, requested)
@@ -230,7 +259,7 @@ def tryon(
         _check_ranges(steps, guidance, window, overlap, height, width, dtype, weighting, attention)
         sampling = DPIDMSampling(
             steps=_default(steps, defaults["steps"] or 1),
-            guidance=guidance,
+            guidance=_default(guidance, GUIDANCE),
             seed=seed,
             window=window,
             overlap=overlap,
@@ -256,15 +285,24 @@ def tryon(
             dtype=dtype,
             attention=attention,
             sampling=sampling,
-            notes=lambda line: console.print(f"note: {line}", highlight=False),
+            notes=lambda line: console.print(note_line(line), highlight=False),
         )
         if engine.untrained:
             console.print(
                 f"[bold yellow]note:[/] --model {kind} is UNTRAINED (random weights): the result checks the "
                 "install, it is not a try-on. The mp4's comment metadata says so too."
             )
+        ignored = [flag for flag, value in (("--steps", steps), ("--guidance", guidance)) if value is not None]
+        if engine.name == "warp" and ignored:
+            console.print(f"note: {' and '.join(ignored)} set DPIDM's sampling; the warp engine has none: ignored")
         with _Interrupts() as interrupts:
-            _run(engine, video, garment, output, batch, settings, console, interrupts.check)
+            try:
+                _run(engine, video, garment, output, batch, settings, overwrite, console, interrupts.check)
+            except KeyboardInterrupt:
+                stopped = signal.Signals(interrupts.received or signal.SIGINT)
+                kept = "; the pairs done before it are kept, rerun to resume" if batch is not None else ""
+                console.print(f"interrupted ({stopped.name}): nothing of the run in progress written{kept}")
+                raise typer.Exit(128 + stopped.value) from None
 
 
 def _default(value, default):
@@ -276,7 +314,7 @@ def _check_ranges(steps, guidance, window, overlap, height, width, dtype, weight
     """Option values in range, whatever the clip's length: one line before anything is read or built."""
     if steps is not None and not 1 <= steps <= MAX_STEPS:
         raise InputError(f"--steps must be 1 to {MAX_STEPS} (the scheduler's training timesteps), got {steps}")
-    if not math.isfinite(guidance):
+    if guidance is not None and not math.isfinite(guidance):
         raise InputError(f"--guidance must be a finite number, got {guidance}")
     if window is not None and window < 1:
         raise InputError(f"--window must be at least 1 frame, got {window}")
@@ -296,7 +334,7 @@ def _check_ranges(steps, guidance, window, overlap, height, width, dtype, weight
             raise InputError(f"{flag} must be one of {', '.join(choices)}, got {value!r}")
 
 
-def _run(engine, video, garment, output, batch, settings, console, check) -> None:
+def _run(engine, video, garment, output, batch, settings, overwrite, console, check) -> None:
     from tryon_cli.cli.progress import StageProgress
     from tryon_cli.tryon.application import run_tryon
 
@@ -310,7 +348,7 @@ def _run(engine, video, garment, output, batch, settings, console, check) -> Non
         )
         return
 
-    todo, done = pending(my_share(batch))
+    todo, done = (my_share(batch), []) if overwrite else pending(my_share(batch), settings)
     console.print(f"{len(done)} pair(s) already done, {len(todo)} to do")
     failed = []
     for number, pair in enumerate(todo, 1):

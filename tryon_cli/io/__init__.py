@@ -1,6 +1,6 @@
 """Video and image input/output: streaming reads with exact metadata, atomic H.264 writes, robust image reading."""
 
-from tryon_cli.io.atomic import atomic_folder, atomic_output
+from tryon_cli.io.atomic import OutputGroup, atomic_folder, atomic_output, atomic_outputs
 from tryon_cli.io.images import is_still_image, list_frame_folder, read_frame_folder, read_image
 from tryon_cli.io.inputs import check_companion_video, check_person_video
 from tryon_cli.io.outputs import check_output
@@ -8,11 +8,13 @@ from tryon_cli.io.video import VideoMeta, VideoReader, open_video, probe_video, 
 from tryon_cli.io.writer import VideoWriter, mux_audio, write_video
 
 __all__ = [
+    "OutputGroup",
     "VideoMeta",
     "VideoReader",
     "VideoWriter",
     "atomic_folder",
     "atomic_output",
+    "atomic_outputs",
     "check_companion_video",
     "check_output",
     "check_person_video",

@@ -50,6 +50,9 @@ def _decode_args(video_filter: str = "") -> list[str]:
     ]
 
 
+PACKET_DISCARD = 0x4
+"""ffmpeg's AV_PKT_FLAG_DISCARD, shown in framecrc's `F=` field: a packet an edit list cuts away."""
+
 VFR_TOLERANCE = 0.1
 """Frame intervals within this fraction of the median interval count as a constant rate (timestamps rounded to a
 coarse time base, e.g. 33 and 34 ms at 29.97 fps in a 1/1000 base, are still constant)."""
@@ -74,6 +77,8 @@ class VideoMeta:
     """The ffmpeg filter the reader decodes through (`fps=N/D` for a variable-rate source, else none)."""
     notes: tuple[str, ...] = ()
     """One-line remarks for the user (the resampling of a variable-rate source)."""
+    comment: str = ""
+    """The container's `comment` tag (dpidm's results carry a JSON object there naming the engine)."""
 
     @property
     def frame_rate(self) -> Fraction:
@@ -162,6 +167,8 @@ def _probe(path: Path, mtime_ns: int, size: int) -> VideoMeta:
     # ffmpeg prints the display matrix angle counterclockwise; the legacy `rotate` tag counts clockwise.
     angle = re.search(r"rotation of (-?[\d.]+) degrees", source, re.IGNORECASE)
     rotation = round(-float(angle[1])) % 360 if angle else 0
+    # The container's tags come before its streams'; ffmpeg indents a tag's name and pads it to a colon.
+    comment = re.search(r"^\s+comment\s*: (.*)$", source.split("Stream #")[0], re.MULTILINE)
     return VideoMeta(
         path=path,
         fps=float(fps),
@@ -175,6 +182,7 @@ def _probe(path: Path, mtime_ns: int, size: int) -> VideoMeta:
         variable_frame_rate=variable is not None,
         decode_filter=decode_filter,
         notes=notes,
+        comment=comment[1].strip() if comment else "",
     )
 
 
@@ -234,3 +242,27 @@ def open_video(path: str | Path) -> VideoReader:
 def read_frames(path: str | Path, start: int = 0, stop: Optional[int] = None) -> Iterator[np.ndarray]:
     """Stream the frames `start`..`stop` of a video. The file is checked now, not at the first frame."""
     return open_video(path).frames(start, stop)
+
+
+def stream_starts(path: str | Path) -> dict[str, float | None]:
+    """When the first video stream and the first audio stream begin, in seconds of the container's clock
+    (`{"video": t, "audio": t or None}`), read from their packets without decoding. Packets an edit list tells
+    players to drop are left out; an audio track that starts a few milliseconds before zero is the AAC encoder's
+    priming, which players skip too."""
+    path = require_file(path, "video")
+    result = run_ffmpeg("-i", str(path), "-map", "0:v:0", "-map", "0:a:0?", "-c", "copy", "-f", "framecrc", "-")
+    if result.returncode != 0:
+        raise InputError(f"cannot read the streams of {path}")
+    bases = {
+        int(m[1]): Fraction(int(m[2]), int(m[3]))
+        for m in re.finditer(r"^#tb (\d+): (\d+)/(\d+)$", result.stdout, re.MULTILINE)
+    }
+    starts: dict[int, Fraction] = {}
+    for line in result.stdout.splitlines():
+        flags = re.search(r"F=0x([0-9a-fA-F]+)", line)
+        if not line or line.startswith("#") or (flags and int(flags[1], 16) & PACKET_DISCARD):
+            continue
+        index, _, pts = (int(field) for field in line.split(",")[:3])
+        start = pts * bases[index]
+        starts[index] = min(starts.get(index, start), start)
+    return {"video": float(starts[0]), "audio": float(starts[1]) if 1 in starts else None}

@@ -24,6 +24,10 @@ from tryon_cli.io.ffmpeg import last_line, run_ffmpeg
 # crf 18 is visually lossless for libx264 and keeps the round-trip error well under 3/255; faststart puts the index
 # first so players can start before the whole file has arrived.
 _ENCODE_ARGS = ["-crf", "18", "-movflags", "+faststart"]
+MUX_TOLERANCE = 1e-6
+"""An audio start (seconds) below this is the source's start: its audio can be copied."""
+WRITE_FAILURES = ("No space left", "Disk quota", "Read-only file system", "Permission denied", "File too large")
+"""ffmpeg's words for a file that cannot be written: a failed mux names the output, not the audio."""
 
 
 def pad_to_even(frame: np.ndarray) -> np.ndarray:
@@ -131,23 +135,34 @@ def mux_audio(
     duration: float,
     audio_start: float = 0.0,
     metadata: Optional[dict[str, str]] = None,
+    shown: Optional[Path] = None,
 ) -> None:
     """Write `output`: `video`'s first video stream (copied) and `audio_from`'s first audio track, if it has one.
 
     The audio starts `audio_start` seconds into `audio_from` (for a result that begins at a later source frame) and
     is cut at `duration`, the video's length; the video itself is never cut, also when the audio ends a little
-    early (AAC padding), which `-shortest` would do. The audio is copied bit for bit when mp4 can hold its codec,
-    re-encoded to AAC otherwise. `metadata` become container tags (`comment`, `title`, ...).
+    early (AAC padding), which `-shortest` would do. From the start, the audio is copied bit for bit when the
+    container can hold its codec. From a later point it is re-encoded to AAC, which cuts it exactly: copied, it
+    starts at the packet before the cut, which mp4 and mov hide with an edit list and Matroska cannot (an .mkv
+    kept the whole source audio and started its video 1.67 s late, issue 24). `metadata` become container tags
+    (`comment`, `title`, ...). Errors name `shown` (the file the user asked for) rather than `output`, which may be
+    a temporary name.
     """
     inputs = ["-i", str(video), "-ss", f"{audio_start:.6f}", "-i", str(audio_from)]
     tags = [arg for key, value in (metadata or {}).items() for arg in ("-metadata", f"{key}={value}")]
     common = [*inputs, "-map", "0:v:0", "-map", "1:a:0?", "-c:v", "copy", "-t", f"{duration:.6f}", *tags]
     tail = ["-movflags", "+faststart", "-y", str(output)]
-    result = run_ffmpeg("-v", "error", *common, "-c:a", "copy", *tail)
-    if result.returncode != 0:
+    result = None
+    if audio_start < MUX_TOLERANCE:
+        result = run_ffmpeg("-v", "error", *common, "-c:a", "copy", *tail)
+    if result is None or result.returncode != 0:
         result = run_ffmpeg("-v", "error", *common, "-c:a", "aac", *tail)
     if result.returncode != 0:
-        raise InputError(f"cannot add the audio of {audio_from} to {output.name}: {last_line(result.stderr)}")
+        reason = last_line(result.stderr)
+        shown = shown or output
+        if any(cause in reason for cause in WRITE_FAILURES):
+            raise InputError(f"cannot write {shown}: {reason}")
+        raise InputError(f"cannot add the audio of {audio_from} to {shown}: {reason}")
 
 
 def write_video(

@@ -2,8 +2,9 @@
 
 A pairs file holds one pair per line, `VIDEO GARMENT [CATEGORY]`, separated by whitespace; blank lines and lines
 starting with `#` are skipped; relative paths are relative to the pairs file. Pair i writes
-`OUT/<video stem>__<garment stem>.mp4`. Outputs are written atomically, so an output that exists is complete:
-a killed run resumes by skipping them.
+`OUT/<video stem>__<garment stem>.mp4`. A pair's outputs (its video, and its preview and intermediates when asked
+for) appear together when all are complete, so a killed run resumes by skipping the pairs whose outputs are all
+there; the others are done again, replacing what an older run left of them.
 
 Under `accelerate launch`, `accelerate.PartialState.split_between_processes` gives each process a contiguous share
 of the full list. The split is made before looking at the disk, so every process computes the same split
@@ -18,6 +19,8 @@ from pathlib import Path
 
 from tryon_cli.errors import InputError
 from tryon_cli.preprocess.masks import CATEGORIES
+from tryon_cli.tryon.request import side_paths
+from tryon_cli.tryon.settings import TryOnSettings
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,13 @@ def my_share(pairs: list[Pair]) -> list[Pair]:
         return list(share)
 
 
-def pending(pairs: list[Pair]) -> tuple[list[Pair], list[Pair]]:
-    """(still to do, already done) — an output on disk is complete because outputs are written atomically."""
-    done = [p for p in pairs if p.output.is_file()]
-    return [p for p in pairs if not p.output.is_file()], done
+def outputs_of(pair: Pair, settings: TryOnSettings) -> list[Path]:
+    """Every path a pair's run writes: its video, and its preview and intermediates when asked for."""
+    return [pair.output, *(p for p in side_paths(pair.output, settings.preview, settings.keep_intermediates) if p)]
+
+
+def pending(pairs: list[Pair], settings: TryOnSettings) -> tuple[list[Pair], list[Pair]]:
+    """(still to do, already done): a pair is done when every output it is asked for is there (a run writes them
+    together, `tryon.writing`; one made without --preview is not done when --preview is asked for now)."""
+    done = [p for p in pairs if all(path.exists() for path in outputs_of(p, settings))]
+    return [p for p in pairs if p not in done], done

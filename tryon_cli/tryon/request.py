@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tryon_cli.errors import InputError
 from tryon_cli.io import VideoMeta, check_companion_video, check_output, check_person_video, probe_video, read_image
 from tryon_cli.tryon.settings import TryOnSettings
 
@@ -58,12 +59,15 @@ def check_batch_outputs(output_dir: Path, pairs, settings: TryOnSettings) -> Non
 
 
 def _check_outputs(output: Path, inputs: list[Path | None], settings: TryOnSettings) -> None:
-    """Every path the run writes can be written, and none is an input (the intermediates are, with --mask, easily
-    fed back in)."""
+    """Every path the run writes can be written, none is an input (the intermediates are, with --mask, easily
+    fed back in), and none exists unless `settings.overwrite` (a 96-frame result was replaced by a 6-frame test)."""
     preview, intermediates = side_paths(output, settings.preview, settings.keep_intermediates)
     for path in (output, preview):
         if path is not None:
             check_output(path, inputs, kind="video")
+    for path in (output, preview, intermediates):
+        if not settings.overwrite and path is not None and path.exists():
+            raise InputError(f"{path} exists; choose another output name, or add --overwrite to replace it")
     if intermediates is not None:
         check_output(intermediates, kind="folder")
         for name in INTERMEDIATES:

@@ -22,6 +22,7 @@ class TryOnSettings:
     keep_intermediates: bool = False  # also write OUT_intermediates/{pose,mask,agnostic}.mp4
     weights: Path | None = None  # weights root for the pose and garment-landmark models (default: `weights.root`)
     device: str = "cpu"  # where those models run ("cpu" or "cuda")
+    overwrite: bool = False  # replace outputs that exist (without it, an existing output is an error)
 
     def __post_init__(self):
         if self.category not in CATEGORIES:

@@ -2,13 +2,13 @@
 
 Paste-back changes pixels only inside the feathered repaint mask and only where the crop reaches (not its grey
 padding past the frame's border); every other pixel is the input frame's. The encoder writes a scratch file in a
-temporary folder; the last step muxes the source audio and the run's JSON comment into the atomic output. An
-error or an interrupt at any point leaves neither the output, nor the preview or intermediates, nor scratch files.
+temporary folder; the last step muxes the source audio and the run's JSON comment into the output's temporary
+file. The output, the preview and the intermediates then appear together; an error or an interrupt at any point
+leaves none of them and no scratch files.
 """
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from contextlib import ExitStack, closing
 from itertools import chain
@@ -18,7 +18,7 @@ from typing import Iterator
 import numpy as np
 
 from tryon_cli.engines.base import Progress
-from tryon_cli.io import VideoWriter, atomic_output
+from tryon_cli.io import VideoWriter, atomic_outputs
 from tryon_cli.io.writer import mux_audio
 from tryon_cli.preprocess import conditioning
 from tryon_cli.preprocess import crop as cropping
@@ -53,39 +53,46 @@ def write_tryon(
     intermediates: Path | None,
     progress: Progress,
 ) -> None:
-    """Consume the engine's crops, paste them back, write `output` (and the side files) atomically."""
-    made = intermediates is not None and not intermediates.exists()
-    try:
-        with ExitStack() as stack:
-            # Side writers are entered before the output: on success the output is complete first.
-            side = _side_writers(stack, clip.fps, preview, intermediates)
-            final = stack.enter_context(atomic_output(output))
-            scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="dpidm-"))) / "video.mp4"
-            crops = stack.enter_context(closing(crops))
-            first = next(crops, None)  # the engine's own stages (encoding, denoising) run here
-            written = 0
-            with (
-                VideoWriter(scratch, clip.fps) as writer,
-                closing(clip.full_frames()) as frames,
-                progress.task("pasting + writing", total=clip.num_frames) as advance,
-            ):
-                for full, crop in zip(frames, chain([first], crops) if first is not None else ()):
-                    result = paste_back(full, crop)
-                    writer.write(result)
-                    _write_side(side, full, crop, result, garment, clip)
-                    written += 1
-                    advance()
-                if written != clip.num_frames:
-                    raise RuntimeError(f"the engine gave {written} frames for a clip of {clip.num_frames}")
-            with progress.task("adding audio", total=1) as advance:
-                mux_audio(
-                    scratch, audio_from, final, clip.num_frames / clip.fps, clip.start / clip.fps, {"comment": comment}
-                )
+    """Consume the engine's crops, paste them back, write `output` and the side files: all of them appear together
+    when every one is complete (`atomic_outputs`), none on an error or an interrupt."""
+    with ExitStack() as stack:
+        # Entered first, so left last: the side writers have finished their files when the group is committed.
+        group = stack.enter_context(atomic_outputs())
+        side = _side_writers(
+            stack,
+            clip.fps,
+            group.file(preview) if preview is not None else None,
+            group.folder(intermediates) if intermediates is not None else None,
+        )
+        final = group.file(output)
+        scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="dpidm-"))) / "video.mp4"
+        crops = stack.enter_context(closing(crops))
+        first = next(crops, None)  # the engine's own stages (encoding, denoising) run here
+        written = 0
+        with (
+            VideoWriter(scratch, clip.fps) as writer,
+            closing(clip.full_frames()) as frames,
+            progress.task("pasting + writing", total=clip.num_frames) as advance,
+        ):
+            for full, crop in zip(frames, chain([first], crops) if first is not None else ()):
+                result = paste_back(full, crop)
+                writer.write(result)
+                _write_side(side, full, crop, result, garment, clip)
+                written += 1
                 advance()
-    except BaseException:
-        if made:
-            shutil.rmtree(intermediates, ignore_errors=True)
-        raise
+            if written != clip.num_frames:
+                raise RuntimeError(f"the engine gave {written} frames for a clip of {clip.num_frames}")
+        with progress.task("adding audio", total=1) as advance:
+            mux_audio(
+                scratch,
+                audio_from,
+                final,
+                clip.num_frames / clip.fps,
+                clip.start / clip.fps,
+                {"comment": comment},
+                shown=output,
+            )
+            advance()
 
 
 def _side_writers(stack: ExitStack, fps: float, preview: Path | None, intermediates: Path | None) -> dict:
