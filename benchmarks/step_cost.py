@@ -32,7 +32,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from tryon_cli.models.configs import get_config
 from tryon_cli.models.delta import new_delta
 from tryon_cli.models.garment_bank import GarmentConditions
-from tryon_cli.models.main_unet import MainUNet, level_grids
+from tryon_cli.models.main_unet import MainUNet
+from tryon_cli.models.pose_encoder import level_grids
 
 CPU_MEMORY = "peak resident memory (VmHWM) of a fresh process building the U-Net and running one step"
 

@@ -50,6 +50,7 @@ def synthetic_conditions(pipe, frames: int):
 def measure(pipe, steps: int) -> dict:
     import torch
 
+    from tryon_cli.models.vae import decode_latents
     from tryon_cli.pipelines.sliding_window import window_schedule
 
     cuda = pipe.device.type == "cuda"
@@ -64,7 +65,7 @@ def measure(pipe, steps: int) -> dict:
     if cuda:
         torch.cuda.reset_peak_memory_stats()
     with torch.no_grad():
-        garment = pipe.model.encode_garment_for_guidance(garment_pixels, garment_pose)
+        garment = pipe.model.garment_encoder.encode_for_guidance(garment_pixels, garment_pose)
         sync()
         started = time.perf_counter()
         latents = pipe(
@@ -78,7 +79,7 @@ def measure(pipe, steps: int) -> dict:
         sync()
         denoise_s = time.perf_counter() - started
         started = time.perf_counter()
-        pipe.model.decode_latents(latents.to(pipe.dtype))
+        decode_latents(pipe.model.vae, latents.to(pipe.dtype))
         sync()
         decode_s = time.perf_counter() - started
     step_s = denoise_s / steps

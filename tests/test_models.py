@@ -13,7 +13,7 @@ from tryon_cli.models import DPIDM, GarmentConditions
 from tryon_cli.models.attention import backend
 from tryon_cli.models.attention.tsa import TemporalShiftAttention, shift_sources
 from tryon_cli.models.configs import TINY
-from tryon_cli.models.main_unet import level_grids
+from tryon_cli.models.pose_encoder import level_grids
 
 BATCH, FRAMES, HEIGHT, WIDTH = 1, 3, 8, 6  # latent size; images are 8x larger
 NEW_MODULES = ("pose_encoder", "pasa_adapter", "tsa", "pata")
@@ -57,7 +57,7 @@ def inputs():
 def garment(model, inputs) -> GarmentConditions:
     _, _, garment_pixels, garment_pose = inputs
     with torch.no_grad():
-        return model.encode_garment(garment_pixels, garment_pose)
+        return model.garment_encoder.encode(garment_pixels, garment_pose)
 
 
 @torch.no_grad()
@@ -85,21 +85,21 @@ def test_pose_is_ignored_when_fresh_and_used_after_one_step(inputs):
     model = tiny_model(seed=7)
     other_pose = images(9, *pose.shape)
     with torch.no_grad():
-        garment = model.encode_garment(garment_pixels, garment_pose)
+        garment = model.garment_encoder.encode(garment_pixels, garment_pose)
         before = [model.main_unet(sample, 10, garment=garment, human_pose_maps=p) for p in (pose, other_pose)]
     assert torch.equal(before[0], before[1])
 
     model.train()
     model.set_trainable("image")
     optimizer = torch.optim.Adam(model.trainable_parameters("image"), lr=1e-2)
-    garment = model.encode_garment(garment_pixels, garment_pose)  # the garment pose path trains too
+    garment = model.garment_encoder.encode(garment_pixels, garment_pose)  # the garment pose path trains too
     noise = model.main_unet(sample, 10, garment=garment, human_pose_maps=pose)
     noise.square().mean().backward()
     optimizer.step()
 
     model.eval()
     with torch.no_grad():
-        garment = model.encode_garment(garment_pixels, garment_pose)
+        garment = model.garment_encoder.encode(garment_pixels, garment_pose)
         after = [model.main_unet(sample, 10, garment=garment, human_pose_maps=p) for p in (pose, other_pose)]
     assert (after[0] - after[1]).abs().max().item() > 1e-6
 
@@ -182,7 +182,9 @@ def test_pasa_equals_the_papers_equation_frame_by_frame(model):
     batch, frames = 2, 3
     sample = torch.randn(batch, 9, frames, HEIGHT, WIDTH, generator=torch.Generator().manual_seed(12))
     pose = images(13, batch, 3, frames, HEIGHT * 8, WIDTH * 8)
-    garment = model.encode_garment(images(14, batch, 3, HEIGHT * 8, WIDTH * 8) * 2 - 1, images(15, batch, 3, 64, 48))
+    garment = model.garment_encoder.encode(
+        images(14, batch, 3, HEIGHT * 8, WIDTH * 8) * 2 - 1, images(15, batch, 3, 64, 48)
+    )
     seen = {}
     hooks = []
     for name in model.main_unet.block_names:
@@ -228,7 +230,7 @@ def test_garment_unet_runs_once_per_generation(model, inputs):
     try:
         video = torch.randn(BATCH, 4, 5, HEIGHT, WIDTH)
         video_pose = images(11, BATCH, 3, 5, HEIGHT * 8, WIDTH * 8)
-        conditions = model.encode_garment_for_guidance(garment_pixels, garment_pose)
+        conditions = model.garment_encoder.encode_for_guidance(garment_pixels, garment_pose)
         for step in (900, 500, 100):  # a 3-step, 2-window (frames 0-2 and 2-4) guided generation
             for start in (0, 2):
                 window = video[:, :, start : start + 3]
@@ -285,7 +287,7 @@ def test_sd15_dimensions_on_the_meta_device():
     """The real configuration end to end, shapes only (meta tensors: no memory, no arithmetic)."""
     with torch.device("meta"):
         model = DPIDM.from_config("sd15")
-        garment = model.encode_garment(torch.rand(1, 3, 512, 384), torch.rand(1, 3, 512, 384))
+        garment = model.garment_encoder.encode(torch.rand(1, 3, 512, 384), torch.rand(1, 3, 512, 384))
         noise, handed = model.main_unet(
             torch.rand(1, 9, 2, 64, 48),
             10,
@@ -338,7 +340,7 @@ def test_cuda_half_precision_forward(inputs):
     model = tiny_model().to("cuda", torch.float16)
     cuda = lambda t: t.to("cuda", torch.float16)
     with torch.no_grad():
-        garment = model.encode_garment(cuda(garment_pixels), cuda(garment_pose))
+        garment = model.garment_encoder.encode(cuda(garment_pixels), cuda(garment_pose))
         noise, handed = model.main_unet(
             cuda(sample), 10, garment=garment, human_pose_maps=cuda(pose), return_tra_inputs=True
         )

@@ -14,7 +14,7 @@ from transformers import CLIPConfig, CLIPModel
 from tests.test_models import NEW_MODULES, inputs, randomize_new_modules  # noqa: F401 (fixture)
 from tryon_cli.errors import InputError, MissingWeightsError
 from tryon_cli.models import DPIDM
-from tryon_cli.models.checkpoint import CONFIG_FILE, WEIGHTS_FILE, resolve_checkpoint
+from tryon_cli.models.checkpoint import CONFIG_FILE, WEIGHTS_FILE, resolve_checkpoint, restore
 from tryon_cli.models.configs import TINY
 from tryon_cli.models.delta import DPIDMDelta
 
@@ -94,7 +94,7 @@ def test_missing_sd15_file_is_one_clear_error(sd15_folder, tmp_path):
 def _outputs(model, inputs):
     sample, pose, garment_pixels, garment_pose = inputs
     with torch.no_grad():
-        garment = model.encode_garment(garment_pixels, garment_pose)
+        garment = model.garment_encoder.encode(garment_pixels, garment_pose)
         return model.main_unet(sample, 10, garment=garment, human_pose_maps=pose)
 
 
@@ -105,7 +105,7 @@ def test_checkpoint_round_trip_is_exact_and_strict(sd15_folder, inputs, tmp_path
         for name, p in trained.named_trainable_parameters("image").items():
             if ".attn2." in name:  # fine-tuned pretrained weights are saved too
                 p.add_(0.05)
-    trained.save_checkpoint(tmp_path / "ckpt", train_height=64, train_width=48, clip_length=4)
+    trained.delta.save_checkpoint(tmp_path / "ckpt", train_height=64, train_width=48, clip_length=4)
     config = json.loads((tmp_path / "ckpt" / CONFIG_FILE).read_text())
     assert (config["_class_name"], config["base"], config["variant"]) == ("DPIDMDelta", "sd15", "c")
     assert (config["train_height"], config["train_width"], config["clip_length"]) == (64, 48, 4)
@@ -128,11 +128,11 @@ def test_checkpoint_round_trip_is_exact_and_strict(sd15_folder, inputs, tmp_path
     dropped["blocks.unknown.weight"] = torch.zeros(1)
     save_file(dropped, str(tmp_path / "ckpt" / WEIGHTS_FILE))
     with pytest.raises(InputError, match=r"1 missing .*; 1 unexpected \(blocks.unknown.weight\)"):
-        fresh.load_checkpoint(tmp_path / "ckpt")
+        restore(fresh.delta, tmp_path / "ckpt")
     with pytest.raises(InputError, match="not a DPIDM checkpoint"):
-        fresh.load_checkpoint(tmp_path)
+        restore(fresh.delta, tmp_path)
     with pytest.raises(InputError, match="variant: checkpoint 'c', model 'd'"):
-        DPIDM.from_pretrained(sd15_folder).load_checkpoint(tmp_path / "ckpt")
+        restore(DPIDM.from_pretrained(sd15_folder).delta, tmp_path / "ckpt")
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +141,7 @@ def run(tmp_path_factory):
     root = tmp_path_factory.mktemp("run")
     model = DPIDM.from_config("tiny", seed=0, variant="b")
     for step in (2, 4):
-        model.save_checkpoint(root / "checkpoints" / str(step), train_height=32, train_width=24, clip_length=4)
+        model.delta.save_checkpoint(root / "checkpoints" / str(step), train_height=32, train_width=24, clip_length=4)
     (root / "checkpoints" / "latest").write_text("4\n")
     return root
 

@@ -38,7 +38,9 @@ def zero_pose_adapters(model: DPIDM, where: str) -> None:
 def noise_for(model, inputs, *, human_pose=None, garment_pose=None, use_temporal=True):
     sample, pose, garment_pixels, default_garment_pose = inputs
     with torch.no_grad():
-        garment = model.encode_garment(garment_pixels, default_garment_pose if garment_pose is None else garment_pose)
+        garment = model.garment_encoder.encode(
+            garment_pixels, default_garment_pose if garment_pose is None else garment_pose
+        )
         return model.main_unet(
             sample,
             10,

@@ -147,7 +147,7 @@ def clip():
 def model_grads(model, clip, loss_fn):
     sample, pose, garment_pixels, garment_pose = clip
     model.zero_grad(set_to_none=True)
-    garment = model.encode_garment(garment_pixels, garment_pose)
+    garment = model.garment_encoder.encode(garment_pixels, garment_pose)
     _, handed = model.main_unet(
         sample, torch.tensor([500, 20]), garment=garment, human_pose_maps=pose, return_tra_inputs=True
     )

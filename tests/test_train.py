@@ -26,6 +26,7 @@ from tryon_cli.data import scan
 from tryon_cli.data.dataset import Augmentation, TryOnDataset
 from tryon_cli.data.sampler import JointSampler
 from tryon_cli.models import DPIDM, PHASES
+from tryon_cli.models.checkpoint import restore
 from tryon_cli.models.dpidm import TINY_BASE_SEED
 from tryon_cli.training.checkpoint import find_checkpoint
 from tryon_cli.training.config import load_config
@@ -118,7 +119,7 @@ def test_tra_on_model_maps_and_its_gradient_reaches_the_temporal_modules(vivid):
     batch = _batch(vivid, 1)
     # A still clip (every frame the same, two different samples in the batch): the PASA maps of the last two
     # decoder layers agree frame to frame, so TRA is 0; a mix-up of the (batch, frame) layout would show here.
-    garment = model.encode_garment(batch["garment_pixels"], batch["garment_pose_map"])
+    garment = model.garment_encoder.encode(batch["garment_pixels"], batch["garment_pose_map"])
     still = torch.randn(2, 9, 1, H // 8, W // 8).expand(-1, -1, 4, -1, -1)
     pose = batch["human_pose_maps"][:, :, :1].expand(-1, -1, 4, -1, -1)
     _, handed = model.main_unet(
@@ -228,8 +229,8 @@ def _assert_same_run(first_run: Path, second_run: Path) -> None:
             b["tra"], rel=1e-6
         )
     a, b = (DPIDM.from_config("tiny") for _ in range(2))
-    a.load_checkpoint(first_run / "checkpoints" / "4")
-    b.load_checkpoint(second_run / "checkpoints" / "latest")
+    restore(a.delta, first_run / "checkpoints" / "4")
+    restore(b.delta, second_run / "checkpoints" / "latest")
     for (name, p), q in zip(a.checkpoint_parameters().items(), b.checkpoint_parameters().values()):
         torch.testing.assert_close(p, q, rtol=1e-6, atol=1e-7, msg=name)
 

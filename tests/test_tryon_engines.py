@@ -19,7 +19,7 @@ def tiny_checkpoint(folder: Path) -> Path:
     """A real (untrained) tiny checkpoint, as `dpidm train --model tiny` writes one."""
     from tryon_cli.models.dpidm import DPIDM
 
-    return DPIDM.from_config("tiny", seed=0).save_checkpoint(folder)
+    return DPIDM.from_config("tiny", seed=0).delta.save_checkpoint(folder)
 
 
 def test_auto_is_warp_without_a_checkpoint_and_dpidm_with_one(weights_root, tmp_path):

@@ -6,7 +6,9 @@ of the main U-Net, the garment U-Net, the VAE, CLIP) come unchanged from `weight
 model's seed, so a checkpoint holds 195 M of the 2.2 G parameters at sd15 (780 MB in fp32). The config says which
 base and variant it belongs to; loading is strict.
 
-`resolve_checkpoint` accepts what a user has at hand: a checkpoint folder, `RUN/checkpoints/latest` (the file
+This module finds and checks a checkpoint before anything is built; writing one and loading its weights are the
+delta's (`DPIDMDelta.save_checkpoint`, `DPIDMDelta.load_checkpoint`). `resolve_checkpoint` accepts what a user has
+at hand: a checkpoint folder, `RUN/checkpoints/latest` (the file
 naming the newest checkpoint), `RUN/checkpoints` or the run folder `RUN` itself.
 """
 
@@ -17,12 +19,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
 from diffusers.utils import SAFETENSORS_WEIGHTS_NAME
-from safetensors.torch import load_file
 
 from tryon_cli.errors import InputError
-from tryon_cli.models.delta import BASES, TRAINING_FACTS, VARIANTS, DPIDMDelta
+from tryon_cli.models.delta import BASES, VARIANTS, DPIDMDelta, module_settings
 
 CONFIG_FILE = DPIDMDelta.config_name
 WEIGHTS_FILE = SAFETENSORS_WEIGHTS_NAME
@@ -95,60 +95,18 @@ def resolve_checkpoint(path: str | Path, *, base: str | None = None) -> Checkpoi
     return CheckpointInfo(folder, found_base, variant, config)
 
 
-def module_settings(config) -> dict:
-    """The settings that must agree between a checkpoint and a model (all but training facts and diffusers'
-    bookkeeping), JSON-normalised (tuples as lists)."""
-    settings = {k: v for k, v in dict(config).items() if not k.startswith("_") and k not in TRAINING_FACTS}
-    return json.loads(json.dumps(settings))
-
-
 def build_settings(info: CheckpointInfo) -> dict:
     """The `DPIDMDelta` arguments to build a model for this checkpoint with (variant, module settings); the base
-    and U-Net structure come from where the model is built, and `load` compares them."""
+    and U-Net structure come from where the model is built, and `DPIDMDelta.load_checkpoint` compares them."""
     settings = module_settings(info.config)
     for structural in ("base", "unet"):
         settings.pop(structural, None)
     return settings
 
 
-def save(delta: DPIDMDelta, directory: Path, **training_facts) -> Path:
-    """`delta.save_pretrained(directory)` with the training facts (and dpidm's version) recorded in its config."""
-    from tryon_cli import __version__
-
-    unknown = sorted(set(training_facts) - set(TRAINING_FACTS))
-    if unknown:
-        raise ValueError(f"unknown training facts {unknown}; known: {', '.join(TRAINING_FACTS)}")
-    delta.register_to_config(**{"dpidm_version": __version__, **training_facts})
-    delta.save_pretrained(directory)
-    return directory
-
-
-def _names(names: list[str], limit: int = 3) -> str:
-    shown = ", ".join(names[:limit])
-    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
-
-
-def load(delta: DPIDMDelta, info: CheckpointInfo) -> None:
-    """The checkpoint's weights into `delta`, strictly: the same settings, every tensor present with its shape."""
-    theirs, ours = module_settings(info.config), module_settings(delta.config)
-    differ = sorted(k for k in theirs.keys() | ours.keys() if theirs.get(k) != ours.get(k))
-    if differ:
-        shown = "; ".join(f"{k}: checkpoint {theirs.get(k)!r}, model {ours.get(k)!r}" for k in differ[:3])
-        raise InputError(f"{info.folder} does not fit this model ({shown})")
-    tensors = load_file(str(info.folder / WEIGHTS_FILE))
-    expected = delta.state_dict()
-    missing = sorted(set(expected) - set(tensors))
-    unexpected = sorted(set(tensors) - set(expected))
-    wrong_shape = sorted(n for n in set(expected) & set(tensors) if expected[n].shape != tensors[n].shape)
-    if missing or unexpected or wrong_shape:
-        problems = []
-        if missing:
-            problems.append(f"{len(missing)} missing ({_names(missing)})")
-        if unexpected:
-            problems.append(f"{len(unexpected)} unexpected ({_names(unexpected)})")
-        if wrong_shape:
-            problems.append(f"{len(wrong_shape)} of another shape ({_names(wrong_shape)})")
-        raise InputError(f"{info.folder / WEIGHTS_FILE} does not fit this model: " + "; ".join(problems))
-    with torch.no_grad():
-        delta.load_state_dict(tensors)
-    delta.register_to_config(**{k: info.config.get(k) for k in TRAINING_FACTS})
+def restore(delta: DPIDMDelta, checkpoint: str | Path) -> CheckpointInfo:
+    """The weights of the checkpoint at `checkpoint` (anything `resolve_checkpoint` accepts) into `delta`,
+    strictly (`DPIDMDelta.load_checkpoint`); the checkpoint it was."""
+    info = resolve_checkpoint(checkpoint)
+    delta.load_checkpoint(info.folder, info.config)
+    return info

@@ -22,14 +22,19 @@ hyper-parameters, and the training facts that `dpidm train` fills (train height/
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from diffusers import ModelMixin, UNet2DConditionModel
 from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.attention_processor import Attention
+from diffusers.utils import SAFETENSORS_WEIGHTS_NAME
+from safetensors.torch import load_file
 from torch import nn
 
+from tryon_cli.errors import InputError
 from tryon_cli.models.attention.pata import PoseAwareTemporalAttention
 from tryon_cli.models.attention.tsa import TemporalShiftAttention
 from tryon_cli.models.garment_bank import transformer_block_names
@@ -251,6 +256,58 @@ class DPIDMDelta(ModelMixin, ConfigMixin):
 
     def training_facts(self) -> dict:
         return {key: self.config.get(key) for key in TRAINING_FACTS}
+
+    # ---- checkpoints: `save_pretrained` folders, loaded strictly -------------------------------------------------
+
+    def save_checkpoint(self, directory: str | Path, **training_facts) -> Path:
+        """`save_pretrained(directory)`: config.json + the weights of both training phases (the frozen SD1.5 parts
+        come from `weights/`), with `training_facts` (`TRAINING_FACTS`) and dpidm's version in the config."""
+        from tryon_cli import __version__
+
+        unknown = sorted(set(training_facts) - set(TRAINING_FACTS))
+        if unknown:
+            raise ValueError(f"unknown training facts {unknown}; known: {', '.join(TRAINING_FACTS)}")
+        self.register_to_config(**{"dpidm_version": __version__, **training_facts})
+        self.save_pretrained(directory)
+        return Path(directory)
+
+    def load_checkpoint(self, folder: Path, config: dict) -> None:
+        """The weights of the checkpoint in `folder` (its config.json read as `config`), strictly: the same module
+        settings and variant, every tensor present with its shape, else InputError with a readable report."""
+        theirs, ours = module_settings(config), module_settings(self.config)
+        differ = sorted(k for k in theirs.keys() | ours.keys() if theirs.get(k) != ours.get(k))
+        if differ:
+            shown = "; ".join(f"{k}: checkpoint {theirs.get(k)!r}, model {ours.get(k)!r}" for k in differ[:3])
+            raise InputError(f"{folder} does not fit this model ({shown})")
+        tensors = load_file(str(folder / SAFETENSORS_WEIGHTS_NAME))
+        expected = self.state_dict()
+        missing = sorted(set(expected) - set(tensors))
+        unexpected = sorted(set(tensors) - set(expected))
+        wrong_shape = sorted(n for n in set(expected) & set(tensors) if expected[n].shape != tensors[n].shape)
+        if missing or unexpected or wrong_shape:
+            problems = []
+            if missing:
+                problems.append(f"{len(missing)} missing ({_names(missing)})")
+            if unexpected:
+                problems.append(f"{len(unexpected)} unexpected ({_names(unexpected)})")
+            if wrong_shape:
+                problems.append(f"{len(wrong_shape)} of another shape ({_names(wrong_shape)})")
+            raise InputError(f"{folder / SAFETENSORS_WEIGHTS_NAME} does not fit this model: " + "; ".join(problems))
+        with torch.no_grad():
+            self.load_state_dict(tensors)
+        self.register_to_config(**{k: config.get(k) for k in TRAINING_FACTS})
+
+
+def module_settings(config) -> dict:
+    """The settings that must agree between a checkpoint and a model (all but training facts and diffusers'
+    bookkeeping), JSON-normalised (tuples as lists)."""
+    settings = {k: v for k, v in dict(config).items() if not k.startswith("_") and k not in TRAINING_FACTS}
+    return json.loads(json.dumps(settings))
+
+
+def _names(names: list[str], limit: int = 3) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
 def new_delta(config, base: str, settings: dict) -> DPIDMDelta:

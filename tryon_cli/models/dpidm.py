@@ -1,16 +1,19 @@
-"""The DPIDM model: one container that owns every part and knows which parameters train in which phase.
+"""The DPIDM model: the holder of its components, in the manner of a diffusers pipeline's, and its constructors.
 
     model = DPIDM.from_pretrained(weights_root, checkpoint=path_or_None)     # or DPIDM.from_config("tiny")
-    garment = model.encode_garment(garment_pixels, garment_pose_map)      # once per garment
+    garment = model.garment_encoder.encode(garment_pixels, garment_pose_map)      # once per garment
     noise = model.main_unet(sample, t, garment=garment, human_pose_maps=pose_maps)   # every step, every window
+    latents = encode_latents(model.vae, pixels)                                   # models/vae.py
 
 Shapes: garment_pixels (B, 3, H, W) in [-1, 1]; pose maps in [0, 1], (B, 3, H, W) for the garment and
 (B, 3, T, H, W) for the person; video latents (B, C, T, h, w) with h = H/8, w = W/8.
 
-Parts: `main_unet` (`MainUNet`: SD1.5-inpainting U-Net with PASA/TSA/CA/PATA blocks and the pose encoder),
-`garment_unet` (`GarmentUNet`: SD1.5 U-Net filling the feature bank), `vae` (diffusers `AutoencoderKL`),
-`image_encoder` (transformers `CLIPVisionModelWithProjection`), `noise_scheduler` (diffusers `DDIMScheduler` with
-SD1.5's settings; it also has `add_noise` for training).
+Components (`components`): `main_unet` (`MainUNet`: SD1.5-inpainting U-Net with PASA/TSA/CA/PATA blocks and the
+pose encoder), `garment_unet` (`GarmentUNet`: SD1.5 U-Net filling the feature bank), `vae` (diffusers
+`AutoencoderKL`), `image_encoder` (transformers `CLIPVisionModelWithProjection`), `noise_scheduler` (diffusers
+`DDIMScheduler` with SD1.5's settings; it also has `add_noise` for training) and `delta` (`DPIDMDelta`: DPIDM's
+trainable modules, which also saves and loads checkpoints). `garment_encoder` (`GarmentEncoder`) turns garment
+photos into the main U-Net's garment conditions with the garment U-Net, CLIP, the VAE and the pose encoder.
 
 Training phases (paper 3.6): "image" trains PASA (`attn1` + `pasa_adapter` + the pose encoder) and CA (`attn2`)
 of the main U-Net; "video" trains TSA and PATA. The garment U-Net, VAE and CLIP encoder stay frozen.
@@ -30,14 +33,16 @@ from tryon_cli.models import pretrained
 from tryon_cli.models.attention.backend import AttentionBackend
 from tryon_cli.models.configs import DPIDMConfig, get_config
 from tryon_cli.models.delta import PHASES, DPIDMDelta, new_delta
-from tryon_cli.models.garment_bank import GarmentConditions, GarmentUNet, clip_image_embeddings
-from tryon_cli.models.main_unet import MainUNet, level_grids
+from tryon_cli.models.garment_bank import GarmentEncoder, GarmentUNet
+from tryon_cli.models.main_unet import MainUNet
 
 # The seed of the tiny model's random frozen base, shared by training and inference (see `from_config`).
 TINY_BASE_SEED = 0
 
 
 class DPIDM(nn.Module):
+    """DPIDM's components (see the module's docstring), their constructors, and which parameters train when."""
+
     def __init__(
         self,
         config: DPIDMConfig,
@@ -51,7 +56,7 @@ class DPIDM(nn.Module):
 
         `delta` is kept as a plain attribute, not a registered child: its modules are registered where they run
         (inside `main_unet`), so parameter names stay SD1.5's and nothing is counted twice; `model.delta` is the
-        checkpoint's view of them (`save_pretrained` / `from_pretrained`)."""
+        checkpoint's view of them (`save_checkpoint` / `load_checkpoint`)."""
         super().__init__()
         self.config = config
         object.__setattr__(self, "delta", delta)
@@ -60,6 +65,9 @@ class DPIDM(nn.Module):
         self.vae = vae
         self.image_encoder = image_encoder
         self.noise_scheduler = DDIMScheduler(**config.scheduler)
+        self.garment_encoder = GarmentEncoder(
+            self.garment_unet, image_encoder, vae, self.main_unet.pose_encoder, self.main_unet.levels
+        )
         self.load_report: pretrained.LoadReport | None = None
         for frozen in (self.garment_unet, self.vae, self.image_encoder):
             frozen.requires_grad_(False)
@@ -131,7 +139,7 @@ class DPIDM(nn.Module):
         if parts.empty_prompt is not None and model.delta.context.tokens is not None:
             model.delta.context.tokens.copy_(parts.empty_prompt)  # computed once, kept with the checkpoint
         if info is not None:
-            checkpoint_io.load(model.delta, info)
+            model.delta.load_checkpoint(info.folder, info.config)
         return model
 
     @classmethod
@@ -151,10 +159,16 @@ class DPIDM(nn.Module):
         if info.base == "sd15":
             return cls.from_pretrained(weights_root, info.folder, dtype=dtype)
         model = cls.from_config("tiny", seed=seed, **checkpoint_io.build_settings(info))
-        checkpoint_io.load(model.delta, info)
+        model.delta.load_checkpoint(info.folder, info.config)
         return model.to(dtype)
 
     # ---- runtime ------------------------------------------------------------------------------------------------
+
+    @property
+    def components(self) -> dict[str, object]:
+        """The parts by name, as a diffusers pipeline's `components`."""
+        names = ("main_unet", "garment_unet", "vae", "image_encoder", "noise_scheduler", "delta")
+        return {name: getattr(self, name) for name in names}
 
     @property
     def device(self) -> torch.device:
@@ -180,24 +194,11 @@ class DPIDM(nn.Module):
     def disable_gradient_checkpointing(self) -> None:
         self.main_unet.unet.disable_gradient_checkpointing()
 
-    # ---- checkpoints --------------------------------------------------------------------------------------------
-
-    def save_checkpoint(self, directory: str | Path, **training_facts) -> Path:
-        """`delta.save_pretrained(directory)`: config.json + the weights of both training phases (the frozen SD1.5
-        parts come from `weights/`). `training_facts`: train_height, train_width, clip_length (recorded in the
-        config with dpidm's version)."""
-        return checkpoint_io.save(self.delta, Path(directory), **training_facts)
-
-    def load_checkpoint(self, checkpoint: str | Path) -> None:
-        """Load a checkpoint (anything `resolve_checkpoint` accepts) strictly: the same base structure, variant and
-        module settings, every tensor present with its shape, else InputError with a readable report."""
-        checkpoint_io.load(self.delta, checkpoint_io.resolve_checkpoint(checkpoint))
+    # ---- training phases ----------------------------------------------------------------------------------------
 
     def checkpoint_parameters(self) -> dict[str, nn.Parameter]:
         """The parameters a checkpoint holds: the union of both phases, by name (relative to this model)."""
         return {name: p for phase in PHASES for name, p in self.named_trainable_parameters(phase).items()}
-
-    # ---- training phases ----------------------------------------------------------------------------------------
 
     def named_trainable_parameters(self, phase: str) -> dict[str, nn.Parameter]:
         """Name (relative to this model) -> parameter, for the modules that train in `phase` ("image" or "video")."""
@@ -214,7 +215,7 @@ class DPIDM(nn.Module):
         for p in self.trainable_parameters(phase):
             p.requires_grad_(True)
 
-    # ---- garment branch -----------------------------------------------------------------------------------------
+    # ---- shortcuts into the main U-Net ---------------------------------------------------------------------------
 
     @property
     def pose_encoder(self) -> nn.Module | None:
@@ -225,79 +226,3 @@ class DPIDM(nn.Module):
     def tra_layer_names(self) -> tuple[str, ...]:
         """Names of the blocks whose PASA attention the TRA loss reads (the last two decoder transformer blocks)."""
         return self.main_unet.tra_layer_names
-
-    def encode_garment(
-        self,
-        garment_pixels: torch.Tensor,
-        garment_pose_map: torch.Tensor | None = None,
-        *,
-        drop: torch.Tensor | None = None,
-    ) -> GarmentConditions:
-        """Everything the main U-Net needs from the garments, computed once (one garment U-Net run).
-
-        garment_pixels: (B, 3, H, W) in [-1, 1]. garment_pose_map: (B, 3, H, W) in [0, 1], or None.
-        drop: (B,) bool, True where the garment condition is dropped (classifier-free guidance training): that
-        sample gets the null garment (zero CLIP embedding, garment U-Net run on a zero latent, zero pose map).
-        """
-        latents = self.encode_latents(garment_pixels)
-        embeds = self.image_embeddings(garment_pixels)
-        if drop is not None:
-            keep = (~drop.to(device=latents.device, dtype=torch.bool)).to(latents.dtype)
-            latents = latents * keep.view(-1, 1, 1, 1)
-            embeds = embeds * keep.view(-1, 1, 1)
-            if garment_pose_map is not None:
-                garment_pose_map = garment_pose_map * keep.view(-1, 1, 1, 1)
-        return self._garment_conditions(latents, embeds, garment_pose_map)
-
-    def encode_garment_for_guidance(
-        self, garment_pixels: torch.Tensor, garment_pose_map: torch.Tensor | None = None
-    ) -> GarmentConditions:
-        """Conditions of batch 2B for classifier-free guidance, [null garments; garments], from one garment U-Net
-        run: call the main U-Net on a doubled sample and split its output with `.chunk(2)` (unconditional first)."""
-        latents = self.encode_latents(garment_pixels)
-        embeds = self.image_embeddings(garment_pixels)
-        pose = None
-        if garment_pose_map is not None:
-            pose = torch.cat([torch.zeros_like(garment_pose_map), garment_pose_map])
-        return self._garment_conditions(
-            torch.cat([torch.zeros_like(latents), latents]), torch.cat([torch.zeros_like(embeds), embeds]), pose
-        )
-
-    def _garment_conditions(
-        self, latents: torch.Tensor, embeds: torch.Tensor, pose_map: torch.Tensor | None
-    ) -> GarmentConditions:
-        features = self.garment_unet(latents, embeds)
-        pose = None
-        if pose_map is not None and self.pose_encoder is not None:
-            grids = level_grids(latents.shape[-2], latents.shape[-1], self.main_unet.levels)
-            pose = self.pose_encoder.pyramid(pose_map.to(latents.dtype), grids)
-        return GarmentConditions(image_embeds=embeds, features=features, pose=pose)
-
-    def image_embeddings(self, pixels: torch.Tensor) -> torch.Tensor:
-        """(B, 3, H, W) in [-1, 1] -> (B, 1, D) projected CLIP image embeddings (the CA context)."""
-        return clip_image_embeddings(self.image_encoder, pixels)
-
-    # ---- VAE ----------------------------------------------------------------------------------------------------
-
-    def encode_latents(self, pixels: torch.Tensor, *, sample: bool = False, chunk: int = 8) -> torch.Tensor:
-        """Images (B, 3, H, W) or videos (B, 3, T, H, W) in [-1, 1] -> scaled latents (B, 4, [T,] H/8, W/8).
-        The mode of the VAE posterior unless `sample` (training targets); `chunk` frames per VAE call."""
-        video = pixels.ndim == 5
-        frames = pixels.shape[2] if video else 1
-        flat = pixels.transpose(1, 2).flatten(0, 1) if video else pixels
-        flat = flat.to(self.vae.dtype)
-        latents = []
-        for part in flat.split(chunk):
-            posterior = self.vae.encode(part).latent_dist
-            latents.append(posterior.sample() if sample else posterior.mode())
-        out = torch.cat(latents) * self.vae.config.scaling_factor
-        return out.unflatten(0, (-1, frames)).transpose(1, 2) if video else out
-
-    def decode_latents(self, latents: torch.Tensor, *, chunk: int = 8) -> torch.Tensor:
-        """Inverse of `encode_latents`: scaled latents -> pixels in [-1, 1] (not clamped)."""
-        video = latents.ndim == 5
-        frames = latents.shape[2] if video else 1
-        flat = latents.transpose(1, 2).flatten(0, 1) if video else latents
-        flat = flat.to(self.vae.dtype) / self.vae.config.scaling_factor
-        out = torch.cat([self.vae.decode(part).sample for part in flat.split(chunk)])
-        return out.unflatten(0, (-1, frames)).transpose(1, 2) if video else out

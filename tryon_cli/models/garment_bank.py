@@ -1,4 +1,5 @@
-"""The garment branch: the garment U-Net that fills a feature bank, and the `GarmentConditions` it produces.
+"""The garment branch: the garment U-Net that fills a feature bank, the `GarmentConditions` it produces, and the
+`GarmentEncoder` that makes them from garment photos (`DPIDM.garment_encoder`).
 
 The garment U-Net is SD1.5's U-Net run once on the garment latent (at the delta's `garment_timestep`, 0). Every
 transformer block's PASA input f_g (the output of its `norm1`, i.e. exactly what that block's self-attention
@@ -18,6 +19,8 @@ from diffusers.models.attention import BasicTransformerBlock
 from torch import nn
 
 from tryon_cli.models.attention.backend import AttnProcessor
+from tryon_cli.models.pose_encoder import PoseEncoder, level_grids
+from tryon_cli.models.vae import encode_latents
 
 # CLIP's input normalisation (the CLIPImageProcessor defaults of the ViT-L/14 release).
 _CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -49,7 +52,7 @@ class GarmentConditions:
     `pose`: garment pose tokens p_g per U-Net level, level -> (B, N_l, C_pose), or None without a garment pose.
 
     The unconditional condition for classifier-free guidance is a *dropped* garment (see
-    `DPIDM.encode_garment(..., drop=...)`): zero CLIP embedding, the garment U-Net's features of an all-zero latent,
+    `GarmentEncoder.encode(..., drop=...)`): zero CLIP embedding, the garment U-Net's features of an all-zero latent,
     and the pose tokens of an all-zero pose map. It has the same shapes as a real one, so conditional and
     unconditional samples share one batch (`GarmentConditions.cat`) and training can drop per sample.
     """
@@ -142,3 +145,66 @@ class GarmentUNet(nn.Module):
         if missing:  # only if the U-Net skipped a block: a bug, not a user error
             raise RuntimeError(f"garment U-Net gave no features for {missing}")
         return bank
+
+
+class GarmentEncoder:
+    """Garment photos -> `GarmentConditions`, everything the main U-Net needs from them, computed once (one garment
+    U-Net run): the CLIP embedding (the CA context), the garment U-Net's feature bank f_g (read by PASA) and the
+    garment pose tokens p_g of the pose encoder that the main U-Net holds (None in variant (a)).
+
+    It holds the model's own modules (not copies) and registers none: parameter names stay where they run."""
+
+    def __init__(
+        self,
+        garment_unet: GarmentUNet,
+        image_encoder: nn.Module,
+        vae: nn.Module,
+        pose_encoder: PoseEncoder | None,
+        levels: int,
+    ):
+        self.garment_unet, self.image_encoder, self.vae = garment_unet, image_encoder, vae
+        self.pose_encoder, self.levels = pose_encoder, levels
+
+    def encode(
+        self,
+        garment_pixels: torch.Tensor,
+        garment_pose_map: torch.Tensor | None = None,
+        *,
+        drop: torch.Tensor | None = None,
+    ) -> GarmentConditions:
+        """garment_pixels: (B, 3, H, W) in [-1, 1]. garment_pose_map: (B, 3, H, W) in [0, 1], or None.
+        drop: (B,) bool, True where the garment condition is dropped (classifier-free guidance training): that
+        sample gets the null garment (zero CLIP embedding, garment U-Net run on a zero latent, zero pose map)."""
+        latents = encode_latents(self.vae, garment_pixels)
+        embeds = clip_image_embeddings(self.image_encoder, garment_pixels)
+        if drop is not None:
+            keep = (~drop.to(device=latents.device, dtype=torch.bool)).to(latents.dtype)
+            latents = latents * keep.view(-1, 1, 1, 1)
+            embeds = embeds * keep.view(-1, 1, 1)
+            if garment_pose_map is not None:
+                garment_pose_map = garment_pose_map * keep.view(-1, 1, 1, 1)
+        return self._conditions(latents, embeds, garment_pose_map)
+
+    def encode_for_guidance(
+        self, garment_pixels: torch.Tensor, garment_pose_map: torch.Tensor | None = None
+    ) -> GarmentConditions:
+        """Conditions of batch 2B for classifier-free guidance, [null garments; garments], from one garment U-Net
+        run: call the main U-Net on a doubled sample and split its output with `.chunk(2)` (unconditional first)."""
+        latents = encode_latents(self.vae, garment_pixels)
+        embeds = clip_image_embeddings(self.image_encoder, garment_pixels)
+        pose = None
+        if garment_pose_map is not None:
+            pose = torch.cat([torch.zeros_like(garment_pose_map), garment_pose_map])
+        return self._conditions(
+            torch.cat([torch.zeros_like(latents), latents]), torch.cat([torch.zeros_like(embeds), embeds]), pose
+        )
+
+    def _conditions(
+        self, latents: torch.Tensor, embeds: torch.Tensor, pose_map: torch.Tensor | None
+    ) -> GarmentConditions:
+        features = self.garment_unet(latents, embeds)
+        pose = None
+        if pose_map is not None and self.pose_encoder is not None:
+            grids = level_grids(latents.shape[-2], latents.shape[-1], self.levels)
+            pose = self.pose_encoder.pyramid(pose_map.to(latents.dtype), grids)
+        return GarmentConditions(image_embeds=embeds, features=features, pose=pose)

@@ -8,8 +8,6 @@ modules, registered here where they run): `pose_encoder.*` and, per block, `pasa
 
 from __future__ import annotations
 
-import math
-
 import torch
 from diffusers import UNet2DConditionModel
 from einops import rearrange
@@ -18,20 +16,11 @@ from torch import nn
 from tryon_cli.models.attention.backend import AttnProcessor
 from tryon_cli.models.delta import DPIDMDelta
 from tryon_cli.models.garment_bank import GarmentConditions, transformer_block_names
+from tryon_cli.models.pose_encoder import level_grids
 from tryon_cli.models.transformer_block import DPIDMTransformerBlock, FrameContext
 
 TRA_LAYER_COUNT = 2
 """The TRA loss reads the PASA attention of the last two decoder layers (paper 3.5)."""
-
-
-def level_grids(height: int, width: int, levels: int) -> list[tuple[int, int]]:
-    """Token grid per U-Net level for a latent of (height, width): each downsampler (3x3, stride 2, padding 1)
-    rounds up."""
-    grids = [(height, width)]
-    for _ in range(levels - 1):
-        height, width = math.ceil(height / 2), math.ceil(width / 2)
-        grids.append((height, width))
-    return grids
 
 
 def block_level(name: str, levels: int) -> int:
@@ -85,7 +74,7 @@ class MainUNet(nn.Module):
 
         sample: (B, 9, T, h, w), see `inpainting_input` for the channel order.
         timestep: a number, or (B,) per sample (the same for all frames of a sample).
-        garment: from `DPIDM.encode_garment`, batch B.
+        garment: from `GarmentEncoder.encode` (`DPIDM.garment_encoder`), batch B.
         human_pose_maps: (B, 3, T, 8h, 8w) rendered pose maps in [0, 1], or None for no pose.
         use_temporal: run TSA and PATA (video); False for single images (the image phase of training).
         use_tsa, use_pata: override `use_temporal` per module.

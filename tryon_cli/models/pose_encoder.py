@@ -9,9 +9,21 @@ the latent pixels it covers, the same region its U-Net feature summarises).
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+
+def level_grids(height: int, width: int, levels: int) -> list[tuple[int, int]]:
+    """Token grid per U-Net level for a latent of (height, width): each downsampler (3x3, stride 2, padding 1)
+    rounds up."""
+    grids = [(height, width)]
+    for _ in range(levels - 1):
+        height, width = math.ceil(height / 2), math.ceil(width / 2)
+        grids.append((height, width))
+    return grids
 
 
 class PoseEncoder(nn.Module):

@@ -2,7 +2,7 @@
 
 What the video application and its files are is not here (`tryon_cli/tryon/`, `engines/dpidm.py`): this module
 takes the conditions of a clip (agnostic latents, the latent-size mask, a pose-map source) and the garment
-conditions (`model.encode_garment*`, computed ONCE per video: the CLIP embedding and the garment U-Net's feature
+conditions (`model.garment_encoder`, computed ONCE per video: the CLIP embedding and the garment U-Net's feature
 bank serve every window and every step), and returns the clip's latents.
 
 DDIM with classifier-free guidance, steps outer, windows inner, one latent tensor for the whole clip: at every
@@ -25,6 +25,7 @@ import torch
 from diffusers import DDIMScheduler
 
 from tryon_cli.models.main_unet import inpainting_input
+from tryon_cli.models.vae import decode_latents, encode_latents
 from tryon_cli.pipelines.sampling import guided_noise
 from tryon_cli.pipelines.sliding_window import frame_weights
 
@@ -93,7 +94,7 @@ class DPIDMTryOnPipeline:
     ) -> None:
         """Frames first.. of the clip: agnostic pixels (1, 3, t, H, W) in [-1, 1] -> latents; their (t, h, w) masks."""
         frames = slice(first, first + agnostic_pixels.shape[2])
-        latents = self.model.encode_latents(agnostic_pixels.to(self.device, self.dtype)).float()
+        latents = encode_latents(self.model.vae, agnostic_pixels.to(self.device, self.dtype)).float()
         conditions.agnostic_latents[:, :, frames] = latents.to(conditions.agnostic_latents)
         conditions.mask_latents[0, 0, frames] = mask_latents.to(conditions.mask_latents.device)
 
@@ -103,7 +104,8 @@ class DPIDMTryOnPipeline:
 
         pixels (1, 3, H, W) in [-1, 1], pose_map (1, 3, H, W) in [0, 1], both float32: the model casts to each
         part's dtype after its own resizing (CLIP's antialiased bicubic resize has no bf16 kernel on the CPU)."""
-        encode = self.model.encode_garment_for_guidance if guided else self.model.encode_garment
+        garment_encoder = self.model.garment_encoder
+        encode = garment_encoder.encode_for_guidance if guided else garment_encoder.encode
         return encode(pixels.to(self.device), pose_map.to(self.device))
 
     # -- sampling -----------------------------------------------------------------------------------------------
@@ -176,4 +178,4 @@ class DPIDMTryOnPipeline:
     def decode(self, latents: torch.Tensor, chunk: int) -> Iterator[torch.Tensor]:
         """Latents (1, 4, N, h, w) -> pixels (1, 3, t, H, W) in [-1, 1], `chunk` frames at a time."""
         for first in range(0, latents.shape[2], chunk):
-            yield self.model.decode_latents(latents[:, :, first : first + chunk].to(self.device, self.dtype))
+            yield decode_latents(self.model.vae, latents[:, :, first : first + chunk].to(self.device, self.dtype))

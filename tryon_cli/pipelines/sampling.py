@@ -12,7 +12,7 @@ def guided_noise(
     main_unet, sample: torch.Tensor, t: torch.Tensor, garment, human_pose_maps: torch.Tensor, guidance: float
 ) -> torch.Tensor:
     """The main U-Net's noise for `sample` (1, 9, T, h, w), in float32. When `garment` holds [dropped garment;
-    garment] (`encode_garment_for_guidance`), classifier-free guidance: one batch of 2, unconditional first."""
+    garment] (`GarmentEncoder.encode_for_guidance`), classifier-free guidance: one batch of 2, unconditional first."""
     if garment.batch_size == 1:
         return main_unet(sample, t, garment=garment, human_pose_maps=human_pose_maps).float()
     sample, human_pose_maps = torch.cat([sample, sample]), torch.cat([human_pose_maps, human_pose_maps])

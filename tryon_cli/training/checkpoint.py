@@ -4,7 +4,7 @@ scheduler, grad scaler, every RNG state of every process, the step and the data 
 Layout of `OUT/checkpoints/`:
   1000/                     a complete checkpoint (named by its step); `dpidm tryon --checkpoint` reads it
                             (config.json + weights)
-    config.json, *.safetensors   written by `DPIDM.save_checkpoint`
+    config.json, *.safetensors   written by `DPIDMDelta.save_checkpoint`
     trainer_state.json/.safetensors   optimiser, scheduler, scaler, step, data position (rank 0's copy: they are
                             replicated); tensors in safetensors, the rest JSON (`state_io`: no pickle)
     rng/rank<r>.json/.safetensors     Python, NumPy, torch CPU and CUDA generator states of process r

@@ -11,6 +11,7 @@ import torch
 
 from tryon_cli.data.sampler import VIDEO
 from tryon_cli.models import inpainting_input
+from tryon_cli.models.vae import encode_latents
 from tryon_cli.preprocess.conditioning import latent_mask
 from tryon_cli.training.config import LossConfig
 from tryon_cli.training.losses import diffusion_target, ldm_loss, tra_loss
@@ -21,8 +22,8 @@ def diffusion_losses(model, batch: dict, phase: str, loss: LossConfig, generator
     gives the same draws on every device)."""
     device = model.device
     with torch.no_grad():
-        latents = model.encode_latents(batch["pixel_values"].to(device), sample=True).float()
-        agnostic = model.encode_latents(batch["agnostic_pixels"].to(device)).float()
+        latents = encode_latents(model.vae, batch["pixel_values"].to(device), sample=True).float()
+        agnostic = encode_latents(model.vae, batch["agnostic_pixels"].to(device)).float()
     mask = latent_mask(batch["mask"].to(device), latents.shape[-2:]).float()
     scheduler = model.noise_scheduler
     noise = torch.randn(latents.shape, generator=generator).to(device)
@@ -31,7 +32,7 @@ def diffusion_losses(model, batch: dict, phase: str, loss: LossConfig, generator
     )
     noisy = scheduler.add_noise(latents, noise, timesteps)
 
-    garment = model.encode_garment(
+    garment = model.garment_encoder.encode(
         batch["garment_pixels"].to(device), batch["garment_pose_map"].to(device), drop=batch["drop_garment"].to(device)
     )
     weight = (loss.tra_weight_video if phase == VIDEO else loss.tra_weight_image) if model.uses_tra else 0.0

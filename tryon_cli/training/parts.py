@@ -10,6 +10,7 @@ from accelerate import Accelerator
 
 from tryon_cli.errors import InputError
 from tryon_cli.models import DPIDM
+from tryon_cli.models.checkpoint import restore
 from tryon_cli.models.dpidm import TINY_BASE_SEED
 from tryon_cli.training.config import TrainConfig
 
@@ -24,7 +25,7 @@ def build_model(config: TrainConfig) -> DPIDM:
     if config.model == "tiny":
         model = DPIDM.from_config("tiny", seed=TINY_BASE_SEED, variant=config.variant)
         if config.init_checkpoint:
-            model.load_checkpoint(config.init_checkpoint)
+            restore(model.delta, config.init_checkpoint)
         return model
     if config.model == "sd15":
         return DPIDM.from_pretrained(config.weights, checkpoint=config.init_checkpoint, variant=config.variant)

@@ -29,6 +29,7 @@ from tryon_cli.data.prepare import pose_facts, unprepared
 from tryon_cli.data.sampler import JointSampler
 from tryon_cli.errors import DpidmError, InputError
 from tryon_cli.models import DPIDM
+from tryon_cli.models.checkpoint import restore
 from tryon_cli.training import checkpoint as ckpt
 from tryon_cli.training.config import TrainConfig, config_yaml
 from tryon_cli.training.memory import preflight
@@ -119,7 +120,7 @@ def _set_up(config: TrainConfig, output: Path, accelerator: Accelerator, model: 
 
 def _resume(run: _Run, found: Path) -> tuple[int, dict]:
     """Load a checkpoint's weights and training state; (its step, this process's RNG state to restore)."""
-    run.model.load_checkpoint(found)
+    restore(run.model.delta, found)
     state, rng = ckpt.read_trainer_state(found, run.accelerator.process_index)
     run.optimizer.load_state_dict(state["optimizer"])
     run.scheduler.load_state_dict(state["scheduler"])
@@ -230,7 +231,7 @@ def _save(run: _Run, step: int) -> Path:
     pose_backend, pose_keypoints = pose_facts(run.dataset.entries, run.dataset.root)
 
     def save_weights(folder: Path) -> None:  # the delta's config.json records what it was trained on
-        run.model.save_checkpoint(
+        run.model.delta.save_checkpoint(
             folder,
             train_height=data.height,
             train_width=data.width,

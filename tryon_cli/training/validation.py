@@ -16,6 +16,7 @@ import torch
 from tryon_cli.data.dataset import Augmentation, TryOnDataset
 from tryon_cli.data.sampler import SampleKey
 from tryon_cli.io import write_video
+from tryon_cli.models.vae import decode_latents, encode_latents
 from tryon_cli.pipelines.dpidm_pipeline import DPIDMTryOnPipeline, VideoConditions
 from tryon_cli.preprocess.conditioning import latent_mask, to_uint8
 from tryon_cli.training.config import TrainConfig
@@ -32,7 +33,7 @@ def validation_video(model, dataset: TryOnDataset, config: TrainConfig, path: Pa
 
     was_training = model.training
     model.eval()
-    agnostic = model.encode_latents(sample["agnostic_pixels"]).float()
+    agnostic = encode_latents(model.vae, sample["agnostic_pixels"]).float()
     mask = latent_mask(sample["mask"], agnostic.shape[-2:])
     conditions = VideoConditions(agnostic, mask, lambda window: sample["human_pose_maps"][:, :, window])
     pipe = DPIDMTryOnPipeline(model, device=device, dtype=torch.float32)
@@ -45,7 +46,7 @@ def validation_video(model, dataset: TryOnDataset, config: TrainConfig, path: Pa
         seed=0,
         windows=[slice(0, frames)],
     )
-    generated = model.decode_latents(latents)[0]
+    generated = decode_latents(model.vae, latents)[0]
     model.train(was_training)
 
     panels = [to_uint8(sample["pixel_values"][0]), to_uint8(sample["agnostic_pixels"][0]), to_uint8(generated)]
