@@ -243,3 +243,24 @@ def test_stopping_the_server_removes_every_file_it_made(server):
     """Runs last: uploads, results and job folders all lived in the server's private folder, gone with it."""
     assert server.stop() == 0, server.log.read_text()
     assert list(server.temp.iterdir()) == []
+
+
+def test_a_busy_port_is_one_line_naming_port_before_gradio_is_imported():
+    spy = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: print('gradio imported:', 'gradio' in sys.modules, file=sys.stderr))\n"
+        "from tryon_cli.cli.main import run\n"
+        "sys.argv = ['dpidm', *sys.argv[1:]]\n"
+        "run()\n"
+    )
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-c", spy, "demo", "--port", str(port)], capture_output=True, text=True, timeout=60
+        )
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 2, result.stderr[-3000:]
+    assert lines[0].startswith(f"error: port {port} on 127.0.0.1 is in use") and "--port" in lines[0]
+    assert lines[1] == "gradio imported: False"

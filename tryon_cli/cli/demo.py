@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import socket
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -21,6 +22,24 @@ EPILOG = (
     "Scripts call it with gradio_client: Client('http://127.0.0.1:7860').predict(handle_file('person.mp4'), "
     "handle_file('shirt.jpg'), api_name='/tryon'). Needs the demo extra: pip install -e '.[demo]'."
 )
+
+
+def check_port_free(host: str, port: int) -> None:
+    """InputError naming the port and --port when nothing can listen on `host`:`port` (another server has it)."""
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as err:
+        raise InputError(f"--host {host}: not an address of this machine ({err.strerror})") from None
+    family, kind, proto, _, address = addresses[0]
+    with socket.socket(family, kind, proto) as probe:
+        # As the server will: a port left in TIME_WAIT by a stopped server can be taken again at once.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as err:
+            raise InputError(
+                f"port {port} on {host} is in use or not allowed ({err.strerror}); choose another with --port"
+            ) from None
 
 
 def demo(
@@ -49,6 +68,7 @@ def demo(
         raise DpidmError("the web demo needs gradio: pip install -e '.[demo]'")
     if checkpoint is not None and not checkpoint.exists():
         raise InputError(f"checkpoint not found: {checkpoint}")
+    check_port_free(host, port)  # before gradio (seconds to import), whose own error is a 55-line traceback
     from tryon_cli.cli.options import resolve_device
     from tryon_cli.demo.config import DemoConfig
     from tryon_cli.demo.server import serve

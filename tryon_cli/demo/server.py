@@ -34,7 +34,12 @@ def serve(config: DemoConfig) -> None:
             max_file_size=f"{config.max_upload_mb}mb",
             allowed_paths=[str(EXAMPLES)],
             show_error=False,
+            quiet=True,  # gradio's banner advises `share=True` in `launch()`; ours names the flags
+            prevent_thread_lock=True,
         )
+        public = f", public link {demo.share_url}" if config.share else " (--share adds a public gradio.live link)"
+        print(f"dpidm demo on {demo.local_url}{public}; Ctrl-C stops it", flush=True)
+        demo.block_thread()
     finally:
         signal.signal(signal.SIGTERM, previous_handler)
         tempfile.tempdir = previous_tempdir
