@@ -1,10 +1,12 @@
 """Paste-back and writing: each generated crop put back into its source frame, the mp4 with audio and metadata.
 
-Paste-back changes pixels only inside the feathered repaint mask and only where the crop reaches (not its grey
-padding past the frame's border); every other pixel is the input frame's. The encoder writes a scratch file in a
-temporary folder; the last step muxes the source audio and the run's JSON comment into the output's temporary
-file. The output, the preview and the intermediates then appear together; an error or an interrupt at any point
-leaves none of them and no scratch files.
+Paste-back changes pixels only inside the feathered repaint mask, only where the crop reaches (not its grey
+padding past the frame's border) and only where the engine changed its crop: a crop pixel equal to the source
+crop's (the warp engine keeps the source's pixels wherever it draws no garment) is not pasted, so the frame keeps
+its own full-resolution pixel there instead of the crop's resampled one. Every other pixel is the input frame's.
+The encoder writes a scratch file in a temporary folder; the last step muxes the source audio and the run's JSON
+comment into the output's temporary file. The output, the preview and the intermediates then appear together; an
+error or an interrupt at any point leaves none of them and no scratch files.
 """
 
 from __future__ import annotations
@@ -32,12 +34,15 @@ FEATHER_FRACTION = 0.01
 
 
 def paste_back(full: FullFrame, crop: np.ndarray) -> np.ndarray:
-    """The source frame with the generated `crop` blended in inside the feathered mask."""
+    """The source frame with the generated `crop` blended in inside the feathered mask, where it differs from
+    the source's own crop."""
     size = full.frame.shape[:2]
     feather = max(1, round(FEATHER_FRACTION * min(size)))
     covered = np.ones(crop.shape[:2], np.float32)
+    changed = (crop != cropping.crop(full.frame, full.box, *crop.shape[:2])).any(axis=2).astype(np.float32)
     alpha = compositing.feather_alpha(full.mask, feather)
     alpha *= compositing.uncrop(covered, full.box, *size) > 0.999
+    alpha *= compositing.uncrop(changed, full.box, *size)
     return compositing.paste(full.frame, compositing.uncrop(crop, full.box, *size), alpha)
 
 

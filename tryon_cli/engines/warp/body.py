@@ -1,11 +1,8 @@
-"""What lies under and around the new garment, in crop pixels, from the pose: skin, background, and the
-person's shading.
+"""What the pose says about the body in crop pixels, and the source's shading that the new garment takes over.
 
-- `limb_region` / `chest_region`: where the person's bare arms, legs and chest are when the new garment does not
-  cover them (capsules along the bones, human proportions in trunk lengths).
-- `SkinTone`: the person's skin colour, from the source outside the repaint mask (hands, face), steady in time.
-- `background_fill`: the repaint region filled from its surroundings (OpenCV's Telea inpainting, at a quarter of
-  the size: the fill is smooth anyway, and full-size inpainting of a third of the frame costs ~10x more).
+- `keypoint`, `capsule`, `pixel`: joints and the capsules drawn along bones (human proportions in trunk lengths).
+- `arms_in_front`: forearms crossing in front of the trunk (they stay the source's, in front of the new garment).
+- `skin_likelihood`: a per-pixel skin test (the new garment's shading is measured off skin).
 - `shading`: the source's folds, shadows and lighting changes that the new garment takes over.
 """
 
@@ -15,28 +12,22 @@ import cv2
 import numpy as np
 
 from tryon_cli.preprocess.keypoints import BODY_INDEX, DRAW_THRESHOLD
-from tryon_cli.preprocess.masks import AGNOSTIC_GREY as PAD_VALUE
 from tryon_cli.preprocess.masks import torso_length
 
 J = BODY_INDEX
 # Radii of bare limbs, in trunk lengths (neck to mid-hip): a forearm is ~8 cm across a ~50 cm trunk.
 LIMB_RADII = {"shoulder-elbow": 0.075, "elbow-wrist": 0.06, "hip-knee": 0.14, "knee-ankle": 0.085}
-LIMB_JOINTS = {"arms": ("shoulder", "elbow", "wrist"), "legs": ("hip", "knee", "ankle")}  # each side's chain
 FRONT_INSET = 0.15
-# An arm painted behind the garment is drawn this much wider than it is: it only shows where the old garment was
-# (elsewhere the source stays), and a capsule that lags the arm by a few pixels left the wall showing between a
-# new short sleeve and the source's bare forearm. Not the legs: wider, they merged into one pale column under a
-# long dress.
-BEHIND_SLACK = 1.4
-LIMB_SHADE = 0.3  # how much darker a painted limb is at its edge than on its axis (`roundness`)
+# How far the pose's envelope of the body (`envelope`) reaches past the trunk's quadrilateral and the bones, in
+# trunk lengths: a sleeve's or a hip's half-width, about 10 cm on a 50 cm trunk. Chosen on T1 and T6 (the sleeves
+# of a tee and of long lace sleeves stay whole, a sleeve laid out flat is cut where it stood out as a wing).
+ENVELOPE = 0.2
 SHADING_SIGMA = 0.012  # low-pass of the source's luminance, in crop heights: keeps folds, drops the old print
 WIDE_SIGMA = 0.06  # the wider average that folds and shadows are measured against, in crop heights
 WIDE_STEP = 4  # ... computed at 1/WIDE_STEP of the size (`_wide_blur`)
 SHADING_RANGE = (0.75, 1.12)  # how much darker / brighter than its surroundings a fold or shadow may make cloth
 SHADING_FLOOR = 48.0  # grey levels added to both sides of the ratio (see `shading`)
 LIGHTING_RANGE = (0.7, 1.3)  # how far the scene's lighting may change the garment's brightness
-INPAINT_SCALE = 4
-DEFAULT_SKIN = np.array([205.0, 160.0, 135.0])  # RGB, used until the person's own skin is seen
 
 
 def keypoint(body: np.ndarray, name: str) -> np.ndarray | None:
@@ -52,55 +43,24 @@ def capsule(canvas: np.ndarray, a, b, radius: float) -> None:
     cv2.line(canvas, pixel(a), pixel(b), 1, max(1, int(round(2 * radius))), cv2.LINE_AA)
 
 
-def limb_region(body: np.ndarray, limbs: tuple[str, ...], shape: tuple[int, int]) -> np.ndarray:
-    """uint8 0/1 capsules of the bare `limbs` ("arms", "legs") of both sides."""
-    canvas = np.zeros(shape, np.uint8)
-    scale = torso_length(body)
-    if scale is None:
-        return canvas
-    for limb in limbs:
-        chain = LIMB_JOINTS[limb]
-        for side in "rl":
-            for a, b in zip(chain, chain[1:]):
-                capsule(
-                    canvas, keypoint(body, f"{side}_{a}"), keypoint(body, f"{side}_{b}"), LIMB_RADII[f"{a}-{b}"] * scale
-                )
-    return canvas
-
-
-def roundness(body: np.ndarray, limbs: np.ndarray) -> np.ndarray:
-    """float32 (H, W) multiplier of painted skin: a limb is a cylinder, lit on its axis and darker towards its
-    edges (1 - `LIMB_SHADE` (d / r)^2, d the distance from the bone, r to the capsule's edge), so a painted arm
-    shows its outline against a painted chest or a wall of similar tone; 1 off the `limbs` capsules (0/1)."""
-    bones = np.ones(limbs.shape, np.uint8)
-    for chain in LIMB_JOINTS.values():
-        for side in "rl":
-            for a, b in zip(chain, chain[1:]):
-                start, end = keypoint(body, f"{side}_{a}"), keypoint(body, f"{side}_{b}")
-                if start is not None and end is not None:
-                    cv2.line(bones, pixel(start), pixel(end), 0, 1)
-    to_bone = cv2.distanceTransform(bones, cv2.DIST_L2, 3)
-    to_edge = cv2.distanceTransform(limbs.astype(np.uint8), cv2.DIST_L2, 3)
-    across = to_bone / np.maximum(to_bone + to_edge, 1e-3)
-    return 1.0 - LIMB_SHADE * across**2 * (limbs > 0)
-
-
 def pixel(point) -> tuple[int, int]:
     """The integer pixel (x, y) nearest to `point`, as OpenCV's drawing takes it."""
     return int(round(float(point[0]))), int(round(float(point[1])))
 
 
-def arm_regions(body: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """(behind, in front) uint8 0/1 capsules of the bare arms: a forearm whose middle or wrist lies well inside
-    the trunk (the shoulder-hip quadrilateral shrunk by `FRONT_INSET` towards its centre) crosses in front of it."""
-    behind, front = np.zeros(shape, np.uint8), np.zeros(shape, np.uint8)
+def arms_in_front(body: np.ndarray, shape: tuple[int, int], all_arms: bool = False) -> np.ndarray:
+    """uint8 0/1 capsules of the forearms that cross in front of the trunk: a forearm whose middle or wrist lies
+    well inside it (the shoulder-hip quadrilateral shrunk by `FRONT_INSET` towards its centre). `all_arms`: both
+    whole arms wherever they are (they hang in front of a lower garment's hips)."""
+    front = np.zeros(shape, np.uint8)
     scale = torso_length(body)
     if scale is None:
-        return behind, front
+        return front
     trunk = trunk_polygon(body)
     for side in "rl":
         shoulder, elbow, wrist = (keypoint(body, f"{side}_{j}") for j in ("shoulder", "elbow", "wrist"))
-        capsule(behind, shoulder, elbow, BEHIND_SLACK * LIMB_RADII["shoulder-elbow"] * scale)
+        if all_arms:
+            capsule(front, shoulder, elbow, LIMB_RADII["shoulder-elbow"] * scale)
         crosses = (
             trunk is not None
             and elbow is not None
@@ -109,10 +69,30 @@ def arm_regions(body: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, n
                 cv2.pointPolygonTest(trunk, (float(p[0]), float(p[1])), False) > 0 for p in (wrist, (elbow + wrist) / 2)
             )
         )
-        # In front of the garment a forearm is drawn as wide as it is: there no old garment bounds it.
-        radius = LIMB_RADII["elbow-wrist"] * scale
-        capsule(front if crosses else behind, elbow, wrist, radius if crosses else BEHIND_SLACK * radius)
-    return behind, front
+        if crosses or all_arms:
+            capsule(front, elbow, wrist, LIMB_RADII["elbow-wrist"] * scale)
+    return front
+
+
+def envelope(body: np.ndarray, shape: tuple[int, int], legs: bool) -> np.ndarray:
+    """uint8 0/1: where the pose says this person's body is, grown by `ENVELOPE` trunk lengths: the trunk's
+    quadrilateral, capsules along the arms and (`legs`) the legs. Where the learned segmentation misses the
+    person (a cream cardigan on a white wall, T1), this still holds the garment."""
+    canvas = np.zeros(shape, np.uint8)
+    scale = torso_length(body)
+    if scale is None:
+        return canvas
+    trunk = trunk_polygon(body, 0.0)
+    if trunk is not None:
+        cv2.fillConvexPoly(canvas, np.round(trunk.reshape(-1, 2)).astype(np.int32), 1)
+    for side in "rl":
+        points = [keypoint(body, f"{side}_{j}") for j in ("shoulder", "elbow", "wrist")]
+        if legs:
+            points += [None] + [keypoint(body, f"{side}_{j}") for j in ("hip", "knee", "ankle")]
+        for a, b in zip(points, points[1:]):
+            capsule(canvas, a, b, 0.5 * ENVELOPE * scale)
+    grow = 2 * int(round(ENVELOPE * scale)) + 1
+    return cv2.dilate(canvas, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow)))
 
 
 def trunk_polygon(body: np.ndarray, inset: float = FRONT_INSET) -> np.ndarray | None:
@@ -130,45 +110,6 @@ def quadrilateral(body: np.ndarray, names: tuple[str, ...], inset: float) -> np.
     return (centre + (points - centre) * (1 - inset)).reshape(-1, 1, 2)
 
 
-def chest_region(body: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """uint8 0/1: the trunk from the neck down to the hips (bare skin where a neckline or a short top opens)."""
-    canvas = np.zeros(shape, np.uint8)
-    points = [keypoint(body, n) for n in ("r_shoulder", "l_shoulder", "l_hip", "r_hip")]
-    points = [p for p in points if p is not None]
-    if len(points) >= 3:
-        cv2.fillConvexPoly(canvas, np.round(np.array(points)).astype(np.int32), 1)
-    return canvas
-
-
-class SkinTone:
-    """The person's skin colour: skin-coloured pixels near the hands and face that the mask leaves alone,
-    averaged over frames (a running mean that settles, so the fill does not flicker)."""
-
-    def __init__(self) -> None:
-        self.colour = DEFAULT_SKIN.copy()
-        self.weight = 0.0
-
-    def update(self, source: np.ndarray, mask: np.ndarray, body: np.ndarray) -> np.ndarray:
-        scale = torso_length(body)
-        if scale is None:
-            return self.colour
-        # The face first (hands hold things and lie in shadow more often); the hands when the face is out of view.
-        for names in (("nose",), ("r_wrist", "l_wrist")):
-            probe = np.zeros(mask.shape, np.uint8)
-            for name in names:
-                point = keypoint(body, name)
-                if point is not None:
-                    cv2.circle(probe, tuple(int(round(v)) for v in point), max(2, int(0.12 * scale)), 1, -1)
-            pixels = source[(probe > 0) & ~mask]
-            skin = pixels[skin_likelihood(pixels[None])[0] > 0.5] if len(pixels) else pixels
-            if len(skin) >= 20:
-                share = len(skin) / (self.weight + len(skin))
-                self.colour = (1 - share) * self.colour + share * np.median(skin, axis=0)
-                self.weight = min(self.weight + len(skin), 20000.0)
-                break
-        return self.colour
-
-
 def skin_likelihood(image: np.ndarray) -> np.ndarray:
     """float32 (H, W) 1 where an RGB pixel's chroma is skin's (the YCrCb box of Chai & Ngan 1999, which holds
     whatever the skin's lightness), 0 elsewhere, with a soft step of a few chroma levels at the box's edges.
@@ -182,28 +123,6 @@ def skin_likelihood(image: np.ndarray) -> np.ndarray:
         return np.clip(np.minimum(v - low, high - v) / 4.0 + 0.5, 0.0, 1.0)
 
     return inside(cr, 135, 173) * inside(cb, 77, 127) * inside(y, 40, 255)
-
-
-def background_fill(source: np.ndarray, mask: np.ndarray, shrink: int = INPAINT_SCALE) -> np.ndarray:
-    """float32 (H, W, 3): `source` with the `mask` region inpainted from its surroundings.
-
-    The crop's padding (exact grey where the crop reaches past the frame) is no surrounding to take colour from:
-    it is inpainted too (and never pasted back). Neither are the kept islands inside the mask (hands, a face):
-    the fill comes from the region's outer surroundings, or a hand would spread into a skin-coloured halo."""
-    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    outline = np.zeros(mask.shape, np.uint8)
-    cv2.drawContours(outline, contours, -1, 1, cv2.FILLED)
-    mask = outline.astype(bool) | (source == PAD_VALUE).all(axis=2)
-    height, width = mask.shape
-    small = (max(1, width // shrink), max(1, height // shrink))
-    small_source = cv2.resize(source, small, interpolation=cv2.INTER_AREA)
-    # Grown by a pixel at the small size, so no masked (old garment) pixel bleeds into the fill.
-    small_mask = cv2.dilate(
-        (cv2.resize(mask.astype(np.uint8), small, interpolation=cv2.INTER_AREA) > 0).astype(np.uint8),
-        np.ones((3, 3), np.uint8),
-    )
-    filled = cv2.inpaint(small_source, small_mask, 3, cv2.INPAINT_TELEA)
-    return cv2.resize(filled, (width, height), interpolation=cv2.INTER_LINEAR).astype(np.float32)
 
 
 def luminance(source: np.ndarray, crop_height: int) -> np.ndarray:

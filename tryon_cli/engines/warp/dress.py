@@ -1,18 +1,22 @@
-"""One frame dressed: the garment's parts warped onto the person, over a plausible fill, shaded like the source.
+"""One frame dressed: the new garment drawn over the source, and nothing else changed.
 
-Layers, back to front, all inside the repaint mask only (outside it the source crop is returned untouched):
-1. the source itself, except where the old garment is (`old_garment`: GrabCut seeded by the pose): the wall
-   around the person, bare arms, a skirt below a top stay the source's own pixels;
-2. over the old garment: the background inpainted from its surroundings away from the person, and bare skin
-   where the new garment may leave the body open (the chest, the arms; the legs under a skirt or dress), so no
-   trace of the old garment stays;
-3. the garment's trunk parts (torso, skirt), then bare arms (in front of the torso: an arm crossing the body
-   stays in front), then the sleeves / trouser legs, each part with its own affine (`skeleton`);
-4. for a lower garment, the person's own arms and hands from the source where they hang in front of the hips.
-Skin and garment are multiplied by the source's shading (`body.shading`), painted limbs also by their roundness.
-The keypoints and each part's map follow the source's optical flow, pulled toward the detections (`motion`), and
-what replaces the old garment (background and skin) and the old garment's segmentation are averaged along the
-same flow: the output moves as the source does.
+A pixel of the output differs from the source only where the new garment is drawn. Nothing is painted in place
+of the old garment: where the new one does not cover it (a short sleeve over an old long one, a top over an old
+dress), the old garment stays and reads as a layer underneath; no background, no skin, no bare torso is ever made
+up. The garment itself is drawn only
+- inside the repaint mask, and never on the head, hands or feet (`preprocess.masks.keep_region`, also where a
+  user's mask covers them),
+- on this person: within `OUTLINE_MARGIN` of the learned person segmentation (`preprocess.person_segmentation`),
+  so a garment wider than the body does not spill onto the room, and
+- behind the person's own forearms where they cross in front of the trunk, and (a lower garment) behind the arms
+  that hang in front of the hips: there the source's arm and hand stay.
+On a back view (`frame_state.Facing`: no nose or eye seen) the garment is drawn without its front's print: every
+part in the garment's main colour (`plain_layers`), under the source's folds.
+
+Layers, back to front: the source; the garment's trunk parts (torso, skirt); its limbs (sleeves, trouser legs),
+with a sleeve's root turned part of the way between torso and arm to fill the wedge over the shoulder. The garment
+is multiplied by the source's shading (`body.shading`, measured on the cloth under it). The maps come from
+`frame_state.FrameState`, which follows the source's optical flow.
 """
 
 from __future__ import annotations
@@ -22,91 +26,74 @@ import numpy as np
 
 from tryon_cli.engines.base import CropFrame
 from tryon_cli.engines.warp import body as bodies
+from tryon_cli.engines.warp.frame_state import FrameState
 from tryon_cli.engines.warp.matte import garment_matte
-from tryon_cli.engines.warp.motion import CropMotion, FlowAveraged, KeypointTracker, MotionTracker, part_samples
-from tryon_cli.engines.warp.old_garment import old_garment, person_region
-from tryon_cli.engines.warp.skeleton import (
-    blend,
-    label_parts,
-    limb_transform,
-    parts_for,
-    root_weight,
-    scale_of,
-    trunk_transform,
-)
-from tryon_cli.engines.warp.stabilize import PoseFiller
+from tryon_cli.engines.warp.motion import part_samples
+from tryon_cli.engines.warp.skeleton import blend, label_parts, parts_for, root_weight
 from tryon_cli.preprocess.conditioning import GarmentInput
-from tryon_cli.preprocess.masks import torso_length
+from tryon_cli.preprocess.masks import keep_region
 
-# Where bare skin is painted under the trunk parts, and which limbs are bare skin in front of them.
-# Arms are behind the trunk's garment (its sides overlap them) unless a forearm crosses in front of the trunk.
-SKIN_UNDER = {"upper": ("chest", "arms_under"), "dress": ("chest", "legs", "arms_under"), "lower": ("legs",)}
-SKIN_OVER = {"upper": ("arms_over",), "dress": ("arms_over",), "lower": ()}
-EDGE_SOFTNESS = 0.004  # blur of the skin regions' edges, in crop heights
-BODY_FADE = 0.03  # how far off the body the source's shading fades out, in crop heights
+EDGE_SOFTNESS = 0.004  # blur of the arms' and the outline's edges, in crop heights
+BODY_FADE = 0.03  # how far off the old cloth the source's shading fades out, in crop heights
 ROI_MARGIN = 0.04  # the working box's margin around the mask, in crop heights
 CRACK = 0.012  # widest gap between garment parts that is closed, in crop heights
-# The old garment's segmentation (GrabCut, `old_garment`) is averaged along the flow too: alone it flipped on a
-# dark bag beside a black dress. It runs every SEGMENT_EVERY frames (it is the engine's dearest step, ~40 ms);
-# in between, last frame's is carried along the flow.
-OLD_CLOTH_RENEW = 0.5
-SEGMENT_EVERY = 2
-BEHIND_SHRINK = 8  # the background behind the person is inpainted at 1/BEHIND_SHRINK of the size
 ROOT_STEPS = (0.33, 0.67)  # the in-between turns of a sleeve's root (see `GarmentDresser.__init__`)
+# How far past the segmented person (probability 0.5) the garment may reach, in crop heights: the segmentation's
+# edge is a few pixels inside a loose sleeve or a skirt's hem, and cut there the garment looked clipped (T1, T3).
+OUTLINE_MARGIN = 0.015
+PERSON = 0.5  # the segmentation's probability from which a pixel is the person
+SEEN = 0.5 / 255  # garment alpha below which a pixel stays the source's, bit for bit (it rounds to no change)
 
 
 class GarmentDresser:
-    """Per-video state (the garment cut into parts, the pose filler, the skin tone, the shading reference) and
-    the per-frame rendering."""
+    """Per-video state (the garment cut into parts, the trackers, the lighting reference) and the per-frame
+    rendering. `skipped`: the frames returned as the source (no trunk, nothing to repaint, no garment)."""
 
-    def __init__(self, garment: GarmentInput):
+    def __init__(self, garment: GarmentInput, segmentation) -> None:
         self.category = garment.category
-        self.garment_body = garment.landmarks.as_body()
-        self.parts = parts_for(self.category, self.garment_body)
+        garment_body = garment.landmarks.as_body()
+        self.parts = parts_for(self.category, garment_body)
         colour, alpha = garment_matte(garment.image)
         # Premultiplied RGBA per part, so warping blends edges correctly.
-        self.layers = [np.dstack([colour * a[..., None], a]) for a in label_parts(alpha, self.garment_body, self.parts)]
+        alphas = label_parts(alpha, garment_body, self.parts)
+        self.layers = [np.dstack([colour * a[..., None], a]) for a in alphas]
+        self.back_layers = plain_layers(colour, alpha, alphas)
         # Where a sleeve joins the torso, copies of its root turned part of the way from the torso's warp to the
         # arm's fill the wedge that opens over the shoulder when the arm hangs lower than the sleeve was laid flat.
-        roots = [root_weight(part, self.garment_body, alpha.shape) for part in self.parts]
-        self.roots = [None if w is None else layer * w[..., None] for layer, w in zip(self.layers, roots)]
-        self.fill_pose = PoseFiller()
-        self.samples = {part.name: part_samples(layer[..., 3]) for part, layer in zip(self.parts, self.layers)}
+        self.roots = [root_weight(part, garment_body, alpha.shape) for part in self.parts]
+        samples = {part.name: part_samples(layer[..., 3]) for part, layer in zip(self.parts, self.layers)}
         # The trunk's map carries every non-limb part; trousers have none, and their trunk (the hips) carries the
         # legs' pixels.
         trunk_parts = [p for p in self.parts if not p.limb] or self.parts
-        self.samples["trunk"] = np.concatenate([self.samples[p.name] for p in trunk_parts])
-        self.motion = CropMotion()
-        self.steady = MotionTracker(self.motion)
-        self.track_points = KeypointTracker(self.motion)
-        self.fill = FlowAveraged(self.motion)
-        self.old_cloth = FlowAveraged(self.motion, OLD_CLOTH_RENEW)
-        self.dressed = 0  # frames dressed so far
-        self.skin = bodies.SkinTone()
+        samples["trunk"] = np.concatenate([samples[p.name] for p in trunk_parts])
+        self.state = FrameState(self.parts, garment_body, samples)
+        self.segmentation = segmentation
+        self.has_garment = bool((alpha > 0.5).any())
         self.reference: float | None = None
+        self.skipped: list[int] = []
 
     def __call__(self, frame: CropFrame) -> np.ndarray:
+        step = self.state.step(frame)  # every tracker moves on, whether or not this frame is dressed
         source, mask = frame.source, frame.mask
-        self.motion.update(source)
-        if not mask.any():
+        if step.trunk is None or not mask.any() or not self.has_garment:
+            self.skipped.append(frame.index)
             return source.copy()
-        body = self.fill_pose(frame.pose.body)
-        body = self.track_points(body)
-        trunk = self.steady("trunk", trunk_transform(self.parts, self.garment_body, body), self.samples["trunk"])
-        if trunk is None:  # a mask but no person to fit the garment to (a user's mask on an empty frame)
-            return source.copy()
-        # All the work happens in the mask's box (plus a margin for the blurs and the inpainting's surroundings):
-        # a third of the crop or less, and what keeps the engine fast.
-        box = _box(mask, round(ROI_MARGIN * mask.shape[0]))
-        (y0, y1), (x0, x1) = box
+        person = self.segmentation(source) >= PERSON
+        # The head, hands and feet are never drawn over, whatever the mask (a user's mask may cover them).
+        keep = keep_region(frame.pose, *mask.shape) > 0
+        # All the work happens in the mask's box (plus a margin for the blurs): a third of the crop or less.
+        (y0, y1), (x0, x1) = _box(mask, round(ROI_MARGIN * mask.shape[0]))
         out = source.copy()
+        maps = {name: None if m is None else _moved_matrix(m, -x0, -y0) for name, m in step.maps.items()}
         out[y0:y1, x0:x1] = self._dress(
             source[y0:y1, x0:x1],
             mask[y0:y1, x0:x1],
-            _moved(body, -x0, -y0),
-            _moved_matrix(trunk, -x0, -y0),
-            mask.shape,
-            box,
+            person[y0:y1, x0:x1],
+            keep[y0:y1, x0:x1],
+            _moved(step.body, -x0, -y0),
+            maps,
+            step.back,
+            mask.shape[0],
         )
         return out
 
@@ -114,114 +101,65 @@ class GarmentDresser:
         self,
         source: np.ndarray,
         mask: np.ndarray,
+        person: np.ndarray,
+        keep: np.ndarray,
         body: np.ndarray,
-        trunk: np.ndarray,
-        crop_shape: tuple[int, int],
-        box,
+        maps: dict[str, np.ndarray | None],
+        back: bool,
+        crop_height: int,
     ) -> np.ndarray:
-        """The dressed pixels of one box of the crop (`source`, `mask`, `body` and `trunk` all in box pixels; the
-        `box` in the crop: the maps and the fill follow the motion in crop pixels, the box moves)."""
-        corner = (box[1][0], box[0][0])
+        """The dressed pixels of one box of the crop (everything in box pixels)."""
         height, width = mask.shape
-        crop_height = crop_shape[0]
-        scale = scale_of(trunk)
-        low = bodies.luminance(source, crop_height)
-        shape = (height, width)
-        arms_under, arms_over = bodies.arm_regions(body, shape)
-        regions = {
-            "chest": bodies.chest_region(body, shape),
-            "arms_under": arms_under,
-            "arms_over": arms_over,
-            "legs": bodies.limb_region(body, ("legs",), shape),
-        }
-        # The scene's brightness outside the mask, against the first frame's: the lighting change.
-        scene = float(np.median(low[~mask])) if (~mask).any() else float(np.median(low))
-        self.reference = self.reference or max(scene, 1.0)
-        skin_here = bodies.skin_likelihood(source)[..., None]
-        background = bodies.background_fill(source, mask)
-        # The old garment: only it is replaced; the rest of the mask (the wall around the person, a bare arm, the
-        # skirt below a top) stays the source's own pixels. Its light and folds are what the new garment takes over.
-        # In between two segmentations last frame's is carried on; the colour test counts only where the mask is new.
-        segment = self.dressed % SEGMENT_EVERY == 0
-        found = old_garment(source, mask, body, skin_here[..., 0], background, self.category, segment)
-        renew = None if segment else 0.0
-        self.dressed += 1
-        old_cloth = self.old_cloth(found[..., None], box, crop_shape, mask, renew)
-        # Shading is measured where this frame's own finding and the flow-carried average agree: at a moving edge
-        # they differ, and the source's light there is of what moved in (the wall behind).
-        cloth = (old_cloth[..., 0] > 0.5) & (found > 0.5)
-        shade = bodies.shading(low, cloth, _soft(cloth, BODY_FADE * crop_height), crop_height, scene / self.reference)
-        skin = self.skin.update(source, mask, body).astype(np.float32)
         soft = EDGE_SOFTNESS * crop_height
-
-        # Skin where the old cloth was: the person's skin tone under the source's shading; a forearm crossing in
-        # front of the garment keeps the source's own pixels where they look like skin.
-        limbs = np.maximum(np.maximum(arms_under, arms_over), regions["legs"])
-        painted_skin = skin[None, None, :] * (shade * bodies.roundness(body, limbs))[..., None]
-        skin_colour = skin_here * source + (1 - skin_here) * painted_skin
-        under = np.zeros((height, width), np.float32)
-        for name in SKIN_UNDER[self.category]:
-            under = np.maximum(under, _soft(regions[name], soft))
-        over = np.zeros((height, width), np.float32)
-        for name in SKIN_OVER[self.category]:
-            over = np.maximum(over, _soft(regions[name], soft))
-
+        trunk = maps.get("trunk")
         trunk_cover = np.zeros((height, width, 4), np.float32)  # premultiplied RGBA, front on top
         limb_cover = np.zeros((height, width, 4), np.float32)
-        for part, layer, root in zip(self.parts, self.layers, self.roots):
-            matrix = self._limb(part, body, scale, corner) if part.limb else trunk
+        for part, layer, root in zip(self.parts, self.back_layers if back else self.layers, self.roots):
+            matrix = maps[part.name]
             if matrix is None:
                 continue
-            for t in ROOT_STEPS if root is not None else ():
-                _over(
-                    limb_cover, cv2.warpAffine(root, blend(trunk, matrix, t), (width, height), flags=cv2.INTER_LINEAR)
-                )
-            _over(
-                limb_cover if part.limb else trunk_cover,
-                cv2.warpAffine(layer, matrix, (width, height), flags=cv2.INTER_LINEAR),
-            )
-        garment = trunk_cover.copy()
+            if root is not None and trunk is not None:
+                for t in ROOT_STEPS:
+                    turned = cv2.warpAffine(layer * root[..., None], blend(trunk, matrix, t), (width, height))
+                    _over(limb_cover, turned)
+            _over(limb_cover if part.limb else trunk_cover, cv2.warpAffine(layer, matrix, (width, height)))
+        # The person's own arms in front: a forearm crossing the trunk stays in front of the torso's garment (behind
+        # its own sleeve); a lower garment's hips are behind both arms.
+        arms = _soft(bodies.arms_in_front(body, (height, width), all_arms=self.category == "lower"), soft)
+        trunk_cover *= 1 - arms[..., None]
+        if self.category == "lower":
+            limb_cover *= 1 - arms[..., None]
+        garment = trunk_cover
         _over(garment, limb_cover)
         _close_cracks(garment, max(3, int(round(CRACK * crop_height)) | 1))
+        # Only on this person and inside the mask: the segmented outline grown by `OUTLINE_MARGIN`, softened.
+        grow = 2 * int(round(OUTLINE_MARGIN * crop_height)) + 1
+        outline = cv2.dilate(person.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow)))
+        outline |= bodies.envelope(body, (height, width), legs=self.category != "upper")
+        garment *= (_soft(outline, soft) * (mask & ~keep))[..., None]
+
+        # The source's folds and light, measured on the cloth under the new garment (not on skin).
+        low = bodies.luminance(source, crop_height)
+        scene = float(np.median(low[~mask])) if (~mask).any() else float(np.median(low))
+        self.reference = self.reference or max(scene, 1.0)
+        cloth = (garment[..., 3] > 0.5) & person & (bodies.skin_likelihood(source) < 0.5)
+        shade = bodies.shading(low, cloth, _soft(cloth, BODY_FADE * crop_height), crop_height, scene / self.reference)
         garment[..., :3] *= shade[..., None]
-        # Back to front: the source, over the old garment what replaces it (background, skin under the garment),
-        # the garment, forearms crossing in front of the trunk (but behind their own sleeves).
-        over *= 1 - limb_cover[..., 3]
-        # What replaces the old cloth (background, and skin where the body is) is made up frame by frame: it is
-        # averaged along the flow; the source's own pixels are not (they move as the source does already).
-        replacement = self._behind(source, mask, body) * (1 - under[..., None]) + painted_skin * under[..., None]
-        replacement = self.fill(replacement, box, crop_shape, mask)
-        result = source + old_cloth * (replacement - source)
-        result = result * (1 - garment[..., 3:]) + garment[..., :3]
-        result = result * (1 - over[..., None]) + skin_colour * over[..., None]
-        if self.category == "lower":
-            # The arms hang in front of the hips: the source's own arms and hands stay there.
-            front = _soft(np.maximum(arms_under, arms_over), soft)[..., None]
-            result = result * (1 - front) + source * front
+
+        alpha = garment[..., 3:]
+        result = source * (1 - alpha) + garment[..., :3]
+        drawn = alpha[..., 0] >= SEEN
         out = source.copy()
-        out[mask] = np.clip(result[mask] + 0.5, 0, 255).astype(np.uint8)
+        out[drawn] = np.clip(result[drawn] + 0.5, 0, 255).astype(np.uint8)
         return out
 
-    def _behind(self, source: np.ndarray, mask: np.ndarray, body: np.ndarray) -> np.ndarray:
-        """What is behind the person: the box inpainted from its surroundings away from the person
-        (`old_garment.person_region`). Inpainted from the mask's edge alone, the fill took in what crosses it
-        (a red skirt below a white top glowed into the top's sides, legs browned the wall between them)."""
-        trunk = torso_length(body)
-        if trunk is None:
-            return bodies.background_fill(source, mask)
-        # The whole person is filled, so at an eighth of the size (a smooth fill, and half the cost at a quarter).
-        return bodies.background_fill(
-            source, mask | (person_region(body, mask.shape, trunk, self.category) > 0), BEHIND_SHRINK
-        )
 
-    def _limb(self, part, body: np.ndarray, scale: float, corner: tuple[int, int]) -> np.ndarray | None:
-        """The smoothed affine of limb `part` in box pixels."""
-        x0, y0 = corner
-        matrix = limb_transform(part, self.garment_body, body, scale)
-        matrix = self.steady(
-            part.name, None if matrix is None else _moved_matrix(matrix, x0, y0), self.samples[part.name]
-        )
-        return None if matrix is None else _moved_matrix(matrix, -x0, -y0)
+def plain_layers(colour: np.ndarray, alpha: np.ndarray, alphas: list[np.ndarray]) -> list[np.ndarray]:
+    """The parts' premultiplied RGBA layers in the garment's main colour (the median of its opaque pixels): what a
+    back view shows, since the photo shows only the front, and a front print on a person's back is wrong."""
+    solid = alpha > 0.99
+    main = np.median(colour[solid], axis=0) if solid.any() else np.zeros(3, np.float32)
+    return [np.dstack([main[None, None, :] * a[..., None], a]).astype(np.float32) for a in alphas]
 
 
 def _box(mask: np.ndarray, margin: int) -> tuple[tuple[int, int], tuple[int, int]]:

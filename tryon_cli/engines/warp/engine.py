@@ -15,6 +15,7 @@ import numpy as np
 from tryon_cli.engines.base import CropClip, Progress
 from tryon_cli.engines.warp.dress import GarmentDresser
 from tryon_cli.preprocess.conditioning import GarmentInput
+from tryon_cli.preprocess.person_segmentation import PersonSegmentation
 
 # Short: ffmpeg shows (and tests read) only the first 256 characters of the mp4 comment.
 DESCRIPTION = "dpidm's weights-free warp engine, not the paper's DPIDM"
@@ -30,8 +31,24 @@ class WarpEngine:
         return {"model": DESCRIPTION, "paper_model": False}
 
     def generate(self, clip: CropClip, garment: GarmentInput, progress: Progress) -> Iterator[np.ndarray]:
-        dresser = GarmentDresser(garment)
+        dresser = GarmentDresser(garment, PersonSegmentation())
         with progress.task("warping", total=clip.num_frames) as advance:
             for frame in clip.frames():
                 yield dresser(frame)
                 advance()
+        if dresser.skipped:
+            progress.note(
+                f"warp engine: {len(dresser.skipped)} of {clip.num_frames} frames left as they were "
+                f"(no trunk found, or nothing to repaint): frames {frame_ranges(dresser.skipped)}"
+            )
+
+
+def frame_ranges(frames: list[int]) -> str:
+    """'0-3, 7, 9-10' for [0, 1, 2, 3, 7, 9, 10]."""
+    runs: list[list[int]] = []
+    for f in frames:
+        if runs and f == runs[-1][1] + 1:
+            runs[-1][1] = f
+        else:
+            runs.append([f, f])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)

@@ -2,22 +2,19 @@
 
 Why: the warping error (Lai et al. 2018, `metrics/warp_error.py`) asks the output to move as the source moves,
 pixel for pixel. Keypoints fitted frame by frame carry the detector's noise (a few crop pixels), and the
-garment's high-contrast print and edges, and the skin painted where the old sleeves were, turn it into flicker.
+garment's high-contrast print and edges turn it into flicker.
 So, between consecutive source crops, the optical flow (OpenCV DIS, `CropMotion`) carries:
 - each part's map garment -> crop (`MotionTracker`): moved as the least-squares affine through the flow at the
   part's own pixels, then pulled toward that frame's keypoint fit, its position by `PULL` and its shape by
   `SHAPE_PULL` a frame, so it cannot drift off the body or out of shape (a steady offset decays as
   (1 - PULL)^frames), while the motion itself comes from the pixels;
-- the body keypoints (`KeypointTracker`), the same way, so the regions drawn from them (bare arms, chest, legs)
-  move with the source too;
-- what replaces the old garment (inpainted background and painted skin, `FlowAveraged`): last frame's, moved
-  along the flow, renewed by `RENEW` a frame. Smooth content, so averaging does not ghost; the garment itself
-  is never averaged (its sharp edges would). The old garment's segmentation is averaged the same way.
+- the body keypoints (`KeypointTracker`), the same way, so the regions drawn from them (the arms kept in front of
+  the garment) move with the source too.
 Where the source has no texture (a plain cardigan on a white wall) the flow sees no motion, so there the pull
 grows toward 1 and the detection leads (`CropMotion.trust`, Shi-Tomasi's measure): without that, a sleeve over
 such cloth stayed behind its arm. Causal: the engine still streams. A part the pose cannot fit in a frame (a
 joint lost) keeps following the flow.
-Measured effect and the choices of PULL and RENEW: docs/warp_engine.md ("Temporal stability").
+Measured effect and the choice of PULL: docs/warp_engine.md ("Temporal stability").
 """
 
 from __future__ import annotations
@@ -31,7 +28,6 @@ from tryon_cli.preprocess.keypoints import DRAW_THRESHOLD
 # warping error 2-3% higher (measured with the part maps alone: 17.9x against 17.5x the source's on the shipped
 # example, 47x against 46x on the 3DV-TON dress clip).
 FLOW_PRESET = cv2.DISOPTICAL_FLOW_PRESET_FAST
-RENEW = 0.2  # weight of this frame's fill in the flow-averaged fill
 PULL = 0.1  # fraction of the way from the flow-carried position to the keypoint fit, per frame
 SHAPE_PULL = 0.5  # the same for each part's shape (scale, turn, shear)
 # Texture the flow can be trusted on: the structure tensor's smaller eigenvalue (cv2.cornerMinEigenVal, block 9,
@@ -44,7 +40,7 @@ MIN_POINTS = 12
 
 
 class CropMotion:
-    """The optical flow between consecutive source crops, both ways (crop pixels; None on the first frame)."""
+    """The optical flow from the last source crop to this one (crop pixels; None on the first frame)."""
 
     def __init__(self) -> None:
         self._dis = cv2.DISOpticalFlow_create(FLOW_PRESET)
@@ -52,17 +48,15 @@ class CropMotion:
         self._previous_gray: np.ndarray | None = None  # frame t-1, for `trust`
         self._texture: np.ndarray | None = None
         self.flow: np.ndarray | None = None  # (H, W, 2) on frame t-1's grid: where each pixel is in frame t
-        self.back: np.ndarray | None = None  # (H, W, 2) on frame t's grid: where each pixel was in frame t-1
 
     def update(self, crop: np.ndarray) -> None:
         self._previous_gray, self._gray = self._gray, cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
         self._texture = None
         previous, gray = self._previous_gray, self._gray
         if previous is None or previous.shape != gray.shape:
-            self.flow = self.back = None
+            self.flow = None
             return
         self.flow = self._dis.calc(previous, gray, None)
-        self.back = self._dis.calc(gray, previous, None)
 
     def moved(self, points: np.ndarray) -> np.ndarray:
         """float32 (N, 2) points (x, y) of frame t-1 where the flow takes them in frame t (needs `flow`)."""
@@ -82,65 +76,10 @@ class CropMotion:
         y = np.clip(np.round(points[:, 1]).astype(int), 0, height - 1)
         return np.clip(self._texture[y, x] / TEXTURE, 0.0, 1.0)
 
-    def pull_back(self, image: np.ndarray) -> np.ndarray | None:
-        """`image` (on frame t-1's grid) moved onto frame t's grid along the flow; None on the first frame."""
-        if self.back is None:
-            return None
-        height, width = self.back.shape[:2]
-        xs, ys = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
-        return cv2.remap(
-            image,
-            xs + self.back[..., 0],
-            ys + self.back[..., 1],
-            cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_CONSTANT,
-            borderValue=0,
-        )
-
-
-class FlowAveraged:
-    """A layer that is recomputed each frame, averaged with its last frame's value carried along the flow.
-
-    For smooth, made-up content (the background inpainted behind the old garment, skin painted where sleeves
-    were, and the old garment's segmentation): recomputed from a region whose outline moves, it changes a little
-    every frame, which is flicker; carried along the source's motion and renewed by `renew` each frame, it moves
-    as the source does. Never used for the garment, whose sharp edges would ghost."""
-
-    def __init__(self, motion: CropMotion, renew: float = RENEW) -> None:
-        self.motion = motion
-        self.renew = renew
-        self._last: np.ndarray | None = None  # (H, W, C + 1) float32: the layer and where it was defined
-
-    def __call__(
-        self,
-        layer: np.ndarray,
-        box: tuple[tuple[int, int], tuple[int, int]],
-        crop_shape: tuple[int, int],
-        defined: np.ndarray,
-        renew: float | None = None,
-    ) -> np.ndarray:
-        """`layer` (float32 (h, w, C), the box's pixels) averaged with last frame's; `defined` (the box's bool
-        mask) says where this frame's layer is used. `renew` replaces the layer's own rate for this frame (0:
-        last frame's carried on wherever it is known, `layer` only where it is not)."""
-        renew = self.renew if renew is None else renew
-        (y0, y1), (x0, x1) = box
-        channels = layer.shape[2]
-        carried = None
-        if self._last is not None and self._last.shape == (*crop_shape, channels + 1):
-            carried = self.motion.pull_back(self._last)
-        out = layer
-        if carried is not None:
-            known = carried[y0:y1, x0:x1, channels:]
-            out = layer + (1 - renew) * known * (carried[y0:y1, x0:x1, :channels] - layer)
-        self._last = np.zeros((*crop_shape, channels + 1), np.float32)
-        self._last[y0:y1, x0:x1, :channels] = out
-        self._last[y0:y1, x0:x1, channels] = defined
-        return out
-
 
 class KeypointTracker:
     """Per-video state: the body keypoints carried along the flow and pulled toward each frame's detection, as
-    the part maps are (`MotionTracker`): the regions drawn from them (bare arms, the chest, the legs) then move
+    the part maps are (`MotionTracker`): the regions drawn from them (the arms kept in front of the garment) then move
     with the source instead of with the detector's jitter."""
 
     def __init__(self, motion: CropMotion) -> None:

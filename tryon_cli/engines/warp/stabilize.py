@@ -25,19 +25,37 @@ def _mid(body: np.ndarray, a: str, b: str) -> np.ndarray | None:
 
 
 def trunk_frame(body: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """(origin, 2x2 basis) of the trunk: origin at the shoulders' midpoint, first axis along the trunk's width,
-    second down it, both one trunk length long; None when neither shoulders nor hips give it."""
+    """(origin, 2x2 basis) of the trunk: origin at the shoulders' midpoint, first axis from the right side to the
+    left (so it turns round with the person: on a back view a joint seen from the front is put back on its own
+    side, not mirrored), second down the image along the trunk, both one trunk length long; None when neither
+    shoulders nor hips give it."""
     shoulders, hips = _mid(body, "r_shoulder", "l_shoulder"), _mid(body, "r_hip", "l_hip")
+    across = _across(body)
     if shoulders is not None and hips is not None and np.linalg.norm(hips - shoulders) > 1:
         down = hips - shoulders
-        return shoulders, np.stack([-_perp(down), down], axis=1)
-    # One pair only: its width, times the trunk's usual length-to-width ratio, gives the trunk's length.
+        side = -_perp(down)
+        # Which way is the person's left: the shoulders' (or hips') own direction; facing the camera as default.
+        if across is not None and float(across @ side) < 0:
+            side = -side
+        return shoulders, np.stack([side, down], axis=1)
+    # One pair only: its width, times the trunk's usual length-to-width ratio, gives the trunk's length; down is
+    # the perpendicular that points down the image (on a back view the pair's direction is reversed, and its
+    # plain perpendicular pointed up: the filled joints were mirrored through the hips).
     for a, b, ratio in (("r_shoulder", "l_shoulder", 1.6), ("r_hip", "l_hip", 2.2)):
         centre = _mid(body, a, b)
         if centre is not None and np.linalg.norm(body[J[b], :2] - body[J[a], :2]) > 1:
-            across = (body[J[b], :2] - body[J[a], :2]) * ratio
-            origin = centre if a.endswith("shoulder") else centre - _perp(across)
-            return origin, np.stack([across, _perp(across)], axis=1)
+            width = (body[J[b], :2] - body[J[a], :2]) * ratio
+            down = _perp(width) if _perp(width)[1] >= 0 else -_perp(width)
+            origin = centre if a.endswith("shoulder") else centre - down
+            return origin, np.stack([width, down], axis=1)
+    return None
+
+
+def _across(body: np.ndarray) -> np.ndarray | None:
+    """The direction from the right shoulder to the left (the hips' when a shoulder is missing), or None."""
+    for a, b in (("r_shoulder", "l_shoulder"), ("r_hip", "l_hip")):
+        if body[J[a], 2] >= DRAW_THRESHOLD and body[J[b], 2] >= DRAW_THRESHOLD:
+            return body[J[b], :2] - body[J[a], :2]
     return None
 
 

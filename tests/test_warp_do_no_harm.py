@@ -1,0 +1,208 @@
+"""The warp engine changes the garment and nothing else: synthetic scenes where the truth is known (a drawn pose on
+a textured room, a repaint mask over the whole crop as a careless user's mask would be), and the shipped tee
+with its red print. Each test runs the engine itself (`WarpEngine.generate`)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from tests.test_warp_engine import EXAMPLES, HEIGHT, WIDTH, Quiet, garment_input, lab
+from tryon_cli.engines.base import CropFrame
+from tryon_cli.engines.warp import WarpEngine
+from tryon_cli.engines.warp.stabilize import PoseFiller
+from tryon_cli.preprocess.keypoints import BODY_INDEX as J
+from tryon_cli.preprocess.keypoints import FramePose
+
+# A person facing the camera in crop pixels (their right side on the image's left), trunk 150 px (neck to hips).
+FRONT = {
+    "nose": (192, 92),
+    "r_eye": (185, 84),
+    "l_eye": (199, 84),
+    "r_ear": (176, 88),
+    "l_ear": (208, 88),
+    "neck": (192, 140),
+    "r_shoulder": (152, 146),
+    "l_shoulder": (232, 146),
+    "r_elbow": (140, 216),
+    "l_elbow": (244, 216),
+    "r_wrist": (134, 282),
+    "l_wrist": (250, 282),
+    "r_hip": (168, 290),
+    "l_hip": (216, 290),
+    "r_knee": (168, 392),
+    "l_knee": (216, 392),
+    "r_ankle": (168, 480),
+    "l_ankle": (216, 480),
+}
+CHIN = 118  # the chin's row: a head's nose-to-chin is about a sixth of the trunk below the nose
+
+
+def body_of(points: dict) -> np.ndarray:
+    body = np.zeros((18, 3), np.float32)
+    for name, xy in points.items():
+        body[J[name]] = (*xy, 0.9)
+    return body
+
+
+def room(seed: int = 0) -> np.ndarray:
+    """A textured grey-green room with an old garment: a flat green top over the trunk and arms, skin elsewhere on
+    the person's head and hands."""
+    rng = np.random.default_rng(seed)
+    image = cv2.GaussianBlur(rng.uniform(0, 255, (HEIGHT, WIDTH, 3)).astype(np.float32), (0, 0), 3)
+    image = (image - image.mean()) / image.std() * 20 + np.array([150, 160, 140])
+    person = np.zeros((HEIGHT, WIDTH), np.uint8)
+    cv2.circle(person, (192, 95), 28, 1, -1)  # the head and face
+    image[person > 0] = (205, 160, 135)
+    top = np.zeros((HEIGHT, WIDTH), np.uint8)
+    cv2.fillConvexPoly(top, np.array([(150, 140), (234, 140), (220, 300), (164, 300)], np.int32), 1)
+    image[top > 0] = (40, 150, 60)
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+class Frames:
+    """A CropClip of synthetic frames: the same room, each frame its own pose."""
+
+    def __init__(self, source: np.ndarray, bodies: list[np.ndarray]):
+        self.source, self.bodies = source, bodies
+        self.num_frames, self.height, self.width, self.fps = len(bodies), HEIGHT, WIDTH, 24.0
+
+    def frames(self):
+        mask = np.ones((HEIGHT, WIDTH), bool)  # a user's mask over everything: the engine must still hold back
+        for t, body in enumerate(self.bodies):
+            yield CropFrame(t, self.source, mask, self.source, FramePose(body))
+
+    def poses(self):
+        return [FramePose(b) for b in self.bodies]
+
+
+@pytest.fixture(scope="module")
+def tee():
+    """The shipped navy tee with the red 'Lee' print on its front."""
+    return garment_input(EXAMPLES / "garment_upper_00057_00.jpg", "upper")
+
+
+def dress(bodies: list[np.ndarray], garment, source: np.ndarray | None = None) -> tuple[np.ndarray, list]:
+    source = room() if source is None else source
+    return source, list(WarpEngine().generate(Frames(source, bodies), garment, Quiet()))
+
+
+def red_print(pixels: np.ndarray) -> np.ndarray:
+    """bool per RGB pixel: the print's saturated red (the tee itself is navy, the room grey-green)."""
+    p = pixels.astype(int)
+    return (p[..., 0] > 140) & (p[..., 0] > p[..., 1] + 70) & (p[..., 0] > p[..., 2] + 70)
+
+
+def test_the_face_is_never_changed_even_under_a_mask_that_covers_it(tee):
+    source, outputs = dress([body_of(FRONT)] * 3, tee)
+    for out in outputs:
+        # The face from forehead to chin, ear to ear.
+        np.testing.assert_array_equal(out[60:CHIN, 170:215], source[60:CHIN, 170:215])
+        assert (out != source).any()  # the garment is drawn somewhere
+
+
+def test_nothing_but_the_garment_is_drawn_no_bare_torso(tee):
+    """Every changed pixel is the garment: nothing in the person's skin tone is painted on the torso (the old
+    engine painted a chest where the neckline opens, and a whole torso under a garment it could not separate), and
+    the room far from the person keeps its pixels."""
+    source, outputs = dress([body_of(FRONT)] * 3, tee)
+    skin = lab(np.array([[205, 160, 135]], np.uint8))[0]  # the face's colour in `room`
+    for out in outputs:
+        changed = (out != source).any(axis=2)
+        colours = lab(out[changed])
+        skin_toned = (np.linalg.norm(colours[:, 1:] - skin[1:], axis=1) < 8) & (np.abs(colours[:, 0] - skin[0]) < 30)
+        # A few blended pixels at the print's orange edges may fall in the box; a painted chest is thousands.
+        assert changed.sum() > 5000 and skin_toned.sum() <= changed.sum() // 1000
+        assert not changed[:, :60].any() and not changed[:, -60:].any()  # the room beside the person
+        assert not changed[440:].any()  # below the tee's hem: the legs and feet
+
+
+def test_a_sleeve_follows_an_arm_raised_sideways(tee):
+    """The right arm raised to the horizontal: the sleeve (navy) lies along the upper arm there, and where the
+    arm hung before the room shows."""
+    raised = dict(FRONT, r_elbow=(82, 146), r_wrist=(22, 146))
+    along = (112, 147)  # half-way down the raised upper arm
+    hanging = (140, 195)  # beside the trunk, where the hanging arm's short sleeve ends
+    for pose, on, off in ((raised, along, hanging), (FRONT, hanging, along)):
+        source, outputs = dress([body_of(pose)] * 3, tee)
+        out = outputs[-1]
+        x, y = (int(round(v)) for v in on)
+        assert out[y, x].max() < 90, (pose is raised, out[y, x])  # navy
+        x, y = (int(round(v)) for v in off)
+        np.testing.assert_array_equal(out[y, x], source[y, x])
+
+
+def test_a_back_view_draws_no_front_print(tee):
+    """Seen from the back (no nose, no eyes; the sides swap places on the image) the tee is drawn, navy, but its
+    red print is not; seen from the front it is."""
+    back = {k: v for k, v in FRONT.items() if k not in ("nose", "r_eye", "l_eye")}
+    back = {
+        (k.replace("r_", "@").replace("l_", "r_").replace("@", "l_")): v for k, v in back.items()
+    }  # the person's left shoulder now on the image's left
+    source, front_out = dress([body_of(FRONT)] * 8, tee)
+    _, back_out = dress([body_of(back)] * 8, tee)
+    trunk = (slice(150, 285), slice(165, 220))
+    assert red_print(front_out[-1][trunk]).sum() > 50
+    assert red_print(back_out[-1][trunk]).sum() == 0
+    navy = back_out[-1][trunk].max(axis=2) < 90
+    assert navy.mean() > 0.5  # the garment is there, in its own colour
+
+
+def test_a_filled_joint_keeps_its_side_when_the_person_turns_round():
+    """The left elbow seen from the front, then lost while the person shows their back (the sides swapped on the
+    image): it is put back beside the left shoulder, now on the image's left, not mirrored to the right; and with
+    only the hips seen, the trunk still hangs down from them."""
+    fill = PoseFiller()
+    fill(body_of(FRONT))
+    mirrored = {k: (WIDTH - 1 - x, y) for k, (x, y) in FRONT.items() if k not in ("nose", "r_eye", "l_eye")}
+    lost = body_of({k: v for k, v in mirrored.items() if k != "l_elbow"})
+    filled = fill(lost)
+    np.testing.assert_allclose(filled[J["l_elbow"], :2], mirrored["l_elbow"], atol=1.0)
+
+    fill = PoseFiller()
+    fill(body_of(FRONT))
+    hips_only = body_of({k: mirrored[k] for k in ("r_hip", "l_hip")})
+    filled = fill(hips_only)
+    assert filled[J["neck"], 1] < mirrored["r_hip"][1]  # the neck above the hips, not mirrored below them
+
+
+def test_frames_that_cannot_be_dressed_come_back_as_they_are_with_one_note(tee):
+    """A frame without a trunk is the source, bit for bit, and one note names it."""
+    notes = []
+
+    class Noting(Quiet):
+        def note(self, message):
+            notes.append(message)
+
+    source = room()
+    nobody = np.zeros((18, 3), np.float32)
+    clip = Frames(source, [body_of(FRONT), nobody, nobody, body_of(FRONT)])
+    outputs = list(WarpEngine().generate(clip, tee, Noting()))
+    for t in (1, 2):
+        np.testing.assert_array_equal(outputs[t], source)
+    assert (outputs[0] != source).any() and (outputs[3] != source).any()
+    assert len(notes) == 1 and "frames 1-2" in notes[0], notes
+
+
+def test_paste_back_keeps_the_frames_own_pixels_where_the_engine_kept_the_source():
+    """The application pastes only what the engine changed: where the crop equals the source's crop the
+    full-resolution frame keeps its own pixels, even inside the repaint mask."""
+    from tryon_cli.preprocess import crop as cropping
+    from tryon_cli.tryon.clip import FullFrame
+    from tryon_cli.tryon.writing import paste_back
+
+    rng = np.random.default_rng(3)
+    frame = rng.integers(0, 256, (832, 624, 3), dtype=np.uint8)
+    mask = np.zeros((832, 624), bool)
+    mask[200:600, 150:450] = True
+    box = np.array([0.0, 0.0, 624.0, 832.0])
+    crop = cropping.crop(frame, box, HEIGHT, WIDTH)
+    crop[200:260, 150:200] = (0, 0, 255)  # the engine changes one block inside the mask
+    full = FullFrame(0, frame, mask, box, FramePose(np.zeros((18, 3), np.float32)))
+    out = paste_back(full, crop)
+    changed = (out != frame).any(axis=2)
+    block = np.zeros_like(changed)
+    block[int(200 * 832 / 512) - 3 : int(260 * 832 / 512) + 3, int(150 * 624 / 384) - 3 : int(200 * 624 / 384) + 3] = 1
+    assert changed[block > 0].mean() > 0.8
+    assert not changed[~block.astype(bool)].any()

@@ -1,0 +1,95 @@
+"""The warp engine's per-video state, stepped once per frame: every tracker in one place.
+
+Each frame, dressed or not, `FrameState.step` moves every tracker on by exactly one frame: the optical flow
+between this crop and the last (`motion.CropMotion`), the pose filler (`stabilize.PoseFiller`), the flow-carried
+keypoints (`motion.KeypointTracker`), each garment part's flow-carried map (`motion.MotionTracker`) and which
+way the person faces (`Facing`). A frame the engine cannot dress (no trunk, an empty mask) still steps them: its
+part maps are carried along the flow, so the next dressed frame starts from where the garment would be now, not
+from where it was before the gap.
+
+One coordinate frame: everything here is in crop pixels (x right, y down, the crop's top-left pixel centre at
+(0, 0)); the renderer (`dress.py`) moves the maps into its working box once, at drawing time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tryon_cli.engines.base import CropFrame
+from tryon_cli.engines.warp.motion import CropMotion, KeypointTracker, MotionTracker
+from tryon_cli.engines.warp.skeleton import Part, limb_transform, scale_of, trunk_transform
+from tryon_cli.engines.warp.stabilize import PoseFiller, trunk_frame
+from tryon_cli.preprocess.keypoints import BODY_INDEX, DRAW_THRESHOLD
+
+J = BODY_INDEX
+# Frames in a row that must agree before the facing changes (front <-> back): one frame of a detector that loses
+# the face (a hand before it, motion blur) must not switch the print off and on. 4 frames: under 0.2 s at 24 fps;
+# chosen on T5 (fashionchameleon_case3, which turns to the back) and T1 (the example, face always seen).
+FACING_FRAMES = 4
+
+
+@dataclass(frozen=True)
+class Step:
+    """One frame's state, in crop pixels: the body (filled, flow-carried keypoints), each part's map garment ->
+    crop (None where neither fit nor flow gives one), the trunk's map, and whether the person shows their back."""
+
+    body: np.ndarray
+    maps: dict[str, np.ndarray | None]
+    trunk: np.ndarray | None
+    back: bool
+
+
+class Facing:
+    """Front or back, from the raw detections: a back view shows neither nose nor eyes while a shoulder is seen.
+    A profile still shows one eye or the nose, and counts as the front. Changes only after `FACING_FRAMES`
+    frames in a row agree."""
+
+    def __init__(self) -> None:
+        self.back = False
+        self._run = 0
+
+    def __call__(self, raw: np.ndarray) -> bool:
+        seen = raw[:, 2] >= DRAW_THRESHOLD
+        shoulders = seen[J["r_shoulder"]] or seen[J["l_shoulder"]]
+        if shoulders:  # without a shoulder there is no person to face anywhere: the facing stays
+            back = not (seen[J["nose"]] or seen[J["r_eye"]] or seen[J["l_eye"]])
+            self._run = self._run + 1 if back != self.back else 0
+            if self._run >= FACING_FRAMES:
+                self.back, self._run = back, 0
+        return self.back
+
+
+class FrameState:
+    """Per-video trackers of the warp engine; `step` once per frame, in order."""
+
+    def __init__(self, parts: tuple[Part, ...], garment_body: np.ndarray, samples: dict[str, np.ndarray]) -> None:
+        self.parts, self.garment_body, self.samples = parts, garment_body, samples
+        self.motion = CropMotion()
+        self.fill_pose = PoseFiller()
+        self.track_points = KeypointTracker(self.motion)
+        self.maps = MotionTracker(self.motion)
+        self.facing = Facing()
+
+    def step(self, frame: CropFrame) -> Step:
+        """Every tracker moved on to `frame`."""
+        self.motion.update(frame.source)
+        raw = frame.pose.body
+        back = self.facing(raw)
+        body = self.track_points(self.fill_pose(raw))
+        fitted = trunk_transform(self.parts, self.garment_body, body)
+        trunk = self.maps("trunk", fitted, self.samples["trunk"])
+        maps: dict[str, np.ndarray | None] = {}
+        scale = None if trunk is None else scale_of(trunk)
+        for part in self.parts:
+            if part.limb:
+                fit = None if scale is None else limb_transform(part, self.garment_body, body, scale)
+                maps[part.name] = self.maps(part.name, fit, self.samples[part.name])
+            else:
+                maps[part.name] = trunk
+        # Dressed only where this frame's own detections give a trunk: the filler's stand-in for a frame with no
+        # point seen, and a map the flow carries through it, keep the next dressed frame in place, but are not drawn
+        # (the person may have left the crop).
+        seen = fitted is not None and trunk_frame(raw) is not None
+        return Step(body, maps, trunk if seen else None, back)
