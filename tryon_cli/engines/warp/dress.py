@@ -42,6 +42,7 @@ ROOT_STEPS = (0.33, 0.67)  # the in-between turns of a sleeve's root (see `Garme
 # edge is a few pixels inside a loose sleeve or a skirt's hem, and cut there the garment looked clipped (T1, T3).
 OUTLINE_MARGIN = 0.015
 PERSON = 0.5  # the segmentation's probability from which a pixel is the person
+KEEP_KERNEL = np.ones((5, 5), np.uint8)  # the kept head, hands and feet grown by 2 crop pixels (see `__call__`)
 SEEN = 0.5 / 255  # garment alpha below which a pixel stays the source's, bit for bit (it rounds to no change)
 
 
@@ -80,7 +81,9 @@ class GarmentDresser:
             return source.copy()
         person = self.segmentation(source) >= PERSON
         # The head, hands and feet are never drawn over, whatever the mask (a user's mask may cover them).
-        keep = keep_region(frame.pose, *mask.shape) > 0
+        # Grown by 2 crop pixels (`KEEP_KERNEL`): paste-back scales the crop up, and a changed crop pixel bleeds into
+        # its neighbours at full size (the collar reached the face box's last row on ViViD upper1).
+        keep = cv2.dilate(keep_region(frame.pose, *mask.shape).astype(np.uint8), KEEP_KERNEL) > 0
         # All the work happens in the mask's box (plus a margin for the blurs): a third of the crop or less.
         (y0, y1), (x0, x1) = _box(mask, round(ROI_MARGIN * mask.shape[0]))
         out = source.copy()
