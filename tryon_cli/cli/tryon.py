@@ -18,8 +18,8 @@ from rich.console import Console
 
 from tryon_cli.cli.options import Category, Device, Dtype, Seed, WeightsRoot, check_cuda_present, resolve_device
 from tryon_cli.cli.progress import note_line
-from tryon_cli.cli.trained_on import ALLOW_FLAG, check_pose_backend, mask_note, trained_on
 from tryon_cli.engines import DTYPES, ENGINES
+from tryon_cli.engines.trained_on import ALLOW_FLAG, WINDOW, check_pose_backend, mask_note, trained_on
 from tryon_cli.errors import DpidmError, InputError, SettingError
 from tryon_cli.pipelines.choices import MODEL_DEFAULTS, WEIGHT_KINDS
 from tryon_cli.tryon.batch import CATEGORIES, my_share, pending, read_pairs
@@ -35,7 +35,6 @@ EPILOG = (
     "outputs are skipped, so a killed run resumes where it stopped."
 )
 GUIDANCE = 1.5  # the paper's classifier-free guidance scale (engines.dpidm.DPIDMSampling's default)
-WINDOW = 24  # the paper's window (T = 24 frames) when the checkpoint does not say its training clip length
 MAX_STEPS = 1000  # DDIM cannot take more steps than the noise schedule has timesteps (SD1.5 and tiny: 1000)
 # models.attention.backend.BACKENDS, which loads torch and diffusers; a test keeps the two equal.
 ATTENTIONS = ("auto", "sdpa", "xformers")
@@ -254,7 +253,7 @@ def tryon(
         defaults = MODEL_DEFAULTS[kind]
         trained = trained_on(kind, checkpoint, weights)
         check_pose_backend(trained, weights, allow_other_pose_backend)
-        window = _default(window, trained.clip_length or WINDOW)
+        window = _default(window, trained.window)
         overlap = _default(overlap, window // 3)
         _check_ranges(steps, guidance, window, overlap, height, width, dtype, weighting, attention)
         sampling = DPIDMSampling(

@@ -17,6 +17,7 @@ from tryon_cli.demo.config import DPIDM, WARP, DemoConfig
 from tryon_cli.demo.progress import PageProgress
 from tryon_cli.engines import build_engine, resolve_model
 from tryon_cli.engines.dpidm import DPIDMSampling
+from tryon_cli.engines.trained_on import check_pose_backend, mask_note, trained_on
 from tryon_cli.errors import InputError
 from tryon_cli.io.video import probe_video
 from tryon_cli.pipelines.choices import MODEL_DEFAULTS
@@ -84,15 +85,25 @@ class EngineCache:
         self._engine = None
 
     def get(self, request: Request, notes: Callable[[str], None]) -> tuple[object, str]:
-        """The engine for `request` and the kind it is ("warp", "sd15" or "tiny": the key of MODEL_DEFAULTS)."""
+        """The engine for `request`, the kind it is ("warp", "sd15" or "tiny": the key of MODEL_DEFAULTS) and what
+        its checkpoint was trained on (the window, size and pose backend it is run with)."""
         config = self._config
         model = {WARP: "warp", DPIDM: "auto", TINY: "tiny"}[request.model]
         checkpoint = config.checkpoint if request.model == DPIDM else None
         kind = resolve_model(model, checkpoint, config.weights_root)
+        trained = trained_on(kind, checkpoint, config.weights_root)
+        check_pose_backend(trained, config.weights_root, allow=False)
+        note = mask_note(trained)
+        if note:
+            notes(note)
         sampling = None
         if kind != "warp":
             sampling = DPIDMSampling(
-                steps=request.steps or MODEL_DEFAULTS[kind]["steps"], guidance=request.guidance, seed=request.seed
+                steps=request.steps or MODEL_DEFAULTS[kind]["steps"],
+                guidance=request.guidance,
+                seed=request.seed,
+                window=trained.window,
+                overlap=trained.window // 3,
             )
         key = (model, checkpoint, sampling)
         if key != self._key:
@@ -107,7 +118,7 @@ class EngineCache:
                 notes=notes,
             )
             self._key = key
-        return self._engine, kind
+        return self._engine, kind, trained
 
 
 def run_job(
@@ -124,13 +135,13 @@ def run_job(
     """
     check_request(request, config)
     started = time.perf_counter()
-    engine, kind = engines.get(request, progress.note)
+    engine, kind, trained = engines.get(request, progress.note)
     whole = request.first_frame == 0 and request.end_frame is None
     settings = TryOnSettings(
         category=request.category,
         frames=None if whole else (request.first_frame, request.end_frame),
-        height=MODEL_DEFAULTS[kind]["height"],
-        width=MODEL_DEFAULTS[kind]["width"],
+        height=trained.height or MODEL_DEFAULTS[kind]["height"],
+        width=trained.width or MODEL_DEFAULTS[kind]["width"],
         preview=request.preview,
         keep_intermediates=request.intermediates,
         weights=config.weights_root,

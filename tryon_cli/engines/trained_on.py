@@ -1,7 +1,7 @@
-"""What a DPIDM checkpoint was trained on, and what `dpidm tryon` does with it: the training size and clip length
-become the defaults of --height/--width and --window, a pose backend other than the training one stops the run
-(unless --allow-other-pose-backend), and a model trained on a dataset's own masks gets a note, since try-on builds
-dpidm's masks. Checkpoints from before these facts were recorded carry None and change nothing."""
+"""What a DPIDM checkpoint was trained on, and what a try-on (`dpidm tryon`, the demo) does with it: the training
+size and clip length become the default frame size and window, a pose backend other than the training one stops the
+run (unless --allow-other-pose-backend), and a model trained on a dataset's own masks gets a note, since try-on
+builds dpidm's masks. Checkpoints from before these facts were recorded carry None and change nothing."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 from tryon_cli.errors import InputError
 
 ALLOW_FLAG = "--allow-other-pose-backend"
+WINDOW = 24  # the paper's window (T = 24 frames) when the checkpoint does not say its training clip length
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,11 @@ class TrainedOn:
     mask_source: str | None = None
     pose_backend: str | None = None
     pose_keypoints: str | None = None
+
+    @property
+    def window(self) -> int:
+        """The sliding window a try-on uses by default: the training clip length (PATA never saw later positions)."""
+        return self.clip_length or WINDOW
 
 
 def trained_on(kind: str, checkpoint: Path | None, weights: Path | None) -> TrainedOn:
