@@ -510,3 +510,33 @@ def test_tryon_follows_what_the_checkpoint_was_trained_on(vivid, tmp_path, monke
     assert result.exit_code == 0 and ran, result.output
     notes = [line for line in result.output.splitlines() if line.startswith("note:")]
     assert len(notes) == 1 and "dataset's own agnostic masks" in notes[0]
+
+
+@pytest.mark.slow
+def test_prepare_then_train_end_to_end_records_what_it_trained_on(shared_data, tmp_path):
+    """The README's CPU smoke test: `dpidm train prepare` (the packaged YOLO pose model, dpidm's masks) on a ViViD
+    tree that ships masks, then `dpidm train --model tiny`; the checkpoint says dpidm masks, yolo body poses, the
+    training size and clip length."""
+    root = build_vivid(tmp_path / "ViViD", shared_data, frames=5, height=192, width=144, prepare=False)
+    runner = CliRunner()
+    prepared = runner.invoke(
+        app, ["train", "prepare", "--data", "vivid", "--root", str(root), "--pose-backend", "yolo"]
+    )
+    assert prepared.exit_code == 0, prepared.output
+    assert "computed 2 pose sequences, 2 mask sets" in prepared.output
+    sets = [arg for item in SMALL[:-1] for arg in ("--set", item)]
+    result = runner.invoke(
+        app,
+        ["train", "--data", "vivid", "--root", str(root), "--model", "tiny", "--max-steps", "1"]
+        + ["--output", str(tmp_path / "run"), *sets],
+    )
+    assert result.exit_code == 0, result.output
+    config = json.loads((tmp_path / "run" / "checkpoints" / "1" / "config.json").read_text())
+    facts = {k: config[k] for k in ("mask_source", "pose_backend", "pose_keypoints", "train_height", "clip_length")}
+    assert facts == {
+        "mask_source": "dpidm",
+        "pose_backend": "yolo",
+        "pose_keypoints": "body",
+        "train_height": H,
+        "clip_length": 4,
+    }
