@@ -29,7 +29,7 @@ from tryon_cli.data.entries import ClipEntry
 from tryon_cli.data.sampler import SampleKey
 from tryon_cli.data.sources import frame_count, read_source, shipped_poses
 from tryon_cli.errors import InputError
-from tryon_cli.io import read_image
+from tryon_cli.io import GARMENT_MAX_SIDE, read_image
 from tryon_cli.preprocess import conditioning
 from tryon_cli.preprocess.keypoints import FramePose, GarmentLandmarks, PoseSequence
 from tryon_cli.preprocess.pose_maps import render_garment_pose
@@ -98,7 +98,7 @@ class TryOnDataset(Dataset):
             )
         masks = self._frame_sized(self._masks(entry, key.start, key.length), *frames.shape[1:3])
         poses = self._poses(entry, key.start, key.length)
-        garment = read_image(entry.garment)
+        garment = read_image(entry.garment, GARMENT_MAX_SIDE)
         landmarks = self.cache.load_garment(self.cache.garment_key(entry.garment))
         H, W = self.height, self.width
 

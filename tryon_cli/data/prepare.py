@@ -24,7 +24,7 @@ from tryon_cli.data import scan
 from tryon_cli.data.annotations import PreparedCache
 from tryon_cli.data.entries import ClipEntry
 from tryon_cli.data.sources import frame_count, shipped_poses, stream_source
-from tryon_cli.io import probe_video, read_image
+from tryon_cli.io import GARMENT_MAX_SIDE, probe_video, read_image
 from tryon_cli.preprocess.garment_landmarks import detect_garment_landmarks
 from tryon_cli.preprocess.human_pose import estimate_video_poses, keypoint_set, load_backend
 from tryon_cli.preprocess.masks import agnostic_masks
@@ -73,7 +73,9 @@ def prepare_dataset(
 
         garment_key = cache.garment_key(entry.garment)
         if not cache.garment_path(garment_key).is_file():
-            landmarks, notes = detect_garment_landmarks(read_image(entry.garment), entry.category, device=device)
+            landmarks, notes = detect_garment_landmarks(
+                read_image(entry.garment, GARMENT_MAX_SIDE), entry.category, device=device
+            )
             cache.save_garment(garment_key, landmarks)
             report.garments += 1
         if progress is not None:

@@ -9,7 +9,15 @@ from pathlib import Path
 import numpy as np
 
 from tryon_cli.errors import InputError
-from tryon_cli.io import VideoMeta, check_companion_video, check_output, check_person_video, probe_video, read_image
+from tryon_cli.io import (
+    GARMENT_MAX_SIDE,
+    VideoMeta,
+    check_companion_video,
+    check_output,
+    check_person_video,
+    probe_video,
+    read_image,
+)
 from tryon_cli.tryon.settings import TryOnSettings
 
 # The videos of OUT_intermediates/, by name: what the engine saw, and the repaint mask in the format --mask reads.
@@ -41,7 +49,7 @@ def check_request(video: Path, garment: Path, output: Path, settings: TryOnSetti
     building the engine at no extra cost."""
     _check_outputs(output, [video, garment, settings.mask], settings)
     check_person_video(video, garment)
-    photo = read_image(garment)
+    photo = read_image(garment, GARMENT_MAX_SIDE)
     mask_meta = probe_video(settings.mask) if settings.mask is not None else None
     meta = probe_video(video)
     start, stop = settings.frame_range(meta.frame_count)
