@@ -133,6 +133,18 @@ def test_a_tilted_head_keeps_its_chin():
     assert _box_out_of_masks(pose)
 
 
+def test_dwpose_face_points_reach_a_chin_below_the_model_head():
+    """A long face (its jaw points 12 px below where the proportions put the chin): the face points' outline keeps
+    it; without the face points the same pixel would be repainted."""
+    pose = _pose(FRONT)
+    low_chin = (120, CHIN[1] + 12)
+    assert frame_mask(pose, "upper", H, W)[low_chin[1], low_chin[0]]  # the proportions alone do not reach it
+    angles = np.linspace(0, np.pi, 68)
+    jaw = np.stack([120 + 16 * np.cos(angles), 52 + (low_chin[1] - 52) * np.sin(angles)], axis=1)
+    pose.face = np.concatenate([jaw, np.full((68, 1), 0.9)], axis=1).astype(np.float32)
+    assert _kept_everywhere(pose, low_chin)
+
+
 def test_the_head_scales_with_the_person():
     small = head_region(_pose(FRONT), H, W).sum()
     big = _pose(FRONT)
