@@ -1,4 +1,5 @@
-"""The sliding-window schedule, its per-frame weights, and the pipeline's streamed window averaging (no model)."""
+"""The sliding-window schedule, its per-frame weights, and the pipeline's sampler (window averaging, any diffusers
+scheduler, the per-step callback) against the textbook loop (no model)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from diffusers import DDIMScheduler, DPMSolverMultistepScheduler
 
 from tryon_cli.pipelines.dpidm_pipeline import DPIDMTryOnPipeline, VideoConditions
 from tryon_cli.pipelines.sliding_window import frame_weights, window_schedule
@@ -85,11 +87,13 @@ def fake_model():
     )
 
 
-def reference_sample(model, conditions, steps, seed, windows, weights):
-    """The textbook loop: every window's prediction averaged into a whole-clip buffer, then one DDIM step."""
-    from diffusers import DDIMScheduler
+def _fresh(scheduler_class):
+    return scheduler_class.from_config(DDIMScheduler().config)  # the same noise schedule, the class's own steps
 
-    scheduler = DDIMScheduler.from_config(model.noise_scheduler.config)
+
+def reference_sample(model, conditions, steps, seed, windows, weights, scheduler_class=DDIMScheduler):
+    """The textbook loop: every window's prediction averaged into a whole-clip buffer, then one scheduler step."""
+    scheduler = _fresh(scheduler_class)
     scheduler.set_timesteps(steps)
     shape = conditions.agnostic_latents.shape
     latents = torch.randn(shape, generator=torch.Generator().manual_seed(seed)) * scheduler.init_noise_sigma
@@ -110,20 +114,64 @@ def reference_sample(model, conditions, steps, seed, windows, weights):
     return latents
 
 
-@pytest.mark.parametrize("num_frames,window,overlap", [(37, 8, 3), (25, 24, 8), (9, 2, 1), (5, 24, 8)])
-@pytest.mark.parametrize("kind", ["flat", "pyramid"])
-def test_streamed_windows_equal_the_whole_clip_average_bit_for_bit(num_frames, window, overlap, kind):
-    # The pipeline applies each frame's DDIM update as soon as its last window is done, without a whole-clip
-    # noise buffer; the result must be exactly the textbook loop's.
+def _conditions(num_frames: int) -> VideoConditions:
     generator = torch.Generator().manual_seed(1)
-    conditions = VideoConditions(
+    return VideoConditions(
         torch.randn(1, 4, num_frames, 3, 2, generator=generator),
         torch.rand(1, 1, num_frames, 3, 2, generator=generator) > 0.5,
         lambda w: torch.zeros(1, 3, w.stop - w.start, 24, 16),
     )
-    model = fake_model()
+
+
+@pytest.mark.parametrize("num_frames,window,overlap", [(37, 8, 3), (25, 24, 8), (9, 2, 1), (5, 24, 8)])
+@pytest.mark.parametrize("kind", ["flat", "pyramid"])
+@pytest.mark.parametrize("scheduler_class", [DDIMScheduler, DPMSolverMultistepScheduler])
+def test_windowed_sampler_equals_the_textbook_loop_bit_for_bit(num_frames, window, overlap, kind, scheduler_class):
+    # A multistep scheduler (DPM-Solver++, order 2) keeps the previous prediction of the whole clip: stepping it
+    # per window or per run of frames would mix frames' histories and advance its step counter too often.
+    conditions, model = _conditions(num_frames), fake_model()
     windows = window_schedule(num_frames, window, overlap)
     weights = frame_weights(num_frames, windows, kind)
     garment = SimpleNamespace(batch_size=1)
-    got = DPIDMTryOnPipeline(model)(conditions, garment, steps=4, guidance=1.0, seed=3, windows=windows, weighting=kind)
-    torch.testing.assert_close(got, reference_sample(model, conditions, 4, 3, windows, weights), rtol=0, atol=0)
+    got = DPIDMTryOnPipeline(model)(
+        conditions,
+        garment,
+        steps=4,
+        guidance=1.0,
+        seed=3,
+        windows=windows,
+        weighting=kind,
+        scheduler=_fresh(scheduler_class),
+    )
+    expected = reference_sample(model, conditions, 4, 3, windows, weights, scheduler_class)
+    torch.testing.assert_close(got, expected, rtol=0, atol=0)
+
+
+def test_one_window_with_dpm_solver_equals_the_schedulers_own_loop():
+    """With one window covering the clip, the pipeline with DPMSolverMultistepScheduler is the loop of the
+    scheduler's documentation: scale_model_input, predict, step, for each of its timesteps."""
+    num_frames, steps = 6, 5
+    conditions, model = _conditions(num_frames), fake_model()
+    scheduler = _fresh(DPMSolverMultistepScheduler)
+    scheduler.set_timesteps(steps)
+    latents = torch.randn(conditions.agnostic_latents.shape, generator=torch.Generator().manual_seed(3))
+    latents = latents * scheduler.init_noise_sigma
+    for t in scheduler.timesteps:
+        model_input = scheduler.scale_model_input(latents, t)
+        unet_input = torch.cat([model_input, conditions.mask_latents.float(), conditions.agnostic_latents], dim=1)
+        latents = scheduler.step(model.main_unet(unet_input, t, None, None), t, latents).prev_sample
+
+    steps_seen = []
+    got = DPIDMTryOnPipeline(model)(
+        conditions,
+        SimpleNamespace(batch_size=1),
+        steps=steps,
+        guidance=1.0,
+        seed=3,
+        windows=[slice(0, num_frames)],
+        scheduler=_fresh(DPMSolverMultistepScheduler),
+        callback=lambda step, t, now: steps_seen.append((step, int(t), now.clone())),
+    )
+    torch.testing.assert_close(got, latents, rtol=0, atol=0)
+    assert [(step, t) for step, t, _ in steps_seen] == list(enumerate(scheduler.timesteps.tolist()))
+    assert torch.equal(steps_seen[-1][2], got)  # the callback sees the latents after its step

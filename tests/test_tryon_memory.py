@@ -22,7 +22,7 @@ from tryon_cli.preprocess.keypoints import FramePose
 from tryon_cli.progress import NullProgress
 
 FRAMES, H, W = 1000, 512, 384
-BUDGET = 128 * 1024  # bytes per frame
+BUDGET = 160 * 1024  # bytes per frame: 147 KiB at 512x384 in fp32 (docs/design.md), with a margin
 
 
 class SyntheticClip:
@@ -61,7 +61,7 @@ class StandInModel(torch.nn.Module):
         self.vae = StandInVAE()
 
 
-def test_a_thousand_frame_clip_keeps_at_most_128_kb_per_frame():
+def test_a_thousand_frame_clip_keeps_at_most_160_kib_per_frame():
     engine = DPIDMEngine(StandInModel())
     conditions = engine._encode_clip(SyntheticClip(), NullProgress())
     per_frame = retained_bytes(conditions) / FRAMES

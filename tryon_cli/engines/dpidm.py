@@ -90,13 +90,14 @@ class DPIDMEngine:
             garment_conditions = pipe.encode_garment(pixels, pose, guided=sampling.guidance != 1.0)
             advance()
         description = f"denoising ({len(windows)} windows x {sampling.steps} steps)"
-        with progress.task(description, total=sampling.steps * len(windows)) as advance:
-            latents = self._sample(conditions, garment_conditions, windows, advance)
+        with progress.task(description, total=sampling.steps) as advance:
+            latents = self._sample(conditions, garment_conditions, windows, lambda step, t, latents: advance())
         del conditions
         for pixels in pipe.decode(latents, CHUNK):
             yield from conditioning.to_uint8(pixels[0])
 
-    def _sample(self, conditions, garment_conditions, windows: list[slice], advance) -> torch.Tensor:
+    def _sample(self, conditions, garment_conditions, windows: list[slice], callback) -> torch.Tensor:
+        """The clip's latents; `callback(step, t, latents)` after each step (`sampling.sample`)."""
         sampling = self.sampling
         return self.pipeline(
             conditions,
@@ -106,7 +107,7 @@ class DPIDMEngine:
             seed=sampling.seed,
             windows=windows,
             weighting=sampling.weighting,
-            advance=advance,
+            callback=callback,
         )
 
     def _encode_clip(self, clip: CropClip, progress: Progress):

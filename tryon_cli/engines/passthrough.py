@@ -12,8 +12,8 @@ from tryon_cli.engines.dpidm import DPIDMEngine
 class PassthroughEngine(DPIDMEngine):
     name = "passthrough"
 
-    def _sample(self, conditions, garment_conditions, windows: list[slice], advance) -> torch.Tensor:
+    def _sample(self, conditions, garment_conditions, windows: list[slice], callback) -> torch.Tensor:
         latents = conditions.agnostic_latents.float()  # whole-clip float32, as the noisy latents are
-        for _ in range(self.sampling.steps * len(windows)):
-            advance()
+        for step in range(self.sampling.steps):
+            callback(step, torch.tensor(0), latents)
         return latents

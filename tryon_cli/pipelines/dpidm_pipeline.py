@@ -5,12 +5,11 @@ takes the conditions of a clip (agnostic latents, the latent-size mask, a pose-m
 conditions (`model.garment_encoder`, computed ONCE per video: the CLIP embedding and the garment U-Net's feature
 bank serve every window and every step), and returns the clip's latents.
 
-DDIM with classifier-free guidance, steps outer, windows inner, one latent tensor for the whole clip: at every
-step the noise predictions of overlapping windows are averaged frame by frame (`sliding_window`). The update of a
-frame is applied as soon as the last window that holds it has been denoised (windows are in frame order), so no
-whole-clip noise buffer exists: what the loop holds per frame is the noisy latents, the agnostic latents and the
-mask (`VideoConditions.nbytes`, `retained_bytes`). The result is the same, bit for bit, as averaging the whole
-clip first (tests/test_sliding_window.py).
+The loop is `sampling.sample` (steps outer, one scheduler step on the whole clip per timestep; DDIM by default,
+any diffusers scheduler accepted); the model function it calls is `windowed_noise`: every window of the clip
+denoised with classifier-free guidance, the windows' predictions averaged frame by frame (`sliding_window`) into
+one whole-clip noise tensor. Across the loop a run holds per frame the noisy latents, that noise, the agnostic
+latents and the mask (`VideoConditions.nbytes`, `retained_bytes`); a multistep scheduler adds its history.
 
 Where the whole-clip tensors live (`storage`): on the model's device when they take under a quarter of its free
 memory, else in CPU memory with one window at a time moved to the device (`latent_storage`).
@@ -26,7 +25,7 @@ from diffusers import DDIMScheduler
 
 from tryon_cli.models.main_unet import inpainting_input
 from tryon_cli.models.vae import decode_latents, encode_latents
-from tryon_cli.pipelines.sampling import guided_noise
+from tryon_cli.pipelines.sampling import Callback, guided_noise, sample
 from tryon_cli.pipelines.sliding_window import frame_weights
 
 # Of the device's free memory, the share whole-clip latents may take before they are kept in CPU memory.
@@ -58,8 +57,9 @@ class VideoConditions:
 
 
 def retained_bytes(conditions: VideoConditions) -> int:
-    """Whole-clip bytes held across the denoising loop: the conditions plus the float32 noisy latents."""
-    return conditions.nbytes() + 4 * conditions.agnostic_latents.nelement()
+    """Whole-clip bytes held across the denoising loop (DDIM): the conditions, the float32 noisy latents and the
+    float32 noise prediction of a step."""
+    return conditions.nbytes() + 2 * 4 * conditions.agnostic_latents.nelement()
 
 
 class DPIDMTryOnPipeline:
@@ -121,44 +121,38 @@ class DPIDMTryOnPipeline:
         seed: int,
         windows: list[slice],
         weighting: str = "flat",
-        advance: Callable[[], None] | None = None,
+        scheduler=None,
+        callback: Callback | None = None,
     ) -> torch.Tensor:
-        """DDIM from seeded noise to the clip's latents (1, 4, N, h, w) float32, where the conditions are kept.
+        """From seeded noise to the clip's latents (1, 4, N, h, w) float32, where the conditions are kept.
 
-        The noise is drawn on the CPU from `seed`, so a seed gives the same result on every device. `advance()`
-        is called after each window of each step."""
+        `scheduler`: a diffusers scheduler (a fresh one: it keeps state), default DDIM with the model's settings.
+        The noise is drawn on the CPU from `seed`, so a seed gives the same result on every device. `callback(step,
+        t, latents)` is called after each step."""
         storage = conditions.agnostic_latents.device
-        scheduler = DDIMScheduler.from_config(self.model.noise_scheduler.config)
+        if scheduler is None:
+            scheduler = DDIMScheduler.from_config(self.model.noise_scheduler.config)
         scheduler.set_timesteps(steps, device=storage)
         shape = conditions.agnostic_latents.shape
         noise = torch.randn(shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float32)
         latents = noise.to(storage) * scheduler.init_noise_sigma
         del noise
         weights = frame_weights(conditions.num_frames, windows, weighting)  # type: ignore[arg-type]
-        for t in scheduler.timesteps:
-            for frames, noise_pred in self._blended_noise(
-                latents, t, conditions, garment, guidance, windows, weights, advance
-            ):
-                latents[:, :, frames] = scheduler.step(noise_pred.to(storage), t, latents[:, :, frames]).prev_sample
-        return latents
 
-    def _blended_noise(self, latents, t, conditions, garment, guidance, windows, weights, advance):
-        """(frames, noise) for consecutive runs of frames, each once every window holding them was denoised."""
-        pending, acc = 0, None  # acc: the weighted sum so far of frames pending.. (float32, on the device)
-        for k, window in enumerate(windows):
-            noise = self._window_noise(latents, t, conditions, garment, guidance, window)
-            weight = torch.as_tensor(weights[k], dtype=torch.float32, device=noise.device).view(1, 1, -1, 1, 1)
-            grow = window.stop - pending - (0 if acc is None else acc.shape[2])
-            if grow > 0:
-                zeros = noise.new_zeros(*noise.shape[:2], grow, *noise.shape[3:])
-                acc = zeros if acc is None else torch.cat([acc, zeros], dim=2)
-            acc[:, :, window.start - pending : window.stop - pending].add_(noise * weight)
-            if advance is not None:
-                advance()
-            done = windows[k + 1].start if k + 1 < len(windows) else conditions.num_frames
-            if done > pending:
-                yield slice(pending, done), acc[:, :, : done - pending]
-                acc, pending = acc[:, :, done - pending :], done
+        def model_fn(latents: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            return self.windowed_noise(latents, t, conditions, garment, guidance, windows, weights)
+
+        return sample(model_fn, latents, scheduler.timesteps, scheduler, callback)
+
+    def windowed_noise(self, latents, t, conditions, garment, guidance, windows, weights) -> torch.Tensor:
+        """The whole clip's noise at `t`: each window's guided prediction, weighted (`frame_weights`: a frame's
+        weights sum to one) and summed into one float32 tensor where the latents are kept."""
+        noise = torch.zeros_like(latents, dtype=torch.float32)
+        for window, weight in zip(windows, weights):
+            window_noise = self._window_noise(latents, t, conditions, garment, guidance, window)
+            scale = torch.as_tensor(weight, dtype=torch.float32, device=window_noise.device).view(1, 1, -1, 1, 1)
+            noise[:, :, window].add_((window_noise * scale).to(noise.device))
+        return noise
 
     def _window_noise(self, latents, t, conditions, garment, guidance, window: slice) -> torch.Tensor:
         device = self.device
@@ -169,7 +163,7 @@ class DPIDMTryOnPipeline:
             conditions.agnostic_latents[:, :, window].to(device).float(),
         ).to(self.dtype)
         pose = conditions.pose_maps(window).to(device).to(self.dtype)
-        # `garment` holds [dropped garment; garment] when guided (see `encode_garment`).
+        # `garment` holds [dropped garment; garment] when guided (see `encode_garment` above).
         return guided_noise(self.model.main_unet, sample, t.to(device), garment, pose, guidance)
 
     # -- outputs ------------------------------------------------------------------------------------------------
