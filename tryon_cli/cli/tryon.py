@@ -291,6 +291,11 @@ def tryon(
                 f"[bold yellow]note:[/] --model {kind} is UNTRAINED (random weights): the result checks the "
                 "install, it is not a try-on. The mp4's comment metadata says so too."
             )
+        elif getattr(engine, "test_model", False):
+            console.print(
+                "[bold yellow]note:[/] the checkpoint has the tiny base, a TEST model: the result checks training "
+                'and the install, it is not a try-on. The mp4\'s comment says "test_model": true.'
+            )
         ignored = [flag for flag, value in (("--steps", steps), ("--guidance", guidance)) if value is not None]
         if engine.name == "warp" and ignored:
             console.print(f"note: {' and '.join(ignored)} set DPIDM's sampling; the warp engine has none: ignored")

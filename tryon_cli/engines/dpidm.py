@@ -61,11 +61,13 @@ class DPIDMEngine:
         device: str | torch.device = "cpu",
         dtype: torch.dtype = torch.float32,
         untrained: bool = False,
+        test_model: bool = False,
         description: str = "DPIDM",
     ):
         self.pipeline = DPIDMTryOnPipeline(model.to(device=device, dtype=dtype).eval(), device=device, dtype=dtype)
         self.sampling = sampling
         self.untrained = untrained
+        self.test_model = test_model or untrained  # a tiny base, trained or not: its output is not a try-on
         self.description = description
 
     @property
@@ -73,7 +75,7 @@ class DPIDMEngine:
         return self.pipeline.model
 
     def metadata(self) -> dict:
-        return {"model": self.description, **asdict(self.sampling)}
+        return {"model": self.description, "test_model": self.test_model, **asdict(self.sampling)}
 
     def check_size(self, height: int, width: int) -> None:
         factor = self.pipeline.vae_factor

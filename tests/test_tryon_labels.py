@@ -1,0 +1,51 @@
+"""Issue 24, item 8: what a run says about itself. A tiny-base checkpoint is labelled a test model (a 20-step smoke
+checkpoint paints noise and was labelled `"untrained": false` only); `dpidm info` shows the engine a result's comment
+names; --steps and --guidance given to the warp engine are said to be ignored."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from typer.testing import CliRunner
+
+from tests.test_bad_inputs import files  # noqa: F401  (fixture)
+from tests.test_tryon_engines import tiny_checkpoint
+from tryon_cli.cli import tryon as tryon_command
+from tryon_cli.cli.main import app
+from tryon_cli.engines import build_engine
+from tryon_cli.io import write_video
+from tryon_cli.io.writer import mux_audio
+
+runner = CliRunner()
+
+
+def test_a_tiny_base_checkpoint_is_a_test_model_and_says_so(tmp_path):
+    engine = build_engine("auto", checkpoint=tiny_checkpoint(tmp_path / "tiny"))
+    assert not engine.untrained  # it is a checkpoint, not random weights ...
+    assert engine.test_model and engine.metadata()["test_model"] is True  # ... but no try-on model
+    assert "a test model" in engine.metadata()["model"]
+    assert build_engine("tiny").metadata()["test_model"] is True
+
+
+def test_info_shows_the_engine_of_a_result(tmp_path):
+    write_video(tmp_path / "v.mp4", [np.zeros((16, 16, 3), np.uint8)] * 2, 24)
+    comment = json.dumps({"generator": "dpidm tryon", "engine": "dpidm", "untrained": False, "test_model": True})
+    mux_audio(tmp_path / "v.mp4", tmp_path / "v.mp4", tmp_path / "made.mp4", 2 / 24, metadata={"comment": comment})
+    shown = " ".join(runner.invoke(app, ["info", str(tmp_path / "made.mp4")], env={"COLUMNS": "200"}).output.split())
+    assert "│ made by │ dpidm tryon │" in shown and "│ engine │ dpidm (a test model: a check, not a try-on) │" in shown
+    as_json = json.loads(runner.invoke(app, ["info", str(tmp_path / "made.mp4"), "--json"]).output)
+    assert json.loads(as_json["comment"]) == json.loads(comment)
+
+
+def test_sampling_flags_given_to_the_warp_engine_are_said_to_be_ignored(files, weights_root, monkeypatch):  # noqa: F811
+    monkeypatch.setattr(tryon_command, "_run", lambda *args: None)  # the engine is built, nothing is run
+    root = files["root"]
+    common = ["tryon", str(root / "person.mp4"), str(root / "garment.jpg"), "--model", "warp", "-o"]
+    said = runner.invoke(
+        app, [*common, str(root / "flags.mp4"), "--steps", "5", "--guidance", "2"], env={"COLUMNS": "200"}
+    )
+    assert said.exit_code == 0, said.output
+    assert "note: --steps and --guidance set DPIDM's sampling; the warp engine has none: ignored" in said.output
+    quiet = runner.invoke(app, [*common, str(root / "flags.mp4")], env={"COLUMNS": "200"})
+    assert quiet.exit_code == 0 and "ignored" not in quiet.output
