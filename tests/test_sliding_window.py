@@ -10,6 +10,7 @@ import pytest
 import torch
 from diffusers import DDIMScheduler, DPMSolverMultistepScheduler
 
+from tryon_cli.errors import SettingError
 from tryon_cli.pipelines.dpidm_pipeline import DPIDMTryOnPipeline, VideoConditions
 from tryon_cli.pipelines.sliding_window import frame_weights, window_schedule
 
@@ -63,10 +64,13 @@ def test_pyramid_weights_favour_window_centres():
     assert second[23 - 16] > first[23]
 
 
-@pytest.mark.parametrize("bad", [(10, 4, 4), (10, 4, -1), (0, 4, 1), (10, 0, 0)])
-def test_invalid_schedules_are_refused(bad):
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize("bad, setting", [((10, 4, 4), "overlap"), ((10, 4, -1), "overlap"), ((10, 0, 0), "window")])
+def test_invalid_schedules_are_refused_naming_the_setting(bad, setting):
+    with pytest.raises(SettingError) as err:
         window_schedule(*bad)
+    assert err.value.setting == setting
+    with pytest.raises(ValueError, match="at least one frame"):
+        window_schedule(0, 4, 1)
 
 
 class FakeUNet:

@@ -48,7 +48,7 @@ def test_library_errors_are_reported_with_their_flags(tmp_path):
     cases = {
         ("--frames", "40:60"): "error: --frames 40:60 is outside the video's 48 frames",
         ("--steps", "0"): "error: --steps must be 1 to 1000 (the scheduler's training timesteps), got 0",
-        ("--overlap", "30"): "error: --overlap must be at least 0 and less than --window (24), got 30",
+        ("--overlap", "30"): "error: --overlap must be at least 0 and less than the window (24 frames), got 30",
         ("--height", "100"): "error: --height must be a positive multiple of 8 (the VAE's downsampling), got 100",
         ("--dtype", "fp8"): "error: --dtype must be one of fp32, fp16, bf16, got 'fp8'",
     }

@@ -22,6 +22,7 @@ from tryon_cli.engines import DTYPES, ENGINES
 from tryon_cli.engines.trained_on import ALLOW_FLAG, WINDOW, check_pose_backend, mask_note, trained_on
 from tryon_cli.errors import DpidmError, InputError, SettingError
 from tryon_cli.pipelines.choices import MODEL_DEFAULTS, WEIGHT_KINDS
+from tryon_cli.pipelines.sliding_window import check_window
 from tryon_cli.tryon.batch import CATEGORIES, my_share, pending, read_pairs
 
 EPILOG = (
@@ -223,7 +224,8 @@ def tryon(
     for kind, path in (("video", video), ("garment", garment), ("mask video", mask)):
         if path is not None and not path.is_file() and (pairs is None or kind == "mask video"):
             raise InputError(f"{kind} file not found: {path}")
-    _check_ranges(steps, guidance, window, overlap, height, width, dtype, weighting, attention)
+    with _as_flags(weights):
+        _check_ranges(steps, guidance, window, overlap, height, width, dtype, weighting, attention)
     # Before torch is imported (7-11 s and 1 GiB): a checkpoint that is not there, CUDA on a machine without it.
     if checkpoint is not None and not checkpoint.exists():
         raise InputError(f"--checkpoint {checkpoint} not found")
@@ -320,10 +322,7 @@ def _check_ranges(steps, guidance, window, overlap, height, width, dtype, weight
         raise InputError(f"--steps must be 1 to {MAX_STEPS} (the scheduler's training timesteps), got {steps}")
     if guidance is not None and not math.isfinite(guidance):
         raise InputError(f"--guidance must be a finite number, got {guidance}")
-    if window is not None and window < 1:
-        raise InputError(f"--window must be at least 1 frame, got {window}")
-    if window is not None and overlap is not None and not 0 <= overlap < window:
-        raise InputError(f"--overlap must be at least 0 and less than --window ({window}), got {overlap}")
+    check_window(window, 0 if overlap is None else overlap)  # SettingError: `_as_flags` names the flag
     for flag, value in (("--height", height), ("--width", width)):
         if value is not None and (value < VAE_FACTOR or value % VAE_FACTOR):
             raise InputError(

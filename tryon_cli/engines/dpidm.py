@@ -18,7 +18,7 @@ from tryon_cli.engines.base import CropClip, Progress
 from tryon_cli.errors import SettingError
 from tryon_cli.pipelines.choices import WEIGHT_KINDS
 from tryon_cli.pipelines.dpidm_pipeline import DPIDMTryOnPipeline
-from tryon_cli.pipelines.sliding_window import window_schedule
+from tryon_cli.pipelines.sliding_window import check_window, window_schedule
 from tryon_cli.preprocess import conditioning
 from tryon_cli.preprocess.conditioning import GarmentInput
 
@@ -42,10 +42,7 @@ class DPIDMSampling:
             raise SettingError("steps", f"must be at least 1, got {self.steps}")
         if self.weighting not in WEIGHT_KINDS:
             raise SettingError("weighting", f"must be one of {', '.join(WEIGHT_KINDS)}, got {self.weighting!r}")
-        if self.window is not None and self.window < 1:
-            raise SettingError("window", f"must be at least 1 frame, got {self.window}")
-        if self.window is not None and not 0 <= self.overlap < self.window:
-            raise SettingError("overlap", f"must be in [0, window), got {self.overlap} for window {self.window}")
+        check_window(self.window, self.overlap)
 
 
 class DPIDMEngine:

@@ -1,2 +1,3 @@
-"""DPIDM's inference as tensors in, tensors out: `DPIDMTryOnPipeline` (guided DDIM over sliding windows, the
-garment encoded once), its sampler step and its window schedule. The video around it is `tryon_cli.tryon`."""
+"""DPIDM's inference as tensors in, tensors out: `DPIDMTryOnPipeline` (guided sliding windows, the garment encoded
+once), the sampling loop (`sampling.sample`, any diffusers scheduler) and the window schedule. The video around it
+is `tryon_cli.tryon`."""

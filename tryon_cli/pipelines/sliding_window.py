@@ -20,21 +20,32 @@ from typing import Literal
 
 import numpy as np
 
+from tryon_cli.errors import SettingError
 from tryon_cli.pipelines.choices import WEIGHT_KINDS
 
 WeightKind = Literal["flat", "pyramid"]
+
+
+def check_window(window: int | None, overlap: int) -> None:
+    """The one check of a window length and overlap, whatever the clip (SettingError naming the setting): the CLI
+    before anything is built, `DPIDMSampling`, and `window_schedule` all ask it. `window=None`: one window."""
+    if overlap < 0:
+        raise SettingError("overlap", f"must be at least 0, got {overlap}")
+    if window is None:
+        return
+    if window < 1:
+        raise SettingError("window", f"must be at least 1 frame, got {window}")
+    if overlap >= window:
+        raise SettingError("overlap", f"must be at least 0 and less than the window ({window} frames), got {overlap}")
 
 
 def window_schedule(num_frames: int, window: int | None, overlap: int = 0) -> list[slice]:
     """The windows (as frame slices) that cover `num_frames` frames; `window=None` means one window for all."""
     if num_frames < 1:
         raise ValueError(f"a video needs at least one frame, got {num_frames}")
+    check_window(window, overlap)
     if window is None or window >= num_frames:
         return [slice(0, num_frames)]
-    if window < 1:
-        raise ValueError(f"window must be at least 1 frame, got {window}")
-    if not 0 <= overlap < window:
-        raise ValueError(f"overlap must be in [0, window), got overlap {overlap} for window {window}")
     stride = window - overlap
     starts = list(range(0, num_frames - window + 1, stride))
     if starts[-1] + window < num_frames:
