@@ -19,8 +19,8 @@ J = BODY_INDEX
 LIMB_RADII = {"shoulder-elbow": 0.075, "elbow-wrist": 0.06, "hip-knee": 0.14, "knee-ankle": 0.085}
 FRONT_INSET = 0.15
 # How far the pose's envelope of the body (`envelope`) reaches past the trunk's quadrilateral and the bones, in
-# trunk lengths: a sleeve's or a hip's half-width, about 10 cm on a 50 cm trunk. Chosen on T1 and T6 (the sleeves
-# of a tee and of long lace sleeves stay whole, a sleeve laid out flat is cut where it stood out as a wing).
+# trunk lengths: a sleeve's or a hip's half-width, about 10 cm on a 50 cm trunk. Chosen on T1 (the tee's sleeves
+# stay whole where the segmentation lost the cream cardigan, a sleeve laid out flat is cut where it stood out).
 ENVELOPE = 0.2
 SHADING_SIGMA = 0.012  # low-pass of the source's luminance, in crop heights: keeps folds, drops the old print
 WIDE_SIGMA = 0.06  # the wider average that folds and shadows are measured against, in crop heights

@@ -39,7 +39,7 @@ ROI_MARGIN = 0.04  # the working box's margin around the mask, in crop heights
 CRACK = 0.012  # widest gap between garment parts that is closed, in crop heights
 ROOT_STEPS = (0.33, 0.67)  # the in-between turns of a sleeve's root (see `GarmentDresser.__init__`)
 # How far past the segmented person (probability 0.5) the garment may reach, in crop heights: the segmentation's
-# edge is a few pixels inside a loose sleeve or a skirt's hem, and cut there the garment looked clipped (T1, T3).
+# edge is a few pixels inside a loose sleeve or a skirt's hem, and cut there the garment looked clipped (T1).
 OUTLINE_MARGIN = 0.015
 PERSON = 0.5  # the segmentation's probability from which a pixel is the person
 KEEP_KERNEL = np.ones((5, 5), np.uint8)  # the kept head, hands and feet grown by 2 crop pixels (see `__call__`)

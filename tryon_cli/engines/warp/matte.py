@@ -13,7 +13,8 @@ import numpy as np
 
 from tryon_cli.preprocess.garment_landmarks import garment_silhouette
 
-# Colour distance (max over RGB, 0-255) from the background at which a pixel is fully garment.
+# Colour distance (max over RGB, 0-255) from the background at which a pixel is fully garment (chosen on the
+# example's garments in an earlier round).
 OPAQUE_DISTANCE = 40.0
 
 

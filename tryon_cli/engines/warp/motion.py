@@ -36,7 +36,7 @@ SHAPE_PULL = 0.5  # the same for each part's shape (scale, turn, shear)
 TEXTURE = 1e-3
 TRUSTED_POINTS = 20  # textured samples under a part at which its flow affine is fully trusted
 SAMPLE_STEP = 6  # garment pixels sampled every SAMPLE_STEP pixels for each part's flow fit
-MIN_POINTS = 12
+MIN_POINTS = 12  # garment samples a part needs inside the crop for its flow affine (6 unknowns, twice over)
 
 
 class CropMotion:

@@ -49,15 +49,19 @@ PARTS = {
 }
 # Bone length ratios (person / garment) are kept within these multiples of the trunk's scale: a keypoint that is
 # briefly wrong must not stretch a sleeve across the frame.
+# Every constant below was chosen on the shipped example (T1) and the 3DV-TON clips (T3, model_1) in earlier
+# rounds, by looking at the frames; none was tuned on a check clip (C1-C11).
 STRETCH_RANGE = (0.35, 1.8)
+# The person's shoulder keypoints moved in by this share of the shoulder width for the trunk's fit (a garment's
+# shoulder landmark is the top of the armhole seam, a person's the joint; `trunk_transform`).
 SHOULDER_INSET = 0.1
-ROOT_REACH = 0.3
-LIMB_PULL = 0.06
-WIDTH_SLACK = 1.3
+ROOT_REACH = 0.3  # the share of the upper arm from the shoulder that a sleeve's turned root covers (`root_weight`)
+LIMB_PULL = 0.06  # image heights by which a trunk part yields to a limb outside its polygon (`label_parts`)
+WIDTH_SLACK = 1.3  # a limb owns pixels within this times its sleeve's measured half-width (`label_parts`)
 # Landmark confidence from which a point lies on the garment (the silhouette estimate gives 0.6 on the garment,
 # 0.35 to points it extrapolates beyond it).
 ON_GARMENT_CONFIDENCE = 0.4
-MIN_ASPECT = 0.5
+MIN_ASPECT = 0.5  # a body seen from the side is still about half as deep as it is wide (`limit_anisotropy`)
 # Neighbouring parts overlap by this fraction of the garment image's height, so a bent joint shows no crack.
 OVERLAP = 0.012
 
