@@ -22,6 +22,13 @@ FRONT_INSET = 0.15
 # trunk lengths: a sleeve's or a hip's half-width, about 10 cm on a 50 cm trunk. Chosen on T1 (the tee's sleeves
 # stay whole where the segmentation lost the cream cardigan, a sleeve laid out flat is cut where it stood out).
 ENVELOPE = 0.2
+# Long hair over a back (`back_hair`): how far below the neck it may fall and how far either side of the spine, in
+# trunk lengths (hair to the shoulder blades, a little wider than the head), and how far (0-255, any channel) a
+# pixel must be from the old garment's colour to count as hair. Chosen on T5 (fashionchameleon_case3, dark hair
+# over a white hoodie as she turns).
+HAIR_REACH = 0.45
+HAIR_HALF_WIDTH = 0.2
+HAIR_CONTRAST = 40.0
 SHADING_SIGMA = 0.012  # low-pass of the source's luminance, in crop heights: keeps folds, drops the old print
 WIDE_SIGMA = 0.06  # the wider average that folds and shadows are measured against, in crop heights
 WIDE_STEP = 4  # ... computed at 1/WIDE_STEP of the size (`_wide_blur`)
@@ -93,6 +100,33 @@ def envelope(body: np.ndarray, shape: tuple[int, int], legs: bool) -> np.ndarray
             capsule(canvas, a, b, 0.5 * ENVELOPE * scale)
     grow = 2 * int(round(ENVELOPE * scale)) + 1
     return cv2.dilate(canvas, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow)))
+
+
+def back_hair(source: np.ndarray, body: np.ndarray) -> np.ndarray:
+    """uint8 0/1: long hair over a back, where the new garment is not drawn. Below the head, within `HAIR_REACH`
+    trunk lengths of the neck and `HAIR_HALF_WIDTH` of the spine, the pixels unlike the old garment (more than
+    `HAIR_CONTRAST` from its median colour, taken on the trunk's lower core, which hair does not reach)."""
+    shape = source.shape[:2]
+    hair = np.zeros(shape, np.uint8)
+    scale = torso_length(body)
+    neck = keypoint(body, "neck")
+    core = quadrilateral(body, ("r_shoulder", "l_shoulder", "l_hip", "r_hip"), 0.4)
+    if scale is None or neck is None or core is None:
+        return hair
+    hips = [keypoint(body, n) for n in ("r_hip", "l_hip")]
+    down = (np.mean(hips, axis=0) - neck) if all(h is not None for h in hips) else np.array([0.0, scale])
+    down = down / max(float(np.linalg.norm(down)), 1e-6)
+    lower = np.zeros(shape, np.uint8)
+    cv2.fillConvexPoly(lower, np.round(core.reshape(-1, 2)).astype(np.int32), 1)
+    lower[: int(round(neck[1] + 0.6 * scale))] = 0  # the core's lower part: below where hair may reach
+    if lower.sum() < 20:
+        return hair
+    cloth = np.median(source[lower > 0].astype(np.float32), axis=0)
+    reach = np.zeros(shape, np.uint8)
+    capsule(reach, neck - 0.1 * scale * down, neck + HAIR_REACH * scale * down, HAIR_HALF_WIDTH * scale)
+    unlike = np.abs(source.astype(np.float32) - cloth).max(axis=2) > HAIR_CONTRAST
+    hair = (reach > 0) & unlike
+    return cv2.morphologyEx(hair.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
 
 
 def trunk_polygon(body: np.ndarray, inset: float = FRONT_INSET) -> np.ndarray | None:

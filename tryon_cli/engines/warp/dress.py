@@ -7,11 +7,13 @@ up. The garment itself is drawn only
 - inside the repaint mask, and never on the head, hands or feet (`preprocess.masks.keep_region`, also where a
   user's mask covers them),
 - on this person: within `OUTLINE_MARGIN` of the learned person segmentation (`preprocess.person_segmentation`),
-  so a garment wider than the body does not spill onto the room, and
+  so a garment wider than the body does not spill onto the room (where the segmentation misses the trunk, within
+  the pose's envelope of the body too), and
 - behind the person's own forearms where they cross in front of the trunk, and (a lower garment) behind the arms
   that hang in front of the hips: there the source's arm and hand stay.
 On a back view (`frame_state.Facing`: no nose or eye seen) the garment is drawn without its front's print: every
-part in the garment's main colour (`plain_layers`), under the source's folds.
+part in the garment's main colour (`plain_layers`), under the source's folds; and long hair over the back (below
+the head, unlike the old garment's colour: `body.back_hair`) stays in front of it.
 
 Layers, back to front: the source; the garment's trunk parts (torso, skirt); its limbs (sleeves, trouser legs),
 with a sleeve's root turned part of the way between torso and arm to fill the wedge over the shoulder. The garment
@@ -42,6 +44,10 @@ ROOT_STEPS = (0.33, 0.67)  # the in-between turns of a sleeve's root (see `Garme
 # edge is a few pixels inside a loose sleeve or a skirt's hem, and cut there the garment looked clipped (T1).
 OUTLINE_MARGIN = 0.015
 PERSON = 0.5  # the segmentation's probability from which a pixel is the person
+# The share of the trunk's core (the shoulder-hip quadrilateral shrunk by a third) the segmentation must cover for
+# its outline alone to bound the garment; below it (T1's cream cardigan on a white wall: 0-60%) the pose's
+# envelope of the body is added. The envelope alone let a garment that lagged a fast turn spill onto the room (T5).
+SEGMENTED = 0.8
 KEEP_KERNEL = np.ones((5, 5), np.uint8)  # the kept head, hands and feet grown by 2 crop pixels (see `__call__`)
 SEEN = 0.5 / 255  # garment alpha below which a pixel stays the source's, bit for bit (it rounds to no change)
 
@@ -138,8 +144,11 @@ class GarmentDresser:
         # Only on this person and inside the mask: the segmented outline grown by `OUTLINE_MARGIN`, softened.
         grow = 2 * int(round(OUTLINE_MARGIN * crop_height)) + 1
         outline = cv2.dilate(person.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow)))
-        outline |= bodies.envelope(body, (height, width), legs=self.category != "upper")
+        if _seen_share(person, body) < SEGMENTED:  # the segmentation lost this person: the pose's envelope too
+            outline |= bodies.envelope(body, (height, width), legs=self.category != "upper")
         garment *= (_soft(outline, soft) * (mask & ~keep))[..., None]
+        if back:  # long hair over the back stays in front of the garment
+            garment *= 1 - _soft(bodies.back_hair(source, body), soft)[..., None]
 
         # The source's folds and light, measured on the cloth under the new garment (not on skin).
         low = bodies.luminance(source, crop_height)
@@ -155,6 +164,16 @@ class GarmentDresser:
         out = source.copy()
         out[drawn] = np.clip(result[drawn] + 0.5, 0, 255).astype(np.uint8)
         return out
+
+
+def _seen_share(person: np.ndarray, body: np.ndarray) -> float:
+    """The share of the trunk's core that the segmentation `person` (bool) covers; 0 without a trunk."""
+    core = bodies.trunk_polygon(body, 0.33)
+    if core is None:
+        return 0.0
+    inside = np.zeros(person.shape, np.uint8)
+    cv2.fillConvexPoly(inside, np.round(core.reshape(-1, 2)).astype(np.int32), 1)
+    return float(person[inside > 0].mean()) if inside.any() else 0.0
 
 
 def plain_layers(colour: np.ndarray, alpha: np.ndarray, alphas: list[np.ndarray]) -> list[np.ndarray]:
