@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from tests.test_bad_inputs import files  # noqa: F401  (fixture)
@@ -15,6 +16,7 @@ from tryon_cli.cli import tryon as tryon_command
 from tryon_cli.cli.main import app
 from tryon_cli.engines import build_engine
 from tryon_cli.io import write_video
+from tryon_cli.io.outputs import VIDEO_SUFFIXES
 from tryon_cli.io.writer import mux_audio
 
 runner = CliRunner()
@@ -28,13 +30,15 @@ def test_a_tiny_base_checkpoint_is_a_test_model_and_says_so(tmp_path):
     assert build_engine("tiny").metadata()["test_model"] is True
 
 
-def test_info_shows_the_engine_of_a_result(tmp_path):
+@pytest.mark.parametrize("suffix", VIDEO_SUFFIXES)
+def test_info_shows_the_engine_of_a_result(tmp_path, suffix):
     write_video(tmp_path / "v.mp4", [np.zeros((16, 16, 3), np.uint8)] * 2, 24)
     comment = json.dumps({"generator": "dpidm tryon", "engine": "dpidm", "untrained": False, "test_model": True})
-    mux_audio(tmp_path / "v.mp4", tmp_path / "v.mp4", tmp_path / "made.mp4", 2 / 24, metadata={"comment": comment})
-    shown = " ".join(runner.invoke(app, ["info", str(tmp_path / "made.mp4")], env={"COLUMNS": "200"}).output.split())
+    made = tmp_path / f"made{suffix}"
+    mux_audio(tmp_path / "v.mp4", tmp_path / "v.mp4", made, 2 / 24, metadata={"comment": comment})
+    shown = " ".join(runner.invoke(app, ["info", str(made)], env={"COLUMNS": "200"}).output.split())
     assert "│ made by │ dpidm tryon │" in shown and "│ engine │ dpidm (a test model: a check, not a try-on) │" in shown
-    as_json = json.loads(runner.invoke(app, ["info", str(tmp_path / "made.mp4"), "--json"]).output)
+    as_json = json.loads(runner.invoke(app, ["info", str(made), "--json"]).output)
     assert json.loads(as_json["comment"]) == json.loads(comment)
 
 

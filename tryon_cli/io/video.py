@@ -167,8 +167,9 @@ def _probe(path: Path, mtime_ns: int, size: int) -> VideoMeta:
     # ffmpeg prints the display matrix angle counterclockwise; the legacy `rotate` tag counts clockwise.
     angle = re.search(r"rotation of (-?[\d.]+) degrees", source, re.IGNORECASE)
     rotation = round(-float(angle[1])) % 360 if angle else 0
-    # The container's tags come before its streams'; ffmpeg indents a tag's name and pads it to a colon.
-    comment = re.search(r"^\s+comment\s*: (.*)$", source.split("Stream #")[0], re.MULTILINE)
+    # The container's tags come before its streams'; ffmpeg indents a tag's name and pads it to a colon (Matroska
+    # spells it COMMENT).
+    comment = re.search(r"^\s+comment\s*: (.*)$", source.split("Stream #")[0], re.MULTILINE | re.IGNORECASE)
     return VideoMeta(
         path=path,
         fps=float(fps),
