@@ -14,6 +14,7 @@ from tryon_cli.models.attention import backend
 from tryon_cli.models.attention.tsa import TemporalShiftAttention, shift_sources
 from tryon_cli.models.configs import TINY
 from tryon_cli.models.pose_encoder import level_grids
+from tryon_cli.models.vae import encode_latents
 
 BATCH, FRAMES, HEIGHT, WIDTH = 1, 3, 8, 6  # latent size; images are 8x larger
 NEW_MODULES = ("pose_encoder", "pasa_adapter", "tsa", "pata")
@@ -218,14 +219,13 @@ def test_pasa_equals_the_papers_equation_frame_by_frame(model):
 @torch.no_grad()
 def test_garment_unet_runs_once_per_generation(model, inputs):
     sample, pose, garment_pixels, garment_pose = inputs
-    calls = {"garment_unet": 0, "conv_out": 0}
+    calls = {"garment_unet": 0}
 
     def counter(key):
         return lambda *_: calls.__setitem__(key, calls[key] + 1)
 
     hooks = [
         model.garment_unet.register_forward_pre_hook(counter("garment_unet")),
-        model.garment_unet.unet.conv_out.register_forward_pre_hook(counter("conv_out")),
     ]
     try:
         video = torch.randn(BATCH, 4, 5, HEIGHT, WIDTH)
@@ -243,7 +243,30 @@ def test_garment_unet_runs_once_per_generation(model, inputs):
     finally:
         for hook in hooks:
             hook.remove()
-    assert calls == {"garment_unet": 1, "conv_out": 0}  # once, and the unread tail is never computed
+    assert calls == {"garment_unet": 1}
+
+
+@torch.no_grad()
+def test_the_truncated_garment_unet_gives_the_whole_unets_features(model, inputs):
+    """The garment U-Net is built without what the bank never reads (the last block after its norm1, the output
+    layers); its bank equals every block's norm1 output in the whole diffusers U-Net with the same weights."""
+    garment_unet = model.garment_unet
+    whole = UNet2DConditionModel(**TINY.garment_unet).eval()
+    missing, unexpected = whole.load_state_dict(garment_unet.unet.state_dict(), strict=False)
+    assert not unexpected and missing
+    assert all(any(key.startswith(f"{name}.") for name in garment_unet.unread) for key in missing)
+    assert garment_unet.unread[-2:] == ("conv_norm_out", "conv_out") and len(garment_unet.unread) > 2
+    seen = {}
+    for name in garment_unet.block_names:
+        whole.get_submodule(name).norm1.register_forward_hook(lambda _m, _i, out, n=name: seen.setdefault(n, out))
+    _, _, garment_pixels, _ = inputs
+    latents = encode_latents(model.vae, garment_pixels)
+    embeds = torch.randn(1, 1, TINY.garment_unet["cross_attention_dim"], generator=torch.Generator().manual_seed(6))
+    bank = garment_unet(latents, embeds)
+    whole(latents, torch.zeros(1, dtype=torch.long), encoder_hidden_states=garment_unet.context(embeds))
+    assert list(bank) == garment_unet.block_names == list(seen)
+    for name in garment_unet.block_names:
+        torch.testing.assert_close(bank[name], seen[name], rtol=1e-5, atol=1e-5, msg=name)
 
 
 @torch.no_grad()

@@ -4,8 +4,10 @@
 The garment U-Net is SD1.5's U-Net run once on the garment latent (at the delta's `garment_timestep`, 0). Every
 transformer block's PASA input f_g (the output of its `norm1`, i.e. exactly what that block's self-attention
 reads) is recorded under the block's name, e.g. `up_blocks.1.attentions.0.transformer_blocks.0`; the main U-Net's
-block of the same name reads it. Nothing after the last block's `norm1` is read by anyone, so the run stops there
-(the rest of that block, `proj_out`, `conv_norm_out` and `conv_out` are never computed).
+block of the same name reads it. Nothing after the last block's `norm1` is read by anyone, so the U-Net is built
+without it (`GarmentUNet.unread`): the last block keeps only its `norm1` (`_BankTail`), and the output layers
+(`conv_norm_out`, `conv_out`) are gone. What still runs after the last record is that block's container's
+1x1 output projection and residual, whose result nobody reads.
 """
 
 from __future__ import annotations
@@ -87,10 +89,6 @@ class GarmentConditions:
         )
 
 
-class _BankFilled(Exception):
-    """Raised by the last block's hook to stop the garment U-Net once every feature it must give is recorded."""
-
-
 _SECTION_ORDER = {"down_blocks": 0, "mid_block": 1, "up_blocks": 2}
 
 
@@ -106,6 +104,19 @@ def transformer_block_names(unet: UNet2DConditionModel) -> list[str]:
     return sorted(names, key=_execution_order)
 
 
+class _BankTail(nn.Module):
+    """The last transformer block reduced to what the bank reads: its `norm1`. Passes the hidden states on
+    unchanged (the block's attention and feed-forward would only feed layers nobody reads)."""
+
+    def __init__(self, norm1: nn.Module):
+        super().__init__()
+        self.norm1 = norm1
+
+    def forward(self, hidden_states: torch.Tensor, *args, **kwargs) -> torch.Tensor:
+        self.norm1(hidden_states)  # recorded by its forward hook, as every block's norm1
+        return hidden_states
+
+
 class GarmentUNet(nn.Module):
     """SD1.5 U-Net used as a feature extractor: (B, 4, h, w) garment latents -> feature bank."""
 
@@ -119,15 +130,20 @@ class GarmentUNet(nn.Module):
         self.block_names = transformer_block_names(unet)
         self._bank: dict[str, torch.Tensor] | None = None
         for name in self.block_names:
-            block = unet.get_submodule(name)
-            block.norm1.register_forward_hook(self._recorder(name, last=name == self.block_names[-1]))
+            unet.get_submodule(name).norm1.register_forward_hook(self._recorder(name))
+        # Built without what no bank entry needs: the last block after its norm1, and the output layers.
+        last = self.block_names[-1]
+        parent_name, index = last.rsplit(".", 1)
+        tail = unet.get_submodule(last)
+        self.unread = tuple(f"{last}.{child}" for child, _ in tail.named_children() if child != "norm1")
+        self.unread += ("conv_norm_out", "conv_out")
+        unet.get_submodule(parent_name)[int(index)] = _BankTail(tail.norm1)
+        unet.conv_norm_out, unet.conv_out = None, nn.Identity()  # diffusers skips a None conv_norm_out
 
-    def _recorder(self, name: str, last: bool):
+    def _recorder(self, name: str):
         def record(_module, _inputs, output):
             if self._bank is not None:
                 self._bank[name] = output
-                if last:
-                    raise _BankFilled
 
         return record
 
@@ -137,8 +153,6 @@ class GarmentUNet(nn.Module):
         self._bank = {}
         try:
             self.unet(latents, timestep, encoder_hidden_states=self.context(image_embeds))
-        except _BankFilled:
-            pass
         finally:
             bank, self._bank = self._bank, None
         missing = [name for name in self.block_names if name not in bank]

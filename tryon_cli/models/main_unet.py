@@ -14,6 +14,7 @@ from einops import rearrange
 from torch import nn
 
 from tryon_cli.models.attention.backend import AttnProcessor
+from tryon_cli.models.attention.pasa import QueriesKeysRecorder
 from tryon_cli.models.delta import DPIDMDelta
 from tryon_cli.models.garment_bank import GarmentConditions, transformer_block_names
 from tryon_cli.models.pose_encoder import level_grids
@@ -101,13 +102,15 @@ class MainUNet(nn.Module):
             human_pose=human_pose,
             use_tsa=use_temporal if use_tsa is None else use_tsa,
             use_pata=use_temporal if use_pata is None else use_pata,
-            tra_layers=frozenset(self.tra_layer_names) if return_tra_inputs else frozenset(),
         )
-        noise = self.unet(
-            rearrange(sample, "b c t h w -> (b t) c h w"),
-            timesteps.repeat_interleave(frames),
-            encoder_hidden_states=garment.image_embeds.repeat_interleave(frames, dim=0),
-            cross_attention_kwargs={"dpidm": ctx},
-        ).sample
+        recorder = QueriesKeysRecorder()
+        tra_blocks = [self.unet.get_submodule(name) for name in self.tra_layer_names] if return_tra_inputs else []
+        with recorder.attached(tra_blocks):
+            noise = self.unet(
+                rearrange(sample, "b c t h w -> (b t) c h w"),
+                timesteps.repeat_interleave(frames),
+                encoder_hidden_states=garment.image_embeds.repeat_interleave(frames, dim=0),
+                cross_attention_kwargs={"dpidm": ctx},
+            ).sample
         noise = rearrange(noise, "(b t) c h w -> b c t h w", t=frames)
-        return (noise, ctx.tra_inputs) if return_tra_inputs else noise
+        return (noise, recorder.recorded) if return_tra_inputs else noise

@@ -12,18 +12,20 @@ variant lacks is None). Each sub-block is pre-norm residual:
     x = x + ff(norm3(x))
 
 The per-call inputs (frame count, pose tokens, garment bank, switches) arrive as a `FrameContext` under the
-"dpidm" key of diffusers' `cross_attention_kwargs`, which `UNet2DConditionModel` hands to every block.
+"dpidm" key of diffusers' `cross_attention_kwargs`, which `UNet2DConditionModel` hands to every block; it carries
+inputs only. What a block hands back besides its output (the TRA layers' PASA queries and keys) goes to the
+`QueriesKeysRecorder` that `MainUNet` attaches to those blocks for one call (`queries_keys_hook`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from diffusers.models.attention import BasicTransformerBlock
 from torch import nn
 
-from tryon_cli.models.attention.pasa import PASAProcessor, QueriesKeys
+from tryon_cli.models.attention.pasa import PASAProcessor, QueriesKeysRecorder
 from tryon_cli.models.delta import BlockDelta
 from tryon_cli.models.garment_bank import GarmentConditions
 
@@ -40,9 +42,6 @@ class FrameContext:
     """Human pose tokens p_h per level, (B*T, N_l, C_pose)."""
     use_tsa: bool = False
     use_pata: bool = False
-    tra_layers: frozenset[str] = frozenset()
-    """Blocks whose PASA queries and keys the TRA loss wants."""
-    tra_inputs: dict[str, QueriesKeys] = field(default_factory=dict)
 
 
 class DPIDMTransformerBlock(nn.Module):
@@ -64,6 +63,7 @@ class DPIDMTransformerBlock(nn.Module):
         self.norm3, self.ff = base.norm3, base.ff
         self.pasa_adapter, self.tsa, self.pata = parts.pasa_adapter, parts.tsa, parts.pata
         self.attn1.set_processor(PASAProcessor())
+        self.queries_keys_hook: QueriesKeysRecorder | None = None  # set by `QueriesKeysRecorder.attached`
 
     def _garment_tokens(self, garment: GarmentConditions | None) -> torch.Tensor | None:
         if garment is None or garment.features is None:
@@ -95,10 +95,11 @@ class DPIDMTransformerBlock(nn.Module):
         if pose is not None and self.pasa_adapter is not None:
             human = human + self.pasa_adapter(pose)
         garment_tokens = self._garment_tokens(ctx.garment)
-        if self.name in ctx.tra_layers:
-            out, ctx.tra_inputs[self.name] = self.attn1(
+        if self.queries_keys_hook is not None:
+            out, queries_keys = self.attn1(
                 human, garment_tokens=garment_tokens, frames=ctx.frames, return_queries_keys=True
             )
+            self.queries_keys_hook.record(self.name, queries_keys)
         else:
             out = self.attn1(human, garment_tokens=garment_tokens, frames=ctx.frames)
         x = x + out

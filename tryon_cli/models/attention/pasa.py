@@ -12,7 +12,8 @@ garment and shared by the frames (the same numbers as projecting each frame's co
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from contextlib import contextmanager
+from typing import Iterator, NamedTuple
 
 import torch
 from diffusers.models.attention_processor import Attention
@@ -26,6 +27,28 @@ class QueriesKeys(NamedTuple):
 
     query: torch.Tensor
     key: torch.Tensor
+
+
+class QueriesKeysRecorder:
+    """The named hook that collects the TRA layers' `QueriesKeys` during one main U-Net call: attached to those
+    blocks for the call (`attached`), each records its PASA queries and keys here under its name (`recorded`)."""
+
+    def __init__(self) -> None:
+        self.recorded: dict[str, QueriesKeys] = {}
+
+    def record(self, name: str, queries_keys: QueriesKeys) -> None:
+        self.recorded[name] = queries_keys
+
+    @contextmanager
+    def attached(self, blocks: list) -> Iterator["QueriesKeysRecorder"]:
+        """Set as `queries_keys_hook` of `blocks` (DPIDMTransformerBlocks) for the `with` body only."""
+        for block in blocks:
+            block.queries_keys_hook = self
+        try:
+            yield self
+        finally:
+            for block in blocks:
+                block.queries_keys_hook = None
 
 
 class PASAProcessor:
