@@ -95,11 +95,14 @@ def red_print(pixels: np.ndarray) -> np.ndarray:
 
 
 def test_the_face_is_never_changed_even_under_a_mask_that_covers_it(tee):
-    source, outputs = dress([body_of(FRONT)] * 3, tee)
-    for out in outputs:
-        # The face from forehead to chin, ear to ear.
-        np.testing.assert_array_equal(out[60:CHIN, 170:215], source[60:CHIN, 170:215])
-        assert (out != source).any()  # the garment is drawn somewhere
+    """Upright, and with the head bowed so far that the chin meets the tee's collar."""
+    bowed = dict(FRONT, nose=(192, 122), r_eye=(185, 112), l_eye=(199, 112), r_ear=(176, 114), l_ear=(208, 114))
+    for pose, face in ((FRONT, (slice(60, CHIN), slice(170, 215))), (bowed, (slice(95, 138), slice(172, 212)))):
+        source, outputs = dress([body_of(pose)] * 3, tee)
+        for out in outputs:
+            # The face from forehead to chin, ear to ear.
+            np.testing.assert_array_equal(out[face], source[face])
+            assert (out != source).any()  # the garment is drawn somewhere
 
 
 def test_nothing_but_the_garment_is_drawn_no_bare_torso(tee):
@@ -147,6 +150,19 @@ def test_a_back_view_draws_no_front_print(tee):
     assert red_print(back_out[-1][trunk]).sum() == 0
     navy = back_out[-1][trunk].max(axis=2) < 90
     assert navy.mean() > 0.5  # the garment is there, in its own colour
+
+
+def test_long_hair_over_a_back_stays_in_front_of_the_garment(tee):
+    """Seen from the back, dark hair falls from the head over the old green top: the garment is drawn around it,
+    not over it."""
+    back = {k: v for k, v in FRONT.items() if k not in ("nose", "r_eye", "l_eye")}
+    back = {(k.replace("r_", "@").replace("l_", "r_").replace("@", "l_")): v for k, v in back.items()}
+    source = room()
+    hair = (slice(100, 200), slice(176, 208))  # from the head down over the upper back, a head's width
+    source[hair] = (35, 25, 20)
+    _, outputs = dress([body_of(back)] * 8, tee, source)
+    np.testing.assert_array_equal(outputs[-1][120:195, 182:202], source[120:195, 182:202])
+    assert (outputs[-1][210:280, 175:210] != source[210:280, 175:210]).any(axis=2).mean() > 0.9  # below it: drawn
 
 
 def test_a_filled_joint_keeps_its_side_when_the_person_turns_round():
