@@ -42,20 +42,52 @@ def read_image(path: str | Path, max_side: int | None = None) -> np.ndarray:
     """Read an image as RGB uint8 (H, W, 3), turned upright by its EXIF orientation tag; with `max_side`, shrunk
     (aspect kept, Lanczos) so that its long side is at most that. A JPEG is then decoded at the smallest of 1/2, 1/4
     or 1/8 of its size that still reaches `max_side`, so a huge photo never exists at full size in memory."""
+    return _shrunk(to_rgb(_read_upright(path, max_side)), max_side)
+
+
+# A garment photo with real transparency (a product render) is laid on VITON-HD's product-photo backdrop, light
+# grey: on white, the render's white hoodie and tee would melt into it, and the models are trained on that backdrop.
+GARMENT_BACKDROP = (246, 246, 246)
+# Below this alpha (of 255) a pixel is the render's drop shadow (black at alpha 100 or less in the shared product
+# renders), not the garment: dropped, so the shadow does not become a dark hem.
+SHADOW_ALPHA = 128
+
+
+def read_garment_photo(path: str | Path, max_side: int | None = None) -> np.ndarray:
+    """A garment photo as `read_image` reads it, except that transparency is laid on `GARMENT_BACKDROP` and its
+    drop shadow (alpha below `SHADOW_ALPHA`) dropped."""
+    image = _read_upright(path, max_side)
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode not in ("RGBA", "LA", "RGBa", "La", "PA"):
+        return _shrunk(to_rgb(image), max_side)
+    rgba = np.asarray(image.convert("RGBA"))
+    alpha = np.where(rgba[..., 3:] >= SHADOW_ALPHA, rgba[..., 3:], 0).astype(np.uint16)
+    laid = rgba[..., :3] * alpha + np.array(GARMENT_BACKDROP, np.uint16) * (255 - alpha)  # at most 255 * 255
+    return _shrunk(Image.fromarray(((laid + 127) // 255).astype(np.uint8)), max_side)
+
+
+def _read_upright(path: str | Path, max_side: int | None) -> Image.Image:
+    """The image file loaded (a JPEG at a reduced scale that still reaches `max_side`) and turned upright by its
+    EXIF orientation tag; one line for a file PIL cannot read."""
     path = require_file(path, "image")
     try:
         with _pil_open(path) as image:
             if max_side is not None:
                 image.draft(None, (max_side, max_side))
             image.load()
-            rgb = to_rgb(ImageOps.exif_transpose(image))
-            if max_side is not None and max(rgb.size) > max_side:
-                rgb.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
-            return np.asarray(rgb, dtype=np.uint8).copy()
+            return ImageOps.exif_transpose(image)
     except UnidentifiedImageError:
         raise InputError(f"not an image PIL can read: {path}") from None
     except (OSError, SyntaxError, ValueError) as err:  # truncated or corrupt data
         raise InputError(f"cannot read image {path}: {err}") from None
+
+
+def _shrunk(rgb: Image.Image, max_side: int | None) -> np.ndarray:
+    """An RGB image as uint8 (H, W, 3), its long side at most `max_side` (Lanczos)."""
+    if max_side is not None and max(rgb.size) > max_side:
+        rgb.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    return np.asarray(rgb, dtype=np.uint8).copy()
 
 
 def is_still_image(path: str | Path) -> bool:

@@ -16,8 +16,9 @@ from tryon_cli.io import (
     check_output,
     check_person_video,
     probe_video,
-    read_image,
+    read_garment_photo,
 )
+from tryon_cli.preprocess.garment_landmarks.photo_check import check_garment_photo
 from tryon_cli.tryon.settings import TryOnSettings
 
 # The videos of OUT_intermediates/, by name: what the engine saw, and the repaint mask in the format --mask reads.
@@ -45,16 +46,18 @@ class CheckedRequest:
 def check_request(video: Path, garment: Path, output: Path, settings: TryOnSettings) -> CheckedRequest:
     """Every check that costs no model and no frame decode, cheapest first, the small inputs before the person video
     (issue 14): outputs, the person video not being a photo, the garment photo, the mask video's probe, the video's
-    probe, the range, the mask's length. Probes are memoised (`probe_video`), so the CLI can call this before
-    building the engine at no extra cost."""
+    probe, the range, the mask's length, and then what the garment photo shows (one garment of the category, whole,
+    alone on a plain background: a fraction of a second, `check_garment_photo`). Probes are memoised (`probe_video`),
+    so the CLI can call this before building the engine at no extra cost."""
     _check_outputs(output, [video, garment, settings.mask], settings)
     check_person_video(video, garment)
-    photo = read_image(garment, GARMENT_MAX_SIDE)
+    photo = read_garment_photo(garment, GARMENT_MAX_SIDE)
     mask_meta = probe_video(settings.mask) if settings.mask is not None else None
     meta = probe_video(video)
     start, stop = settings.frame_range(meta.frame_count)
     if mask_meta is not None:
         check_companion_video(mask_meta, meta, stop)
+    check_garment_photo(photo, settings.category, name=f"garment photo {garment}")
     return CheckedRequest(photo, meta, start, stop)
 
 

@@ -1,9 +1,10 @@
 """The garment separated from its product photo's plain background: a soft alpha matte.
 
-The hard silhouette (`garment_landmarks.garment_silhouette`: pixels far from the border's colour, largest blob,
-holes filled) says which pixels belong to the garment; the matte softens its edge by the colour distance to the
-background, so a white garment's edge on white fades instead of showing a hard cut-out, and pulls the edge in
-by a pixel so the photo's background halo does not come along.
+The hard silhouette (`garment_landmarks.separate`: pixels far from the border's colour, largest piece, holes
+filled; a white garment on a light background found at a faint threshold) says which pixels belong to the
+garment; the matte softens its edge by the colour distance to the background, so a white garment's edge on white
+fades instead of showing a hard cut-out, and pulls the edge in by a pixel so the photo's background halo does not
+come along.
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from tryon_cli.preprocess.garment_landmarks import garment_silhouette
+from tryon_cli.preprocess.garment_landmarks.silhouette import separate
 
-# Colour distance (max over RGB, 0-255) from the background at which a pixel is fully garment (chosen on the
-# example's garments in an earlier round).
+# Colour distance (max over RGB, 0-255) from the background at which a rim pixel is fully garment (chosen on the
+# example's garments in an earlier round): this, or `OPAQUE_OVER_THRESHOLD` times the silhouette's own threshold
+# when that is lower (a white tee on light grey is only 3-5 levels from it: at 40 its whole rim would be see-through).
 OPAQUE_DISTANCE = 40.0
+OPAQUE_OVER_THRESHOLD = 3.0
 
 
 def garment_matte(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -35,16 +38,14 @@ def garment_matte(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def garment_alpha(image: np.ndarray) -> np.ndarray:
     """float32 (H, W) alpha in [0, 1] of the garment on `image` (RGB uint8 on a plain background)."""
-    silhouette = garment_silhouette(image)
+    separation = separate(image)
+    silhouette = separation.mask
     if not silhouette.any():
         return np.zeros(image.shape[:2], np.float32)
-    border = np.concatenate(
-        [image[:4].reshape(-1, 3), image[-4:].reshape(-1, 3), image[:, :4].reshape(-1, 3), image[:, -4:].reshape(-1, 3)]
-    ).astype(np.float32)
-    distance = np.abs(image.astype(np.float32) - np.median(border, axis=0)).max(axis=2)
+    opaque = min(OPAQUE_DISTANCE, OPAQUE_OVER_THRESHOLD * separation.threshold)
     inner = cv2.erode(silhouette.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
     # Inside the eroded silhouette the garment is opaque (a white print on a white shirt is still garment); on the
     # rim the colour distance decides how much of the pixel is garment.
-    rim = np.clip(distance / OPAQUE_DISTANCE, 0.0, 1.0) * silhouette
+    rim = np.clip(separation.distance / opaque, 0.0, 1.0) * silhouette
     alpha = np.where(inner, 1.0, rim).astype(np.float32)
     return cv2.GaussianBlur(alpha, (3, 3), 0)
