@@ -252,7 +252,7 @@ def resolve(path: str) -> Path:
 def run_tryon_command(case: Case, output: Path) -> tuple[subprocess.CompletedProcess, float]:
     """`dpidm tryon` as a user runs it, with the warp engine; its result and wall seconds."""
     command = [sys.executable, "-m", "tryon_cli", "tryon", str(resolve(case.video)), str(resolve(case.garment))]
-    command += ["-o", str(output), "--model", "warp", "--category", case.category]
+    command += ["-o", str(output), "--model", "warp", "--category", case.category, "--overwrite"]
     if case.frames is not None:
         command += ["--frames", f"{case.frames[0]}:{case.frames[1]}"]
     start = time.perf_counter()
