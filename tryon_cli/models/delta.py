@@ -225,15 +225,15 @@ class DPIDMDelta(ModelMixin, ConfigMixin):
             )
         if unet is None:
             raise ValueError("DPIDMDelta needs the main U-Net's structure (unet=unet_structure(config))")
-        parts = VARIANTS[variant]
+        row = VARIANTS[variant]
         specs = block_specs(unet)
         first_width = unet["block_out_channels"][0]
-        self.pose_encoder = PoseEncoder(tuple(pose_encoder_channels), first_width) if parts.pose else None
-        pose_dim = first_width if parts.pose else None
+        self.pose_encoder = PoseEncoder(tuple(pose_encoder_channels), first_width) if row.pose else None
+        pose_dim = first_width if row.pose else None
         self.blocks = nn.ModuleDict(
             {
                 block_key(spec.name): BlockDelta(
-                    spec, pose_dim, pose_adapter_dim, tsa_shift_frames if parts.tsa else None, pata_pose_in_residual
+                    spec, pose_dim, pose_adapter_dim, tsa_shift_frames if row.tsa else None, pata_pose_in_residual
                 )
                 for spec in specs
             }
@@ -242,7 +242,8 @@ class DPIDMDelta(ModelMixin, ConfigMixin):
         self.context = GarmentContext(unet["cross_attention_dim"] if garment_context == "empty_prompt" else None)
 
     @property
-    def parts(self) -> Variant:
+    def variant_row(self) -> Variant:
+        """This delta's row of the paper's Table 4 (which modules it has, whether it trains with TRA)."""
         return VARIANTS[self.config.variant]
 
     def block(self, name: str) -> BlockDelta:

@@ -181,7 +181,7 @@ class DPIDM(nn.Module):
     @property
     def uses_tra(self) -> bool:
         """Whether this variant trains with the TRA loss (Eq. 6): (c) and (d) differ only in this."""
-        return self.delta.parts.tra
+        return self.delta.variant_row.tra
 
     def set_attention_backend(self, name: str) -> None:
         """ "auto" (xformers on CUDA when it runs, else SDPA), "sdpa" or "xformers", for this model only."""

@@ -54,7 +54,7 @@ class MainUNet(nn.Module):
             parent_name, index = name.rsplit(".", 1)
             parent = unet.get_submodule(parent_name)
             parent[int(index)] = DPIDMTransformerBlock(
-                parent[int(index)], name=name, level=block_level(name, self.levels), parts=delta.block(name)
+                parent[int(index)], name=name, level=block_level(name, self.levels), delta=delta.block(name)
             )
         decoder_blocks = [name for name in self.block_names if name.startswith("up_blocks.")]
         self.tra_layer_names: tuple[str, ...] = tuple(decoder_blocks[-TRA_LAYER_COUNT:])

@@ -50,18 +50,18 @@ class DPIDMTransformerBlock(nn.Module):
         base: BasicTransformerBlock,
         name: str,
         level: int,
-        parts: BlockDelta,
+        delta: BlockDelta,
     ):
         super().__init__()
         if base.norm_type != "layer_norm" or base.attn2 is None or base.only_cross_attention or base.pos_embed:
             raise ValueError(f"{name}: DPIDM expects SD1.5 transformer blocks (layer norm, self + cross attention)")
         self.name = name
         self.level = level
-        parts.adopt(base.attn1, base.attn2)
+        delta.adopt(base.attn1, base.attn2)
         self.norm1, self.attn1 = base.norm1, base.attn1
         self.norm2, self.attn2 = base.norm2, base.attn2
         self.norm3, self.ff = base.norm3, base.ff
-        self.pasa_adapter, self.tsa, self.pata = parts.pasa_adapter, parts.tsa, parts.pata
+        self.pasa_adapter, self.tsa, self.pata = delta.pasa_adapter, delta.tsa, delta.pata
         self.attn1.set_processor(PASAProcessor())
         self.queries_keys_hook: QueriesKeysRecorder | None = None  # set by `QueriesKeysRecorder.attached`
 

@@ -34,15 +34,15 @@ from tryon_cli.training import checkpoint as ckpt
 from tryon_cli.training.config import TrainConfig, config_yaml
 from tryon_cli.training.memory import preflight
 from tryon_cli.training.objective import diffusion_losses
-from tryon_cli.training.parts import (
-    HALF_PRECISION_PARTS,
+from tryon_cli.training.run_folder import RunLog, StepRecord, check_output, usable_cpus
+from tryon_cli.training.run_setup import (
+    HALF_PRECISION_COMPONENTS,
     StopRequest,
     average_gradients,
     build_model,
     fingerprint,
     make_optimizer,
 )
-from tryon_cli.training.run_folder import RunLog, StepRecord, check_output, usable_cpus
 
 
 class NonFiniteLoss(DpidmError):
@@ -104,10 +104,10 @@ def _set_up(config: TrainConfig, output: Path, accelerator: Accelerator, model: 
         rank=accelerator.process_index,
     )
     model = (model if model is not None else build_model(config)).to(accelerator.device)
-    if accelerator.mixed_precision in ("fp16", "bf16"):  # frozen parts in half precision; trained weights stay fp32
+    if accelerator.mixed_precision in ("fp16", "bf16"):  # frozen components in half precision; trained stay fp32
         half = torch.float16 if accelerator.mixed_precision == "fp16" else torch.bfloat16
-        for part in HALF_PRECISION_PARTS:
-            getattr(model, part).to(half)
+        for component in HALF_PRECISION_COMPONENTS:
+            getattr(model, component).to(half)
     if opt.gradient_checkpointing:
         model.enable_gradient_checkpointing()
     params = list(model.checkpoint_parameters().values())

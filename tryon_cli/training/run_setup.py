@@ -14,9 +14,9 @@ from tryon_cli.models.checkpoint import restore
 from tryon_cli.models.dpidm import TINY_BASE_SEED
 from tryon_cli.training.config import TrainConfig
 
-# The frozen parts stored in half precision under mixed precision (the main U-Net stays fp32: it holds the trained
+# The frozen components stored in half precision under mixed precision (the main U-Net stays fp32: it holds the trained
 # weights, and autocast computes in half precision anyway).
-HALF_PRECISION_PARTS = ("vae", "image_encoder", "garment_unet")
+HALF_PRECISION_COMPONENTS = ("vae", "image_encoder", "garment_unet")
 
 
 def build_model(config: TrainConfig) -> DPIDM:
