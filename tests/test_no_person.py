@@ -4,10 +4,12 @@ garment photo given as the person video (ffmpeg reads a photo as a one-frame vid
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import imageio_ffmpeg
 import numpy as np
 import pytest
-from PIL import Image
 
 from tests.test_bad_inputs import decodes, refused, runner  # noqa: F401  (decodes: a fixture)
 from tryon_cli.cli.main import app
@@ -17,6 +19,7 @@ from tryon_cli.preprocess import human_pose
 from tryon_cli.preprocess.human_pose import Detection
 from tryon_cli.preprocess.pose_maps import render_human_pose
 
+REPO = Path(__file__).resolve().parents[1]
 HEIGHT, WIDTH, FRAMES = 96, 64, 6
 
 
@@ -46,7 +49,7 @@ def files(tmp_path, monkeypatch) -> dict:
     # A skeleton drawn as DWPose draws it (our own renderer of the model's pose maps), moving a little.
     skeleton = [render_human_pose(_body(20 + t), HEIGHT, WIDTH) for t in range(FRAMES)]
     write_video(tmp_path / "skeleton.mp4", skeleton, 24)
-    Image.new("RGB", (48, 64), (200, 40, 40)).save(tmp_path / "garment.jpg")
+    shutil.copy(REPO / "examples" / "garment_upper_00057_00.jpg", tmp_path / "garment.jpg")  # a real product photo
     monkeypatch.setenv("DPIDM_CACHE", str(tmp_path / "cache"))
     return {"root": tmp_path}
 

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.test_bad_inputs import files  # noqa: F401  (fixture)
-from tests.test_tryon_engines import tiny_checkpoint
+from tests.test_tryon_engines import REPO, tiny_checkpoint
 from tryon_cli.cli import tryon as tryon_command
 from tryon_cli.cli.main import app
 from tryon_cli.engines import build_engine
@@ -45,7 +45,8 @@ def test_info_shows_the_engine_of_a_result(tmp_path, suffix):
 def test_sampling_flags_given_to_the_warp_engine_are_said_to_be_ignored(files, weights_root, monkeypatch):  # noqa: F811
     monkeypatch.setattr(tryon_command, "_run", lambda *args: None)  # the engine is built, nothing is run
     root = files["root"]
-    common = ["tryon", str(root / "person.mp4"), str(root / "garment.jpg"), "--model", "warp", "-o"]
+    garment = REPO / "examples" / "garment_upper_00057_00.jpg"  # a product photo the garment checks accept
+    common = ["tryon", str(root / "person.mp4"), str(garment), "--model", "warp", "-o"]
     said = runner.invoke(
         app, [*common, str(root / "flags.mp4"), "--steps", "5", "--guidance", "2"], env={"COLUMNS": "200"}
     )

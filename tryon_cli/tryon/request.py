@@ -16,9 +16,11 @@ from tryon_cli.io import (
     check_output,
     check_person_video,
     probe_video,
+    read_frames,
     read_garment_photo,
 )
 from tryon_cli.preprocess.garment_landmarks.photo_check import check_garment_photo
+from tryon_cli.preprocess.human_pose import check_not_pose_rendering
 from tryon_cli.tryon.settings import TryOnSettings
 
 # The videos of OUT_intermediates/, by name: what the engine saw, and the repaint mask in the format --mask reads.
@@ -47,7 +49,8 @@ def check_request(video: Path, garment: Path, output: Path, settings: TryOnSetti
     """Every check that costs no model and no frame decode, cheapest first, the small inputs before the person video
     (issue 14): outputs, the person video not being a photo, the garment photo, the mask video's probe, the video's
     probe, the range, the mask's length, and then what the garment photo shows (one garment of the category, whole,
-    alone on a plain background: a fraction of a second, `check_garment_photo`). Probes are memoised (`probe_video`),
+    alone on a plain background: a fraction of a second, `check_garment_photo`), and the video's first frame not
+    being a rendered pose. Probes are memoised (`probe_video`),
     so the CLI can call this before building the engine at no extra cost."""
     _check_outputs(output, [video, garment, settings.mask], settings)
     check_person_video(video, garment)
@@ -58,6 +61,13 @@ def check_request(video: Path, garment: Path, output: Path, settings: TryOnSetti
     if mask_meta is not None:
         check_companion_video(mask_meta, meta, stop)
     check_garment_photo(photo, settings.category, name=f"garment photo {garment}")
+    # Last, and one frame only: a rendered skeleton as the person video, found before the engine and the pose
+    # model are loaded (it was found when posing began, 30 s in).
+    frames = read_frames(video, 0, 1)
+    try:
+        check_not_pose_rendering(next(frames), video)
+    finally:
+        frames.close()
     return CheckedRequest(photo, meta, start, stop)
 
 
