@@ -23,6 +23,8 @@ class DPIDMConfig:
     scheduler: dict
     delta: dict = field(default_factory=dict)
     """Settings of DPIDM's own modules that differ from `DPIDMDelta`'s defaults (the SD1.5 ones)."""
+    pixel_vae: bool = False
+    """The VAE's weights set to the fixed colour-keeping autoencoder of `pixel_vae` instead of drawn at random."""
 
 
 def _sd15_unet(in_channels: int) -> dict:
@@ -116,7 +118,10 @@ TINY = DPIDMConfig(
     name="tiny",
     main_unet=_tiny_unet(9),
     garment_unet=_tiny_unet(4),
-    vae=_vae([8, 8, 16, 16], layers_per_block=1, norm_num_groups=4, sample_size=64),
+    # A random VAE returns noise for any latent, so the tiny base's is the fixed colour-keeping one (`pixel_vae`):
+    # one width at every level and norm groups of 4 channels, which that construction needs.
+    vae=_vae([16, 16, 16, 16], layers_per_block=1, norm_num_groups=4, sample_size=64),
+    pixel_vae=True,
     image_encoder={
         "hidden_size": 32,
         "intermediate_size": 37,

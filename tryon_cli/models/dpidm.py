@@ -35,6 +35,7 @@ from tryon_cli.models.configs import DPIDMConfig, get_config
 from tryon_cli.models.delta import PHASES, DPIDMDelta, new_delta
 from tryon_cli.models.garment_bank import GarmentEncoder, GarmentUNet
 from tryon_cli.models.main_unet import MainUNet
+from tryon_cli.models.pixel_vae import make_pixel_autoencoder
 
 # The seed of the tiny model's random frozen base, shared by training and inference (see `from_config`).
 TINY_BASE_SEED = 0
@@ -98,7 +99,9 @@ class DPIDM(nn.Module):
                 config,
                 UNet2DConditionModel(**config.main_unet),
                 UNet2DConditionModel(**config.garment_unet),
-                AutoencoderKL(**config.vae),
+                make_pixel_autoencoder(AutoencoderKL(**config.vae))
+                if config.pixel_vae
+                else AutoencoderKL(**config.vae),
                 CLIPVisionModelWithProjection(CLIPVisionConfig(**config.image_encoder)),
                 new_delta(config, "sd15" if config.name == "sd15" else "tiny", {**settings, "variant": variant}),
             )
