@@ -67,6 +67,38 @@ def test_category_changes_the_region():
         frame_mask(_pose(), "hat", H, W)
 
 
+def test_the_head_stops_below_the_chin_so_a_new_collar_may_cover_the_throat():
+    # Eye line y=35, head height 1.6 x the ears' 28 px = 44.8 px: the chin at y=57.4, the collar point at y=60.
+    mask = frame_mask(_pose(), "upper", H, W)
+    assert not mask[56, 120] and mask[63, 120]
+
+
+def test_a_side_view_keeps_the_chest_and_back_in_the_upper_mask():
+    """Seen from the side the shoulders and hips collapse onto the spine: the torso keeps its depth (0.22 L either
+    side of the spine, L = 80 px here), not just the margin around a line."""
+    pose = _pose()
+    for name, x in (("r_shoulder", 120), ("l_shoulder", 120), ("r_hip", 120), ("l_hip", 120)):
+        pose.body[BODY_INDEX[name], 0] = x
+    for name, (x, y) in {
+        "r_elbow": (126, 110),
+        "l_elbow": (126, 110),
+        "r_wrist": (130, 145),
+        "l_wrist": (130, 145),
+    }.items():
+        pose.body[BODY_INDEX[name], :2] = (x, y)
+    mask = frame_mask(pose, "upper", H, W)
+    assert mask[130, 100]  # the back, 20 px behind the spine at the waist: beyond the arms' reach
+    assert not mask[130, 85]
+
+
+def test_the_lower_mask_reaches_the_hips_outer_sides_at_the_waistband():
+    """The pelvis is about twice as wide as the hip points' distance: its sides lie 0.12 L beyond each hip point, and
+    a high-rise waistband 0.3 L above them (hip points at x = 105 and 135, y = 150; L = 80 px)."""
+    mask = frame_mask(_pose(), "lower", H, W)
+    assert mask[130, 92] and mask[130, 148]
+    assert mask[121, 120] and not mask[112, 120]
+
+
 def test_frames_without_a_person_repaint_nothing():
     assert not frame_mask(FramePose(np.zeros((18, 3), np.float32)), "dress", H, W).any()
 
@@ -130,8 +162,10 @@ def test_write_vivid_layout_leaves_nothing_when_the_mask_is_short(tmp_path):
 
 
 def test_the_lower_body_mask_meets_the_goal_against_the_vivid_authors_mask(shared_data):
-    """Issue 11's goal on the ViViD lower-body clip: recall >= 0.93 (the old garment must not show) and IoU >= 0.60
-    against the dataset authors' human-parsing mask, from the shipped yolo pose model (poses cached by content)."""
+    """Against the dataset authors' human-parsing mask of the ViViD lower-body clip, from the shipped yolo pose model
+    (poses cached by content): the old garment does not show (recall 0.951 measured; issue 20 asks >= 0.95, asserted
+    with room for another pose model build) and the legs are not drawn as wide as the hips (IoU 0.686; 0.646 when
+    the legs' radius made the hips' width)."""
     from tryon_cli.preprocess.human_pose import video_poses
 
     poses = video_poses(shared_data / "vivid" / "videos" / "lower1.mp4", backend="yolo")
@@ -141,7 +175,7 @@ def test_the_lower_body_mask_meets_the_goal_against_the_vivid_authors_mask(share
     assert len(ours) == len(references) == 24
     recall = np.mean([(o & r).sum() / r.sum() for o, r in zip(ours, references)])
     iou = np.mean([_iou(o, r) for o, r in zip(ours, references)])
-    assert recall >= 0.93 and iou >= 0.60, (recall, iou)
+    assert recall >= 0.945 and iou >= 0.67, (recall, iou)
 
 
 @pytest.mark.parametrize("category", ["upper", "dress"])

@@ -41,9 +41,12 @@ NOSE_BELOW_EYES = 0.2
 EYES_ABOVE_NECK = 0.7
 """Eye line above the neck point (the shoulders' midpoint), in head heights: 0.25-0.31 trunk lengths on the shared
 ViViD and 3DV-TON clips (median 0.29), i.e. ~0.7 head heights."""
-HALF_LENGTH = 0.62
-"""The ellipse's half length along the head's axis, in head heights: half the head (0.5) and room for a chin that
-drops as the head nods, and for hair above the crown."""
+HALF_LENGTH_UP = 0.62
+"""The ellipse's half length from the eye line up to the crown, in head heights: half the head (0.5) and room for
+hair above the crown."""
+HALF_LENGTH_DOWN = 0.55
+"""... and from the eye line down past the chin: the chin (0.5) and 0.05 for its error; more takes the neck, which
+a new collar may cover (on ViViD upper1, whose head is above the frame, 0.62 kept 0.5 % of the reference's neck)."""
 HALF_WIDTH = 0.42
 """The ellipse's half width, in head heights: a head is ~0.65 of its height wide, ~0.8 deep in profile; with the
 ears and hair."""
@@ -61,7 +64,8 @@ def head_region(pose: FramePose, height: int, width: int) -> np.ndarray:
     """The head of `pose` (crown to chin, ear to ear, the hair on it), bool `(height, width)`; empty without a body."""
     image = np.zeros((height, width), np.uint8)
     for centre, up, size in _head_geometries(pose.body, height, width):
-        _ellipse(image, centre, up, HALF_LENGTH * size, HALF_WIDTH * size)
+        _half_ellipse(image, centre, up, HALF_LENGTH_UP * size, HALF_WIDTH * size)
+        _half_ellipse(image, centre, -up, HALF_LENGTH_DOWN * size, HALF_WIDTH * size)
     box = face_box(pose, height, width)
     if box is not None:
         x0, y0, x1, y1 = box
@@ -182,8 +186,11 @@ def _face_points(pose: FramePose) -> np.ndarray | None:
     return face if len(face) >= MIN_FACE_POINTS else None
 
 
-def _ellipse(image: np.ndarray, centre: np.ndarray, up: np.ndarray, half_length: float, half_width: float) -> None:
-    """Fill an ellipse whose `half_length` axis lies along `up` (cv2's angle is that of its first axis)."""
-    angle = float(np.degrees(np.arctan2(up[1], up[0])))
+def _half_ellipse(
+    image: np.ndarray, centre: np.ndarray, towards: np.ndarray, half_length: float, half_width: float
+) -> None:
+    """Fill the half of an ellipse that lies on the `towards` side of `centre`, its `half_length` axis along
+    `towards` (cv2's angle is that of its first axis; the sector from -90 to 90 degrees is that half)."""
+    angle = float(np.degrees(np.arctan2(towards[1], towards[0])))
     axes = (max(1, int(round(half_length))), max(1, int(round(half_width))))
-    cv2.ellipse(image, (int(round(centre[0])), int(round(centre[1]))), axes, angle, 0, 360, 1, -1)
+    cv2.ellipse(image, (int(round(centre[0])), int(round(centre[1]))), axes, angle, -90, 90, 1, -1)

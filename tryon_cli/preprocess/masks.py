@@ -37,20 +37,34 @@ class MaskShape:
     """Proportions of the body-part model, as fractions of the torso length (neck to mid-hip)."""
 
     arm_radius: float = 0.16
+    forearm_radius: float = 0.16
+    """At the wrist: the forearm's region tapers from `arm_radius` at the elbow to this (a sleeve narrows to its
+    cuff)."""
     leg_radius: float = 0.18
     margin: float = 0.08
     """How far the region is grown beyond the parts: room for a looser garment."""
     hem_drop: float = 0.1
     """How far below the hips an upper garment may reach."""
-    waist_rise: float = 0.25
-    """How far above the hip joints a lower garment's waistband may reach."""
+    waist_rise: float = 0.3
+    """How far above the hip joints a lower garment's waistband may reach: a high-rise waistband sits at the natural
+    waist, about 0.3 trunk lengths above the hip joints (0.25 left ViViD lower1's waistband out)."""
+    hip_out: float = 0.12
+    """How far the hips' outer sides lie beyond the hip points, along the hip line: the pelvis is about twice as wide
+    as the distance between the hip joints (~0.35 trunk lengths)."""
     collar_rise: float = 0.12
+    torso_half_depth: float = 0.22
+    """The torso is at least this wide on either side of the spine (neck to mid-hip): seen from the side the
+    shoulders and hips collapse onto the spine, but the chest and back do not (a chest is ~0.45 trunk lengths
+    deep)."""
     foot_radius: float = 0.14
 
 
 SHAPES = {
-    "upper": MaskShape(margin=0.06),
-    "lower": MaskShape(),
+    # A top ends at the hips or above them (a longer one is a dress); its sleeves narrow towards the cuff.
+    "upper": MaskShape(margin=0.07, hem_drop=0.0, forearm_radius=0.12),
+    # Legs: the thigh's half width (~0.1 trunk lengths) and room for a wide trouser leg; the hips' width is the
+    # pelvis's (`hip_out`), not the legs' radius.
+    "lower": MaskShape(leg_radius=0.15),
     # A dress's outline is the least predictable (from a sheath to a ball gown): a wider margin.
     "dress": MaskShape(margin=0.25),
 }
@@ -85,6 +99,16 @@ class _Canvas:
         cv2.line(self.image, _int(a), _int(b), 1, thickness)
         for p in (a, b):  # round caps whatever cv2's line end style
             cv2.circle(self.image, _int(p), thickness // 2, 1, -1)
+
+    def cone(self, a, b, radius_a: float, radius_b: float) -> None:
+        """The convex hull of a disc of `radius_a` at `a` and one of `radius_b` at `b` (a capsule that tapers)."""
+        if a is None or b is None:
+            return
+        rim = [
+            cv2.ellipse2Poly(_int(c), (max(1, int(round(r))),) * 2, 0, 0, 360, 10)
+            for c, r in ((a, radius_a), (b, radius_b))
+        ]
+        cv2.fillConvexPoly(self.image, cv2.convexHull(np.concatenate(rim)), 1)
 
     def limbs(self, p: dict, joints: tuple[str, ...], radius: float) -> None:
         """Capsules along the chain of `joints` (e.g. shoulder, elbow, wrist) of both sides."""
@@ -125,6 +149,14 @@ def _down(p: dict) -> np.ndarray:
     return np.array([0.0, 1.0])
 
 
+def _hip_sides(r_hip, l_hip, out: float):
+    """The hips' outer sides: each hip point moved `out` pixels away from the other along the hip line."""
+    if r_hip is None or l_hip is None or not np.linalg.norm(l_hip - r_hip) > 0:
+        return r_hip, l_hip
+    outward = (l_hip - r_hip) / np.linalg.norm(l_hip - r_hip)
+    return r_hip - outward * out, l_hip + outward * out
+
+
 def cover_region(
     body: np.ndarray, category: str, height: int, width: int, shape: MaskShape | None = None
 ) -> np.ndarray:
@@ -139,12 +171,16 @@ def cover_region(
     down = _down(p)
     margin = shape.margin * scale
     arm = (shape.arm_radius + shape.margin) * scale
+    forearm = (shape.forearm_radius + shape.margin) * scale
+    across = np.array([-down[1], down[0]])
     leg = (shape.leg_radius + shape.margin) * scale
     for part in PARTS[category]:
         if part == "torso":
+            spine = (neck, midpoint(p["r_hip"], p["l_hip"]))
             canvas.polygon(
                 [
                     _shift(neck, down, -shape.collar_rise * scale),
+                    *[_shift(c, across, side * shape.torso_half_depth * scale) for c in spine for side in (1, -1)],
                     p["r_shoulder"],
                     p["l_shoulder"],
                     _shift(p["r_hip"], down, shape.hem_drop * scale),
@@ -155,14 +191,16 @@ def cover_region(
         elif part == "upper_arms":
             canvas.limbs(p, ("shoulder", "elbow"), arm)
         elif part == "forearms":
-            canvas.limbs(p, ("elbow", "wrist"), arm)
+            for side in ("r", "l"):
+                canvas.cone(p[f"{side}_elbow"], p[f"{side}_wrist"], arm, forearm)
         elif part == "pelvis":
+            r_out, l_out = _hip_sides(p["r_hip"], p["l_hip"], shape.hip_out * scale)
             canvas.polygon(
                 [
-                    _shift(p["r_hip"], down, -shape.waist_rise * scale),
-                    _shift(p["l_hip"], down, -shape.waist_rise * scale),
-                    p["r_hip"],
-                    p["l_hip"],
+                    _shift(r_out, down, -shape.waist_rise * scale),
+                    _shift(l_out, down, -shape.waist_rise * scale),
+                    r_out,
+                    l_out,
                     p["r_knee"],
                     p["l_knee"],
                 ],
