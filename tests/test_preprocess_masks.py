@@ -91,6 +91,18 @@ def test_a_side_view_keeps_the_chest_and_back_in_the_upper_mask():
     assert not mask[130, 85]
 
 
+def test_a_tops_sleeve_narrows_from_the_elbow_to_the_cuff():
+    """Arms held out level (elbow 40 px, wrist 80 px from the shoulder): the forearm's region is (0.16 + 0.07) L = 18.4
+    px either side of the arm at the elbow and (0.12 + 0.07) L = 15.2 px at the wrist (L = 80 px)."""
+    pose = _pose()
+    for name, (x, y) in {"r_elbow": (55, 72), "r_wrist": (15, 72), "l_elbow": (185, 72), "l_wrist": (225, 72)}.items():
+        pose.body[BODY_INDEX[name], :2] = (x, y)
+    mask = frame_mask(pose, "upper", H, W)
+    for elbow_x, near_wrist_x in ((55, 20), (185, 220)):
+        assert mask[72 - 17, elbow_x] and mask[72 + 17, elbow_x]
+        assert mask[72 - 14, near_wrist_x] and not mask[72 - 17, near_wrist_x] and not mask[72 + 17, near_wrist_x]
+
+
 def test_the_lower_mask_reaches_the_hips_outer_sides_at_the_waistband():
     """The pelvis is about twice as wide as the hip points' distance: its sides lie 0.12 L beyond each hip point, and
     a high-rise waistband 0.3 L above them (hip points at x = 105 and 135, y = 150; L = 80 px)."""
