@@ -44,10 +44,13 @@ ROOT_STEPS = (0.33, 0.67)  # the in-between turns of a sleeve's root (see `Garme
 # edge is a few pixels inside a loose sleeve or a skirt's hem, and cut there the garment looked clipped (T1).
 OUTLINE_MARGIN = 0.015
 PERSON = 0.5  # the segmentation's probability from which a pixel is the person
-# The share of the trunk's core (the shoulder-hip quadrilateral shrunk by a third) the segmentation must cover for
-# its outline alone to bound the garment; below it (T1's cream cardigan on a white wall: 0-60%) the pose's
-# envelope of the body is added. The envelope alone let a garment that lagged a fast turn spill onto the room (T5).
-SEGMENTED = 0.8
+# The share of the trunk's core (the shoulder-hip quadrilateral shrunk by a third) the segmentation must cover, on
+# its running mean, for its outline alone to bound the garment; below it the pose's envelope of the body is added
+# (T1's cream cardigan on a white wall: the mean stays 0-0.89). With hysteresis: the envelope goes off above 0.9 and
+# comes back below 0.8 (indexed by whether it is on now). The envelope always on let a garment that lagged a fast turn
+# spill onto the room (T5).
+SEGMENTED = {True: 0.9, False: 0.8}
+SEGMENTED_RATE = 0.1  # weight of this frame's share in its running mean (about 10 frames' memory)
 KEEP_KERNEL = np.ones((5, 5), np.uint8)  # the kept head, hands and feet grown by 2 crop pixels (see `__call__`)
 SEEN = 0.5 / 255  # garment alpha below which a pixel stays the source's, bit for bit (it rounds to no change)
 
@@ -77,6 +80,8 @@ class GarmentDresser:
         self.segmentation = segmentation
         self.has_garment = bool((alpha > 0.5).any())
         self.reference: float | None = None
+        self.segmented: float | None = None  # the running mean of `_seen_share`
+        self.enveloped = True  # whether the pose's envelope bounds the garment too
         self.skipped: list[int] = []
 
     def __call__(self, frame: CropFrame) -> np.ndarray:
@@ -144,7 +149,13 @@ class GarmentDresser:
         # Only on this person and inside the mask: the segmented outline grown by `OUTLINE_MARGIN`, softened.
         grow = 2 * int(round(OUTLINE_MARGIN * crop_height)) + 1
         outline = cv2.dilate(person.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow)))
-        if _seen_share(person, body) < SEGMENTED:  # the segmentation lost this person: the pose's envelope too
+        # Where the segmentation loses this person, the pose's envelope too. Decided on the share's running mean, not
+        # frame by frame: switching per frame flickered the sleeves' cut on T1 (warping error 30x -> 56x).
+        share = _seen_share(person, body)
+        self.segmented = share if self.segmented is None else self.segmented + SEGMENTED_RATE * (share - self.segmented)
+        if self.enveloped != (self.segmented < SEGMENTED[self.enveloped]):
+            self.enveloped = not self.enveloped
+        if self.enveloped:
             outline |= bodies.envelope(body, (height, width), legs=self.category != "upper")
         garment *= (_soft(outline, soft) * (mask & ~keep))[..., None]
         if back:  # long hair over the back stays in front of the garment
