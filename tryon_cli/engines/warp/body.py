@@ -22,6 +22,10 @@ FRONT_INSET = 0.15
 # trunk lengths: a sleeve's or a hip's half-width, about 10 cm on a 50 cm trunk. Chosen on T1 (the tee's sleeves
 # stay whole where the segmentation lost the cream cardigan, a sleeve laid out flat is cut where it stood out).
 ENVELOPE = 0.2
+# How far above the neck keypoint (the shoulders' midpoint) the torso's garment may reach, in trunk lengths: a
+# collar stands a little above the shoulder line (about 1.5 cm on a 50 cm trunk); higher is the neck and the chin
+# (T1's first frames, the head out of frame: the tee's back collar rose over the chin; at 0.06 it still did).
+ABOVE_NECK = 0.03
 # Long hair over a back (`back_hair`): how far below the neck it may fall and how far either side of the spine, in
 # trunk lengths (hair to the shoulder blades, a little wider than the head), and how far (0-255, any channel) a
 # pixel must be from the old garment's colour to count as hair. Chosen on T5 (fashionchameleon_case3, dark hair
@@ -100,6 +104,22 @@ def envelope(body: np.ndarray, shape: tuple[int, int], legs: bool) -> np.ndarray
             capsule(canvas, a, b, 0.5 * ENVELOPE * scale)
     grow = 2 * int(round(ENVELOPE * scale)) + 1
     return cv2.dilate(canvas, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow)))
+
+
+def below_neck(body: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """float32 0/1: the half of the image below the line through the neck across the trunk, moved up by
+    `ABOVE_NECK` trunk lengths; all 1 without a neck and hips. A garment's torso ends at its collar: above that line
+    lie the neck, the chin and the hair, which it must not cover."""
+    height, width = shape
+    neck, scale = keypoint(body, "neck"), torso_length(body)
+    hips = [keypoint(body, n) for n in ("r_hip", "l_hip")]
+    if neck is None or scale is None or any(h is None for h in hips):
+        return np.ones(shape, np.float32)
+    down = np.mean(hips, axis=0) - neck
+    down = down / max(float(np.linalg.norm(down)), 1e-6)
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    along = (xs - neck[0]) * down[0] + (ys - neck[1]) * down[1]
+    return (along >= -ABOVE_NECK * scale).astype(np.float32)
 
 
 def back_hair(source: np.ndarray, body: np.ndarray) -> np.ndarray:

@@ -4,6 +4,7 @@ A pixel of the output differs from the source only where the new garment is draw
 of the old garment: where the new one does not cover it (a short sleeve over an old long one, a top over an old
 dress), the old garment stays and reads as a layer underneath; no background, no skin, no bare torso is ever made
 up. The garment itself is drawn only
+- below the collar: the torso's parts end just above the neck keypoint (`body.below_neck`);
 - inside the repaint mask, and never on the head, hands or feet (`preprocess.masks.keep_region`, also where a
   user's mask covers them),
 - on this person: within `OUTLINE_MARGIN` of the learned person segmentation (`preprocess.person_segmentation`),
@@ -141,6 +142,7 @@ class GarmentDresser:
         # its own sleeve); a lower garment's hips are behind both arms.
         arms = _soft(bodies.arms_in_front(body, (height, width), all_arms=self.category == "lower"), soft)
         trunk_cover *= 1 - arms[..., None]
+        trunk_cover *= bodies.below_neck(body, (height, width))[..., None]  # the collar, not the neck and chin
         if self.category == "lower":
             limb_cover *= 1 - arms[..., None]
         garment = trunk_cover
