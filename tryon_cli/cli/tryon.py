@@ -244,13 +244,11 @@ def tryon(
             # --pairs replaces what an interrupted run left of a pair that is not done (`batch.pending`).
             overwrite=overwrite or batch is not None,
         )
-        if batch is None:
-            check_request(video, garment, output, requested)
-        else:
-            check_batch_outputs(output, batch, requested)
         from tryon_cli.engines import build_engine, resolve_model
         from tryon_cli.engines.dpidm import DPIDMSampling
 
+        # The window the model was trained on is known from its checkpoint's config, so a window or overlap that
+        # does not fit it is refused before the video is probed.
         kind = resolve_model(model, checkpoint, weights)
         defaults = MODEL_DEFAULTS[kind]
         trained = trained_on(kind, checkpoint, weights)
@@ -258,6 +256,10 @@ def tryon(
         window = _default(window, trained.window)
         overlap = _default(overlap, window // 3)
         _check_ranges(steps, guidance, window, overlap, height, width, dtype, weighting, attention)
+        if batch is None:
+            check_request(video, garment, output, requested)
+        else:
+            check_batch_outputs(output, batch, requested)
         sampling = DPIDMSampling(
             steps=_default(steps, defaults["steps"] or 1),
             guidance=_default(guidance, GUIDANCE),
