@@ -86,17 +86,23 @@ run()
             "--device cuda: CUDA is not available on this machine",
             marks=pytest.mark.skipif(Path("/dev/nvidia0").exists(), reason="this machine has a GPU"),
         ),
+        # The model's window is known without a checkpoint: refused before the files are read, torch or no torch.
+        (["--model", "tiny", "--overlap", "24"], "--overlap must be at least 0 and less than the window (24 frames)"),
+        # The files' own checks (here: VIDEO and GARMENT swapped) come before torch too, whatever the model.
+        (["--swap"], "look swapped"),
     ],
 )
 def test_late_early_errors_come_before_torch(files, args, message):
     root = files["root"]
+    inputs = [str(root / "person.mp4"), str(root / "garment.jpg")]
+    if args == ["--swap"]:
+        inputs, args = inputs[::-1], ["--model", "tiny"]
     command = [
         sys.executable,
         "-c",
         TORCH_SPY,
         "tryon",
-        str(root / "person.mp4"),
-        str(root / "garment.jpg"),
+        *inputs,
         "-o",
         str(root / "late.mp4"),
         *[a.format(root=root) for a in args],

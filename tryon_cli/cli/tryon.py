@@ -19,7 +19,14 @@ from rich.console import Console
 from tryon_cli.cli.options import Category, Device, Dtype, Seed, WeightsRoot, check_cuda_present, resolve_device
 from tryon_cli.cli.progress import note_line
 from tryon_cli.engines import DTYPES, ENGINES
-from tryon_cli.engines.trained_on import ALLOW_FLAG, WINDOW, check_pose_backend, mask_note, trained_on
+from tryon_cli.engines.trained_on import (
+    ALLOW_FLAG,
+    WINDOW,
+    check_pose_backend,
+    checkpoint_read,
+    mask_note,
+    trained_on,
+)
 from tryon_cli.errors import DpidmError, InputError, SettingError
 from tryon_cli.pipelines.choices import MODEL_DEFAULTS, WEIGHT_KINDS
 from tryon_cli.pipelines.sliding_window import check_window
@@ -225,7 +232,10 @@ def tryon(
         if path is not None and not path.is_file() and (pairs is None or kind == "mask video"):
             raise InputError(f"{kind} file not found: {path}")
     with _as_flags(weights):
-        _check_ranges(steps, guidance, window, overlap, height, width, dtype, weighting, attention)
+        # The window is known now unless a checkpoint's training clip length sets it (read after the files: reading
+        # it imports torch): --overlap 24 against the default window of 24 is refused before anything is decoded.
+        known = window if window is not None or checkpoint_read(model, checkpoint, weights) else WINDOW
+        _check_ranges(steps, guidance, known, overlap, height, width, dtype, weighting, attention)
     # Before torch is imported (7-11 s and 1 GiB): a checkpoint that is not there, CUDA on a machine without it.
     if checkpoint is not None and not checkpoint.exists():
         raise InputError(f"--checkpoint {checkpoint} not found")
@@ -244,11 +254,13 @@ def tryon(
             # --pairs replaces what an interrupted run left of a pair that is not done (`batch.pending`).
             overwrite=overwrite or batch is not None,
         )
+        if batch is None:
+            check_request(video, garment, output, requested)
+        else:
+            check_batch_outputs(output, batch, requested)
         from tryon_cli.engines import build_engine, resolve_model
         from tryon_cli.engines.dpidm import DPIDMSampling
 
-        # The window the model was trained on is known from its checkpoint's config, so a window or overlap that
-        # does not fit it is refused before the video is probed.
         kind = resolve_model(model, checkpoint, weights)
         defaults = MODEL_DEFAULTS[kind]
         trained = trained_on(kind, checkpoint, weights)
@@ -256,10 +268,6 @@ def tryon(
         window = _default(window, trained.window)
         overlap = _default(overlap, window // 3)
         _check_ranges(steps, guidance, window, overlap, height, width, dtype, weighting, attention)
-        if batch is None:
-            check_request(video, garment, output, requested)
-        else:
-            check_batch_outputs(output, batch, requested)
         sampling = DPIDMSampling(
             steps=_default(steps, defaults["steps"] or 1),
             guidance=_default(guidance, GUIDANCE),

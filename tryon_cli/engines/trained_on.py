@@ -29,17 +29,26 @@ class TrainedOn:
         return self.clip_length or WINDOW
 
 
+def checkpoint_read(model: str, checkpoint: Path | None, weights: Path | None) -> Path | None:
+    """The checkpoint whose training facts a try-on with `--model model` reads, None when it reads none (the warp
+    engine, an untrained tiny model, no checkpoint installed): then the defaults above hold and are known before any
+    file is read. Cheap and torch-free (`model` as given: "auto" is a checkpoint's engine if there is one)."""
+    from tryon_cli.engines import default_checkpoint
+
+    if model == "warp" or (model == "tiny" and checkpoint is None):
+        return None
+    folder = Path(checkpoint) if checkpoint is not None else default_checkpoint(weights)
+    return folder if folder.exists() else None  # a missing one: the engine says so, with its advice
+
+
 def trained_on(kind: str, checkpoint: Path | None, weights: Path | None) -> TrainedOn:
     """The training facts of the checkpoint engine `kind` will run (nothing for the warp engine or an untrained
     tiny model); read from its config.json, before the model is built."""
-    from tryon_cli.engines import default_checkpoint
+    folder = checkpoint_read(kind, checkpoint, weights)
+    if folder is None:
+        return TrainedOn()
     from tryon_cli.models.checkpoint import resolve_checkpoint
 
-    if kind == "warp" or (kind == "tiny" and checkpoint is None):
-        return TrainedOn()
-    folder = Path(checkpoint) if checkpoint is not None else default_checkpoint(weights)
-    if not folder.exists():
-        return TrainedOn()  # the engine says that the checkpoint is missing, with its advice
     config = resolve_checkpoint(folder, base=kind).config
     return TrainedOn(
         config.get("train_height"),
