@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.test_data_fixtures import build_vitonhd, build_vivid, build_vvt, standing_poses
+from tests.test_data_fixtures import build_vitonhd, build_vivid, build_vvt, standing_poses, whole_body_poses
 from tryon_cli.data import scan
 from tryon_cli.data.annotations import PreparedCache
 from tryon_cli.data.augment import OPENPOSE18_FLIP, drop_keypoints, flip_keypoints, flip_name_permutation
@@ -109,9 +109,23 @@ def test_sample_tensors_shapes_ranges_and_agnostic(layouts):
     assert not torch.equal(sample["human_pose_maps"][:, 0], sample["human_pose_maps"][:, 3])
 
 
-def test_flip_mirrors_person_mask_and_garment_together(layouts, monkeypatch):
+def _reads_as_facing_the_camera(pose) -> None:
+    """Labels as a pose estimator gives them for a person facing the camera: each right body point on the image
+    left of its left twin, each hand (0 = left) starting at its own wrist, the face's right side on the image left."""
+    x = pose.body[:, 0]
+    for part in ("shoulder", "elbow", "wrist", "hip", "knee", "ankle", "eye", "ear"):
+        assert x[BODY_INDEX[f"r_{part}"]] < x[BODY_INDEX[f"l_{part}"]], part
+    for hand, wrist in ((0, "l_wrist"), (1, "r_wrist")):
+        np.testing.assert_allclose(pose.hands[hand, 0, :2], pose.body[BODY_INDEX[wrist], :2], atol=1e-4)
+    face = pose.face[:, 0]
+    assert face[0] < face[16] and face[17] < face[26] and face[48] < face[54]  # jaw, brow and mouth ends
+    assert face[36:42].max() < face[42:48].min()  # the right eye
+
+
+def test_flip_mirrors_person_mask_garment_and_keeps_every_label_on_its_side(tmp_path, shared_data, monkeypatch):
     """A flipped sample is the mirrored frame as a pose estimator would label it: pixels mirrored, and the pose map
-    drawn from keypoints mirrored (x -> W - 1 - x) with left and right swapped, by name, hand for hand."""
+    drawn from keypoints mirrored (x -> W - 1 - x) with left and right swapped: body points by name, the two hands
+    (DWPose's), the face's sides. The mirrored person still faces the camera, so its labels must read so."""
     from tryon_cli.data import dataset as dataset_module
 
     drawn = []
@@ -119,8 +133,9 @@ def test_flip_mirrors_person_mask_and_garment_together(layouts, monkeypatch):
     monkeypatch.setattr(
         dataset_module.conditioning, "human_pose_map", lambda pose, h, w: drawn.append(pose) or draw(pose, h, w)
     )
-    entries, root = scan("vivid", layouts["vivid"]), layouts["vivid"]
-    key = SampleKey(0, 0, 3, 5, False)
+    root = build_vivid(tmp_path / "vivid", shared_data, frames=3)
+    PreparedCache(root).save_poses("upper_body/videos/00001_detail", whole_body_poses(3, H, W))
+    entries, key = scan("vivid", root), SampleKey(0, 0, 3, 5, False)
     plain = TryOnDataset(entries, root, H, W, Augmentation(flip_p=0.0, keypoint_drop_p=0.0))[key]
     plain_poses, drawn[:] = list(drawn), []
     flipped = TryOnDataset(entries, root, H, W, Augmentation(flip_p=1.0, keypoint_drop_p=0.0))[key]
@@ -136,12 +151,12 @@ def test_flip_mirrors_person_mask_and_garment_together(layouts, monkeypatch):
     other_side = [BODY_INDEX[sides[n[:2]] + n[2:]] if n[:2] in sides else i for i, n in enumerate(BODY_NAMES)]
     assert len(plain_poses) == len(drawn) == 3
     for before, after in zip(plain_poses, drawn):
-        assert (before.body[:, 2] > 0).sum() >= 10  # the clip's person is seen
+        _reads_as_facing_the_camera(before)
+        _reads_as_facing_the_camera(after)
         np.testing.assert_allclose(after.body, mirrored(before.body)[other_side], atol=1e-4)
-        if before.hands is not None:
-            np.testing.assert_allclose(after.hands, mirrored(before.hands)[::-1], atol=1e-4)  # left hand <-> right
-        if before.face is not None:
-            np.testing.assert_allclose(after.face, mirrored(before.face), atol=1e-4)
+        np.testing.assert_allclose(after.hands, mirrored(before.hands)[::-1], atol=1e-4)
+        # the same 68 points, mirrored (their order is checked above)
+        np.testing.assert_allclose(np.sort(after.face, axis=0), np.sort(mirrored(before.face), axis=0), atol=1e-4)
     maps = torch.stack([conditioning.to_unit(draw(pose, H, W)[None])[:, 0] for pose in drawn], dim=1)
     assert torch.equal(flipped["human_pose_maps"], maps)  # and the map is drawn from those keypoints
 

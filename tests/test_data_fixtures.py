@@ -11,7 +11,7 @@ from PIL import Image
 
 from tryon_cli.data.annotations import PreparedCache
 from tryon_cli.io import read_frames, read_image, write_video
-from tryon_cli.preprocess.keypoints import GarmentLandmarks, PoseSequence
+from tryon_cli.preprocess.keypoints import BODY_INDEX, GarmentLandmarks, PoseSequence
 from tryon_cli.preprocess.masks import agnostic_masks
 
 UPPER_NAMES = ("neck", "r_shoulder", "r_elbow", "r_wrist", "l_shoulder", "l_elbow", "l_wrist", "r_hip", "l_hip")
@@ -48,6 +48,44 @@ def standing_poses(frames: int, height: int, width: int) -> np.ndarray:
     body[..., 0] = (_STANDING[:, 0] + sway[:, None]) * width
     body[..., 1] = _STANDING[:, 1] * height
     return body
+
+
+def _face68(width: int) -> np.ndarray:
+    """(68, 2) offsets from the nose of an iBUG-68 face looking at the camera: its right side (jaw 0-7, brow 17-21,
+    eye 36-41, mouth corner 48) on the image left, its left side on the image right."""
+    x = np.concatenate(
+        [
+            np.linspace(-1, 1, 17),  # jaw, from the face's right ear to its left
+            np.linspace(-0.8, 0.8, 10),  # brows
+            np.zeros(4),  # nose bridge
+            np.linspace(-0.3, 0.3, 5),  # nose wings and tip
+            [-0.7, -0.55, -0.45, -0.3, -0.45, -0.55],  # right eye: outer corner, upper lid, inner corner, lower lid
+            [0.3, 0.45, 0.55, 0.7, 0.55, 0.45],  # left eye: inner corner, upper lid, outer corner, lower lid
+            np.linspace(-0.4, 0.4, 7),  # outer lip, upper half, corner to corner
+            np.linspace(0.3, -0.3, 5),  # outer lip, lower half, back
+            np.linspace(-0.3, 0.3, 5),  # inner lip, upper
+            [0.15, 0.0, -0.15],  # inner lip, lower
+        ]
+    )
+    y = np.concatenate([np.sin(np.linspace(0, np.pi, 17)), -np.ones(10), np.linspace(-0.6, 0, 4), np.full(5, 0.1)])
+    y = np.concatenate([y, np.full(12, -0.5), np.full(12, 0.5), np.full(8, 0.5)])
+    return np.stack([x, y], axis=1) * 0.06 * width
+
+
+def whole_body_poses(frames: int, height: int, width: int) -> PoseSequence:
+    """`standing_poses` with DWPose's hands and face: each hand's 21 points fanning down from its own wrist (point 0
+    is the wrist; the left hand spreads wider, so the two differ), the face of `_face68` around the nose."""
+    body = standing_poses(frames, height, width)
+    joints = np.arange(1, 21)
+    fan = np.zeros((21, 2), np.float32)
+    fan[1:, 0] = ((joints - 1) // 4 - 2) * 0.02 * width  # five fingers side by side
+    fan[1:, 1] = ((joints - 1) % 4 + 1) * 0.01 * height  # four joints each, downwards
+    hands = np.ones((frames, 2, 21, 3), np.float32)
+    for hand, wrist, spread in ((0, BODY_INDEX["l_wrist"], 1.0), (1, BODY_INDEX["r_wrist"], 0.5)):
+        hands[:, hand, :, :2] = body[:, wrist, None, :2] + fan * [spread, 1.0]
+    face = np.ones((frames, 68, 3), np.float32)
+    face[..., :2] = body[:, BODY_INDEX["nose"], None, :2] + _face68(width)
+    return PoseSequence(body, height, width, hands=hands, face=face, backend="dwpose")
 
 
 def garment_landmarks(height: int, width: int) -> GarmentLandmarks:

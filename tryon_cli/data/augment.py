@@ -5,7 +5,7 @@ recipe: `preprocess.conditioning.centre_box`; garment photos are padded with whi
 
 - Horizontal flip (p = 0.5): person, mask, garment and both pose sets flip together, so an asymmetric print stays
   on the same side of the garment image and the person; left and right keypoints swap labels, as a pose estimator
-  run on the mirrored frame would label them.
+  run on the mirrored frame would label them: body points by name, the two hands, the face's sides.
 - Keypoint drop (p = 0.05): each human keypoint of each frame independently gets confidence 0 (not drawn), so
   the model learns to infer a missing joint from the neighbouring frames. Garment landmarks are not dropped: the
   paper motivates the drop with discontinuous human pose sequences.
@@ -49,3 +49,38 @@ def drop_keypoints(points: np.ndarray, p: float, rng: np.random.Generator) -> np
 
 OPENPOSE18_FLIP = flip_name_permutation(list(BODY_NAMES))
 """Relabels OpenPose-18 left and right after a horizontal flip."""
+
+# iBUG-68 points that trade places in a mirror image: jaw, brows, nose wings, eyes, mouth. The points on the midline
+# (chin 8, nose bridge and tip 27-30 and 33, the mouth's middle 51, 57, 62, 66) keep their index.
+_FACE68_MIRROR_PAIRS = (
+    *((i, 16 - i) for i in range(8)),
+    *((17 + i, 26 - i) for i in range(5)),
+    (31, 35),
+    (32, 34),
+    (36, 45),
+    (37, 44),
+    (38, 43),
+    (39, 42),
+    (40, 47),
+    (41, 46),
+    (48, 54),
+    (49, 53),
+    (50, 52),
+    (55, 59),
+    (56, 58),
+    (60, 64),
+    (61, 63),
+    (65, 67),
+)
+
+
+def _pairs_permutation(size: int, pairs) -> list[int]:
+    permutation = list(range(size))
+    for a, b in pairs:
+        permutation[a], permutation[b] = b, a
+    return permutation
+
+
+FACE68_FLIP = _pairs_permutation(68, _FACE68_MIRROR_PAIRS)
+"""Relabels the iBUG-68 face's own left and right after a horizontal flip (the pose map draws the face as dots of
+one colour, so only the labels change: they stay true for anything that reads them by index)."""

@@ -24,7 +24,13 @@ import torch
 from torch.utils.data import Dataset
 
 from tryon_cli.data.annotations import PreparedCache
-from tryon_cli.data.augment import OPENPOSE18_FLIP, drop_keypoints, flip_keypoints, flip_name_permutation
+from tryon_cli.data.augment import (
+    FACE68_FLIP,
+    OPENPOSE18_FLIP,
+    drop_keypoints,
+    flip_keypoints,
+    flip_name_permutation,
+)
 from tryon_cli.data.entries import ClipEntry
 from tryon_cli.data.sampler import SampleKey
 from tryon_cli.data.sources import frame_count, read_source, shipped_poses
@@ -115,7 +121,7 @@ class TryOnDataset(Dataset):
             pixels, mask, garment_pixels = pixels[:, :, ::-1], mask[:, :, ::-1], garment_pixels[:, ::-1]
             body = flip_keypoints(body, W, OPENPOSE18_FLIP)
             hands = None if hands is None else flip_keypoints(hands, W, None)[:, ::-1]  # left hand <-> right hand
-            face = None if face is None else flip_keypoints(face, W, None)  # drawn as dots: order does not matter
+            face = None if face is None else flip_keypoints(face, W, FACE68_FLIP)
             garment_points = flip_keypoints(garment_points, W, flip_name_permutation(list(landmarks.names)))
         drop = self.augmentation.keypoint_drop_p
         body = drop_keypoints(body, drop, rng)
