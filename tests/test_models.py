@@ -246,27 +246,48 @@ def test_garment_unet_runs_once_per_generation(model, inputs):
     assert calls == {"garment_unet": 1}
 
 
+def _leaf_calls(unet: torch.nn.Module, log: list[str]) -> list:
+    """Forward hooks that append each leaf module's name to `log` when it finishes (repeats included); an
+    `nn.Identity` (the stand-in for a removed output layer) computes nothing and is not logged."""
+    return [
+        module.register_forward_hook(lambda *_, n=name: log.append(n))
+        for name, module in unet.named_modules()
+        if not list(module.children()) and not isinstance(module, torch.nn.Identity)
+    ]
+
+
 @torch.no_grad()
-def test_the_truncated_garment_unet_gives_the_whole_unets_features(model, inputs):
-    """The garment U-Net is built without what the bank never reads (the last block after its norm1, the output
-    layers); its bank equals every block's norm1 output in the whole diffusers U-Net with the same weights."""
+def test_the_truncated_garment_unet_runs_only_what_feeds_the_bank(model, inputs):
+    """The garment U-Net is built without what the bank never reads (the last block after its norm1, its
+    container's output projection and residual, the output layers). Against the whole diffusers U-Net with the same
+    weights and attention: the same bank to the bit, and the modules that run are exactly the whole U-Net's leaf
+    modules up to its last block's norm1, in the same order: a removed layer that still ran would be one more."""
     garment_unet = model.garment_unet
     whole = UNet2DConditionModel(**TINY.garment_unet).eval()
+    whole.set_attn_processor(backend.AttnProcessor())
     missing, unexpected = whole.load_state_dict(garment_unet.unet.state_dict(), strict=False)
     assert not unexpected and missing
     assert all(any(key.startswith(f"{name}.") for name in garment_unet.unread) for key in missing)
-    assert garment_unet.unread[-2:] == ("conv_norm_out", "conv_out") and len(garment_unet.unread) > 2
     seen = {}
     for name in garment_unet.block_names:
         whole.get_submodule(name).norm1.register_forward_hook(lambda _m, _i, out, n=name: seen.setdefault(n, out))
+    whole_calls, truncated_calls = [], []
+    hooks = _leaf_calls(whole, whole_calls) + _leaf_calls(garment_unet.unet, truncated_calls)
     _, _, garment_pixels, _ = inputs
     latents = encode_latents(model.vae, garment_pixels)
     embeds = torch.randn(1, 1, TINY.garment_unet["cross_attention_dim"], generator=torch.Generator().manual_seed(6))
-    bank = garment_unet(latents, embeds)
-    whole(latents, torch.zeros(1, dtype=torch.long), encoder_hidden_states=garment_unet.context(embeds))
+    try:
+        bank = garment_unet(latents, embeds)
+        whole(latents, torch.zeros(1, dtype=torch.long), encoder_hidden_states=garment_unet.context(embeds))
+    finally:
+        for hook in hooks:
+            hook.remove()
     assert list(bank) == garment_unet.block_names == list(seen)
     for name in garment_unet.block_names:
-        torch.testing.assert_close(bank[name], seen[name], rtol=1e-5, atol=1e-5, msg=name)
+        assert torch.equal(bank[name], seen[name]), name
+    last_norm1 = f"{garment_unet.block_names[-1]}.norm1"
+    needed = whole_calls[: whole_calls.index(last_norm1) + 1]
+    assert len(needed) < len(whole_calls) and truncated_calls == needed
 
 
 @torch.no_grad()

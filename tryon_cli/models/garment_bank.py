@@ -5,9 +5,10 @@ The garment U-Net is SD1.5's U-Net run once on the garment latent (at the delta'
 transformer block's PASA input f_g (the output of its `norm1`, i.e. exactly what that block's self-attention
 reads) is recorded under the block's name, e.g. `up_blocks.1.attentions.0.transformer_blocks.0`; the main U-Net's
 block of the same name reads it. Nothing after the last block's `norm1` is read by anyone, so the U-Net is built
-without it (`GarmentUNet.unread`): the last block keeps only its `norm1` (`_BankTail`), and the output layers
-(`conv_norm_out`, `conv_out`) are gone. What still runs after the last record is that block's container's
-1x1 output projection and residual, whose result nobody reads.
+without it (`GarmentUNet.unread`): the last block's container keeps its input norm and projection and the block
+only its `norm1` (`_BankTail`); the block's attention and feed-forward, the container's output projection and
+residual, and the U-Net's output layers (`conv_norm_out`, `conv_out`) are gone. The last module to run is the
+last `norm1`.
 """
 
 from __future__ import annotations
@@ -104,17 +105,33 @@ def transformer_block_names(unet: UNet2DConditionModel) -> list[str]:
     return sorted(names, key=_execution_order)
 
 
-class _BankTail(nn.Module):
-    """The last transformer block reduced to what the bank reads: its `norm1`. Passes the hidden states on
-    unchanged (the block's attention and feed-forward would only feed layers nobody reads)."""
+class _Norm1Only(nn.Module):
+    """A transformer block reduced to its `norm1` (the module under the block's name keeps the weight's name)."""
 
     def __init__(self, norm1: nn.Module):
         super().__init__()
         self.norm1 = norm1
 
-    def forward(self, hidden_states: torch.Tensor, *args, **kwargs) -> torch.Tensor:
-        self.norm1(hidden_states)  # recorded by its forward hook, as every block's norm1
-        return hidden_states
+
+class _BankTail(nn.Module):
+    """The last attention container (a diffusers `Transformer2DModel` with one block) reduced to what the bank
+    reads: its input norm and 1x1 projection to tokens, then the block's `norm1` (recorded by its forward hook, as
+    every block's). Returns the container's input unchanged: what follows in the U-Net is only the output layers,
+    which are gone too."""
+
+    def __init__(self, container: nn.Module):
+        super().__init__()
+        if len(container.transformer_blocks) != 1 or container.use_linear_projection:
+            raise ValueError("the garment U-Net's last attention must be SD1.5's: one block, a 1x1 conv proj_in")
+        self.norm, self.proj_in = container.norm, container.proj_in
+        self.transformer_blocks = nn.ModuleList([_Norm1Only(container.transformer_blocks[0].norm1)])
+
+    def forward(self, hidden_states: torch.Tensor, *args, **kwargs) -> tuple[torch.Tensor]:
+        batch, _, height, width = hidden_states.shape
+        projected = self.proj_in(self.norm(hidden_states))
+        tokens = projected.permute(0, 2, 3, 1).reshape(batch, height * width, projected.shape[1])
+        self.transformer_blocks[0].norm1(tokens)
+        return (hidden_states,)
 
 
 class GarmentUNet(nn.Module):
@@ -131,13 +148,19 @@ class GarmentUNet(nn.Module):
         self._bank: dict[str, torch.Tensor] | None = None
         for name in self.block_names:
             unet.get_submodule(name).norm1.register_forward_hook(self._recorder(name))
-        # Built without what no bank entry needs: the last block after its norm1, and the output layers.
-        last = self.block_names[-1]
-        parent_name, index = last.rsplit(".", 1)
-        tail = unet.get_submodule(last)
-        self.unread = tuple(f"{last}.{child}" for child, _ in tail.named_children() if child != "norm1")
+        # Built without what no bank entry needs: the last container after its last norm1, and the output layers.
+        container_name = self.block_names[-1].rsplit(".transformer_blocks.", 1)[0]
+        container = unet.get_submodule(container_name)
+        tail = _BankTail(container)
+        kept = {name for name, _ in tail.named_modules()}
+        self.unread = tuple(
+            f"{container_name}.{name}"
+            for name, _ in container.named_modules()
+            if name not in kept and (name.rpartition(".")[0] in kept)
+        )
         self.unread += ("conv_norm_out", "conv_out")
-        unet.get_submodule(parent_name)[int(index)] = _BankTail(tail.norm1)
+        parent_name, index = container_name.rsplit(".", 1)
+        unet.get_submodule(parent_name)[int(index)] = tail
         unet.conv_norm_out, unet.conv_out = None, nn.Identity()  # diffusers skips a None conv_norm_out
 
     def _recorder(self, name: str):
