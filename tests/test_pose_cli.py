@@ -16,7 +16,7 @@ from tryon_cli.cli.main import app
 from tryon_cli.data.annotations import read_openpose_json
 from tryon_cli.io import read_frames, write_video
 from tryon_cli.preprocess import human_pose
-from tryon_cli.preprocess.garment_landmarks import FLIP_IDX, LAYOUT
+from tryon_cli.preprocess.garment_landmarks import FLIP_IDX, LAYOUT, SCHEMAS
 from tryon_cli.preprocess.keypoints import BODY_INDEX
 from tryon_cli.preprocess.openpose_json import PERSON_KEYS
 
@@ -217,17 +217,7 @@ def test_train_garment_one_epoch_then_pose_uses_the_model(tmp_path, weights_root
     assert f"landmarks from the garment model {model}" in result.output
     document = json.loads((tmp_path / "out" / "0_landmarks.json").read_text())
     assert document["estimated"] is False and document["category"] == "upper"
-    assert list(document["landmarks"]) == [
-        "neck",
-        "r_shoulder",
-        "r_elbow",
-        "r_wrist",
-        "l_shoulder",
-        "l_elbow",
-        "l_wrist",
-        "r_hip",
-        "l_hip",
-    ]
+    assert tuple(document["landmarks"]) == SCHEMAS["upper"]
     assert document["image_size"] == [64, 64]
     assert (tmp_path / "out" / "0_landmarks.png").is_file()
 

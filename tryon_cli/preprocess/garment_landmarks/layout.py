@@ -5,21 +5,11 @@ from __future__ import annotations
 
 from tryon_cli.preprocess.masks import CATEGORIES
 
-LAYOUT: tuple[str, ...] = (
-    "neck",
-    "r_shoulder",
-    "r_elbow",
-    "r_wrist",
-    "l_shoulder",
-    "l_elbow",
-    "l_wrist",
-    "r_hip",
-    "l_hip",
-    "r_knee",
-    "l_knee",
-    "r_ankle",
-    "l_ankle",
-)
+# The paper's 9 upper-body garment landmarks, named after the human keypoints they sit on; the legs' 4 below the hips.
+_UPPER = ("neck", "r_shoulder", "r_elbow", "r_wrist", "l_shoulder", "l_elbow", "l_wrist", "r_hip", "l_hip")
+_LEGS = ("r_knee", "l_knee", "r_ankle", "l_ankle")
+
+LAYOUT: tuple[str, ...] = _UPPER + _LEGS
 """The model's keypoint order (`kpt_shape: [13, 3]`)."""
 FLIP_IDX: tuple[int, ...] = (0, 4, 5, 6, 1, 2, 3, 8, 7, 10, 9, 12, 11)
 """Where each keypoint goes when the image is mirrored (right and left swap); the dataset yaml's `flip_idx`."""
@@ -27,21 +17,9 @@ CLASS_NAMES = CATEGORIES
 """Class ids: 0 upper, 1 lower, 2 dress."""
 
 SCHEMAS: dict[str, tuple[str, ...]] = {
-    "upper": ("neck", "r_shoulder", "r_elbow", "r_wrist", "l_shoulder", "l_elbow", "l_wrist", "r_hip", "l_hip"),
-    "lower": ("r_hip", "l_hip", "r_knee", "l_knee", "r_ankle", "l_ankle"),
-    "dress": (
-        "neck",
-        "r_shoulder",
-        "r_elbow",
-        "r_wrist",
-        "l_shoulder",
-        "l_elbow",
-        "l_wrist",
-        "r_hip",
-        "l_hip",
-        "r_knee",
-        "l_knee",
-    ),
+    "upper": _UPPER,
+    "lower": ("r_hip", "l_hip", *_LEGS),
+    "dress": (*_UPPER, "r_knee", "l_knee"),  # a dress ends above the ankles
 }
 
 ON_GARMENT = 0.6
