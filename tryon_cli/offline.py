@@ -20,9 +20,24 @@ _DEFAULTS = {
 }
 
 
+_SET_HERE: set[str] = set()
+"""The variables that `apply_offline_defaults` set (the user had not)."""
+
+
 def apply_offline_defaults() -> None:
     """Set the offline variables that the user has not set. Call before importing ultralytics or transformers."""
     for name, value in _DEFAULTS.items():
-        os.environ.setdefault(name, value)
+        if name not in os.environ:
+            os.environ[name] = value
+            _SET_HERE.add(name)
     # ultralytics writes settings to its config dir at import time and probes DNS when it has none.
     os.environ.setdefault("YOLO_CONFIG_DIR", str(Path(tempfile.gettempdir()) / "dpidm-ultralytics"))
+
+
+def allow_hub_downloads() -> None:
+    """For a command whose job is to download from the Hugging Face hub (`dpidm weights fetch`): lift the hub's
+    offline defaults set above (HF_HUB_OFFLINE, and TRANSFORMERS_OFFLINE, which huggingface_hub also reads), but
+    keep what the user set. Call before huggingface_hub is imported (it reads them once)."""
+    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        if name in _SET_HERE:
+            os.environ[name] = "0"

