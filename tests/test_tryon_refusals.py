@@ -1,7 +1,7 @@
-"""Issue 24, items 2, 3, 6 and 7: what a new user met. An existing output is refused unless --overwrite; a missing
---checkpoint, --device cuda without CUDA and --weights that is not there are one line before torch is imported;
-messages say what is wrong (an empty or backwards --frames, no arguments, a full disk); --debug keeps exit 2;
---pairs counts a pair as done only when all its outputs are there."""
+"""Issue 24, items 2, 3, 6 and 7: what a new user met. An existing output is refused unless --overwrite (tryon, pose
+and mask); a missing --checkpoint, --device cuda without CUDA and --weights that is not there are one line before
+torch is imported; messages say what is wrong (an empty or backwards --frames, no arguments, a full disk); --debug
+keeps exit 2; --pairs counts a pair as done only when all its outputs are there."""
 
 from __future__ import annotations
 
@@ -39,6 +39,33 @@ def test_an_existing_output_is_refused_unless_overwrite(files, decodes, existing
     line = refused([*TRYON, output, *extra, "--overwrite", "--frames", "4:10"], files)
     assert "--frames 4:10 is outside" in line
     assert target.exists()
+
+
+@pytest.mark.parametrize(
+    "args, existing",
+    [
+        (["pose", "{root}/person.mp4"], "person_pose.mp4"),
+        (["pose", "{root}/person.mp4"], "person"),  # the folder of OpenPose JSON files
+        (["pose", "{root}/garment.jpg"], "garment_landmarks.png"),
+        (["mask", "{root}/person.mp4"], "agnostic/person.mp4"),
+    ],
+)
+def test_pose_and_mask_refuse_an_existing_output_unless_overwrite(files, decodes, args, existing):  # noqa: F811
+    folder = files["root"] / f"existing_{args[0]}_{existing.replace('/', '_')}"
+    target = folder / existing
+    if "." in existing:
+        target.parent.mkdir(parents=True)
+        target.write_bytes(b"a finished result")
+    else:
+        target.mkdir(parents=True)
+    line = refused([*args, "-o", str(folder)], files)
+    assert line == f"error: {target} exists; choose another output name, or add --overwrite to replace it"
+    assert decodes.probed == [] and decodes.pixel_reads == 0  # nothing read: the model is not loaded either
+    assert target.is_dir() or target.read_bytes() == b"a finished result"
+    # With --overwrite the command goes on (to the video, or to the photo's landmarks) instead of refusing.
+    result = runner.invoke(app, [*[a.format(root=files["root"]) for a in args], "-o", str(folder), "--overwrite"])
+    assert "exists" not in result.stderr, result.stderr
+    assert decodes.probed or args[1].endswith(".jpg")
 
 
 @pytest.mark.parametrize(

@@ -8,10 +8,17 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from tryon_cli.cli.options import Category, Device, OutputDir, WeightsRoot
+from tryon_cli.cli.options import Category, Device, OutputDir, Overwrite, WeightsRoot
 from tryon_cli.cli.pose import PoseBackend, _device, check_device
 from tryon_cli.cli.progress import note_line, progress_bar
-from tryon_cli.io import check_companion_video, check_output, check_person_video, probe_video, read_frames
+from tryon_cli.io import (
+    check_companion_video,
+    check_output,
+    check_person_video,
+    probe_video,
+    read_frames,
+    refuse_existing,
+)
 
 EPILOG = (
     "Examples:\n\n"
@@ -38,6 +45,7 @@ def mask(
     pose_backend: PoseBackend = "auto",
     device: Device = "auto",
     weights: WeightsRoot = None,
+    overwrite: Overwrite = False,
 ) -> None:
     """Agnostic mask (white = repaint) and agnostic video of a person video for a garment category."""
     from tryon_cli.preprocess.human_pose import resolve_backend, video_poses
@@ -52,6 +60,7 @@ def mask(
     check_output(output, kind="folder")
     for path in vivid_layout_paths(output, video.stem):
         check_output(path, [video, user_mask], kind="video")
+    refuse_existing(vivid_layout_paths(output, video.stem), overwrite)
     check_person_video(video)
     mask_meta = probe_video(user_mask) if user_mask is not None else None
     console = Console(stderr=True, soft_wrap=True)

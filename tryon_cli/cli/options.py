@@ -22,6 +22,7 @@ WeightsRoot = Annotated[
     ),
 ]
 OutputDir = Annotated[Path, typer.Option("--output", "-o", help="Output folder.", file_okay=False)]
+Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace outputs that exist (refused without it).")]
 
 
 def check_cuda_present(name: str) -> None:

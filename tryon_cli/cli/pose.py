@@ -14,9 +14,9 @@ from PIL import Image
 from rich.console import Console
 from typer.core import TyperGroup
 
-from tryon_cli.cli.options import Category, Device, OutputDir, WeightsRoot
+from tryon_cli.cli.options import Category, Device, OutputDir, Overwrite, WeightsRoot
 from tryon_cli.cli.progress import note_line, progress_bar
-from tryon_cli.io import VideoWriter, atomic_output, check_output, probe_video, read_image
+from tryon_cli.io import VideoWriter, atomic_output, check_output, probe_video, read_image, refuse_existing
 from tryon_cli.weights import path_of
 
 EPILOG = (
@@ -86,6 +86,7 @@ def estimate(
     device: Device = "auto",
     weights: WeightsRoot = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Recompute the video's poses even if cached.")] = False,
+    overwrite: Overwrite = False,
 ) -> None:
     """Pose of a video (OpenPose JSON per frame + pose video), or landmarks of a garment photo (JSON + drawing)."""
     console = Console(stderr=True, soft_wrap=True)
@@ -95,14 +96,17 @@ def estimate(
         from tryon_cli.preprocess.masks import check_category
 
         check_category(category)
-        for suffix in ("_landmarks.json", "_landmarks.png"):
-            check_output(output / f"{source.stem}{suffix}", [source], kind="file")
+        outputs = [output / f"{source.stem}{suffix}" for suffix in ("_landmarks.json", "_landmarks.png")]
+        for path in outputs:
+            check_output(path, [source], kind="file")
+        refuse_existing(outputs, overwrite)
         _garment(source, output, category, device, weights, console)
     else:
         from tryon_cli.preprocess.human_pose import resolve_backend
 
         resolve_backend(pose_backend, weights)  # an unknown name, or DWPose without its files: one line now
         check_output(output / f"{source.stem}_pose.mp4", [source], kind="video")
+        refuse_existing([output / source.stem, output / f"{source.stem}_pose.mp4"], overwrite)
         _video(source, output, pose_backend, device, weights, not no_cache, console)
 
 

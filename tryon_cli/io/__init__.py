@@ -10,7 +10,7 @@ from tryon_cli.io.images import (
     read_image,
 )
 from tryon_cli.io.inputs import check_companion_video, check_person_video
-from tryon_cli.io.outputs import check_output
+from tryon_cli.io.outputs import check_output, refuse_existing
 from tryon_cli.io.video import VideoMeta, VideoReader, open_video, probe_video, read_frames
 from tryon_cli.io.writer import VideoWriter, mux_audio, write_video
 
@@ -35,5 +35,6 @@ __all__ = [
     "read_frames",
     "read_garment_photo",
     "read_image",
+    "refuse_existing",
     "write_video",
 ]

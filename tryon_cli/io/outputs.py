@@ -79,3 +79,13 @@ def check_output(path: str | Path, inputs: Iterable[Optional[str | Path]] = (), 
             raise InputError(f"output {path} is the input {source}: it would be overwritten; choose another name")
     _check_writable_folder(path.parent, path)
     return path
+
+
+def refuse_existing(paths: Iterable[Optional[str | Path]], overwrite: bool) -> None:
+    """An output file or folder that exists is an InputError naming it and --overwrite, unless `overwrite`: a
+    96-frame result was once replaced by a 6-frame test without a word. None entries are skipped."""
+    if overwrite:
+        return
+    for path in paths:
+        if path is not None and Path(path).exists():
+            raise InputError(f"{path} exists; choose another output name, or add --overwrite to replace it")

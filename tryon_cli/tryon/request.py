@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 
-from tryon_cli.errors import InputError
 from tryon_cli.io import (
     GARMENT_MAX_SIDE,
     VideoMeta,
@@ -18,6 +17,7 @@ from tryon_cli.io import (
     probe_video,
     read_frames,
     read_garment_photo,
+    refuse_existing,
 )
 from tryon_cli.preprocess.garment_landmarks.photo_check import check_garment_photo
 from tryon_cli.preprocess.human_pose import check_not_pose_rendering
@@ -86,9 +86,7 @@ def _check_outputs(output: Path, inputs: list[Path | None], settings: TryOnSetti
     for path in (output, preview):
         if path is not None:
             check_output(path, inputs, kind="video")
-    for path in (output, preview, intermediates):
-        if not settings.overwrite and path is not None and path.exists():
-            raise InputError(f"{path} exists; choose another output name, or add --overwrite to replace it")
+    refuse_existing((output, preview, intermediates), settings.overwrite)
     if intermediates is not None:
         check_output(intermediates, kind="folder")
         for name in INTERMEDIATES:
