@@ -43,6 +43,20 @@ SMALL = [
 ]
 
 
+def _train_command(vivid: Path, max_steps: int, *settings: str) -> list[str]:
+    """`dpidm train` of the tiny model on `vivid` with SMALL and `settings` (KEY=VALUE) as --set."""
+    sets = [arg for item in [*SMALL[:-1], *settings] for arg in ("--set", item)]  # SMALL[-1] is --model tiny here
+    return ["train", "--data", "vivid", "--root", str(vivid), "--model", "tiny", "--max-steps", str(max_steps), *sets]
+
+
+def _tryon_example(checkpoint, out: Path, *extra: str):
+    """`dpidm tryon` of the shipped example with the tiny model and `checkpoint`, on the CPU."""
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    person, garment = examples / "person.mp4", examples / "garment_upper_00057_00.jpg"
+    command = ["tryon", str(person), str(garment), "-o", str(out), "--model", "tiny", "--checkpoint", str(checkpoint)]
+    return CliRunner().invoke(app, [*command, *extra, "--device", "cpu"])
+
+
 @pytest.fixture(scope="module")
 def vivid(tmp_path_factory, shared_data):
     return build_vivid(tmp_path_factory.mktemp("vivid") / "ViViD", shared_data, frames=6, height=H * 2, width=W * 2)
@@ -186,8 +200,7 @@ def _sigterm_at(monkeypatch, step: int) -> None:
 
 def test_sigterm_checkpoint_and_the_printed_resume_command_reproduce_an_uninterrupted_run(vivid, tmp_path, monkeypatch):
     runner = CliRunner()
-    common = ["train", "--data", "vivid", "--root", str(vivid), "--model", "tiny", "--max-steps", "4"]
-    sets = [arg for item in SMALL[:-1] + ["checkpoint.every=100"] for arg in ("--set", item)]
+    common = _train_command(vivid, 4, "checkpoint.every=100")
     validation = [
         "--set",
         "validation.every=4",
@@ -197,7 +210,7 @@ def test_sigterm_checkpoint_and_the_printed_resume_command_reproduce_an_uninterr
         "validation.inference_steps=2",
     ]
     tensorboard = ["--set", "logging.tensorboard=true"]
-    whole = runner.invoke(app, [*common, "--output", str(tmp_path / "whole"), *sets, *validation, *tensorboard])
+    whole = runner.invoke(app, [*common, "--output", str(tmp_path / "whole"), *validation, *tensorboard])
     assert whole.exit_code == 0, whole.output
     assert any(p.stat().st_size > 0 for p in (tmp_path / "whole" / "tensorboard").glob("events.out.tfevents.*"))
     assert sorted(p.name for p in (tmp_path / "whole" / "checkpoints").iterdir()) == ["4", "latest"]
@@ -208,7 +221,7 @@ def test_sigterm_checkpoint_and_the_printed_resume_command_reproduce_an_uninterr
 
     with monkeypatch.context() as patch:
         _sigterm_at(patch, 2)
-        cut = runner.invoke(app, [*common, "--output", str(tmp_path / "cut"), *sets])
+        cut = runner.invoke(app, [*common, "--output", str(tmp_path / "cut")])
     assert cut.exit_code == 0, cut.output
     assert len(_metrics(tmp_path / "cut")) == 2 and find_checkpoint(tmp_path / "cut").name == "2"
     hint = [line for line in cut.output.splitlines() if "resume with: " in line]
@@ -239,18 +252,7 @@ def test_kill_9_then_resume_reproduces_an_uninterrupted_run(vivid, tmp_path):
     """SIGKILL gives no chance to write anything: resume starts at the last periodic checkpoint (2) and redoes
     step 3, whose metrics line the killed run had already written. The run is a real process; a wrapper holds it
     inside step 4 so that the kill lands at a known point."""
-    args = [
-        "train",
-        "--data",
-        "vivid",
-        "--root",
-        str(vivid),
-        "--model",
-        "tiny",
-        "--max-steps",
-        "4",
-        *(arg for item in [*SMALL[:-1], "checkpoint.every=2"] for arg in ("--set", item)),
-    ]
+    args = _train_command(vivid, 4, "checkpoint.every=2")
     whole = CliRunner().invoke(app, [*args, "--output", str(tmp_path / "whole")])
     assert whole.exit_code == 0, whole.output
     hold = (
@@ -315,28 +317,8 @@ def test_finished_checkpoint_loads_for_inference(vivid, tmp_path):
     assert any(not torch.equal(p, untrained[n]) for n, p in served.main_unet.state_dict().items())
 
     # ... and through the CLI: `dpidm tryon --model tiny --checkpoint` serves it, not the untrained model.
-    repo = Path(__file__).resolve().parents[1]
     out = tmp_path / "out.mp4"
-    result = CliRunner().invoke(
-        app,
-        [
-            "tryon",
-            str(repo / "examples/person.mp4"),
-            str(repo / "examples/garment_upper_00057_00.jpg"),
-            "-o",
-            str(out),
-            "--model",
-            "tiny",
-            "--checkpoint",
-            str(last),
-            "--frames",
-            "0:4",
-            "--steps",
-            "1",
-            "--device",
-            "cpu",
-        ],
-    )
+    result = _tryon_example(last, out, "--frames", "0:4", "--steps", "1")
     assert result.exit_code == 0, result.output
     assert out.is_file() and "UNTRAINED" not in result.output + result.stderr
 
@@ -350,22 +332,7 @@ def test_each_variant_trains_records_itself_and_runs_through_tryon(vivid, tmp_pa
 
     result = CliRunner().invoke(
         app,
-        [
-            "train",
-            "--data",
-            "vivid",
-            "--root",
-            str(vivid),
-            "--model",
-            "tiny",
-            "--variant",
-            variant,
-            "--max-steps",
-            "2",
-            "--output",
-            str(tmp_path / "run"),
-            *(arg for item in SMALL[:-1] for arg in ("--set", item)),
-        ],
+        [*_train_command(vivid, 2), "--variant", variant, "--output", str(tmp_path / "run")],
     )
     assert result.exit_code == 0, result.output
     video = [m for m in _metrics(tmp_path / "run") if m["phase"] == "video"]
@@ -382,28 +349,8 @@ def test_each_variant_trains_records_itself_and_runs_through_tryon(vivid, tmp_pa
         config["pose_keypoints"],
         config["dpidm_version"],
     ) == ("tiny", variant, H, W, 4, "dpidm", "yolo", "body", __version__)
-    repo = Path(__file__).resolve().parents[1]
     out = tmp_path / "out.mp4"
-    tryon = CliRunner().invoke(
-        app,
-        [
-            "tryon",
-            str(repo / "examples/person.mp4"),
-            str(repo / "examples/garment_upper_00057_00.jpg"),
-            "-o",
-            str(out),
-            "--model",
-            "tiny",
-            "--checkpoint",
-            str(tmp_path / "run" / "checkpoints" / "latest"),
-            "--frames",
-            "0:3",
-            "--steps",
-            "1",
-            "--device",
-            "cpu",
-        ],
-    )
+    tryon = _tryon_example(tmp_path / "run" / "checkpoints" / "latest", out, "--frames", "0:3", "--steps", "1")
     assert tryon.exit_code == 0, tryon.output
     assert out.is_file()
 
@@ -478,16 +425,10 @@ def test_tryon_follows_what_the_checkpoint_was_trained_on(vivid, tmp_path, monke
     ran = {}
     monkeypatch.setattr("tryon_cli.preprocess.human_pose.resolve_backend", lambda *args: "yolo")  # as without DWPose
     monkeypatch.setattr(tryon_cli, "_run", lambda engine, *args: ran.update(engine=engine, settings=args[4]))
-    repo = Path(__file__).resolve().parents[1]
 
     def tryon(checkpoint, *extra):
         ran.clear()
-        args = [str(repo / "examples/person.mp4"), str(repo / "examples/garment_upper_00057_00.jpg")]
-        return CliRunner().invoke(
-            app,
-            ["tryon", *args, "-o", str(tmp_path / "out.mp4"), "--model", "tiny", "--checkpoint", str(checkpoint)]
-            + [*extra, "--device", "cpu"],
-        )
+        return _tryon_example(checkpoint, tmp_path / "out.mp4", *extra)
 
     result = tryon(last)
     assert result.exit_code == 0, result.output
@@ -527,12 +468,7 @@ def test_prepare_then_train_end_to_end_records_what_it_trained_on(shared_data, t
     )
     assert prepared.exit_code == 0, prepared.output
     assert "computed 2 pose sequences, 2 mask sets" in prepared.output
-    sets = [arg for item in SMALL[:-1] for arg in ("--set", item)]
-    result = runner.invoke(
-        app,
-        ["train", "--data", "vivid", "--root", str(root), "--model", "tiny", "--max-steps", "1"]
-        + ["--output", str(tmp_path / "run"), *sets],
-    )
+    result = runner.invoke(app, [*_train_command(root, 1), "--output", str(tmp_path / "run")])
     assert result.exit_code == 0, result.output
     config = json.loads((tmp_path / "run" / "checkpoints" / "1" / "config.json").read_text())
     facts = {k: config[k] for k in ("mask_source", "pose_backend", "pose_keypoints", "train_height", "clip_length")}

@@ -36,6 +36,8 @@ from tryon_cli.tryon.writing import FEATHER_FRACTION
 SMALL = TryOnSettings(height=64, width=48)
 SAMPLING = DPIDMSampling(steps=2, window=6, overlap=2)
 CLIP_FRAMES = 10
+# `dpidm tryon` with the tiny model at its smallest and fastest (one step, 64x48).
+TINY_CLI = ["--model", "tiny", "--steps", "1", "--height", "64", "--width", "48"]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -245,23 +247,7 @@ def test_cli_frames_range_gives_that_many_frames(person, garment, tmp_path):
     out = tmp_path / "range.mp4"
     result = CliRunner().invoke(
         app,
-        [
-            "tryon",
-            str(person),
-            str(garment),
-            "-o",
-            str(out),
-            "--model",
-            "tiny",
-            "--frames",
-            "10:30",
-            "--steps",
-            "1",
-            "--height",
-            "64",
-            "--width",
-            "48",
-        ],
+        ["tryon", str(person), str(garment), "-o", str(out), "--frames", "10:30", *TINY_CLI],
     )
     assert result.exit_code == 0, result.output
     assert "UNTRAINED" in result.output
@@ -288,20 +274,7 @@ def test_killed_batch_resumes_without_redoing_pairs_or_leaving_partial_files(cli
     pairs = tmp_path / "pairs.txt"
     pairs.write_text("".join(f"{clip} {cloth}\n" for cloth in cloths))
     out_dir = tmp_path / "out"
-    options = [
-        "--model",
-        "tiny",
-        "--frames",
-        "0:4",
-        "--steps",
-        "1",
-        "--height",
-        "64",
-        "--width",
-        "48",
-        "--guidance",
-        "1",
-    ]
+    options = ["--frames", "0:4", "--guidance", "1", *TINY_CLI]
     command = [
         sys.executable,
         "-c",
