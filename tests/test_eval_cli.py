@@ -32,6 +32,14 @@ def _one_line_error(args: list[str], *fragments: str) -> str:
     return lines[0]
 
 
+def _scores(tmp_path, *args: str):
+    """`dpidm eval ARGS --json FILE`, which must succeed: (the JSON record, the run)."""
+    out = tmp_path / "scores.json"
+    result = runner.invoke(app, ["eval", *args, "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    return json.loads(out.read_text()), result
+
+
 def test_eval_runs_end_to_end_on_real_outputs_offline_and_names_the_skipped_metrics(
     shared_data, weights_root, tmp_path
 ):
@@ -44,27 +52,8 @@ def test_eval_runs_end_to_end_on_real_outputs_offline_and_names_the_skipped_metr
         "30_model_1_744288310346_origin_20240116171929_768x576_2.mp4 model_1.mp4\n"
         "30_model_1_744396420989_origin_20240116174720_768x576_2 model_1\n"
     )
-    out = tmp_path / "scores.json"
-    result = runner.invoke(
-        app,
-        [
-            "eval",
-            "--pred",
-            str(pred),
-            "--gt",
-            str(gt),
-            "--pairs",
-            str(pairs),
-            "--json",
-            str(out),
-            "--max-frames",
-            "2",
-            "--device",
-            "cpu",
-        ],
-    )
-    assert result.exit_code == 0, result.output
-    record = json.loads(out.read_text())
+    args = ["--pred", str(pred), "--gt", str(gt), "--pairs", str(pairs), "--max-frames", "2", "--device", "cpu"]
+    record, result = _scores(tmp_path, *args)
     assert record["mode"] == "video" and set(record["metrics"]) == {"ssim"}
     ssim_record = record["metrics"]["ssim"]
     assert 0.3 < ssim_record["value"] < 1.0 and ssim_record["protocol"] == "skimage"
@@ -126,10 +115,7 @@ def test_image_mode_pairs_by_name_and_scores_ssim_per_image(weights_root, tmp_pa
     }
     gt = _write_images(tmp_path / "gt", gt_images)
     pred = _write_images(tmp_path / "pred", pred_images)
-    out = tmp_path / "scores.json"
-    result = runner.invoke(app, ["eval", "--pred", str(pred), "--gt", str(gt), "--metric", "ssim", "--json", str(out)])
-    assert result.exit_code == 0, result.output
-    record = json.loads(out.read_text())
+    record, _ = _scores(tmp_path, "--pred", str(pred), "--gt", str(gt), "--metric", "ssim")
     assert record["mode"] == "image"
     to_tensor = lambda a: torch.from_numpy(a).permute(2, 0, 1)[None].double() / 255  # noqa: E731
     expected = {k: ssim(to_tensor(pred_images[k]), to_tensor(gt_images[k])).item() for k in gt_images}
@@ -190,23 +176,7 @@ def test_different_frame_counts_and_sizes_are_truncated_and_resized_and_said_onc
             folder.mkdir(parents=True)
             for index in range(count):
                 Image.fromarray(rng.integers(0, 256, (*size, 3), dtype=np.uint8)).save(folder / f"{index}.png")
-    out = tmp_path / "scores.json"
-    result = runner.invoke(
-        app,
-        [
-            "eval",
-            "--pred",
-            str(tmp_path / "pred"),
-            "--gt",
-            str(tmp_path / "gt"),
-            "--metric",
-            "ssim",
-            "--json",
-            str(out),
-        ],
-    )
-    assert result.exit_code == 0, result.output
-    record = json.loads(out.read_text())
+    record, _ = _scores(tmp_path, "--pred", str(tmp_path / "pred"), "--gt", str(tmp_path / "gt"), "--metric", "ssim")
     assert record["mode"] == "video" and record["metrics"]["ssim"]["frames"] == {"pred": 6, "gt": 6}
     assert [n.split(":")[0] for n in record["notes"]] == [
         "frame counts differ for 2 of 2 pairs (e.g. a)",
@@ -217,12 +187,7 @@ def test_different_frame_counts_and_sizes_are_truncated_and_resized_and_said_onc
 
 def test_warp_error_of_a_video_against_itself_reads_one_and_needs_a_source(shared_data, weights_root, tmp_path):
     video = shared_data / "vivid" / "videos" / "lower1.mp4"
-    out = tmp_path / "scores.json"
-    result = runner.invoke(
-        app, ["eval", "--pred", str(video), "--source", str(video), "--max-frames", "3", "--json", str(out)]
-    )
-    assert result.exit_code == 0, result.output
-    record = json.loads(out.read_text())
+    record, result = _scores(tmp_path, "--pred", str(video), "--source", str(video), "--max-frames", "3")
     assert set(record["metrics"]) == {"warp_error"}  # the default with a source and no ground truth
     warp = record["metrics"]["warp_error"]
     assert warp["value"] == warp["source"]["value"] > 0 and warp["source"]["ratio"] == 1
@@ -269,25 +234,9 @@ def test_warp_error_pairs_predictions_with_their_sources_and_warns_of_other_fram
         "30_model_1_744288310346_origin_20240116171929_768x576_2.mp4 model_1.mp4\n"
         "30_model_1_744396420989_origin_20240116174720_768x576_2.mp4 model_1.mp4\n"
     )
-    out = tmp_path / "scores.json"
-    result = runner.invoke(
-        app,
-        [
-            "eval",
-            "--pred",
-            str(pred),
-            "--source",
-            str(source),
-            "--pairs",
-            str(pairs),
-            "--max-frames",
-            "3",
-            "--json",
-            str(out),
-        ],
+    record, _ = _scores(
+        tmp_path, "--pred", str(pred), "--source", str(source), "--pairs", str(pairs), "--max-frames", "3"
     )
-    assert result.exit_code == 0, result.output
-    record = json.loads(out.read_text())
     warp = record["metrics"]["warp_error"]
     assert warp["videos"] == {"pred": 2, "source": 2} and len(warp["per_video"]) == 2
     assert warp["source"]["value"] > 0 and warp["source"]["ratio"] == pytest.approx(
