@@ -12,11 +12,12 @@ import yaml
 from PIL import Image
 from typer.testing import CliRunner
 
+from tests.test_preprocess_garment import garment_dataset_yaml
 from tryon_cli.cli.main import app
 from tryon_cli.data.annotations import read_openpose_json
 from tryon_cli.io import read_frames, write_video
 from tryon_cli.preprocess import human_pose
-from tryon_cli.preprocess.garment_landmarks import FLIP_IDX, LAYOUT, SCHEMAS
+from tryon_cli.preprocess.garment_landmarks import LAYOUT, SCHEMAS
 from tryon_cli.preprocess.keypoints import BODY_INDEX
 from tryon_cli.preprocess.openpose_json import PERSON_KEYS
 
@@ -169,18 +170,7 @@ def _synthetic_garment_dataset(root):
         box = [(x0 + x1) / 128, (y0 + y1) / 128, (x1 - x0) / 64, (y1 - y0) / 64]
         (labels / f"{i}.txt").write_text(" ".join(str(round(v, 5)) for v in [0, *box, *keypoints]) + "\n")
     data = root / "garments.yaml"
-    data.write_text(
-        yaml.safe_dump(
-            {
-                "path": str(root),
-                "train": "images/train",
-                "val": "images/train",
-                "kpt_shape": [13, 3],
-                "flip_idx": list(FLIP_IDX),
-                "names": {0: "upper", 1: "lower", 2: "dress"},
-            }
-        )
-    )
+    data.write_text(yaml.safe_dump(garment_dataset_yaml(root, "images/train")))
     return data, images / "0.jpg"
 
 

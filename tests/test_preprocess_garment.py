@@ -90,15 +90,15 @@ def test_unknown_category_is_a_clear_error():
         silhouette_landmarks(np.zeros((8, 8, 3), np.uint8), "hat")
 
 
+def garment_dataset_yaml(root: Path, images: str) -> dict:
+    """The Ultralytics dataset yaml of a garment landmark set under `root` (`images`: train and val), as
+    docs/preprocessing.md says it must be."""
+    layout = {"kpt_shape": [13, 3], "flip_idx": list(FLIP_IDX), "names": {0: "upper", 1: "lower", 2: "dress"}}
+    return {"path": str(root), "train": images, "val": images, **layout}
+
+
 def test_dataset_yaml_is_checked_against_the_layout(tmp_path):
-    good = {
-        "path": str(tmp_path),
-        "train": "images",
-        "val": "images",
-        "kpt_shape": [13, 3],
-        "flip_idx": list(FLIP_IDX),
-        "names": {0: "upper", 1: "lower", 2: "dress"},
-    }
+    good = garment_dataset_yaml(tmp_path, "images")
     import yaml
 
     path = tmp_path / "data.yaml"
