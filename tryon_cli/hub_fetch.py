@@ -23,6 +23,7 @@ import hashlib
 import os
 import shutil
 import threading
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +32,7 @@ from typing import Callable, Iterator
 from tryon_cli.errors import InputError
 from tryon_cli.offline import allow_hub_downloads
 from tryon_cli.progress import NullProgress
-from tryon_cli.weights import HUB_GROUPS, WeightEntry, entry, hub_files, missing_files
+from tryon_cli.weights import HUB_GROUPS, WeightEntry, entry, hub_files, human_size, missing_files
 
 STAGING = ".fetch"
 """Folder in the weights folder where downloads wait for their check (hidden: no entry lives there)."""
@@ -194,8 +195,9 @@ def _check_space(root: Path, staging: Path, plans: list[Plan]) -> None:
     free = shutil.disk_usage(existing).free
     if needed + DISK_HEADROOM > free:
         raise InputError(
-            f"not enough disk space in {root}: the fetch needs {needed / 1e9:.2f} GB more, {free / 1e9:.2f} GB "
-            f"are free; free some space, or fetch to another disk with --root DIR (then set DPIDM_WEIGHTS=DIR)"
+            f"not enough disk space in {root}: the fetch needs {human_size(needed + DISK_HEADROOM)} (with "
+            f"{human_size(DISK_HEADROOM)} to spare) and {human_size(free)} are free; free some space, or fetch to "
+            "another disk with --root DIR (then set DPIDM_WEIGHTS=DIR)"
         )
 
 
@@ -226,7 +228,10 @@ def _download(plan: Plan, folder: Path, root: Path) -> None:
     from huggingface_hub.utils import disable_progress_bars
 
     disable_progress_bars()  # the bar is ours (`_watch`): one bar for the group instead of one per worker
-    with _hub_errors(plan.item, root):
+    with _hub_errors(plan.item, root), warnings.catch_warnings():
+        # Its per-file free-space warning (two lines of stderr) says what `_check_space` said first, or what the
+        # error line for a disk that fills says after it.
+        warnings.filterwarnings("ignore", message="Not enough free disk space")
         snapshot_download(
             plan.item.hub_repo,
             revision=plan.item.hub_revision,

@@ -212,6 +212,15 @@ def size_bytes(item: WeightEntry, root: Path | None = None) -> int:
     return base.stat().st_size if base.is_file() else 0
 
 
+def human_size(n: float) -> str:
+    """Bytes as people read them: 512 B, 3.4 KB, 1.7 GB (1024-based)."""
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
 def require(key: str, root: Path | None = None) -> Path:
     """The path of a weight entry, or a MissingWeightsError naming the file and where to get it."""
     item = entry(key)

@@ -19,6 +19,7 @@ from tryon_cli.weights import (
     HUB_GROUPS,
     MANIFEST,
     entry,
+    human_size,
     lacking_for,
     locate_weights_root,
     missing_files,
@@ -39,14 +40,6 @@ EPILOG = (
 FETCHABLE = ("lpips", *HUB_GROUPS)
 
 app = typer.Typer(no_args_is_help=False, context_settings={"help_option_names": ["-h", "--help"]})
-
-
-def _human(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return str(n)
 
 
 @app.callback(invoke_without_command=True, epilog=EPILOG)
@@ -103,7 +96,7 @@ def weights(
             needed,
             item.path,
             status,
-            _human(size_bytes(item, root)) if present else "-",
+            human_size(size_bytes(item, root)) if present else "-",
             item.source + (f" ({item.note})" if item.note else ""),
         )
     Console(width=max(160, Console().width)).print(table)
