@@ -117,18 +117,18 @@ def _partial(root: Path) -> dict[Path, int]:
 
 def test_an_interrupted_fetch_continues_with_the_files_it_had_not_finished(hub, tmp_path):
     root = tmp_path / "weights"
-    hub.stall.add(BIG)  # half of it is sent, then the server waits: the user presses Ctrl-C
+    hub.stall.add(BIG)  # half of it is sent, then the server waits: the run is stopped
     command, env = _command(root, tmp_path, hub.url, "fetch", "sd15")
-    for _ in range(2):
+    for signum in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C, then a job scheduler stopping the next try
         before = set(_partial(root))
         run = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 60
         while not [p for p, size in _partial(root).items() if size >= 10 << 20 and p not in before]:
             assert time.monotonic() < deadline and run.poll() is None, run.communicate()
             time.sleep(0.1)
-        run.send_signal(signal.SIGINT)
+        run.send_signal(signum)
         _, err = run.communicate(timeout=30)
-        assert run.returncode == 130 and "interrupted (SIGINT): nothing placed" in err, err
+        assert run.returncode == 128 + signum and f"interrupted ({signum.name}): nothing placed" in err, err
         assert _placed(root) == set()
         assert len(_partial(root)) == 1  # the last run's partial file only: none piles up
 

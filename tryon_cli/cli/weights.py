@@ -145,7 +145,7 @@ def _fetch_from_hub(name: str, root: Path) -> None:
             f"interrupted ({signal.Signals(signum).name}): nothing placed; what was downloaded stays in "
             f"{root / STAGING}, and `dpidm weights fetch {name}` continues from it"
         )
-        os._exit(130)
+        os._exit(128 + signum)  # as the other commands: 130 for Ctrl-C, 143 for SIGTERM
 
     previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
