@@ -224,3 +224,16 @@ def test_a_git_file_is_checked_by_its_blob_id_and_a_weight_by_size_then_sha256(t
     (tmp_path / "w.safetensors").write_bytes(weights[:-1])
     expected = Expected(len(weights), hashlib.sha256(weights).hexdigest(), "sha256")
     assert mismatch(tmp_path / "w.safetensors", expected) == f"{len(weights) - 1} bytes where the hub reports 700"
+
+
+def test_dwpose_places_the_two_onnx_files_where_the_manifest_says(tmp_path):
+    """The DWPose entries are single files (not folders): each lands at its own path, the repo's others do not."""
+    pair = [entry(key) for key in HUB_GROUPS["dwpose"]]
+    files = {path.name: path.name.encode() * 50 for item in pair for path in hub_files(item, tmp_path).values()}
+    files["README.md"] = b"not listed"
+    with FakeHub({pair[0].hub_repo: files}, {pair[0].hub_repo: pair[0].hub_revision}) as hub:
+        root = tmp_path / "weights"
+        result = fetch(root, tmp_path, hub.url, "fetch", "dwpose")
+    assert result.returncode == 0, result.stderr
+    assert _placed(root) == {"dwpose/yolox_l.onnx", "dwpose/dw-ll_ucoco_384.onnx"}
+    assert all((root / item.path).read_bytes() == files[Path(item.path).name] for item in pair)
