@@ -160,6 +160,7 @@ def test_a_disk_that_fills_during_the_download_is_one_line_keeping_what_was_down
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(hub_fetch, "_ask_hub", lambda item: {})
+    monkeypatch.setattr(hub_fetch, "allow_hub_downloads", lambda: None)  # keeps this process's HF_HUB_OFFLINE as is
     monkeypatch.setattr(huggingface_hub, "snapshot_download", disk_full)
     with warnings.catch_warnings(record=True) as shown:
         warnings.simplefilter("always")
