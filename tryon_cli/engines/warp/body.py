@@ -38,7 +38,6 @@ WIDE_SIGMA = 0.06  # the wider average that folds and shadows are measured again
 WIDE_STEP = 4  # ... computed at 1/WIDE_STEP of the size (`_wide_blur`)
 SHADING_RANGE = (0.75, 1.12)  # how much darker / brighter than its surroundings a fold or shadow may make cloth
 SHADING_FLOOR = 48.0  # grey levels added to both sides of the ratio (see `shading`)
-LIGHTING_RANGE = (0.7, 1.3)  # how far the scene's lighting may change the garment's brightness
 
 
 def keypoint(body: np.ndarray, name: str) -> np.ndarray | None:
@@ -196,8 +195,8 @@ def shading(
     normalised convolution, so the wall beside a black garment does not brighten its edge): the old garment's
     own colour, a large-scale albedo, cancels out, what varies within a few centimetres of cloth stays. `cloth`
     (bool: the old garment's pixels) says which pixels the wider average is taken over. It is
-    clipped to `SHADING_RANGE` and faded to 1 off the body (`body_weight`). `lighting` (this frame's scene
-    brightness over the first frame's) multiplies the whole."""
+    clipped to `SHADING_RANGE` and faded to 1 off the body (`body_weight`). `lighting` (the scene's brightness
+    over the first frame's, `lighting.SceneLighting`) multiplies the whole."""
     sigma = WIDE_SIGMA * crop_height
     # A little weight everywhere, so the average is defined where no cloth is near (it is then ~1 anyway).
     weight = cloth.astype(np.float32) + 0.02
@@ -208,7 +207,7 @@ def shading(
     if cloth.any():
         ratio /= max(float(np.median(ratio[cloth])), 1e-3)
     ratio = np.clip(ratio, *SHADING_RANGE)
-    return (1.0 + body_weight * (ratio - 1.0)) * float(np.clip(lighting, *LIGHTING_RANGE))
+    return (1.0 + body_weight * (ratio - 1.0)) * lighting
 
 
 def _wide_blur(image: np.ndarray, sigma: float) -> np.ndarray:

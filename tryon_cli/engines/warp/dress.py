@@ -57,8 +57,8 @@ SEEN = 0.5 / 255  # garment alpha below which a pixel stays the source's, bit fo
 
 
 class GarmentDresser:
-    """Per-video state (the garment cut into parts, the trackers, the lighting reference) and the per-frame
-    rendering. `skipped`: the frames returned as the source (no trunk, nothing to repaint, no garment)."""
+    """Per-video state (the garment cut into parts, the trackers) and the per-frame rendering. `skipped`: the
+    frames returned as the source (no trunk, nothing to repaint, no garment)."""
 
     def __init__(self, garment: GarmentInput, segmentation) -> None:
         self.category = garment.category
@@ -80,7 +80,6 @@ class GarmentDresser:
         self.state = FrameState(self.parts, garment_body, samples)
         self.segmentation = segmentation
         self.has_garment = bool((alpha > 0.5).any())
-        self.reference: float | None = None
         self.segmented: float | None = None  # the running mean of `_seen_share`
         self.enveloped = True  # whether the pose's envelope bounds the garment too
         self.skipped: list[int] = []
@@ -108,6 +107,7 @@ class GarmentDresser:
             _moved(step.body, -x0, -y0),
             maps,
             step.back,
+            step.lighting,
             mask.shape[0],
         )
         return out
@@ -121,6 +121,7 @@ class GarmentDresser:
         body: np.ndarray,
         maps: dict[str, np.ndarray | None],
         back: bool,
+        lighting: float,
         crop_height: int,
     ) -> np.ndarray:
         """The dressed pixels of one box of the crop (everything in box pixels)."""
@@ -165,10 +166,8 @@ class GarmentDresser:
 
         # The source's folds and light, measured on the cloth under the new garment (not on skin).
         low = bodies.luminance(source, crop_height)
-        scene = float(np.median(low[~mask])) if (~mask).any() else float(np.median(low))
-        self.reference = self.reference or max(scene, 1.0)
         cloth = (garment[..., 3] > 0.5) & person & (bodies.skin_likelihood(source) < 0.5)
-        shade = bodies.shading(low, cloth, _soft(cloth, BODY_FADE * crop_height), crop_height, scene / self.reference)
+        shade = bodies.shading(low, cloth, _soft(cloth, BODY_FADE * crop_height), crop_height, lighting)
         garment[..., :3] *= shade[..., None]
 
         alpha = garment[..., 3:]

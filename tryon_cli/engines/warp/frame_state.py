@@ -2,10 +2,10 @@
 
 Each frame, dressed or not, `FrameState.step` moves every tracker on by exactly one frame: the optical flow
 between this crop and the last (`motion.CropMotion`), the pose filler (`stabilize.PoseFiller`), the flow-carried
-keypoints (`motion.KeypointTracker`), each garment part's flow-carried map (`motion.MotionTracker`) and which
-way the person faces (`Facing`). A frame the engine cannot dress (no trunk, an empty mask) still steps them: its
-part maps are carried along the flow, so the next dressed frame starts from where the garment would be now, not
-from where it was before the gap.
+keypoints (`motion.KeypointTracker`), each garment part's flow-carried map (`motion.MotionTracker`), which
+way the person faces (`Facing`) and the scene's lighting (`lighting.SceneLighting`). A frame the engine cannot
+dress (no trunk, an empty mask) still steps them: its part maps are carried along the flow, so the next dressed
+frame starts from where the garment would be now, not from where it was before the gap.
 
 One coordinate frame: everything here is in crop pixels (x right, y down, the crop's top-left pixel centre at
 (0, 0)); the renderer (`dress.py`) moves the maps into its working box once, at drawing time.
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tryon_cli.engines.base import CropFrame
+from tryon_cli.engines.warp.lighting import SceneLighting
 from tryon_cli.engines.warp.motion import CropMotion, KeypointTracker, MotionTracker
 from tryon_cli.engines.warp.skeleton import Part, limb_transform, scale_of, trunk_transform
 from tryon_cli.engines.warp.stabilize import PoseFiller, trunk_frame
@@ -33,12 +34,14 @@ FACING_FRAMES = 4
 @dataclass(frozen=True)
 class Step:
     """One frame's state, in crop pixels: the body (filled, flow-carried keypoints), each part's map garment ->
-    crop (None where neither fit nor flow gives one), the trunk's map, and whether the person shows their back."""
+    crop (None where neither fit nor flow gives one), the trunk's map, whether the person shows their back, and the
+    scene's lighting over the first frame's."""
 
     body: np.ndarray
     maps: dict[str, np.ndarray | None]
     trunk: np.ndarray | None
     back: bool
+    lighting: float
 
 
 class Facing:
@@ -71,12 +74,14 @@ class FrameState:
         self.track_points = KeypointTracker(self.motion)
         self.maps = MotionTracker(self.motion)
         self.facing = Facing()
+        self.lighting = SceneLighting(self.motion)
 
     def step(self, frame: CropFrame) -> Step:
         """Every tracker moved on to `frame`."""
         self.motion.update(frame.source)
         raw = frame.pose.body
         back = self.facing(raw)
+        lighting = self.lighting(frame.mask)
         body = self.track_points(self.fill_pose(raw))
         fitted = trunk_transform(self.parts, self.garment_body, body)
         trunk = self.maps("trunk", fitted, self.samples["trunk"])
@@ -92,4 +97,4 @@ class FrameState:
         # point seen, and a map the flow carries through it, keep the next dressed frame in place, but are not drawn
         # (the person may have left the crop).
         seen = fitted is not None and trunk_frame(raw) is not None
-        return Step(body, maps, trunk if seen else None, back)
+        return Step(body, maps, trunk if seen else None, back, lighting)

@@ -44,15 +44,15 @@ class CropMotion:
 
     def __init__(self) -> None:
         self._dis = cv2.DISOpticalFlow_create(FLOW_PRESET)
-        self._gray: np.ndarray | None = None  # frame t
-        self._previous_gray: np.ndarray | None = None  # frame t-1, for `trust`
+        self.gray: np.ndarray | None = None  # frame t, uint8 grey
+        self.previous_gray: np.ndarray | None = None  # frame t-1, for `trust` and `lighting.SceneLighting`
         self._texture: np.ndarray | None = None
         self.flow: np.ndarray | None = None  # (H, W, 2) on frame t-1's grid: where each pixel is in frame t
 
     def update(self, crop: np.ndarray) -> None:
-        self._previous_gray, self._gray = self._gray, cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
+        self.previous_gray, self.gray = self.gray, cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
         self._texture = None
-        previous, gray = self._previous_gray, self._gray
+        previous, gray = self.previous_gray, self.gray
         if previous is None or previous.shape != gray.shape:
             self.flow = None
             return
@@ -70,7 +70,7 @@ class CropMotion:
         """0..1 per point (x, y) of frame t-1: how well the flow can see motion there, from the smaller eigenvalue
         of the local structure tensor (Shi-Tomasi; `TEXTURE` and above counts fully)."""
         if self._texture is None:
-            self._texture = cv2.cornerMinEigenVal(self._previous_gray, 9, 3)
+            self._texture = cv2.cornerMinEigenVal(self.previous_gray, 9, 3)
         height, width = self._texture.shape
         x = np.clip(np.round(points[:, 0]).astype(int), 0, width - 1)
         y = np.clip(np.round(points[:, 1]).astype(int), 0, height - 1)
