@@ -274,3 +274,27 @@ def test_prepare_builds_dpidm_masks_for_every_clip_and_training_reads_them_by_de
     expected = np.stack([crop_person(np.zeros((H, W, 3), np.uint8), m, box, H, W)[1] for m in expected]) > 0
     assert np.array_equal(ours, expected)
     assert (ours != theirs).mean() > 0.05
+
+
+def test_masks_of_another_mask_algorithm_are_rebuilt_not_reused(tmp_path, shared_data, monkeypatch):
+    """The mask cache is keyed by `MASK_VERSION`: after the algorithm changes, training is told to prepare, and
+    `prepare` rebuilds the masks (and keeps the poses) instead of silently reusing the old ones."""
+    from tryon_cli.data import annotations
+    from tryon_cli.data.prepare import prepare_dataset, unprepared
+
+    root = build_vivid(tmp_path / "vivid", shared_data, frames=4, height=H, width=W)
+    cache = PreparedCache(root)
+    entries = scan("vivid", root)
+    assert unprepared("vivid", root, entries) is None
+    old = cache.mask_path(entries[0].key, True) / "000000.png"
+    old.write_bytes(old.read_bytes())  # stands for a mask made by the older code
+
+    monkeypatch.setattr(annotations, "MASK_VERSION", annotations.MASK_VERSION + 1)
+    assert "masks of 2" in unprepared("vivid", root, entries)
+    no_aug = Augmentation(0.0, 0.0)
+    with pytest.raises(InputError, match="dpidm train prepare"):
+        TryOnDataset(entries, root, H, W, no_aug)[SampleKey(0, 0, 4, 0, True)]
+    report = prepare_dataset("vivid", root)
+    assert report.masks == 2 and report.poses == 0 and any("rebuilt" in note for note in report.notes)
+    assert unprepared("vivid", root, entries) is None
+    assert prepare_dataset("vivid", root).masks == 0  # now current: reused

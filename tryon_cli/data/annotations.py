@@ -7,6 +7,8 @@ The cache lives in `<root>/dpidm_prepared/`, keyed by a clip's `ClipEntry.key`:
   poses/<key>.npz        a `PoseSequence` (body (T,18,3) [+ hands, face]) in pixels of the source frames
   garments/<key>.json    `GarmentLandmarks` of the garment image `<key>` (its path under the root, no suffix)
   masks/<key>/NNNNNN.png per-frame agnostic masks (white = repaint) of a clip; masks/<key>.png for a photo
+  masks/version.json     {"mask_version": N}: the `preprocess.masks.MASK_VERSION` the masks were made with; masks
+                         of another version (or none: made before the key existed) are stale and are rebuilt
   frame_counts.json      {clip key: frames}, so that opening a large dataset does not probe every video
 """
 
@@ -22,8 +24,10 @@ from PIL import Image
 from tryon_cli.errors import InputError
 from tryon_cli.io import atomic_output
 from tryon_cli.preprocess.keypoints import GarmentLandmarks, PoseSequence
+from tryon_cli.preprocess.masks import MASK_VERSION
 
 CACHE_DIRNAME = "dpidm_prepared"
+MASK_VERSION_FILE = "version.json"
 
 _BODY25_TO_18 = (0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18)  # drops mid-hip (8) and the feet
 
@@ -76,8 +80,35 @@ class PreparedCache:
     def mask_path(self, key: str, is_video: bool) -> Path:
         return self.root / "masks" / (key if is_video else f"{key}.png")
 
+    def has_masks(self, key: str, is_video: bool) -> bool:
+        """Whether current masks of `key` are cached: made by this version of the mask algorithm."""
+        return self.masks_current() and self.mask_path(key, is_video).exists()
+
+    def masks_current(self) -> bool:
+        """Whether the cached masks were made by this version of the mask algorithm (`MASK_VERSION`)."""
+        path = self.root / "masks" / MASK_VERSION_FILE
+        try:
+            return json.loads(path.read_text()).get("mask_version") == MASK_VERSION
+        except (OSError, ValueError, AttributeError):
+            return False
+
+    def drop_stale_masks(self) -> bool:
+        """Delete masks made by another version of the mask algorithm and mark the folder with this version;
+        True when there were stale masks."""
+        folder = self.root / "masks"
+        if self.masks_current():
+            return False
+        stale = folder.exists() and any(p.name != MASK_VERSION_FILE for p in folder.iterdir())
+        shutil.rmtree(folder, ignore_errors=True)
+        with atomic_output(_parent_made(folder / MASK_VERSION_FILE)) as tmp:
+            Path(tmp).write_text(json.dumps({"mask_version": MASK_VERSION}))
+        return stale
+
     def save_masks(self, key: str, masks: np.ndarray, is_video: bool) -> None:
-        """bool (T, H, W) masks as PNGs: a frame folder for a clip (renamed into place whole), one file for a photo."""
+        """bool (T, H, W) masks as PNGs: a frame folder for a clip (renamed into place whole), one file for a photo.
+        They are masks of this version of the mask algorithm: masks of another version are dropped first, so that
+        the folder never mixes two."""
+        self.drop_stale_masks()
         target = self.mask_path(key, is_video)
         if not is_video:
             with atomic_output(_parent_made(target)) as tmp:

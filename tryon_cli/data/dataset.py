@@ -75,7 +75,7 @@ class TryOnDataset(Dataset):
     def _masks(self, entry: ClipEntry, start: int, length: int) -> np.ndarray:
         shipped = entry.mask if self.masks == "dataset" else None
         source = shipped or self.cache.mask_path(entry.key, entry.is_video)
-        if not source.exists():
+        if not (source.exists() if shipped else self.cache.has_masks(entry.key, entry.is_video)):
             raise InputError(f"no agnostic mask for {entry.key}: expected {source} (run `dpidm train prepare`)")
         frames = read_source(source, start, length)
         return np.stack([(f if f.ndim == 2 else f.max(axis=-1)) > 127 for f in frames])

@@ -6,7 +6,8 @@
 - dpidm's agnostic masks for every clip, from the poses, per category: the masks `dpidm tryon` builds, which
   training reads by default (`data.masks=dpidm`), so a model is trained on the masks it will be run on; a dataset's
   own masks (ViViD's human-parsing masks) are read only with `data.masks=dataset`.
-Everything already cached is skipped, so an interrupted preparation continues where it stopped.
+Everything already cached is skipped, so an interrupted preparation continues where it stopped; masks made by
+another version of the mask algorithm (`preprocess.masks.MASK_VERSION`) are not reused but rebuilt.
 
 `unprepared` says, before a training run writes anything, what `dpidm train prepare` has not cached yet;
 `pose_facts` names the pose backend and keypoint set the cached poses came from (recorded in checkpoints).
@@ -53,6 +54,8 @@ def prepare_dataset(
     cache = PreparedCache(root)
     counts = cache.frame_counts()
     report = PrepareReport(clips=len(entries))
+    if cache.drop_stale_masks():
+        report.notes.append("the cached masks were made by another version of the mask algorithm: they are rebuilt")
     backend = None
     for done, entry in enumerate(entries, 1):
         poses = None
@@ -63,7 +66,7 @@ def prepare_dataset(
             cache.save_poses(entry.key, poses)
             report.poses += 1
             report.notes += poses.notes
-        if not cache.mask_path(entry.key, entry.is_video).exists():
+        if not cache.has_masks(entry.key, entry.is_video):
             if poses is None:
                 poses = cache.load_poses(entry.key) if entry.keypoints is None else shipped_poses(entry)
             masks = np.stack(list(agnostic_masks(poses, entry.category)))
@@ -92,7 +95,7 @@ def unprepared(name: str, root: Path, entries: list[ClipEntry], masks: str = "dp
     for entry in entries:
         lacking["poses"] += entry.keypoints is None and not cache.pose_path(entry.key).is_file()
         dpidm_mask = masks == "dpidm" or entry.mask is None
-        lacking["masks"] += dpidm_mask and not cache.mask_path(entry.key, entry.is_video).exists()
+        lacking["masks"] += dpidm_mask and not cache.has_masks(entry.key, entry.is_video)
         lacking["garment landmarks"] += not cache.garment_path(cache.garment_key(entry.garment)).is_file()
     if not any(lacking.values()):
         return None

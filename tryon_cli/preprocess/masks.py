@@ -28,6 +28,10 @@ from tryon_cli.preprocess.keypoints import BODY_INDEX, FramePose, PoseSequence, 
 
 CATEGORIES = ("upper", "lower", "dress")
 AGNOSTIC_GREY = 128
+MASK_VERSION = 2
+"""The version of the mask algorithm: raise it whenever the masks a pose (and a frame) give change. `dpidm train
+prepare` keys its cached masks by it, so masks made by older code are rebuilt, never reused silently
+(`tests/test_preprocess_masks.py` pins the masks of fixed poses together with it)."""
 
 J = BODY_INDEX
 
