@@ -3,6 +3,8 @@ ViViD layout is written as the dataset has it."""
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pytest
 
@@ -214,3 +216,19 @@ def test_the_hull_step_equals_the_hull_of_every_pixel(category, monkeypatch):
         monkeypatch.setitem(masks.PARTS, category, real_parts[: cut + 1])
         assert np.array_equal(masks.cover_region(pose.body, category, 512, 384), every_pixel_hull(drawn))
         monkeypatch.setitem(masks.PARTS, category, real_parts)
+
+
+# The masks of `_pose()` in every category, by `MASK_VERSION`: `dpidm train prepare` keys its cached masks by the
+# version, so a change of the masks without a new version would let training reuse masks made by older code.
+MASK_DIGESTS = {2: "fcf340754eb200f3"}
+
+
+def test_changed_masks_come_with_a_new_mask_version():
+    from tryon_cli.preprocess.masks import CATEGORIES, MASK_VERSION
+
+    digest = hashlib.sha256()
+    for category in CATEGORIES:
+        digest.update(np.packbits(frame_mask(_pose(), category, H, W)).tobytes())
+    assert digest.hexdigest()[:16] == MASK_DIGESTS.get(MASK_VERSION), (
+        "the masks changed: raise masks.MASK_VERSION and pin the new digest here"
+    )

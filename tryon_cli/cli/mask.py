@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import tee
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -69,6 +70,7 @@ def mask(
         console.print(note_line(note))
     if mask_meta is not None:
         check_companion_video(mask_meta, meta, meta.frame_count)
+    frames = read_frames(video)
     with progress_bar(console, transient=True) as progress:
         if user_mask is not None:
             masks = read_mask_video(user_mask, meta.height, meta.width)
@@ -84,7 +86,8 @@ def mask(
             console.print(f"pose backend: {poses.backend}")
             for note in poses.notes:
                 console.print(note_line(note))
-            masks = agnostic_masks(poses, category)
+            frames, for_masks = tee(frames)  # the masks read the frames too (long hair), a few frames ahead
+            masks = agnostic_masks(poses, category, frames=for_masks)
         task = progress.add_task("masks", total=meta.frame_count)
 
         def counted(frames):
@@ -92,5 +95,5 @@ def mask(
                 yield frame
                 progress.advance(task)
 
-        paths = write_vivid_layout(counted(read_frames(video)), masks, output, video.stem, meta.fps, str(video))
+        paths = write_vivid_layout(counted(frames), masks, output, video.stem, meta.fps, str(video))
     typer.echo(f"wrote {paths[0]} and {paths[1]}")

@@ -3,9 +3,9 @@
 - Human poses (ViViD ships none; VVT and VITON-HD ship OpenPose JSON, which is used as is): the preprocess
   library's estimator (DWPose when its files are present, else the packaged YOLO pose model), tracked and smoothed.
 - Garment landmarks (no dataset ships them): the garment landmark model when present, else the silhouette estimate.
-- dpidm's agnostic masks for every clip, from the poses, per category: the masks `dpidm tryon` builds, which
-  training reads by default (`data.masks=dpidm`), so a model is trained on the masks it will be run on; a dataset's
-  own masks (ViViD's human-parsing masks) are read only with `data.masks=dataset`.
+- dpidm's agnostic masks for every clip, from the poses and the frames, per category: the masks `dpidm tryon`
+  builds, which training reads by default (`data.masks=dpidm`), so a model is trained on the masks it will be run
+  on; a dataset's own masks (ViViD's human-parsing masks) are read only with `data.masks=dataset`.
 Everything already cached is skipped, so an interrupted preparation continues where it stopped; masks made by
 another version of the mask algorithm (`preprocess.masks.MASK_VERSION`) are not reused but rebuilt.
 
@@ -69,7 +69,7 @@ def prepare_dataset(
         if not cache.has_masks(entry.key, entry.is_video):
             if poses is None:
                 poses = cache.load_poses(entry.key) if entry.keypoints is None else shipped_poses(entry)
-            masks = np.stack(list(agnostic_masks(poses, entry.category)))
+            masks = np.stack(list(agnostic_masks(poses, entry.category, frames=stream_source(entry.person))))
             cache.save_masks(entry.key, masks, entry.is_video)
             report.masks += 1
         counts[entry.key] = len(poses) if poses is not None else counts.get(entry.key) or frame_count(entry.person)

@@ -5,7 +5,8 @@ scales with the person: the torso as a polygon, limbs as capsules, the parts the
 (`PARTS`), all grown by a generous margin, because the new garment may be looser or longer than the old one and
 the old one must not show through. The head (`head.head_region`: crown to chin, from whatever head points are
 visible, or from the neck when the head is out of frame), the hands (`hands.hand_regions`) and the feet are cut
-out of every category's mask, so the identity and the hands survive the repaint. Frames are made temporally
+out of every category's mask, and, given the frames, long hair that falls over it (`hair.LongHair`), so the
+identity and the hands survive the repaint. Frames are made temporally
 stable by the smoothed poses (`tracking.one_euro`) and by a vote over neighbouring frames (`agnostic_masks`).
 
 `write_vivid_layout` writes the result as the ViViD dataset lays it out: `agnostic_mask/<stem>.mp4` (white =
@@ -22,6 +23,7 @@ import cv2
 import numpy as np
 
 from tryon_cli.errors import InputError
+from tryon_cli.preprocess.hair import LongHair
 from tryon_cli.preprocess.hands import hand_regions
 from tryon_cli.preprocess.head import head_region
 from tryon_cli.preprocess.keypoints import BODY_INDEX, FramePose, PoseSequence, midpoint, point, torso_length
@@ -256,28 +258,40 @@ def agnostic_masks(
     shape: MaskShape | None = None,
     window: int = 2,
     quorum: float = 0.4,
+    frames: Iterable[np.ndarray] | None = None,
 ) -> Iterator[np.ndarray]:
     """Agnostic masks of a video from its poses, bool `(H, W)` per frame, in order (a generator).
 
     Each frame's mask is a vote over the per-frame masks within `window` frames on either side
     (`temporal_vote`), so a pixel that flickers in and out for one frame does not; the frame's own head, hands and
-    feet (`keep_region`) are cut out after the vote, so a neighbour's vote never puts them back. Frames without a
-    pose get an empty mask (nothing to repaint).
+    feet (`keep_region`) are cut out after the vote, so a neighbour's vote never puts them back. With the video's
+    `frames` (RGB uint8, one per pose), long hair that falls over the garment's region is cut out too
+    (`hair.LongHair`: it needs the pixels). Frames without a pose get an empty mask (nothing to repaint).
     """
     shape = shape or SHAPES[check_category(category)]
-    return _voted_masks(poses, category, shape, window, quorum)
+    return _voted_masks(poses, category, shape, window, quorum, frames)
 
 
-def _voted_masks(poses: PoseSequence, category: str, shape: MaskShape, window: int, quorum: float):
-    keeps: deque[np.ndarray] = deque()  # the frames the vote has read and not yet given back, in order
+def _voted_masks(poses: PoseSequence, category: str, shape: MaskShape, window: int, quorum: float, frames):
+    pending: deque[tuple[int, np.ndarray, np.ndarray | None]] = deque()  # read by the vote, not yet given back
+    pixels = None if frames is None else iter(frames)
+    hair = None if frames is None else LongHair()
 
     def raw() -> Iterator[np.ndarray]:
-        for pose in poses:
-            keeps.append(keep_region(pose, poses.height, poses.width, shape))
-            yield (cover_region(pose.body, category, poses.height, poses.width, shape) > 0) & ~keeps[-1]
+        for t, pose in enumerate(poses):
+            frame = None if pixels is None else next(pixels, None)
+            if pixels is not None and frame is None:
+                raise ValueError(f"agnostic_masks: {len(poses)} poses but only {t} frames")
+            keep = keep_region(pose, poses.height, poses.width, shape)
+            pending.append((t, keep, frame))
+            yield (cover_region(pose.body, category, poses.height, poses.width, shape) > 0) & ~keep
 
     for mask in temporal_vote(raw(), window, quorum):
-        yield mask & ~keeps.popleft()
+        t, keep, frame = pending.popleft()
+        mask &= ~keep
+        if hair is not None:
+            mask &= ~hair(frame, poses[t], mask)
+        yield mask
 
 
 def temporal_vote(masks: Iterable[np.ndarray], window: int, quorum: float = 0.4) -> Iterator[np.ndarray]:

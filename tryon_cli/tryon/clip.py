@@ -2,14 +2,15 @@
 
 It holds only kilobytes per frame (the crop boxes and the keypoints). Pixels are streamed: each call of
 `frames()` (crops, for the engine) or `full_frames()` (source resolution, for paste-back) decodes the video again
-and recomputes each frame's repaint mask, from the poses (the agnostic mask) or from the user's mask video.
+and recomputes each frame's repaint mask, from the poses and the frames (the agnostic mask) or from the user's mask
+video.
 """
 
 from __future__ import annotations
 
 from contextlib import ExitStack, closing
 from dataclasses import dataclass
-from itertools import islice
+from itertools import islice, tee
 from pathlib import Path
 from typing import Iterator
 
@@ -68,8 +69,11 @@ class VideoCropClip:
             # Streams are closed here, not left to the garbage collector: closing one stops its ffmpeg, and an
             # interrupt (Ctrl-C, SIGTERM) that arrives then must reach the caller, not vanish in a finaliser.
             reader = stack.enter_context(open_video(self.video))
-            frames = stack.enter_context(closing(reader.frames(self.start, stop)))
-            masks = stack.enter_context(closing(self._masks(reader.meta.height, reader.meta.width)))
+            decoded = stack.enter_context(closing(reader.frames(self.start, stop)))
+            # The agnostic masks read the same frames (long hair is found by its colour), a few ahead of them
+            # (the temporal vote's window): one decode, shared.
+            frames, for_masks = tee(decoded)
+            masks = stack.enter_context(closing(self._masks(reader.meta.height, reader.meta.width, for_masks)))
             for t, (frame, mask) in enumerate(zip(frames, masks)):
                 yield FullFrame(t, frame, mask, self.boxes[t], self._poses[t])
 
@@ -78,9 +82,9 @@ class VideoCropClip:
             for frame in full:
                 yield crop_frame(frame, self.height, self.width)
 
-    def _masks(self, frame_height: int, frame_width: int) -> Iterator[np.ndarray]:
+    def _masks(self, frame_height: int, frame_width: int, frames: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
         if self.mask_video is None:
-            yield from agnostic_masks(self._poses, self.category)
+            yield from agnostic_masks(self._poses, self.category, frames=frames)
             return
         with closing(read_mask_video(self.mask_video, frame_height, frame_width)) as masks:
             yield from islice(masks, self.start, self.start + self.num_frames)

@@ -1,0 +1,141 @@
+"""Long hair: hair that falls from the head over the garment's region is kept (never repainted), found by the
+colour learned beside a seen face; a garment of the hair's colour, and a head never seen from the front, keep the
+pose-only mask."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from tryon_cli.preprocess import masks
+from tryon_cli.preprocess.hair import LongHair
+from tryon_cli.preprocess.keypoints import BODY_INDEX, FramePose, PoseSequence
+from tryon_cli.preprocess.masks import agnostic_masks, frame_mask
+
+H, W = 320, 240
+FRONT = {
+    "nose": (120, 40),
+    "r_eye": (114, 35),
+    "l_eye": (126, 35),
+    "r_ear": (106, 38),
+    "l_ear": (134, 38),
+    "neck": (120, 70),
+    "r_shoulder": (95, 72),
+    "l_shoulder": (145, 72),
+    "r_elbow": (85, 110),
+    "l_elbow": (155, 110),
+    "r_wrist": (82, 145),
+    "l_wrist": (158, 145),
+    "r_hip": (105, 150),
+    "l_hip": (135, 150),
+    "r_knee": (103, 210),
+    "l_knee": (137, 210),
+    "r_ankle": (102, 270),
+    "l_ankle": (138, 270),
+}
+SKIN, BROWN, NAVY, GREY = (224, 172, 140), (70, 45, 30), (30, 40, 110), (200, 200, 200)
+STRANDS = ((100, 112), (128, 140))  # x ranges of two locks falling from the head over the chest
+STRAND_END = 130
+
+
+def _pose(view: str = "front") -> FramePose:
+    body = np.zeros((18, 3), np.float32)
+    for name, (x, y) in FRONT.items():
+        if view == "back" and name in ("nose", "r_eye", "l_eye", "r_ear", "l_ear"):
+            continue  # yolo's back view: no head point
+        body[BODY_INDEX[name]] = (x, y, 0.9)
+    return FramePose(body)
+
+
+def _figure(hair=BROWN, garment=NAVY) -> tuple[np.ndarray, np.ndarray]:
+    """A person facing the camera in a `garment` top, a face of skin framed by `hair`, two locks falling over the
+    chest; and the person's silhouette (what a person segmentation gives)."""
+    frame = np.full((H, W, 3), GREY, np.uint8)
+    torso = np.array([(90, 70), (150, 70), (160, 150), (80, 150)], np.int32)
+    cv2.fillConvexPoly(frame, torso, garment)
+    for side in ("r", "l"):
+        for a, b in (("shoulder", "elbow"), ("elbow", "wrist")):
+            cv2.line(frame, FRONT[f"{side}_{a}"], FRONT[f"{side}_{b}"], garment, 18)
+    cv2.rectangle(frame, (112, 50), (128, 72), SKIN, -1)  # the neck
+    cv2.ellipse(frame, (120, 35), (20, 28), 0, 0, 360, hair, -1)  # the hair around the face
+    cv2.ellipse(frame, (120, 38), (13, 20), 0, 0, 360, SKIN, -1)  # the face
+    for x0, x1 in STRANDS:
+        cv2.rectangle(frame, (x0, 40), (x1, STRAND_END), hair, -1)
+    return frame, np.any(frame != GREY, axis=-1).astype(np.float32)
+
+
+def _strand_pixels() -> np.ndarray:
+    strands = np.zeros((H, W), bool)
+    for x0, x1 in STRANDS:
+        strands[40 : STRAND_END + 1, x0 : x1 + 1] = True
+    return strands
+
+
+def _twice(hair: LongHair, frame: np.ndarray, pose: FramePose, region: np.ndarray) -> np.ndarray:
+    """The hair of the second of two equal frames (hair must persist from one frame to the next)."""
+    hair(frame, pose, region)
+    return hair(frame, pose, region)
+
+
+def test_hair_falling_from_the_head_over_the_garment_is_kept():
+    frame, silhouette = _figure()
+    region = frame_mask(_pose(), "upper", H, W)
+    hair = _twice(LongHair(segment=lambda image: silhouette), frame, _pose(), region)
+    locks = _strand_pixels() & region  # the locks where the pose-only mask would repaint them
+    assert locks.sum() > 500
+    assert (hair & locks).sum() > 0.9 * locks.sum()
+    garment = region & np.all(frame == NAVY, axis=-1)
+    assert (hair & garment).sum() < 0.01 * garment.sum()  # the top itself stays in the mask
+
+
+def test_a_garment_of_the_hairs_colour_and_a_head_never_seen_from_the_front_keep_the_pose_only_mask():
+    frame, silhouette = _figure(garment=BROWN)
+    region = frame_mask(_pose(), "upper", H, W)
+    assert not _twice(LongHair(segment=lambda image: silhouette), frame, _pose(), region).any()
+    frame, silhouette = _figure()
+    back, back_region = LongHair(segment=lambda image: silhouette), frame_mask(_pose("back"), "upper", H, W)
+    assert not _twice(back, frame, _pose("back"), back_region).any()  # no face seen: no colour learned yet
+    back(frame, _pose(), region)  # a front view: the face is seen, the hair's colour learned beside it
+    assert back(frame, _pose("back"), back_region).any()
+
+
+def test_hair_found_in_one_frame_only_is_not_kept():
+    """A patch taken for hair in a single frame (a dark fold) is not hair: hair persists from frame to frame."""
+    bare, silhouette = _figure()
+    for x0, x1 in STRANDS:  # the same person without the locks over the chest
+        bare[61 : STRAND_END + 1, x0 : x1 + 1] = NAVY
+    frame, _ = _figure()
+    region = frame_mask(_pose(), "upper", H, W)
+    hair = LongHair(segment=lambda image: silhouette)
+    locks = _strand_pixels() & region
+    hair(bare, _pose(), region)
+    # Appeared in this frame only: at most the persistence radius (4 px) below the hair of the frame before.
+    assert (hair(frame, _pose(), region) & locks).sum() < 0.1 * locks.sum()
+    assert (hair(frame, _pose(), region) & locks).sum() > 0.9 * locks.sum()  # there in the frame before too
+
+
+def test_agnostic_masks_cut_the_hair_of_each_frame_after_the_vote(monkeypatch):
+    """`agnostic_masks(frames=...)` hands each frame, its pose and its voted mask to `LongHair` and cuts what it
+    returns; without frames the masks are the pose-only ones; frames must match the poses."""
+    seen = []
+
+    class Stub:
+        def __call__(self, frame, pose, region):
+            seen.append(int(frame[0, 0, 0]))
+            cut = np.zeros_like(region)
+            cut[100:110, 115:125] = True
+            return cut
+
+    monkeypatch.setattr(masks, "LongHair", Stub)
+    body = np.stack([_pose().body] * 3)
+    poses = PoseSequence(body=body, height=H, width=W, backend="test")
+    frames = [np.full((H, W, 3), t, np.uint8) for t in range(3)]
+    pose_only = list(agnostic_masks(poses, "upper"))
+    with_hair = list(agnostic_masks(poses, "upper", frames=frames))
+    assert seen == [0, 1, 2]
+    for a, b in zip(pose_only, with_hair):
+        assert a[100:110, 115:125].all() and not b[100:110, 115:125].any()
+        assert np.array_equal(a & ~b, np.pad(np.ones((10, 10), bool), ((100, H - 110), (115, W - 125))))
+    with pytest.raises(ValueError, match="3 poses but only 2 frames"):
+        list(agnostic_masks(poses, "upper", frames=frames[:2]))

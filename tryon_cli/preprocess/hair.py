@@ -1,0 +1,229 @@
+"""Long hair: the hair that falls from the head over the shoulders, back or chest, which a try-on never repaints.
+
+Conventions as in `preprocess/keypoints.py` (a `FramePose`, OpenPose-18 body in frame pixels); frames are RGB uint8
+`(H, W, 3)`, regions bool `(H, W)` in the same pixels (True = hair, keep the source pixel). `LongHair` is called on
+each frame of a video in order with its pose and the region a garment may take, and returns the hair inside it.
+
+The pose cannot place hair (with yolo a back view has no head point, which a head above the frame also gives), and
+the person silhouette (`person_segmentation.PersonSegmentation`, MediaPipe's selfie model) does not separate hair
+from clothes. The cue is the hair's own colour, continuous with the head:
+
+1. The hair's colour is learned where the face is seen (`head.face_box`): the head region's pixels outside the
+   face's box that are the person's (silhouette > 0.5) and not skin (`skin`): the hair on and beside the head.
+   A video that starts from the back learns it at its first front view; a head never seen gives no hair.
+2. In every frame, the garment's colour is learned from the region's person pixels, not skin, at least
+   `GARMENT_FROM_HEAD` trunk lengths from the head (below where most hair ends).
+3. Each colour is a Gaussian in CIELAB. A pixel of the region, of the person and not skin is hair-coloured when it
+   is nearer the hair's colour than the garment's (Mahalanobis distance) and within `MAX_HAIR_DISTANCE` of it.
+   When more than `MAX_HAIR_COLOURED` of the garment's own samples are hair-coloured, the garment is of the hair's
+   colour (black hair over a black dress) and nothing is taken: cutting hair-coloured garment would leave the old
+   garment showing.
+4. Hair is the hair-coloured pixels (closed, then opened, by ~1 cm) connected to the head region, within
+   `MAX_FALL` trunk lengths of it, in the columns under it (`SPREAD`: hair hangs), and found in the previous
+   frame as well, within `PERSIST` (hair persists; a dark fold taken for hair in one frame does not).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from tryon_cli.preprocess.head import face_box, head_region
+from tryon_cli.preprocess.keypoints import FramePose, torso_length
+
+MIN_SAMPLES = 200
+"""Fewer samples than this (of the hair, or of the garment in a frame): no colour is learned."""
+MIN_FRAME_SAMPLES = 50
+"""A front view with fewer hair pixels than this beside its face adds nothing (a bald or shaved head, a hood)."""
+MAX_SAMPLES = 20000
+"""The hair's colour is learned from the latest front views holding about this many hair pixels."""
+GARMENT_FROM_HEAD = 0.6
+"""The garment's colour is sampled from the region's person pixels (not skin) at least this many trunk lengths from
+the head: most hair ends above (shoulder-length hair falls ~0.3 trunk lengths below the head's region)."""
+MAX_HAIR_DISTANCE = 3.0
+"""A hair pixel lies within 3 standard deviations (Mahalanobis) of the hair's colour."""
+MAX_HAIR_COLOURED = 0.25
+"""When more of the garment's samples than this are taken for hair, the garment is of the hair's colour (black hair
+over a black dress): the two cannot be told apart and no hair is taken, since cutting hair-coloured garment would
+leave the old garment showing. On 3DV-TON model_1 (auburn hair, black coat) at most 0.05 are."""
+MAX_FALL = 1.2
+"""Hair reaches at most this many trunk lengths below the head's region (waist-long hair)."""
+SPREAD = 0.35
+"""Hair hangs from the head: it lies in the columns under the head region, widened by this share of the region's
+width on either side (hair over the shoulders spreads a little wider than the head). On 3DV-TON 1046043 the dark
+shaded side of a black dress, connected to the head over the shoulder, was taken for black hair without it."""
+GARMENT_STRIDE = 4
+"""The garment's colour is read on every 4th row and column: thousands of samples still, at 1/16 of the work."""
+OPENING = 0.02
+"""The opening's radius in trunk lengths: a bridge of hair-coloured shadow thinner than ~1 cm breaks."""
+SKIN_MIN_LUMA = 70
+"""Luma (Y, 0-255) below which a pixel is not taken for skin: the shared clips' lit skin is Y 77-230 (the darkest,
+a Black model's shins in 3DV-TON 1046043), dark hair Y 10-63."""
+PERSIST = 0.05
+"""How far (in trunk lengths) hair may move from one frame to the next: hair is only what was found within this
+of the previous frame's hair too."""
+PERSON = 0.5
+"""Silhouette probability above which a pixel is the person's."""
+
+
+def skin(rgb: np.ndarray) -> np.ndarray:
+    """bool `(H, W)`: pixels of an RGB uint8 image inside the YCrCb skin box (Cr 133-173, Cb 77-127; Chai and
+    Ngan 1999) and not darker than `SKIN_MIN_LUMA`: the box holds light and dark skin alike, but also dark
+    brown and auburn hair (on 3DV-TON model_1, Y 10-63, Cr ~143), which is darker than lit skin."""
+    ycrcb = cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb)
+    y, cr, cb = ycrcb[..., 0], ycrcb[..., 1], ycrcb[..., 2]
+    return (y >= SKIN_MIN_LUMA) & (cr >= 133) & (cr <= 173) & (cb >= 77) & (cb <= 127)
+
+
+class Colour:
+    """A Gaussian colour model in CIELAB, from `samples (N, 3)`."""
+
+    def __init__(self, samples: np.ndarray):
+        self.samples = samples
+        self.mean = samples.mean(axis=0)
+        # A floor on the spread: a flat colour (a rendered test image, a studio black) is not infinitely sharp.
+        self.inverse = np.linalg.inv(np.cov(samples, rowvar=False) + np.eye(3) * 4.0)
+
+    def distance(self, lab: np.ndarray) -> np.ndarray:
+        d = lab - self.mean
+        return np.sqrt(np.einsum("...i,ij,...j->...", d, self.inverse, d))
+
+
+def hair_samples(
+    frame: np.ndarray, head: np.ndarray, face: tuple[int, int, int, int], person: np.ndarray
+) -> np.ndarray:
+    """bool `(H, W)`: the pixels of a head seen from the front that show its hair: in the head region, outside the
+    face's box and above its chin, of the person, not skin."""
+    samples = head & (person > PERSON) & ~skin(frame)
+    x0, y0, x1, y1 = (max(0, v) for v in face)
+    samples[y0:y1, x0:x1] = False
+    samples[y1:] = False  # below the chin the head region holds the neck and a collar
+    return samples
+
+
+def garment_colour(
+    frame: np.ndarray, head: np.ndarray, person: np.ndarray, region: np.ndarray, scale: float
+) -> Colour | None:
+    """The colour of what `region` holds away from the head: its person pixels, not skin, at least
+    `GARMENT_FROM_HEAD` trunk lengths from the head, read on every `GARMENT_STRIDE`-th row and column; None with
+    fewer than `MIN_SAMPLES`."""
+    step = GARMENT_STRIDE
+    away = cv2.distanceTransform((~head[::step, ::step]).astype(np.uint8), cv2.DIST_L2, 5) * step
+    small = frame[::step, ::step]
+    core = region[::step, ::step] & (person[::step, ::step] > PERSON) & ~skin(small)
+    samples = cv2.cvtColor(small, cv2.COLOR_RGB2LAB).astype(np.float32)[core & (away > GARMENT_FROM_HEAD * scale)]
+    return Colour(samples) if len(samples) >= MIN_SAMPLES else None
+
+
+def hair_region(
+    frame: np.ndarray,
+    head: np.ndarray,
+    person: np.ndarray,
+    region: np.ndarray,
+    hair: Colour,
+    garment: Colour,
+    scale: float,
+) -> np.ndarray:
+    """The pixels of colour `hair` (not `garment`) below the head inside `region` (see the module), for a person
+    of torso length `scale` pixels: bool `(H, W)`, True = hair."""
+    height, width = head.shape
+    none = np.zeros((height, width), bool)
+    if not head.any() or not region.any():
+        return none
+    lab = cv2.cvtColor(frame, cv2.COLOR_RGB2LAB).astype(np.float32)
+    from_head = cv2.distanceTransform((~head).astype(np.uint8), cv2.DIST_L2, 5)
+    candidates = region & (from_head <= MAX_FALL * scale) & (person > PERSON) & ~skin(frame) & ~head
+    ys, xs = np.nonzero(candidates & _below_head(head))
+    if not len(ys):
+        return none
+    coloured = np.zeros((height, width), np.uint8)
+    chosen = _is_hair(hair, garment, lab[ys, xs])
+    coloured[ys[chosen], xs[chosen]] = 1
+    radius = max(1, int(round(OPENING * scale)))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    coloured = cv2.morphologyEx(coloured, cv2.MORPH_CLOSE, kernel)
+    coloured = cv2.morphologyEx(coloured, cv2.MORPH_OPEN, kernel)
+    # Connected to the head: label hair-coloured pixels together with the head, keep the head's components.
+    joined = (coloured > 0) | head
+    count, labels = cv2.connectedComponents(joined.astype(np.uint8), connectivity=8)
+    touching = np.unique(labels[head])
+    return np.isin(labels, touching[touching > 0]) & (coloured > 0)
+
+
+def _below_head(head: np.ndarray) -> np.ndarray:
+    """bool `(H, W)`: the columns under the head, widened by `SPREAD` of its width on each side: hair hangs."""
+    columns = np.nonzero(head.any(axis=0))[0]
+    width = columns[-1] - columns[0] + 1
+    below = np.zeros_like(head)
+    below[:, max(0, int(columns[0] - SPREAD * width)) : int(columns[-1] + SPREAD * width) + 1] = True
+    return below
+
+
+def _is_hair(hair: Colour, garment: Colour, lab: np.ndarray) -> np.ndarray:
+    """bool `(N,)`: which CIELAB colours `lab (N, 3)` are the hair's: nearer it than the garment's, and near."""
+    d_hair = hair.distance(lab)
+    return (d_hair < MAX_HAIR_DISTANCE) & (d_hair < garment.distance(lab))
+
+
+class LongHair:
+    """The hair of each frame of one person's video, in order: call it on each frame with its pose and the region
+    the garment may take. The hair's colour is learned from the frames so far whose face is seen (`face_box`);
+    until then no hair is found (a back view at the start, a head above the frame throughout)."""
+
+    def __init__(self, segment: Callable[[np.ndarray], np.ndarray] | None = None):
+        self._segment = segment
+        self._samples: list[np.ndarray] = []
+        self._count = 0
+        self.colour: Colour | None = None
+        self._previous: np.ndarray | None = None
+
+    def __call__(self, frame: np.ndarray, pose: FramePose, region: np.ndarray) -> np.ndarray:
+        height, width = region.shape
+        hair = np.zeros((height, width), bool)
+        head, scale = head_region(pose, height, width), torso_length(pose.body)
+        if not head.any() or scale is None:
+            self._previous = None
+            return hair
+        if self._segment is None:
+            from tryon_cli.preprocess.person_segmentation import PersonSegmentation  # loads the runtime
+
+            self._segment = PersonSegmentation()
+        person = self._segment(frame)
+        # Everything below works in the box where hair can be (under the head, down to MAX_FALL): a fraction of
+        # the frame (on 1080x810 3DV-TON model_1 the whole frame took ~0.08 s a frame).
+        rows = np.nonzero(head.any(axis=1))[0]
+        cols = np.nonzero(_below_head(head).any(axis=0))[0]
+        y0, y1 = int(rows[0]), min(height, int(rows[-1] + MAX_FALL * scale) + 1)
+        x0, x1 = int(cols[0]), int(cols[-1]) + 1
+        crop = (slice(y0, y1), slice(x0, x1))
+        box = face_box(pose, height, width)
+        if box is not None:
+            face = (box[0] - x0, box[1] - y0, box[2] - x0, box[3] - y0)
+            self._learn(frame[crop], hair_samples(frame[crop], head[crop], face, person[crop]))
+        if self.colour is None:
+            return hair
+        garment = garment_colour(frame, head, person, region, scale)
+        if garment is None or _is_hair(self.colour, garment, garment.samples).mean() > MAX_HAIR_COLOURED:
+            self._previous = None  # no garment seen, or one of the hair's colour: the two cannot be told apart
+            return hair
+        hair[crop] = hair_region(frame[crop], head[crop], person[crop], region[crop], self.colour, garment, scale)
+        previous, self._previous = self._previous, hair
+        if previous is None or previous.shape != hair.shape:
+            return np.zeros((height, width), bool)
+        # Hair persists: what was hair (or near it) in the frame before as well. A patch of dark garment taken
+        # for hair in a single frame (3DV-TON 1046043, frames 71 and 93: a shaded side of a black dress) is not.
+        radius = max(1, int(round(PERSIST * scale)))
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+        return hair & (cv2.dilate(previous.astype(np.uint8), kernel) > 0)
+
+    def _learn(self, frame: np.ndarray, samples: np.ndarray) -> None:
+        if samples.sum() < MIN_FRAME_SAMPLES:
+            return
+        self._samples.append(cv2.cvtColor(frame, cv2.COLOR_RGB2LAB)[samples].astype(np.float32))
+        self._count += len(self._samples[-1])
+        while self._count - len(self._samples[0]) >= MAX_SAMPLES:  # the latest views: lighting changes
+            self._count -= len(self._samples.pop(0))
+        if self._count >= MIN_SAMPLES:
+            self.colour = Colour(np.concatenate(self._samples))
