@@ -67,7 +67,9 @@ def _twice(hair: LongHair, frame: np.ndarray, pose: FramePose, region: np.ndarra
 def test_hair_falling_from_the_head_over_the_garment_is_kept():
     frame, silhouette = _figure()
     region = frame_mask(_pose(), "upper", H, W)
+    photo = LongHair(segment=lambda image: silhouette)(frame, _pose(), region)  # one frame: a photo
     hair = _twice(LongHair(segment=lambda image: silhouette), frame, _pose(), region)
+    assert np.array_equal(photo, hair)
     locks = _strand_pixels() & region  # the locks where the pose-only mask would repaint them
     assert locks.sum() > 500
     assert (hair & locks).sum() > 0.9 * locks.sum()

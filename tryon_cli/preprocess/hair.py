@@ -20,7 +20,8 @@ from clothes. The cue is the hair's own colour, continuous with the head:
    garment showing.
 4. Hair is the hair-coloured pixels (closed, then opened, by ~1 cm) connected to the head region, within
    `MAX_FALL` trunk lengths of it, in the columns under it (`SPREAD`: hair hangs), and found in the previous
-   frame as well, within `PERSIST` (hair persists; a dark fold taken for hair in one frame does not).
+   frame as well, within `PERSIST` (hair persists; a dark fold taken for hair in one frame does not). A photo, or
+   a video's first frame with a head, has no frame before: its hair is taken as found.
 """
 
 from __future__ import annotations
@@ -210,8 +211,8 @@ class LongHair:
             return hair
         hair[crop] = hair_region(frame[crop], head[crop], person[crop], region[crop], self.colour, garment, scale)
         previous, self._previous = self._previous, hair
-        if previous is None or previous.shape != hair.shape:
-            return np.zeros((height, width), bool)
+        if previous is None:
+            return hair  # a photo, or the first frame with a head: nothing to persist from
         # Hair persists: what was hair (or near it) in the frame before as well. A patch of dark garment taken
         # for hair in a single frame (3DV-TON 1046043, frames 71 and 93: a shaded side of a black dress) is not.
         radius = max(1, int(round(PERSIST * scale)))
