@@ -29,6 +29,7 @@ import numpy as np
 
 from tryon_cli.engines.base import CropFrame
 from tryon_cli.engines.warp import body as bodies
+from tryon_cli.engines.warp.fields import warp_part
 from tryon_cli.engines.warp.frame_state import FrameState
 from tryon_cli.engines.warp.matte import garment_matte
 from tryon_cli.engines.warp.motion import part_samples
@@ -98,14 +99,15 @@ class GarmentDresser:
         # All the work happens in the mask's box (plus a margin for the blurs): a third of the crop or less.
         (y0, y1), (x0, x1) = _box(mask, round(ROI_MARGIN * mask.shape[0]))
         out = source.copy()
-        maps = {name: None if m is None else _moved_matrix(m, -x0, -y0) for name, m in step.maps.items()}
         out[y0:y1, x0:x1] = self._dress(
             source[y0:y1, x0:x1],
             mask[y0:y1, x0:x1],
             person[y0:y1, x0:x1],
             keep[y0:y1, x0:x1],
             _moved(step.body, -x0, -y0),
-            maps,
+            step.maps,
+            step.fields,
+            (x0, y0),
             step.back,
             step.lighting,
             mask.shape[0],
@@ -120,6 +122,8 @@ class GarmentDresser:
         keep: np.ndarray,
         body: np.ndarray,
         maps: dict[str, np.ndarray | None],
+        fields: dict[str, np.ndarray | None],
+        origin: tuple[int, int],
         back: bool,
         lighting: float,
         crop_height: int,
@@ -134,11 +138,12 @@ class GarmentDresser:
             matrix = maps[part.name]
             if matrix is None:
                 continue
+            field = fields[part.name]
             if root is not None and trunk is not None:
                 for t in ROOT_STEPS:
-                    turned = cv2.warpAffine(layer * root[..., None], blend(trunk, matrix, t), (width, height))
+                    turned = warp_part(layer * root[..., None], blend(trunk, matrix, t), field, origin, (width, height))
                     _over(limb_cover, turned)
-            _over(limb_cover if part.limb else trunk_cover, cv2.warpAffine(layer, matrix, (width, height)))
+            _over(limb_cover if part.limb else trunk_cover, warp_part(layer, matrix, field, origin, (width, height)))
         # The person's own arms in front: a forearm crossing the trunk stays in front of the torso's garment (behind
         # its own sleeve); a lower garment's hips are behind both arms.
         arms = _soft(bodies.arms_in_front(body, (height, width), all_arms=self.category == "lower"), soft)
@@ -210,12 +215,6 @@ def _moved(body: np.ndarray, dx: float, dy: float) -> np.ndarray:
     out = body.copy()
     out[:, 0] += dx
     out[:, 1] += dy
-    return out
-
-
-def _moved_matrix(matrix: np.ndarray, dx: float, dy: float) -> np.ndarray:
-    out = matrix.copy()
-    out[:, 2] += (dx, dy)
     return out
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tryon_cli.engines.base import CropFrame
+from tryon_cli.engines.warp.fields import ResidualFields
 from tryon_cli.engines.warp.lighting import SceneLighting
 from tryon_cli.engines.warp.motion import CropMotion, KeypointTracker, MotionTracker
 from tryon_cli.engines.warp.skeleton import Part, limb_transform, scale_of, trunk_transform
@@ -39,6 +40,7 @@ class Step:
 
     body: np.ndarray
     maps: dict[str, np.ndarray | None]
+    fields: dict[str, np.ndarray | None]
     trunk: np.ndarray | None
     back: bool
     lighting: float
@@ -75,6 +77,7 @@ class FrameState:
         self.maps = MotionTracker(self.motion)
         self.facing = Facing()
         self.lighting = SceneLighting(self.motion)
+        self.residuals = ResidualFields(self.motion)
 
     def step(self, frame: CropFrame) -> Step:
         """Every tracker moved on to `frame`."""
@@ -96,5 +99,13 @@ class FrameState:
         # Dressed only where this frame's own detections give a trunk: the filler's stand-in for a frame with no
         # point seen, and a map the flow carries through it, keep the next dressed frame in place, but are not drawn
         # (the person may have left the crop).
+        trust = self.maps.trust
+        trunk_field = self.residuals("trunk", trunk, trust.get("trunk", 0.0), self.samples["trunk"])
+        fields = {
+            p.name: self.residuals(p.name, maps[p.name], trust.get(p.name, 0.0), self.samples[p.name])
+            if p.limb
+            else trunk_field
+            for p in self.parts
+        }
         seen = fitted is not None and trunk_frame(raw) is not None
-        return Step(body, maps, trunk if seen else None, back, lighting)
+        return Step(body, maps, fields, trunk if seen else None, back, lighting)

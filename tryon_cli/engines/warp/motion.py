@@ -24,10 +24,10 @@ import numpy as np
 
 from tryon_cli.preprocess.keypoints import DRAW_THRESHOLD
 
-# DIS's fast preset: 8 ms a flow at 384x512 here against 52 ms for the medium one that the metric uses, for a
-# warping error 2-3% higher (measured with the part maps alone: 17.9x against 17.5x the source's on the shipped
-# example, 47x against 46x on the 3DV-TON dress clip).
-FLOW_PRESET = cv2.DISOPTICAL_FLOW_PRESET_FAST
+# DIS's medium preset, the one the warping error's metric uses: 8.9 ms a flow at 384x512 on 2 threads against 4.8
+# ms for the fast one, and with it the print follows the source's motion more closely: warping error on the 3DV-TON
+# dress clip 24.6x -> 18.7x the source's (example 30.1x -> 29.6x; docs/warp_engine.md "Temporal stability").
+FLOW_PRESET = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
 PULL = 0.1  # fraction of the way from the flow-carried position to the keypoint fit, per frame
 SHAPE_PULL = 0.5  # the same for each part's shape (scale, turn, shear)
 # Texture the flow can be trusted on: the structure tensor's smaller eigenvalue (cv2.cornerMinEigenVal, block 9,
@@ -112,7 +112,7 @@ def _pulled(carried: np.ndarray, fitted: np.ndarray, centre: np.ndarray, pull: f
     return np.concatenate([linear, (target - linear @ centre)[:, None]], axis=1)
 
 
-def _mirrors(a: np.ndarray, b: np.ndarray) -> bool:
+def mirrors(a: np.ndarray, b: np.ndarray) -> bool:
     """Whether one of the two 2x3 maps is the other's mirror image (their linear parts' determinants differ in
     sign)."""
     return float(np.linalg.det(a[:, :2])) * float(np.linalg.det(np.asarray(b, np.float64)[:, :2])) < 0
@@ -130,12 +130,14 @@ class MotionTracker:
     def __init__(self, motion: CropMotion) -> None:
         self.motion = motion
         self.maps: dict[str, np.ndarray] = {}
+        self.trust: dict[str, float] = {}  # this frame's trust in the flow under each part (0-1, `_carried`)
 
     def __call__(self, name: str, fitted: np.ndarray | None, samples: np.ndarray) -> np.ndarray | None:
         """The map of part `name` this frame, from last frame's carried by the flow and the keypoint fit
         `fitted` (None: the pose gives none this frame)."""
         carried, trust = self._carried(self.maps.get(name), samples)
-        if carried is None or (fitted is not None and _mirrors(carried, fitted)):
+        self.trust[name] = trust
+        if carried is None or (fitted is not None and mirrors(carried, fitted)):
             # Across a reflection (the person turned past the side view, so the fit is mirrored) every map between
             # the two squeezes the garment to a strip: the fit is taken as it is.
             matrix = fitted
