@@ -93,14 +93,16 @@ def test_the_torso_wears_the_garment_and_the_rest_is_untouched(example_run):
 
 
 def test_following_the_source_motion_lowers_the_warping_error(example_run, tmp_path, monkeypatch):
-    """The part maps carried along the source's flow (motion.MotionTracker) against the keypoint fit alone
-    (PULL = 1: each frame's map is that frame's fit), same garment and video."""
-    from tryon_cli.engines.warp import motion
+    """The part maps and their residual fields carried along the source's flow (motion.MotionTracker,
+    fields.ResidualFields) against the keypoint fit alone (PULL = 1: each frame's map is that frame's fit; FADE = 1:
+    no residual), same garment and video."""
+    from tryon_cli.engines.warp import fields, motion
 
     garment, out, _ = example_run
     if garment.name != GARMENTS[0]:
         pytest.skip("one garment is enough")
     monkeypatch.setattr(motion, "PULL", 1.0)
+    monkeypatch.setattr(fields, "FADE", 1.0)
     fitted, _ = tryon(tmp_path, EXAMPLES / "person.mp4", garment, "--model", "warp")
     source = EXAMPLES / "person.mp4"
     tracked = warp_error(read_frames(out), read_frames(source)).ratio

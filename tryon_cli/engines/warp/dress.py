@@ -18,8 +18,8 @@ the head, unlike the old garment's colour: `body.back_hair`) stays in front of i
 
 Layers, back to front: the source; the garment's trunk parts (torso, skirt); its limbs (sleeves, trouser legs),
 with a sleeve's root turned part of the way between torso and arm to fill the wedge over the shoulder. The garment
-is multiplied by the source's shading (`body.shading`, measured on the cloth under it). The maps come from
-`frame_state.FrameState`, which follows the source's optical flow.
+is multiplied by the source's shading (`body.shading`, measured on the cloth under it). The maps and their
+residual fields come from `frame_state.FrameState`, which follows the source's optical flow.
 """
 
 from __future__ import annotations
