@@ -153,3 +153,27 @@ def test_long_hair_over_the_back_of_a_real_clip_stays_out_of_the_mask(shared_dat
     assert (ours & hair).sum() < 0.05 * hair.sum()
     tee = pose_only & (frames[t].min(axis=-1) > 200)
     assert (ours & tee).sum() > 0.95 * tee.sum()
+
+
+def test_frames_with_masks_holds_only_the_votes_lookahead(monkeypatch):
+    """Try-on pairs each decoded frame with its mask, which reads the same frames: at most the temporal vote's
+    window (2 frames) plus the one being voted stay alive, whatever the video's length (`itertools.tee` kept up
+    to 57)."""
+    import weakref
+
+    monkeypatch.setattr(masks, "LongHair", lambda: lambda frame, pose, region: np.zeros_like(region))
+    poses = PoseSequence(body=np.stack([_pose().body] * 40), height=H, width=W, backend="test")
+    decoded = []
+
+    def decode():
+        for t in range(40):
+            frame = np.full((H, W, 3), t, np.uint8)
+            decoded.append(weakref.ref(frame))
+            yield frame
+
+    alive = []
+    for t, (frame, mask) in enumerate(masks.frames_with_masks(poses, "upper", decode())):
+        assert frame[0, 0, 0] == t and mask.shape == (H, W)
+        del frame, mask
+        alive.append(sum(ref() is not None for ref in decoded))
+    assert len(alive) == 40 and max(alive) <= 3

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from itertools import tee
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -86,8 +85,9 @@ def mask(
             console.print(f"pose backend: {poses.backend}")
             for note in poses.notes:
                 console.print(note_line(note))
-            frames, for_masks = tee(frames)  # the masks read the frames too (long hair), a few frames ahead
-            masks = agnostic_masks(poses, category, frames=for_masks)
+            # The masks read the frames too (long hair is found by its colour): a second decode, which holds a few
+            # frames where sharing one decode between the two readers (itertools.tee) would hold up to 57.
+            masks = agnostic_masks(poses, category, frames=read_frames(video))
         task = progress.add_task("masks", total=meta.frame_count)
 
         def counted(frames):

@@ -272,6 +272,23 @@ def agnostic_masks(
     return _voted_masks(poses, category, shape, window, quorum, frames)
 
 
+def frames_with_masks(
+    poses: PoseSequence, category: str, frames: Iterable[np.ndarray]
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Each frame of `frames` (one per pose) with its agnostic mask (`agnostic_masks(..., frames=...)`), holding only
+    the frames the temporal vote has read ahead: `itertools.tee` would keep its items in blocks of 57, a block
+    freed only when both sides are past all of it (the shipped example's try-on: 120 MB more at its peak)."""
+    ahead: deque[np.ndarray] = deque()
+
+    def read() -> Iterator[np.ndarray]:
+        for frame in frames:
+            ahead.append(frame)
+            yield frame
+
+    for mask in agnostic_masks(poses, category, frames=read()):
+        yield ahead.popleft(), mask
+
+
 def _voted_masks(poses: PoseSequence, category: str, shape: MaskShape, window: int, quorum: float, frames):
     pending: deque[tuple[int, np.ndarray, np.ndarray | None]] = deque()  # read by the vote, not yet given back
     pixels = None if frames is None else iter(frames)

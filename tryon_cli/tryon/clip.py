@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from contextlib import ExitStack, closing
 from dataclasses import dataclass
-from itertools import islice, tee
+from itertools import islice
 from pathlib import Path
 from typing import Iterator
 
@@ -21,7 +21,7 @@ from tryon_cli.io import open_video
 from tryon_cli.preprocess import conditioning
 from tryon_cli.preprocess.keypoints import FramePose, PoseSequence
 from tryon_cli.preprocess.mask_videos import read_mask_video
-from tryon_cli.preprocess.masks import agnostic_masks
+from tryon_cli.preprocess.masks import frames_with_masks
 
 
 @dataclass(frozen=True)
@@ -69,12 +69,9 @@ class VideoCropClip:
             # Streams are closed here, not left to the garbage collector: closing one stops its ffmpeg, and an
             # interrupt (Ctrl-C, SIGTERM) that arrives then must reach the caller, not vanish in a finaliser.
             reader = stack.enter_context(open_video(self.video))
-            decoded = stack.enter_context(closing(reader.frames(self.start, stop)))
-            # The agnostic masks read the same frames (long hair is found by its colour), a few ahead of them
-            # (the temporal vote's window): one decode, shared.
-            frames, for_masks = tee(decoded)
-            masks = stack.enter_context(closing(self._masks(reader.meta.height, reader.meta.width, for_masks)))
-            for t, (frame, mask) in enumerate(zip(frames, masks)):
+            frames = stack.enter_context(closing(reader.frames(self.start, stop)))
+            pairs = stack.enter_context(closing(self._with_masks(frames, reader.meta.height, reader.meta.width)))
+            for t, (frame, mask) in enumerate(pairs):
                 yield FullFrame(t, frame, mask, self.boxes[t], self._poses[t])
 
     def frames(self) -> Iterator[CropFrame]:
@@ -82,12 +79,15 @@ class VideoCropClip:
             for frame in full:
                 yield crop_frame(frame, self.height, self.width)
 
-    def _masks(self, frame_height: int, frame_width: int, frames: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+    def _with_masks(
+        self, frames: Iterator[np.ndarray], frame_height: int, frame_width: int
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         if self.mask_video is None:
-            yield from agnostic_masks(self._poses, self.category, frames=frames)
+            # The agnostic masks read the frames too (long hair is found by its colour): one decode, shared.
+            yield from frames_with_masks(self._poses, self.category, frames)
             return
         with closing(read_mask_video(self.mask_video, frame_height, frame_width)) as masks:
-            yield from islice(masks, self.start, self.start + self.num_frames)
+            yield from zip(frames, islice(masks, self.start, self.start + self.num_frames))
 
 
 def crop_frame(full: FullFrame, height: int, width: int) -> CropFrame:
