@@ -14,6 +14,8 @@ from PIL import Image
 
 from tryon_cli.engines.base import CropFrame
 from tryon_cli.engines.warp import WarpEngine
+from tryon_cli.engines.warp.body import crossing_forearms
+from tryon_cli.engines.warp.frame_state import Crossing
 from tryon_cli.engines.warp.matte import garment_alpha
 from tryon_cli.engines.warp.stabilize import PoseFiller
 from tryon_cli.io import open_video, read_image
@@ -169,7 +171,8 @@ def test_a_garment_photo_with_an_alpha_channel(tmp_path):
 def test_a_forearm_crossing_the_torso_stays_in_front():
     """No shared clip has a forearm across the torso (the deepest wrist lies 10 px inside the shoulder-hip
     quadrilateral), so a real frame gets a pose whose right forearm crosses the trunk: along that forearm the
-    output is skin, not the garment's colour, while the rest of the torso wears the garment."""
+    output is skin, not the garment's colour, while the rest of the torso wears the garment. The frame is given
+    twice: a forearm is kept in front from its second frame across the trunk (`frame_state.CROSSING_FRAMES`)."""
     clip = Clip(EXAMPLES / "person.mp4", "upper", picks=[24])
     frame = next(iter(clip.frames()))
     body = frame.pose.body.copy()
@@ -177,7 +180,7 @@ def test_a_forearm_crossing_the_torso_stays_in_front():
     body[J["r_wrist"], :2] = centre + (body[J["l_hip"], :2] - centre) * 0.6
     crossing = replace(frame, pose=FramePose(body), mask=np.ones_like(frame.mask))
     garment = garment_input(EXAMPLES / "garment_upper_00057_00.jpg", "upper")
-    out = next(iter(WarpEngine().generate(SingleFrame(crossing), garment, Quiet())))
+    out = list(WarpEngine().generate(SingleFrame(crossing, repeats=2), garment, Quiet()))[-1]
     want = dominant_lab(garment.image[garment_alpha(garment.image) > 0.99])
     elbow, wrist = body[J["r_elbow"], :2], body[J["r_wrist"], :2]
     along = [np.round(elbow + (wrist - elbow) * f).astype(int) for f in np.linspace(0.6, 0.9, 8)]
@@ -188,14 +191,17 @@ def test_a_forearm_crossing_the_torso_stays_in_front():
 
 
 class SingleFrame:
-    def __init__(self, frame: CropFrame):
-        self.frame, self.num_frames, self.height, self.width, self.fps = frame, 1, *frame.mask.shape, 24.0
+    """A clip of one frame, shown `repeats` times."""
+
+    def __init__(self, frame: CropFrame, repeats: int = 1):
+        self.frame, self.num_frames, self.height, self.width, self.fps = frame, repeats, *frame.mask.shape, 24.0
 
     def frames(self):
-        yield self.frame
+        for index in range(self.num_frames):
+            yield replace(self.frame, index=index)
 
     def poses(self):
-        return [self.frame.pose]
+        return [self.frame.pose] * self.num_frames
 
 
 def test_a_frame_without_a_person_is_left_as_it_is():
@@ -232,3 +238,28 @@ def test_a_dropped_keypoint_is_put_back_where_the_trunk_carries_it():
     filled = fill(dropped)
     assert filled[J["r_elbow"], 2] > 0
     np.testing.assert_allclose(filled[J["r_elbow"], :2], moved[J["r_elbow"], :2], atol=1.0)
+
+
+def test_a_forearm_is_kept_in_front_from_its_second_frame_across_the_trunk():
+    """`frame_state.Crossing`: a detector that puts a forearm inside the trunk for one frame (the example's far arm
+    as she turns, frames 2 and 10) cuts no hole in the garment; a forearm that stays across it is kept in front
+    from its second frame and let go on the first frame it is out."""
+    body = np.zeros((len(J), 3), np.float32)
+    for name, x, y in (
+        ("neck", 100, 40),
+        ("r_shoulder", 70, 42),
+        ("l_shoulder", 130, 42),
+        ("r_hip", 78, 160),
+        ("l_hip", 122, 160),
+        ("r_elbow", 62, 100),
+    ):
+        body[J[name]] = (x, y, 0.9)
+    beside, across = (60, 155, 0.9), (105, 125, 0.9)  # the right wrist hanging, and on the belly
+    inside = body.copy()
+    inside[J["r_wrist"]] = across
+    outside = body.copy()
+    outside[J["r_wrist"]] = beside
+    assert crossing_forearms(inside) == {"r"} and crossing_forearms(outside) == frozenset()
+    track = Crossing()
+    seen = [track(pose) for pose in (outside, inside, outside, inside, inside, inside, outside)]
+    assert seen == [set(), set(), set(), set(), {"r"}, {"r"}, set()]

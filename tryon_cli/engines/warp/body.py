@@ -58,28 +58,39 @@ def pixel(point) -> tuple[int, int]:
     return int(round(float(point[0]))), int(round(float(point[1])))
 
 
-def arms_in_front(body: np.ndarray, shape: tuple[int, int], all_arms: bool = False) -> np.ndarray:
-    """uint8 0/1 capsules of the forearms that cross in front of the trunk: a forearm whose middle or wrist lies
-    well inside it (the shoulder-hip quadrilateral shrunk by `FRONT_INSET` towards its centre). `all_arms`: both
-    whole arms wherever they are (they hang in front of a lower garment's hips)."""
+def crossing_forearms(body: np.ndarray) -> frozenset[str]:
+    """The sides ("r", "l") whose forearm crosses in front of the trunk in this pose: its middle or wrist lies well
+    inside the trunk (the shoulder-hip quadrilateral shrunk by `FRONT_INSET` towards its centre)."""
+    trunk = trunk_polygon(body)
+    if trunk is None:
+        return frozenset()
+    sides = set()
+    for side in "rl":
+        elbow, wrist = keypoint(body, f"{side}_elbow"), keypoint(body, f"{side}_wrist")
+        if elbow is not None and wrist is not None:
+            inside = (
+                cv2.pointPolygonTest(trunk, (float(p[0]), float(p[1])), False) > 0 for p in (wrist, (elbow + wrist) / 2)
+            )
+            if any(inside):
+                sides.add(side)
+    return frozenset(sides)
+
+
+def arms_in_front(
+    body: np.ndarray, shape: tuple[int, int], crossing: frozenset[str], all_arms: bool = False
+) -> np.ndarray:
+    """uint8 0/1 capsules of the forearms of the sides in `crossing` (those that cross in front of the trunk,
+    `crossing_forearms`, held over frames by `frame_state.Crossing`). `all_arms`: both whole arms wherever they are
+    (they hang in front of a lower garment's hips)."""
     front = np.zeros(shape, np.uint8)
     scale = torso_length(body)
     if scale is None:
         return front
-    trunk = trunk_polygon(body)
     for side in "rl":
         shoulder, elbow, wrist = (keypoint(body, f"{side}_{j}") for j in ("shoulder", "elbow", "wrist"))
         if all_arms:
             capsule(front, shoulder, elbow, LIMB_RADII["shoulder-elbow"] * scale)
-        crosses = (
-            trunk is not None
-            and elbow is not None
-            and wrist is not None
-            and any(
-                cv2.pointPolygonTest(trunk, (float(p[0]), float(p[1])), False) > 0 for p in (wrist, (elbow + wrist) / 2)
-            )
-        )
-        if crosses or all_arms:
+        if side in crossing or all_arms:
             capsule(front, elbow, wrist, LIMB_RADII["elbow-wrist"] * scale)
     return front
 

@@ -110,6 +110,7 @@ class GarmentDresser:
             (x0, y0),
             step.back,
             step.lighting,
+            step.crossing,
             mask.shape[0],
         )
         return out
@@ -126,6 +127,7 @@ class GarmentDresser:
         origin: tuple[int, int],
         back: bool,
         lighting: float,
+        crossing: frozenset[str],
         crop_height: int,
     ) -> np.ndarray:
         """The dressed pixels of one box of the crop (everything in box pixels)."""
@@ -146,7 +148,7 @@ class GarmentDresser:
             _over(limb_cover if part.limb else trunk_cover, warp_part(layer, matrix, field, origin, (width, height)))
         # The person's own arms in front: a forearm crossing the trunk stays in front of the torso's garment (behind
         # its own sleeve); a lower garment's hips are behind both arms.
-        arms = _soft(bodies.arms_in_front(body, (height, width), all_arms=self.category == "lower"), soft)
+        arms = _soft(bodies.arms_in_front(body, (height, width), crossing, all_arms=self.category == "lower"), soft)
         trunk_cover *= 1 - arms[..., None]
         trunk_cover *= bodies.below_neck(body, (height, width))[..., None]  # the collar, not the neck and chin
         if self.category == "lower":

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tryon_cli.engines.base import CropFrame
+from tryon_cli.engines.warp.body import crossing_forearms
 from tryon_cli.engines.warp.fields import ResidualFields
 from tryon_cli.engines.warp.lighting import SceneLighting
 from tryon_cli.engines.warp.motion import CropMotion, KeypointTracker, MotionTracker
@@ -30,13 +31,18 @@ J = BODY_INDEX
 # the face (a hand before it, motion blur) must not switch the print off and on. 4 frames: under 0.2 s at 24 fps;
 # set, not tuned on any clip.
 FACING_FRAMES = 4
+# Frames in a row a forearm must cross in front of the trunk before it is kept in front of the garment: on the
+# shipped example, as she turns from the side, the detector put the far arm inside the trunk for single frames
+# (2 and 10), and each cut a forearm-shaped hole in the tee for one frame (warping error of the pair 147x and 86x
+# the source's). Leaving takes effect at once (a forearm kept in front where it no longer is leaves a hole).
+CROSSING_FRAMES = 2
 
 
 @dataclass(frozen=True)
 class Step:
     """One frame's state, in crop pixels: the body (filled, flow-carried keypoints), each part's map garment ->
     crop (None where neither fit nor flow gives one), the trunk's map, whether the person shows their back, and the
-    scene's lighting over the first frame's."""
+    scene's lighting over the first frame's, and the sides whose forearm is in front of the trunk."""
 
     body: np.ndarray
     maps: dict[str, np.ndarray | None]
@@ -44,6 +50,7 @@ class Step:
     trunk: np.ndarray | None
     back: bool
     lighting: float
+    crossing: frozenset[str]
 
 
 class Facing:
@@ -66,6 +73,19 @@ class Facing:
         return self.back
 
 
+class Crossing:
+    """The sides whose forearm is kept in front of the trunk: a side joins after `CROSSING_FRAMES` frames in a row
+    of `body.crossing_forearms` and leaves on the first frame without."""
+
+    def __init__(self) -> None:
+        self._runs = {"r": 0, "l": 0}
+
+    def __call__(self, body: np.ndarray) -> frozenset[str]:
+        now = crossing_forearms(body)
+        self._runs = {side: run + 1 if side in now else 0 for side, run in self._runs.items()}
+        return frozenset(side for side, run in self._runs.items() if run >= CROSSING_FRAMES)
+
+
 class FrameState:
     """Per-video trackers of the warp engine; `step` once per frame, in order."""
 
@@ -76,6 +96,7 @@ class FrameState:
         self.track_points = KeypointTracker(self.motion)
         self.maps = MotionTracker(self.motion)
         self.facing = Facing()
+        self.crossing = Crossing()
         self.lighting = SceneLighting(self.motion)
         self.residuals = ResidualFields(self.motion)
 
@@ -108,4 +129,4 @@ class FrameState:
             for p in self.parts
         }
         seen = fitted is not None and trunk_frame(raw) is not None
-        return Step(body, maps, fields, trunk if seen else None, back, lighting)
+        return Step(body, maps, fields, trunk if seen else None, back, lighting, self.crossing(body))
