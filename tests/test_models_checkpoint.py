@@ -16,7 +16,7 @@ from tryon_cli.errors import InputError, MissingWeightsError
 from tryon_cli.models import DPIDM
 from tryon_cli.models.checkpoint import CONFIG_FILE, WEIGHTS_FILE, resolve_checkpoint, restore
 from tryon_cli.models.configs import TINY
-from tryon_cli.models.delta import DPIDMDelta
+from tryon_cli.models.delta import PHASES, DPIDMDelta
 
 
 @pytest.fixture(scope="module")
@@ -214,3 +214,38 @@ def test_resolve_checkpoint_refuses_bad_paths_and_contradictions(run, tmp_path):
             resolve_checkpoint(path)
     with pytest.raises(InputError, match="is a checkpoint of the tiny model, not of sd15"):
         resolve_checkpoint(run, base="sd15")
+
+
+def test_tiny_trained_whole_trains_and_saves_its_base(tmp_path):
+    """`train.trainable=all` (`trains_base`): both phases train every main and garment U-Net parameter besides the
+    paper's set, and the checkpoint brings the trained base back (a tiny checkpoint's base is otherwise rebuilt from
+    its seed, which would undo that training)."""
+    whole, paper = DPIDM.from_config("tiny", seed=0, trains_base=True), DPIDM.from_config("tiny", seed=0)
+    unets = {id(p) for p in (*whole.main_unet.parameters(), *whole.garment_unet.parameters())}
+    parts = {phase: {id(p) for p in whole.delta.named_phase_parameters(phase).values()} for phase in PHASES}
+    for phase, other in (("image", "video"), ("video", "image")):  # DPIDM's modules keep their phase
+        trained = {id(p) for p in whole.trainable_parameters(phase)}
+        assert trained == unets - (parts[other] - parts[phase])
+    named = {n for n, _ in whole.named_trainable_parameters("image").items()}
+    assert named >= set(paper.named_trainable_parameters("image"))
+    with torch.no_grad():
+        for p in whole.checkpoint_parameters().values():
+            p.add_(0.01)
+    whole.delta.save_checkpoint(tmp_path / "ckpt")
+    loaded = DPIDM.from_checkpoint(tmp_path / "ckpt")
+    for name, tensor in whole.state_dict().items():
+        assert torch.equal(loaded.state_dict()[name], tensor), name
+    with pytest.raises(InputError, match="trains_base: checkpoint True, model False"):
+        restore(paper.delta, tmp_path / "ckpt")
+    (tmp_path / "ckpt" / "base.safetensors").unlink()
+    with pytest.raises(InputError, match="base.safetensors not found"):
+        DPIDM.from_checkpoint(tmp_path / "ckpt")
+
+
+def test_checkpoint_written_before_a_setting_existed_loads_with_its_default(tmp_path):
+    trained = DPIDM.from_config("tiny", seed=0)
+    trained.delta.save_checkpoint(tmp_path / "ckpt")
+    config = json.loads((tmp_path / "ckpt" / CONFIG_FILE).read_text())
+    del config["trains_base"]  # as an older dpidm wrote it
+    (tmp_path / "ckpt" / CONFIG_FILE).write_text(json.dumps(config))
+    assert not DPIDM.from_checkpoint(tmp_path / "ckpt").delta.config.trains_base

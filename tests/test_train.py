@@ -299,15 +299,17 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(vivid, tmp_pat
     assert [m["step"] for m in _metrics(tmp_path / "run")] == [1, 2]
 
 
-def test_finished_checkpoint_loads_for_inference(vivid, tmp_path):
-    """The checkpoint holds the trained weights; the tiny inference model (seed 0) has the same frozen base."""
+@pytest.mark.parametrize("trainable", ["paper", "all"])
+def test_finished_checkpoint_loads_for_inference(vivid, tmp_path, trainable):
+    """The checkpoint holds the trained weights; the tiny inference model (seed 0) has the same frozen base, or,
+    trained whole (`train.trainable=all`), the trained base the checkpoint holds."""
     from tryon_cli.engines import build_engine
 
-    model = _tiny()
-    last = trainer.train(
-        _config(vivid, "train.max_steps=2", "train.learning_rate=1e-3"), tmp_path / "run", model=model
-    ).checkpoint
+    config = _config(vivid, "train.max_steps=2", "train.learning_rate=1e-3", f"train.trainable={trainable}")
+    model = trainer.build_model(config)
+    last = trainer.train(config, tmp_path / "run", model=model).checkpoint
     assert (last / "config.json").is_file() and (last / "diffusion_pytorch_model.safetensors").is_file()
+    assert (last / "base.safetensors").is_file() == (trainable == "all")
     engine = build_engine("tiny", checkpoint=last)
     assert not engine.untrained and str(last) in engine.description
     served = engine.model

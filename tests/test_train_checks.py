@@ -62,6 +62,8 @@ def _one_error_line(result) -> str:
         (["--set", "data.height=100"], "data.height must be a positive multiple of 8"),
         (["--set", "train.learning_rate=nan"], "train.learning_rate must be positive"),
         (["--variant", "e"], "variant must be one of a, b, c, d"),
+        (["--set", "train.trainable=some"], "train.trainable must be paper or all"),
+        (["--model", "sd15", "--set", "train.trainable=all"], "train.trainable must be paper with --model sd15"),
     ],
 )
 def test_bad_values_are_one_line_before_any_work(vivid, tmp_path, no_data, extra, expected):

@@ -22,7 +22,7 @@ from pathlib import Path
 from diffusers.utils import SAFETENSORS_WEIGHTS_NAME
 
 from tryon_cli.errors import InputError
-from tryon_cli.models.delta import BASES, VARIANTS, DPIDMDelta, module_settings
+from tryon_cli.models.delta import BASE_WEIGHTS_NAME, BASES, VARIANTS, DPIDMDelta, module_settings
 
 CONFIG_FILE = DPIDMDelta.config_name
 WEIGHTS_FILE = SAFETENSORS_WEIGHTS_NAME
@@ -90,8 +90,9 @@ def resolve_checkpoint(path: str | Path, *, base: str | None = None) -> Checkpoi
         raise InputError(f"{config_path}: variant {variant!r} unknown (known: {', '.join(VARIANTS)})")
     if base is not None and base != found_base:
         raise InputError(f"{folder} is a checkpoint of the {found_base} model, not of {base}")
-    if not (folder / WEIGHTS_FILE).is_file():
-        raise InputError(f"not a complete DPIDM checkpoint: {folder / WEIGHTS_FILE} not found")
+    for name in (WEIGHTS_FILE, BASE_WEIGHTS_NAME) if config.get("trains_base") else (WEIGHTS_FILE,):
+        if not (folder / name).is_file():
+            raise InputError(f"not a complete DPIDM checkpoint: {folder / name} not found")
     return CheckpointInfo(folder, found_base, variant, config)
 
 

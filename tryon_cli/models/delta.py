@@ -10,6 +10,8 @@ which is a DPIDM checkpoint. It is the one place that lists DPIDM's own modules 
     blocks.<block>.tsa                             temporal-shift attention (Eq. 5)
     blocks.<block>.pata                            pose-aware temporal attention, with its own adapter
     context.tokens                                 the garment U-Net's text context (a buffer, not trained)
+    base.main_unet.*, base.garment_unet.*          with `trains_base` only: the rest of both U-Nets, trained
+                                                   in both phases and saved beside the delta (BASE_WEIGHTS_NAME)
 
 `<block>` is the main U-Net's transformer block name with dots as underscores. Inside `DPIDM` these are the very
 modules the main U-Net runs (`MainUNet` wires them in; `attn1`/`attn2` are taken over from the pretrained U-Net),
@@ -22,6 +24,7 @@ hyper-parameters, and the training facts that `dpidm train` fills (train height/
 
 from __future__ import annotations
 
+import inspect
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +34,7 @@ from diffusers import ModelMixin, UNet2DConditionModel
 from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.attention_processor import Attention
 from diffusers.utils import SAFETENSORS_WEIGHTS_NAME
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 from torch import nn
 
 from tryon_cli.errors import InputError
@@ -79,6 +82,9 @@ TRAINING_FACTS = (
 """What a checkpoint records about its training, for `dpidm tryon` to follow: the size and clip length, the
 agnostic masks ("dpidm" or "dataset"), the pose backend and its keypoint set ("body" or "body+hands+face"), and
 dpidm's version. Recorded only: they do not change the modules."""
+
+BASE_WEIGHTS_NAME = "base.safetensors"
+"""The file of a `trains_base` checkpoint that holds the trained base: both U-Nets' parameters not in the delta."""
 
 PHASES = ("image", "video")
 PHASE_PARTS = {"image": ("pose_encoder", "attn1", "attn2", "pasa_adapter"), "video": ("tsa", "pata")}
@@ -199,6 +205,7 @@ class DPIDMDelta(ModelMixin, ConfigMixin):
         garment_timestep: int = 0,
         pata_pose_in_residual: bool = True,
         garment_context: str = "empty_prompt",
+        trains_base: bool = False,
         train_height: int | None = None,
         train_width: int | None = None,
         clip_length: int | None = None,
@@ -212,8 +219,10 @@ class DPIDMDelta(ModelMixin, ConfigMixin):
         Eq. 3), `tsa_shift_frames` (L in Eq. 5), `garment_timestep` (the garment U-Net's timestep),
         `pata_pose_in_residual` (which PATA reading, see `attention/pata.py`), `garment_context` (what the frozen
         garment U-Net's cross-attention reads: "empty_prompt", SD1.5's embedding of the empty prompt, held in the
-        buffer `context.tokens` and saved with the checkpoint; or "clip_image", the garment's projected
-        CLIP image token). The training facts are recorded only (None until `dpidm train` saves a checkpoint)."""
+        buffer `context.tokens` and saved with the checkpoint; or "clip_image", the garment's projected CLIP image
+        token), `trains_base` (train the rest of the main and garment U-Nets too and save them with the checkpoint:
+        `train.trainable=all`, for the tiny test model, whose base is random; see `attach_base`). The training facts
+        are recorded only (None until `dpidm train` saves a checkpoint)."""
         super().__init__()
         if base not in BASES:
             raise ValueError(f"unknown DPIDM base {base!r}; choose one of {', '.join(BASES)}")
@@ -240,6 +249,28 @@ class DPIDMDelta(ModelMixin, ConfigMixin):
         )
         self.block_names = tuple(spec.name for spec in specs)
         self.context = GarmentContext(unet["cross_attention_dim"] if garment_context == "empty_prompt" else None)
+        self._base: dict[str, nn.Module] = {}
+
+    def attach_base(self, **unets: nn.Module) -> None:
+        """The base U-Nets (by name) whose parameters a `trains_base` delta trains and saves; they are not registered
+        here (they run, and are counted, where they are: in `DPIDM`), and the delta's own modules inside them are
+        left out."""
+        self._base = dict(unets)
+
+    def named_base_parameters(self) -> dict[str, nn.Parameter]:
+        """ "base.<unet>.<name>" -> parameter of the attached U-Nets' parameters that are not the delta's own; empty
+        unless `trains_base`."""
+        if not self.config.trains_base:
+            return {}
+        if not self._base:
+            raise ValueError("a trains_base delta needs its U-Nets (attach_base) to train or save them")
+        own = {id(p) for p in self.parameters()}
+        return {
+            f"base.{unet}.{name}": p
+            for unet, module in self._base.items()
+            for name, p in module.named_parameters()
+            if id(p) not in own
+        }
 
     @property
     def variant_row(self) -> Variant:
@@ -250,10 +281,12 @@ class DPIDMDelta(ModelMixin, ConfigMixin):
         return self.blocks[block_key(name)]
 
     def named_phase_parameters(self, phase: str) -> dict[str, nn.Parameter]:
-        """Delta name -> parameter of the parts that train in `phase`, in a fixed order."""
+        """Delta name -> parameter of the parts that train in `phase`, in a fixed order (with `trains_base`, the
+        base U-Nets' parameters too, in both phases)."""
         if phase not in PHASE_PARTS:
             raise ValueError(f"unknown training phase {phase!r}; choose one of {', '.join(PHASES)}")
-        return {name: p for name, p in self.named_parameters() if part_of(name) in PHASE_PARTS[phase]}
+        own = {name: p for name, p in self.named_parameters() if part_of(name) in PHASE_PARTS[phase]}
+        return {**own, **self.named_base_parameters()}
 
     def training_facts(self) -> dict:
         return {key: self.config.get(key) for key in TRAINING_FACTS}
@@ -262,7 +295,8 @@ class DPIDMDelta(ModelMixin, ConfigMixin):
 
     def save_checkpoint(self, directory: str | Path, **training_facts) -> Path:
         """`save_pretrained(directory)`: config.json + the weights of both training phases (the frozen SD1.5 parts
-        come from `weights/`), with `training_facts` (`TRAINING_FACTS`) and dpidm's version in the config."""
+        come from `weights/`), with `training_facts` (`TRAINING_FACTS`) and dpidm's version in the config; with
+        `trains_base`, the trained base U-Nets in BASE_WEIGHTS_NAME beside them."""
         from tryon_cli import __version__
 
         unknown = sorted(set(training_facts) - set(TRAINING_FACTS))
@@ -270,6 +304,11 @@ class DPIDMDelta(ModelMixin, ConfigMixin):
             raise ValueError(f"unknown training facts {unknown}; known: {', '.join(TRAINING_FACTS)}")
         self.register_to_config(**{"dpidm_version": __version__, **training_facts})
         self.save_pretrained(directory)
+        base = self.named_base_parameters()
+        if base:
+            save_file(
+                {name: p.detach().contiguous() for name, p in base.items()}, str(Path(directory) / BASE_WEIGHTS_NAME)
+            )
         return Path(directory)
 
     def load_checkpoint(self, folder: Path, config: dict) -> None:
@@ -294,8 +333,14 @@ class DPIDMDelta(ModelMixin, ConfigMixin):
             if wrong_shape:
                 problems.append(f"{len(wrong_shape)} of another shape ({_names(wrong_shape)})")
             raise InputError(f"{folder / SAFETENSORS_WEIGHTS_NAME} does not fit this model: " + "; ".join(problems))
+        base = self.named_base_parameters()
+        base_tensors = load_file(str(folder / BASE_WEIGHTS_NAME)) if base else {}
+        if set(base_tensors) != set(base) or any(base_tensors[n].shape != p.shape for n, p in base.items()):
+            raise InputError(f"{folder / BASE_WEIGHTS_NAME} does not fit this model's base U-Nets")
         with torch.no_grad():
             self.load_state_dict(tensors)
+            for name, p in base.items():
+                p.copy_(base_tensors[name])
         self.register_to_config(**{k: config.get(k) for k in TRAINING_FACTS})
 
 
@@ -303,7 +348,13 @@ def module_settings(config) -> dict:
     """The settings that must agree between a checkpoint and a model (all but training facts and diffusers'
     bookkeeping), JSON-normalised (tuples as lists)."""
     settings = {k: v for k, v in dict(config).items() if not k.startswith("_") and k not in TRAINING_FACTS}
-    return json.loads(json.dumps(settings))
+    # A setting a checkpoint lacks did not exist when it was written: it was trained with the setting's default.
+    defaults = {
+        k: p.default
+        for k, p in inspect.signature(DPIDMDelta.__init__).parameters.items()
+        if k != "self" and k not in TRAINING_FACTS
+    }
+    return json.loads(json.dumps({**defaults, **settings}))
 
 
 def _names(names: list[str], limit: int = 3) -> str:

@@ -16,7 +16,8 @@ trainable modules, which also saves and loads checkpoints). `garment_encoder` (`
 photos into the main U-Net's garment conditions with the garment U-Net, CLIP, the VAE and the pose encoder.
 
 Training phases (paper 3.6): "image" trains PASA (`attn1` + `pasa_adapter` + the pose encoder) and CA (`attn2`)
-of the main U-Net; "video" trains TSA and PATA. The garment U-Net, VAE and CLIP encoder stay frozen.
+of the main U-Net; "video" trains TSA and PATA. The garment U-Net, VAE and CLIP encoder stay frozen. A delta with
+`trains_base` (the tiny test model under `train.trainable=all`) adds the rest of both U-Nets to both phases.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ class DPIDM(nn.Module):
         self.garment_encoder = GarmentEncoder(
             self.garment_unet, image_encoder, vae, self.main_unet.pose_encoder, self.main_unet.levels
         )
+        delta.attach_base(main_unet=self.main_unet.unet, garment_unet=self.garment_unet.unet)
         self.load_report: pretrained.LoadReport | None = None
         for frozen in (self.garment_unet, self.vae, self.image_encoder):
             frozen.requires_grad_(False)

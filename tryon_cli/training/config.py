@@ -44,6 +44,7 @@ class OptimConfig:
     batch_size: int
     max_steps: int
     learning_rate: float
+    trainable: str
     optimizer: str
     adam_beta1: float
     adam_beta2: float
@@ -171,6 +172,9 @@ _SECTIONS = {
 
 MODELS = ("sd15", "tiny")
 MASK_SOURCES = ("dpidm", "dataset")
+TRAINABLE = ("paper", "all")
+"""train.trainable: the paper's set (DPIDM's modules and the attention layers) or, for the tiny model, all of both
+U-Nets (`DPIDMDelta.trains_base`)."""
 VARIANTS = ("a", "b", "c", "d")
 
 
@@ -207,6 +211,11 @@ def check(config: TrainConfig) -> None:
     for key in ("batch_size", "max_steps", "gradient_accumulation"):
         _require(getattr(opt, key) >= 1, f"train.{key}", "at least 1", getattr(opt, key))
     _require(opt.learning_rate > 0, "train.learning_rate", "positive", opt.learning_rate)
+    _require(opt.trainable in TRAINABLE, "train.trainable", " or ".join(TRAINABLE), opt.trainable)
+    # The whole base trains only where it is random (tiny): SD1.5's pretrained base stays frozen, as in the paper.
+    _require(
+        opt.trainable == "paper" or config.model == "tiny", "train.trainable", "paper with --model sd15", opt.trainable
+    )
     _require(
         opt.mixed_precision in ("no", "fp16", "bf16"), "train.mixed_precision", "no, fp16 or bf16", opt.mixed_precision
     )

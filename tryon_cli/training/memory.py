@@ -11,7 +11,7 @@ minus what backward adds (the trained parameters' gradients). Where the count ca
   the backward pass one segment at a time, so the count adds the inputs plus the largest segment.
 - bf16/fp16 autocast does not act on meta tensors: activations are counted at 2 bytes. Autocast keeps norms and
   softmax outputs in fp32, so this under-counts those (a few per cent of the activations at sd15).
-To that come the weights (as the trainer keeps them: `HALF_PRECISION_COMPONENTS` in half precision under mixed
+To that come the weights (as the trainer keeps them: `half_precision_components` in half precision under mixed
 precision, the rest fp32), the gradients of the phase, the two Adam moments of every trained parameter, and on
 the CPU the process itself and its loader workers (measured, `CPU_PROCESS_BYTES`, `CPU_WORKER_BYTES`; see
 docs/training.md for the calibration).
@@ -34,7 +34,7 @@ from tryon_cli.data.sampler import IMAGE, VIDEO
 from tryon_cli.errors import InputError
 from tryon_cli.training.config import TrainConfig
 from tryon_cli.training.run_folder import usable_cpus
-from tryon_cli.training.run_setup import HALF_PRECISION_COMPONENTS
+from tryon_cli.training.run_setup import half_precision_components
 
 GIB = 2**30
 # The dpidm training process before its first step (Python, torch, the model code, the meta model of this
@@ -170,12 +170,12 @@ def _bytes(params) -> int:
 
 
 @functools.lru_cache(maxsize=2)
-def _meta_model(name: str, variant: str):
+def _meta_model(name: str, variant: str, trains_base: bool = False):
     """The model on the meta device (shapes only), built once per process: the pre-flight tries several settings."""
     from tryon_cli.models import DPIDM
 
     with torch.device("meta"):
-        model = DPIDM.from_config(name, variant=variant)
+        model = DPIDM.from_config(name, variant=variant, trains_base=trains_base)
     model.enable_gradient_checkpointing()  # `count_activations(checkpointing=False)` makes the segments plain calls
     return model
 
@@ -183,8 +183,10 @@ def _meta_model(name: str, variant: str):
 def estimate(config: TrainConfig, device_type: str) -> list[StepMemory]:
     """Peak memory of one step of each phase the run will take (image, and video on a video dataset)."""
     half = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(config.train.mixed_precision)
-    model = _meta_model(config.model, config.variant)
-    for name in HALF_PRECISION_COMPONENTS:  # as the trainer stores them; the activations are cast by `_MetaStandIns`
+    model = _meta_model(config.model, config.variant, config.train.trainable == "all")
+    for name in half_precision_components(
+        model
+    ):  # as the trainer stores them; the activations are cast by `_MetaStandIns`
         part = getattr(model, name)
         if next(part.parameters()).dtype != (
             half or torch.float32

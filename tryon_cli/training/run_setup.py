@@ -19,11 +19,18 @@ from tryon_cli.training.config import TrainConfig
 HALF_PRECISION_COMPONENTS = ("vae", "image_encoder", "garment_unet")
 
 
+def half_precision_components(model: DPIDM) -> tuple[str, ...]:
+    """HALF_PRECISION_COMPONENTS less the garment U-Net when it trains (`train.trainable=all`)."""
+    trains_base = model.delta.config.trains_base
+    return tuple(c for c in HALF_PRECISION_COMPONENTS if not (trains_base and c == "garment_unet"))
+
+
 def build_model(config: TrainConfig) -> DPIDM:
     """The model `config` names, of its Table 4 variant: tiny on the seeded frozen base `dpidm tryon` rebuilds,
     sd15 from the SD1.5 weights; `init_checkpoint` loads trained weights over it."""
     if config.model == "tiny":
-        model = DPIDM.from_config("tiny", seed=TINY_BASE_SEED, variant=config.variant)
+        trains_base = config.train.trainable == "all"
+        model = DPIDM.from_config("tiny", seed=TINY_BASE_SEED, variant=config.variant, trains_base=trains_base)
         if config.init_checkpoint:
             restore(model.delta, config.init_checkpoint)
         return model

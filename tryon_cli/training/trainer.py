@@ -36,11 +36,11 @@ from tryon_cli.training.memory import preflight
 from tryon_cli.training.objective import diffusion_losses
 from tryon_cli.training.run_folder import RunLog, StepRecord, check_output, usable_cpus
 from tryon_cli.training.run_setup import (
-    HALF_PRECISION_COMPONENTS,
     StopRequest,
     average_gradients,
     build_model,
     fingerprint,
+    half_precision_components,
     make_optimizer,
 )
 
@@ -106,7 +106,7 @@ def _set_up(config: TrainConfig, output: Path, accelerator: Accelerator, model: 
     model = (model if model is not None else build_model(config)).to(accelerator.device)
     if accelerator.mixed_precision in ("fp16", "bf16"):  # frozen components in half precision; trained stay fp32
         half = torch.float16 if accelerator.mixed_precision == "fp16" else torch.bfloat16
-        for component in HALF_PRECISION_COMPONENTS:
+        for component in half_precision_components(model):
             getattr(model, component).to(half)
     if opt.gradient_checkpointing:
         model.enable_gradient_checkpointing()
