@@ -71,6 +71,16 @@ GARMENTS = (
 )
 
 
+def colour_garments(count: int) -> tuple[Garment, ...]:
+    """`count` solid garments of saturated colours evenly spaced in hue (named by hue in degrees)."""
+    garments = []
+    for i in range(count):
+        hue = round(180 * i / count)  # OpenCV's hue runs 0-179
+        rgb = cv2.cvtColor(np.array([[[hue, 220, 210]]], np.uint8), cv2.COLOR_HSV2RGB)[0, 0]
+        garments.append(Garment(f"hue{2 * hue:03d}", tuple(int(v) for v in rgb)))
+    return tuple(garments)
+
+
 def _motion_parameters(seed: int) -> dict:
     rng = np.random.default_rng(seed)
     return {
