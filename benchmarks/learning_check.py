@@ -18,7 +18,7 @@ then every held-out clip (people and backgrounds never trained on) is tried on w
 `passed` is true when variant d beats both the untrained model and the agnostic input on L1 (and on LPIPS when
 its weights are present: `dpidm weights fetch lpips`) and passes every swap pair. The last line printed is JSON.
 
-    python benchmarks/learning_check.py                 # the full check: at most 15 minutes on 2 CPU cores
+    python benchmarks/learning_check.py                 # the full check: about 15 minutes on 2 shared CPU cores
     python benchmarks/learning_check.py --steps 40 --train-motions 2 --test-motions 1    # a quick look
 
 What it shows and does not: a tiny model at a toy size learning colour transfer from the garment input, not try-on
