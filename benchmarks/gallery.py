@@ -49,16 +49,6 @@ CHANGED_LEVELS = 16  # a pixel changed by more than this (0-255, any channel) is
 MASK_GROWTH = 0.04  # the reference mask grown by this share of the frame height: its edge is approximate
 MOMENTS = (0.1, 0.5, 0.9)  # the sheet's three moments, as shares of the frames run
 TILE_HEIGHT = 384  # pixels of each frame on the sheet
-HEAD_POINTS = ("nose", "r_eye", "l_eye", "r_ear", "l_ear")
-HEAD_CONFIDENCE = 0.3  # the DWPose / ControlNet drawing threshold (keypoints.DRAW_THRESHOLD)
-# The face box around the visible head points, in units of their spread s (the largest distance between two of
-# them: ear to ear, or eye to ear in profile): half a spread each side, 0.6 s above the eyes (the forehead) and
-# 0.5 s below the nose (the chin, with a head about 1.2 ear-widths tall). Hair and neck are outside it.
-FACE_SIDE, FACE_ABOVE, FACE_BELOW = 0.5, 0.6, 0.5
-# Without two head points, in units of the shoulder keypoints' distance: the face is a quarter of it each side of
-# the neck point, its chin a fifth above the neck point (the shoulders' midpoint; measured on ViViD upper1, whose
-# chin sits at the frame's top edge, 0.25 above), and it is 0.7 tall.
-HEAD_FROM_SHOULDERS = (0.25, 0.2, 0.7)
 MIN_BOX = 4  # pixels each way: a box cut to a sliver by the frame's edge (or a side view's shoulders) is no box
 
 
@@ -261,30 +251,11 @@ def run_tryon_command(case: Case, output: Path) -> tuple[subprocess.CompletedPro
 
 
 def face_box(body: np.ndarray, height: int, width: int) -> tuple[int, int, int, int] | None:
-    """(x0, y0, x1, y1) of the face from OpenPose-18 head points (`FACE_*`); with fewer than two head points
-    visible (the head at or above the frame's top edge, the back of the head), the box above the neck from the
-    shoulders (`HEAD_FROM_SHOULDERS`); None when neither is seen."""
-    from tryon_cli.preprocess.keypoints import BODY_INDEX
+    """The face box of the warp engine (`engines.warp.body.face_box`: the face and the hair beside it, from the
+    head keypoints), which it never draws over; at least `MIN_BOX` pixels each way."""
+    from tryon_cli.engines.warp.body import face_box as engine_face_box
 
-    rows = body[[BODY_INDEX[name] for name in HEAD_POINTS]]
-    visible = rows[rows[:, 2] >= HEAD_CONFIDENCE, :2]
-    if len(visible) >= 2:
-        spread = max(float(np.linalg.norm(a - b)) for a, b in itertools.combinations(visible, 2))
-        eyes = [rows[i, 1] for i in (1, 2) if rows[i, 2] >= HEAD_CONFIDENCE]
-        top = (min(eyes) if eyes else visible[:, 1].min()) - FACE_ABOVE * spread
-        bottom = (rows[0, 1] if rows[0, 2] >= HEAD_CONFIDENCE else visible[:, 1].max()) + FACE_BELOW * spread
-        left, right = visible[:, 0].min() - FACE_SIDE * spread, visible[:, 0].max() + FACE_SIDE * spread
-    else:
-        neck, shoulders = body[BODY_INDEX["neck"]], body[[BODY_INDEX["r_shoulder"], BODY_INDEX["l_shoulder"]]]
-        if min(neck[2], *shoulders[:, 2]) < HEAD_CONFIDENCE:
-            return None
-        breadth = float(np.linalg.norm(shoulders[0, :2] - shoulders[1, :2]))
-        side, chin, tall = (share * breadth for share in HEAD_FROM_SHOULDERS)
-        left, right, bottom = neck[0] - side, neck[0] + side, neck[1] - chin
-        top = bottom - tall
-    x0, y0 = max(0, int(left)), max(0, int(top))
-    x1, y1 = min(width, int(np.ceil(right))), min(height, int(np.ceil(bottom)))
-    return (x0, y0, x1, y1) if min(x1 - x0, y1 - y0) >= MIN_BOX else None
+    return engine_face_box(body, height, width, MIN_BOX)
 
 
 def changed_pixels(source: np.ndarray, output: np.ndarray) -> np.ndarray:

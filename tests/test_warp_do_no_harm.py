@@ -11,6 +11,7 @@ import pytest
 from tests.test_warp_engine import EXAMPLES, HEIGHT, WIDTH, Quiet, garment_input, lab
 from tryon_cli.engines.base import CropFrame
 from tryon_cli.engines.warp import WarpEngine
+from tryon_cli.engines.warp.body import face_box
 from tryon_cli.engines.warp.stabilize import PoseFiller
 from tryon_cli.preprocess.keypoints import BODY_INDEX as J
 from tryon_cli.preprocess.keypoints import FramePose
@@ -103,6 +104,18 @@ def test_the_face_is_never_changed_even_under_a_mask_that_covers_it(tee):
             # The face from forehead to chin, ear to ear.
             np.testing.assert_array_equal(out[face], source[face])
             assert (out != source).any()  # the garment is drawn somewhere
+
+
+def test_a_sleeve_raised_beside_the_head_stays_out_of_the_face_box(tee):
+    """The left arm raised beside the head (as gallery T6's dancer): its sleeve is drawn along the upper arm but not
+    in the face box with the hair beside the face (`body.face_box`), which reaches past the head region the masks
+    keep."""
+    raised = body_of(dict(FRONT, l_elbow=(222, 80), l_wrist=(214, 20)))
+    x0, y0, x1, y1 = face_box(raised, HEIGHT, WIDTH)
+    source, outputs = dress([raised] * 3, tee)
+    for out in outputs:
+        np.testing.assert_array_equal(out[y0:y1, x0:x1], source[y0:y1, x0:x1])
+        assert (out[y1 : y1 + 30, 215:250] != source[y1 : y1 + 30, 215:250]).any(axis=2).mean() > 0.3  # the sleeve
 
 
 def test_nothing_but_the_garment_is_drawn_no_bare_torso(tee):

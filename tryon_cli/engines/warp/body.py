@@ -2,11 +2,14 @@
 
 - `keypoint`, `capsule`, `pixel`: joints and the capsules drawn along bones (human proportions in trunk lengths).
 - `arms_in_front`: forearms crossing in front of the trunk (they stay the source's, in front of the new garment).
+- `face_box`: the face and the hair around it, from the head keypoints: never drawn over, whatever the mask says.
 - `skin_likelihood`: a per-pixel skin test (the new garment's shading is measured off skin).
 - `shading`: the source's folds, shadows and lighting changes that the new garment takes over.
 """
 
 from __future__ import annotations
+
+import itertools
 
 import cv2
 import numpy as np
@@ -38,6 +41,44 @@ WIDE_SIGMA = 0.06  # the wider average that folds and shadows are measured again
 WIDE_STEP = 4  # ... computed at 1/WIDE_STEP of the size (`_wide_blur`)
 SHADING_RANGE = (0.75, 1.12)  # how much darker / brighter than its surroundings a fold or shadow may make cloth
 SHADING_FLOOR = 48.0  # grey levels added to both sides of the ratio (see `shading`)
+FACE_POINTS = ("nose", "r_eye", "l_eye", "r_ear", "l_ear")
+# The face box (`face_box`) around the visible head points, in units of their spread s (the largest distance between
+# two of them: ear to ear, or eye to ear in profile): half a spread each side, 0.6 s above the eyes (the forehead) and
+# 0.5 s below the nose (the chin, with a head about 1.2 ear-widths tall). It reaches past the head region that the
+# masks keep (`preprocess.head`, 0.09 head heights past the ears) to the hair beside the face: the gallery's T6 drew a
+# raised arm's sleeve over the hair beside the dancer's face, and C9 a short sleeve's corner.
+FACE_SIDE, FACE_ABOVE, FACE_BELOW = 0.5, 0.6, 0.5
+# Without two head points, in units of the shoulder keypoints' distance: the face is a quarter of it each side of
+# the neck point, its chin a fifth above the neck point (the shoulders' midpoint; measured on ViViD upper1, whose
+# chin sits at the frame's top edge, 0.25 above), and it is 0.7 tall.
+HEAD_FROM_SHOULDERS = (0.25, 0.2, 0.7)
+
+
+def face_box(body: np.ndarray, height: int, width: int, min_side: int = 1) -> tuple[int, int, int, int] | None:
+    """(x0, y0, x1, y1), x1 and y1 exclusive: the face and the hair beside it, from the OpenPose-18 head points
+    (`FACE_*`); with fewer than two head points visible (the head at or above the frame's top edge, the back of the
+    head), the box above the neck from the shoulders (`HEAD_FROM_SHOULDERS`); None when neither is seen, or when
+    the box is thinner than `min_side` pixels once cut by the frame. The engine never changes a pixel in it; the
+    gallery (`benchmarks/gallery.py`) counts the changed pixels in it."""
+    rows = body[[J[name] for name in FACE_POINTS]]
+    visible = rows[rows[:, 2] >= DRAW_THRESHOLD, :2]
+    if len(visible) >= 2:
+        spread = max(float(np.linalg.norm(a - b)) for a, b in itertools.combinations(visible, 2))
+        eyes = [rows[i, 1] for i in (1, 2) if rows[i, 2] >= DRAW_THRESHOLD]
+        top = (min(eyes) if eyes else visible[:, 1].min()) - FACE_ABOVE * spread
+        bottom = (rows[0, 1] if rows[0, 2] >= DRAW_THRESHOLD else visible[:, 1].max()) + FACE_BELOW * spread
+        left, right = visible[:, 0].min() - FACE_SIDE * spread, visible[:, 0].max() + FACE_SIDE * spread
+    else:
+        neck, shoulders = body[J["neck"]], body[[J["r_shoulder"], J["l_shoulder"]]]
+        if min(neck[2], *shoulders[:, 2]) < DRAW_THRESHOLD:
+            return None
+        breadth = float(np.linalg.norm(shoulders[0, :2] - shoulders[1, :2]))
+        side, chin, tall = (share * breadth for share in HEAD_FROM_SHOULDERS)
+        left, right, bottom = neck[0] - side, neck[0] + side, neck[1] - chin
+        top = bottom - tall
+    x0, y0 = max(0, int(left)), max(0, int(top))
+    x1, y1 = min(width, int(np.ceil(right))), min(height, int(np.ceil(bottom)))
+    return (x0, y0, x1, y1) if min(x1 - x0, y1 - y0) >= min_side else None
 
 
 def keypoint(body: np.ndarray, name: str) -> np.ndarray | None:

@@ -5,8 +5,8 @@ of the old garment: where the new one does not cover it (a short sleeve over an 
 dress), the old garment stays and reads as a layer underneath; no background, no skin, no bare torso is ever made
 up. The garment itself is drawn only
 - below the collar: the torso's parts end just above the neck keypoint (`body.below_neck`);
-- inside the repaint mask, and never on the head, hands or feet (`preprocess.masks.keep_region`, also where a
-  user's mask covers them),
+- inside the repaint mask, and never on the head, hands or feet (`preprocess.masks.keep_region`) nor in the face
+  box with the hair beside it (`body.face_box`), also where a user's mask covers them,
 - on this person: within `OUTLINE_MARGIN` of the learned person segmentation (`preprocess.person_segmentation`),
   so a garment wider than the body does not spill onto the room (where the segmentation misses the trunk, within
   the pose's envelope of the body too), and
@@ -37,6 +37,7 @@ from tryon_cli.engines.warp.matte import garment_matte
 from tryon_cli.engines.warp.motion import part_samples
 from tryon_cli.engines.warp.skeleton import blend, label_parts, parts_for, root_weight
 from tryon_cli.preprocess.conditioning import GarmentInput
+from tryon_cli.preprocess.keypoints import FramePose
 from tryon_cli.preprocess.masks import keep_region
 
 EDGE_SOFTNESS = 0.004  # blur of the arms' and the outline's edges, in crop heights
@@ -106,10 +107,7 @@ class GarmentDresser:
             self.skipped.append(frame.index)
             return source.copy()
         person = self.segmentation(source) >= PERSON
-        # The head, hands and feet are never drawn over, whatever the mask (a user's mask may cover them).
-        # Grown by 2 crop pixels (`KEEP_KERNEL`): paste-back scales the crop up, and a changed crop pixel bleeds into
-        # its neighbours at full size (the collar reached the face box's last row on ViViD upper1).
-        keep = cv2.dilate(keep_region(frame.pose, *mask.shape).astype(np.uint8), KEEP_KERNEL) > 0
+        keep = _kept(frame.pose, mask.shape)
         # All the work happens in the mask's box (plus a margin for the blurs): a third of the crop or less.
         (y0, y1), (x0, x1) = _box(mask, round(ROI_MARGIN * mask.shape[0]))
         out = source.copy()
@@ -211,6 +209,19 @@ class GarmentDresser:
         out = source.copy()
         out[drawn] = np.clip(result[drawn] + 0.5, 0, 255).astype(np.uint8)
         return out, fit
+
+
+def _kept(pose: FramePose, shape: tuple[int, int]) -> np.ndarray:
+    """bool (H, W): what is never drawn over, whatever the mask says (a user's mask may cover it): the head, hands
+    and feet (`preprocess.masks.keep_region`) and the face box with the hair beside it (`body.face_box`). Grown by 2
+    crop pixels (`KEEP_KERNEL`): paste-back scales the crop up, and a changed crop pixel bleeds into its neighbours
+    at full size (the collar reached the face box's last row on ViViD upper1)."""
+    keep = keep_region(pose, *shape)
+    box = bodies.face_box(pose.body, *shape)
+    if box is not None:
+        x0, y0, x1, y1 = box
+        keep[y0:y1, x0:x1] = True
+    return cv2.dilate(keep.astype(np.uint8), KEEP_KERNEL) > 0
 
 
 def _fit_share(alpha: np.ndarray, body: np.ndarray, free: np.ndarray) -> float | None:
