@@ -18,8 +18,8 @@ from PIL import Image
 from tryon_cli.errors import InputError
 from tryon_cli.io import (
     VideoWriter,
-    atomic_folder,
     atomic_output,
+    atomic_outputs,
     check_output,
     open_video,
     read_frame_folder,
@@ -340,13 +340,13 @@ def test_frame_folder_errors(tmp_path):
 def test_interrupted_folder_leaves_nothing_and_a_finished_one_replaces_the_old(tmp_path, error):
     target = tmp_path / "out_intermediates"
     with pytest.raises(error):
-        with atomic_folder(target) as folder:
-            write_video(folder / "pose.mp4", synthetic_clip(2, 8, 8), 24)
+        with atomic_outputs() as group:
+            write_video(group.folder(target) / "pose.mp4", synthetic_clip(2, 8, 8), 24)
             raise error("stopped")
     assert list(tmp_path.iterdir()) == []
     for name in ("old.mp4", "new.mp4"):
-        with atomic_folder(target) as folder:
-            write_video(folder / name, synthetic_clip(2, 8, 8), 24)
+        with atomic_outputs() as group:
+            write_video(group.folder(target) / name, synthetic_clip(2, 8, 8), 24)
     assert [p.name for p in tmp_path.iterdir()] == ["out_intermediates"]
     assert [p.name for p in target.iterdir()] == ["new.mp4"]
 

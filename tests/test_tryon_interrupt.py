@@ -36,6 +36,8 @@ def closing(self, *exc):
         time.sleep(0.3)
     return close(self, *exc)
 writer.VideoWriter.__exit__ = closing
+"""
+RUN_CLI = """
 from tryon_cli.cli.main import run
 sys.argv = ["dpidm", *sys.argv[1:]]
 run()
@@ -68,7 +70,7 @@ def test_interrupt_leaves_nothing_behind(signum, stage, pose_cache, tmp_path):
     command = [
         sys.executable,
         "-c",
-        DRIVER,
+        DRIVER + RUN_CLI,
         "tryon",
         str(REPO / "examples/person.mp4"),
         str(REPO / "examples/garment_upper_00057_00.jpg"),

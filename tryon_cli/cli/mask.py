@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
+from tryon_cli.cli.interrupts import interruptible
 from tryon_cli.cli.options import Category, Device, OutputDir, Overwrite, WeightsRoot
 from tryon_cli.cli.pose import PoseBackend, _device, check_device
 from tryon_cli.cli.progress import note_line, progress_bar
@@ -70,7 +71,7 @@ def mask(
     if mask_meta is not None:
         check_companion_video(mask_meta, meta, meta.frame_count)
     frames = read_frames(video)
-    with progress_bar(console, transient=True) as progress:
+    with interruptible(console), progress_bar(console, transient=True) as progress:
         if user_mask is not None:
             masks = read_mask_video(user_mask, meta.height, meta.width)
         else:

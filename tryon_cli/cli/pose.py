@@ -14,9 +14,18 @@ from PIL import Image
 from rich.console import Console
 from typer.core import TyperGroup
 
+from tryon_cli.cli.interrupts import interruptible
 from tryon_cli.cli.options import Category, Device, OutputDir, Overwrite, WeightsRoot
 from tryon_cli.cli.progress import note_line, progress_bar
-from tryon_cli.io import VideoWriter, atomic_output, check_output, probe_video, read_image, refuse_existing
+from tryon_cli.io import (
+    VideoWriter,
+    atomic_output,
+    atomic_outputs,
+    check_output,
+    probe_video,
+    read_image,
+    refuse_existing,
+)
 from tryon_cli.weights import path_of
 
 EPILOG = (
@@ -100,21 +109,23 @@ def estimate(
         for path in outputs:
             check_output(path, [source], kind="file")
         refuse_existing(outputs, overwrite)
-        _garment(source, output, category, device, weights, console)
+        with interruptible(console):
+            _garment(source, output, category, device, weights, console)
     else:
         from tryon_cli.preprocess.human_pose import resolve_backend
 
         resolve_backend(pose_backend, weights)  # an unknown name, or DWPose without its files: one line now
         check_output(output / f"{source.stem}_pose.mp4", [source], kind="video")
         refuse_existing([output / source.stem, output / f"{source.stem}_pose.mp4"], overwrite)
-        _video(source, output, pose_backend, device, weights, not no_cache, console)
+        with interruptible(console):
+            _video(source, output, pose_backend, device, weights, not no_cache, console)
 
 
 def _video(
     source: Path, output: Path, backend: str, device: str, weights: Optional[Path], use_cache: bool, console: Console
 ) -> None:
     from tryon_cli.preprocess.human_pose import video_poses
-    from tryon_cli.preprocess.openpose_json import write_openpose_folder
+    from tryon_cli.preprocess.openpose_json import write_openpose_files
     from tryon_cli.preprocess.pose_maps import render_pose_video
 
     meta = probe_video(source)
@@ -134,11 +145,12 @@ def _video(
     console.print(f"pose backend: {poses.backend}")
     for note in poses.notes:
         console.print(note_line(note))
-    folder = write_openpose_folder(poses, output, source.stem)
-    video = output / f"{source.stem}_pose.mp4"
-    with VideoWriter(video, meta.fps) as writer:
-        for frame in render_pose_video(poses):
-            writer.write(frame)
+    folder, video = output / source.stem, output / f"{source.stem}_pose.mp4"
+    with atomic_outputs() as group:  # the JSON folder and the pose video appear together, or neither does
+        write_openpose_files(poses, group.folder(folder), source.stem)
+        with VideoWriter(group.file(video), meta.fps) as writer:
+            for frame in render_pose_video(poses):
+                writer.write(frame)
     typer.echo(f"wrote {len(poses)} OpenPose files to {folder}/ and the pose video {video}")
 
 

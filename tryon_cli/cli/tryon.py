@@ -7,7 +7,6 @@ work. Library errors name settings ("frames 10:30 is outside ..."); here they ar
 from __future__ import annotations
 
 import math
-import signal
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
+from tryon_cli.cli.interrupts import interruptible
 from tryon_cli.cli.options import Category, Device, Dtype, Seed, WeightsRoot, check_cuda_present, resolve_device
 from tryon_cli.cli.progress import note_line
 from tryon_cli.engines import DTYPES, ENGINES
@@ -85,34 +85,6 @@ def _as_flags(weights: Optional[Path]):
     except MissingCheckpointError as err:
         advice = MISSING_CHECKPOINT_ADVICE.format(default=default_checkpoint(weights))
         raise MissingCheckpointError(f"{err}; {advice}") from None
-
-
-class _Interrupts:
-    """SIGINT and SIGTERM (a job scheduler stopping the run, `kill`) unwind like Ctrl-C, so partial outputs are
-    removed. A KeyboardInterrupt that lands while Python runs an at-fork hook (ffmpeg being started) is swallowed
-    there ("Exception ignored"); the signal is remembered and raised again at the next progress step (`check`)."""
-
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-    def __init__(self):
-        self.received: int | None = None
-        self._previous: dict = {}
-
-    def _interrupt(self, signum, frame):
-        self.received = signum
-        raise KeyboardInterrupt(f"stopped by signal {signum}")
-
-    def check(self) -> None:
-        if self.received is not None:
-            raise KeyboardInterrupt(f"stopped by signal {self.received}")
-
-    def __enter__(self) -> "_Interrupts":
-        self._previous = {signum: signal.signal(signum, self._interrupt) for signum in self.SIGNALS}
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
 
 
 def tryon(
@@ -311,14 +283,9 @@ def tryon(
         ignored = [flag for flag, value in (("--steps", steps), ("--guidance", guidance)) if value is not None]
         if engine.name == "warp" and ignored:
             console.print(f"note: {' and '.join(ignored)} set DPIDM's sampling; the warp engine has none: ignored")
-        with _Interrupts() as interrupts:
-            try:
-                _run(engine, video, garment, output, batch, settings, overwrite, console, interrupts.check)
-            except KeyboardInterrupt:
-                stopped = signal.Signals(interrupts.received or signal.SIGINT)
-                kept = "; the pairs done before it are kept, rerun to resume" if batch is not None else ""
-                console.print(f"interrupted ({stopped.name}): nothing of the run in progress written{kept}")
-                raise typer.Exit(128 + stopped.value) from None
+        kept = "; the pairs done before it are kept, rerun to resume" if batch is not None else ""
+        with interruptible(console, kept) as interrupts:
+            _run(engine, video, garment, output, batch, settings, overwrite, console, interrupts.check)
 
 
 def _default(value, default):

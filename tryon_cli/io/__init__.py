@@ -1,6 +1,6 @@
 """Video and image input/output: streaming reads with exact metadata, atomic H.264 writes, robust image reading."""
 
-from tryon_cli.io.atomic import OutputGroup, atomic_folder, atomic_output, atomic_outputs
+from tryon_cli.io.atomic import OutputGroup, atomic_output, atomic_outputs
 from tryon_cli.io.images import (
     GARMENT_MAX_SIDE,
     is_still_image,
@@ -20,7 +20,6 @@ __all__ = [
     "VideoMeta",
     "VideoReader",
     "VideoWriter",
-    "atomic_folder",
     "atomic_output",
     "atomic_outputs",
     "check_companion_video",

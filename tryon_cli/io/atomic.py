@@ -20,41 +20,20 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
     The temporary file lives in the target's folder (so the final rename is atomic on one file system) and keeps the
     target's extension (so ffmpeg and PIL pick the right format from the name). It does not exist yet when yielded.
     On any exception, KeyboardInterrupt included, it is deleted and the target is left untouched. Missing parent
-    folders are created; a target that is a folder, or a folder that cannot be created, is an InputError.
+    folders are created (and removed again with it, when still empty); a target that is a folder, or a folder that
+    cannot be created, is an InputError.
     """
     path = Path(path)
     if path.is_dir():
         raise InputError(f"output {path} is a folder; give a file name")
-    _make_parent(path)
+    created = _make_parent(path)
     temp = path.with_name(f".{path.stem}.{secrets.token_hex(4)}.partial{path.suffix}")
     try:
         yield temp
         os.replace(temp, path)
     except BaseException:
         temp.unlink(missing_ok=True)
-        raise
-
-
-@contextmanager
-def atomic_folder(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary folder beside `path`; it becomes `path` (replacing an older one) when the block exits
-    cleanly, and is deleted with everything in it on any exception, KeyboardInterrupt and SIGTERM-as-interrupt
-    included. For side outputs written file by file (a run's intermediates), which must not be left half done."""
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise InputError(f"output folder {path} is an existing file; give a folder")
-    temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.partial")
-    try:
-        temp.mkdir(parents=True)
-    except OSError as err:
-        raise InputError(f"cannot create the output folder {path}: {err.strerror}") from None
-    try:
-        yield temp
-        if path.exists():
-            shutil.rmtree(path)
-        os.replace(temp, path)
-    except BaseException:
-        shutil.rmtree(temp, ignore_errors=True)
+        _remove_empty(created)
         raise
 
 
@@ -64,6 +43,7 @@ class OutputGroup:
 
     def __init__(self) -> None:
         self._planned: list[tuple[Path, Path]] = []  # (temporary, target), in the order they were asked for
+        self._created: list[Path] = []  # the parent folders made for them
 
     def file(self, path: str | Path) -> Path:
         """A temporary file name for `path` (not created; same folder and suffix, so the rename is atomic and
@@ -71,7 +51,7 @@ class OutputGroup:
         path = Path(path)
         if path.is_dir():
             raise InputError(f"output {path} is a folder; give a file name")
-        _make_parent(path)
+        self._created += _make_parent(path)
         temp = path.with_name(f".{path.stem}.{secrets.token_hex(4)}.partial{path.suffix}")
         self._planned.append((temp, path))
         return temp
@@ -81,7 +61,7 @@ class OutputGroup:
         path = Path(path)
         if path.exists() and not path.is_dir():
             raise InputError(f"output folder {path} is an existing file; give a folder")
-        _make_parent(path)
+        self._created += _make_parent(path)
         temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.partial")
         temp.mkdir()
         self._planned.append((temp, path))
@@ -118,7 +98,9 @@ class OutputGroup:
     def discard(self) -> None:
         for temp, _ in self._planned:
             _remove(temp)
+        _remove_empty(sorted(self._created, key=lambda folder: len(folder.parts), reverse=True))  # inner ones first
         self._planned.clear()
+        self._created.clear()
 
 
 @contextmanager
@@ -134,11 +116,24 @@ def atomic_outputs() -> Iterator[OutputGroup]:
         raise
 
 
-def _make_parent(path: Path) -> None:
+def _make_parent(path: Path) -> list[Path]:
+    """Create `path`'s missing parent folders; returns those it created, the deepest first, so that a run that
+    fails or is interrupted removes them again (`_remove_empty`) and leaves nothing behind."""
+    missing = [folder for folder in (path.parent, *path.parent.parents) if not folder.exists()]
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise InputError(f"cannot create the output folder {path.parent}: {err.strerror}") from None
+    return missing
+
+
+def _remove_empty(folders) -> None:
+    """Remove each folder, in the order given, if it is empty (something else put there since stays)."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            pass
 
 
 def _remove(path: Path) -> None:

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 
-from tryon_cli.io import atomic_folder
 from tryon_cli.preprocess.keypoints import BODY_INDEX, FramePose, PoseSequence
 
 OPENPOSE_VERSION = 1.3
@@ -57,10 +56,8 @@ def frame_filename(stem: str, index: int) -> str:
     return f"{stem}_{index:012d}_keypoints.json"
 
 
-def write_openpose_folder(poses: PoseSequence, folder: str | Path, stem: str) -> Path:
-    """Write one JSON per frame into `folder/<stem>/`; the folder appears complete or not at all."""
-    target = Path(folder) / stem
-    with atomic_folder(target) as partial:
-        for index, pose in enumerate(poses):
-            (partial / frame_filename(stem, index)).write_text(json.dumps(frame_to_openpose(pose)))
-    return target
+def write_openpose_files(poses: PoseSequence, folder: Path, stem: str) -> None:
+    """Write one JSON per frame into `folder` (the temporary folder of an `atomic_outputs` group: the caller makes
+    it appear complete, with the run's other outputs, or not at all)."""
+    for index, pose in enumerate(poses):
+        (folder / frame_filename(stem, index)).write_text(json.dumps(frame_to_openpose(pose)))
