@@ -93,6 +93,9 @@ def test_debug_shows_the_traceback_and_keeps_exit_2(files):
     assert "Traceback" in result.stderr and result.stderr.strip().splitlines()[-1].startswith("error: ")
 
 
+NO_GPU = pytest.mark.skipif(Path("/dev/nvidia0").exists(), reason="this machine has a GPU")
+
+
 # A probe that says whether torch was imported, printed last on stderr.
 TORCH_SPY = """
 import atexit, sys
@@ -108,10 +111,12 @@ run()
     [
         (["--checkpoint", "{root}/no_checkpoint"], "--checkpoint {root}/no_checkpoint not found"),
         (["--weights", "{root}/no_weights"], "'--weights': dir '{root}/no_weights' does not exist"),
+        # The trained model asked for, none given and none installed (a weights folder without dpidm/).
+        (["--model", "sd15", "--weights", "{root}"], "no trained DPIDM checkpoint: {root}/dpidm not found"),
         pytest.param(
             ["--device", "cuda"],
             "--device cuda: CUDA is not available on this machine",
-            marks=pytest.mark.skipif(Path("/dev/nvidia0").exists(), reason="this machine has a GPU"),
+            marks=NO_GPU,
         ),
         # The model's window is known without a checkpoint: refused before the files are read, torch or no torch.
         (["--model", "tiny", "--overlap", "24"], "--overlap must be at least 0 and less than the window (24 frames)"),
@@ -142,15 +147,39 @@ def test_late_early_errors_come_before_torch(files, args, message):
     assert not (root / "late.mp4").exists()
 
 
+@NO_GPU
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["pose", "{root}/person.mp4", "-o", "{root}/poses"],
+        ["mask", "{root}/person.mp4", "-o", "{root}/masks"],
+        ["eval", "--pred", "{root}/person.mp4", "--source", "{root}/person.mp4"],
+        ["demo", "--port", "0"],
+    ],
+)
+def test_cuda_without_a_gpu_is_refused_before_torch_by_every_command(files, command):
+    """pose and mask imported torch to find that out (2.2 s, 700 MB), eval and demo too, and said it otherwise."""
+    root = files["root"]
+    args = [a.format(root=root) for a in command]
+    command = [sys.executable, "-c", TORCH_SPY, *args, "--device", "cuda"]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=120, check=False)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "error: --device cuda: CUDA is not available on this machine (no CUDA driver or no GPU)",
+        "torch imported: False",
+    ]
+
+
 def test_a_full_disk_names_the_output_not_the_audio(tmp_path, monkeypatch):
     """ffmpeg's last line when the disk filled up while muxing a source without audio (the message blamed "adding
-    the audio" and named the hidden `.partial` file)."""
-    failed = subprocess.CompletedProcess([], 1, "", "[out#0/mp4] Error writing trailer: No space left on device\n")
+    the audio" and named the hidden `.partial` file), without ffmpeg's log prefix and its memory address."""
+    log = "[out#0/mp4 @ 0x560bc08e4fc0] Error closing file: No space left on device\n"
+    failed = subprocess.CompletedProcess([], 1, "", log)
     monkeypatch.setattr(writer, "run_ffmpeg", lambda *args: failed)
     temporary, shown = tmp_path / ".out.1234.partial.mp4", tmp_path / "out.mp4"
     with pytest.raises(InputError) as caught:
         writer.mux_audio(tmp_path / "v.mp4", tmp_path / "a.mp4", temporary, 1.0, shown=shown)
-    assert str(caught.value) == f"cannot write {shown}: [out#0/mp4] Error writing trailer: No space left on device"
+    assert str(caught.value) == f"cannot write {shown}: Error closing file: No space left on device"
 
 
 def test_a_pair_is_done_only_when_every_output_asked_for_is_there(tmp_path):

@@ -158,10 +158,10 @@ def eval_(
         )
     if json_file is not None:
         check_output(json_file, [pairs], kind="json")
+    torch_device = resolve_device(device)  # before the metrics (torch): CUDA missing is refused in a second
     from tryon_cli.metrics.evaluate import evaluate
 
     console = Console(width=max(120, Console().width))
-    torch_device = resolve_device(device)
     with _progress(console) as task:
         report = evaluate(
             pred,

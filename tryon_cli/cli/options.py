@@ -51,7 +51,9 @@ def _cuda_driver_devices() -> int:
 
 def resolve_device(name: str) -> str:
     """--device as a concrete torch device string: 'auto' is this process's device (its own GPU under `accelerate
-    launch`, CUDA when present, else the CPU). The one device parser of the commands."""
+    launch`, CUDA when present, else the CPU). The one device parser of the commands. CUDA on a machine without it
+    is refused before torch is imported (`check_cuda_present`)."""
+    check_cuda_present(name)
     import torch
 
     from tryon_cli.errors import InputError

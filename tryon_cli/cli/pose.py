@@ -15,7 +15,7 @@ from rich.console import Console
 from typer.core import TyperGroup
 
 from tryon_cli.cli.interrupts import interruptible
-from tryon_cli.cli.options import Category, Device, OutputDir, Overwrite, WeightsRoot
+from tryon_cli.cli.options import Category, Device, OutputDir, Overwrite, WeightsRoot, check_cuda_present
 from tryon_cli.cli.progress import note_line, progress_bar
 from tryon_cli.io import (
     VideoWriter,
@@ -65,9 +65,11 @@ app = typer.Typer(
 
 
 def check_device(name: str) -> str:
-    """The --device spelling, checked without torch (importing it takes seconds), so that a typo fails at once."""
+    """The --device spelling, and CUDA asked for on a machine without it, checked without torch (importing it takes
+    seconds), so that either fails at once."""
     if name not in ("auto", "cpu") and not re.fullmatch(r"cuda(:\d+)?", name):
         raise typer.BadParameter(f"{name!r}: use auto, cpu, or cuda[:N]", param_hint="--device")
+    check_cuda_present(name)
     return name
 
 

@@ -213,6 +213,9 @@ def tryon(
         raise InputError(f"--checkpoint {checkpoint} not found")
     check_cuda_present(device)
     with _as_flags(weights):
+        from tryon_cli.engines import require_checkpoint
+
+        require_checkpoint(model, checkpoint, weights)
         from tryon_cli.tryon.request import check_batch_outputs, check_request
         from tryon_cli.tryon.settings import TryOnSettings
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from functools import lru_cache
 
@@ -25,7 +26,12 @@ def run_ffmpeg(*args: str) -> subprocess.CompletedProcess:
     )
 
 
+_CONTEXT = re.compile(r"^(\[[^\]]*\]\s*)+")
+"""ffmpeg's log prefix naming the component and its address in memory (`[out#0/mp4 @ 0x55d0c2a4bfc0] `): nothing a
+user can act on."""
+
+
 def last_line(log: str) -> str:
-    """The last non-empty line of an ffmpeg log: where ffmpeg states why it stopped."""
-    lines = [line.strip() for line in log.splitlines() if line.strip()]
-    return lines[-1] if lines else "no message from ffmpeg"
+    """The last non-empty line of an ffmpeg log, where ffmpeg states why it stopped, without its log prefix."""
+    lines = [_CONTEXT.sub("", line.strip()) for line in log.splitlines() if line.strip()]
+    return lines[-1] if lines and lines[-1] else "no message from ffmpeg"
