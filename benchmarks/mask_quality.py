@@ -3,11 +3,13 @@
 Per clip: recall (share of the reference mask that ours covers: the old garment must not show through), IoU,
 temporal stability (mean IoU of consecutive masks) set beside the reference masks' own temporal IoU, and the face:
 pixels of the face box (`head.face_box`, from the head keypoints) inside our mask, summed over the frames (must be
-0), and how many frames had a face box; the long hair kept (pixels a frame: what the pose-only masks take and the
-masks made with the frames do not); and the share of the reference mask that lies in what we keep by rule (head,
-hands, feet: `masks.keep_region`, and that hair): the reference masks take the chin, neck, hands, (3DV-TON's boxes)
-the feet and hair over the back, so recall cannot exceed 1 minus that share; `recall_outside_kept` is the recall
-on the rest of the reference, reported beside the plain figure, not instead of it. Targets (issue 20): recall
+0), and how many frames had a face box; what the frames keep (pixels a frame: what the pose-only masks take and the
+masks made with the frames do not: long hair, and hands bent off their forearm's line); and the share of the
+reference mask that lies in what we keep by rule (head, hands, feet: `masks.keep_region`, and what the frames
+keep), in all and by part (`reference_in`: the face box, the head region, the hands' regions, the feet, what the
+frames keep; the parts overlap a little): the reference masks take the chin, neck, hands, (3DV-TON's boxes) the
+face, the feet and hair over the back, so recall cannot exceed 1 minus that share; `recall_outside_kept` is the
+recall on the rest of the reference, reported beside the plain figure, not instead of it. Targets (issue 20): recall
 >= 0.95, IoU >= 0.65, temporal IoU no worse than before, no face-box pixel. Data: $DPIDM_SHARED_DATA, else
 ../shared/data.
 
@@ -37,9 +39,10 @@ from tryon_cli.offline import apply_offline_defaults  # noqa: E402
 apply_offline_defaults()
 
 from tryon_cli.io import read_frames  # noqa: E402
-from tryon_cli.preprocess.head import face_box  # noqa: E402
+from tryon_cli.preprocess.hands import hand_regions  # noqa: E402
+from tryon_cli.preprocess.head import face_box, head_region  # noqa: E402
 from tryon_cli.preprocess.human_pose import dwpose_files, estimate_video_poses, load_backend, video_poses  # noqa: E402
-from tryon_cli.preprocess.masks import agnostic_masks, keep_region  # noqa: E402
+from tryon_cli.preprocess.masks import MaskShape, agnostic_masks, keep_region  # noqa: E402
 
 DATA = Path(os.environ.get("DPIDM_SHARED_DATA", REPO.parent / "shared" / "data"))  # as tests/conftest.py
 # clip name -> (video, reference mask video, category)
@@ -69,6 +72,21 @@ def temporal_iou(masks: list[np.ndarray]) -> float:
     return float(np.mean([iou(a, b) for a, b in zip(masks, masks[1:])])) if len(masks) > 1 else 1.0
 
 
+def share_in(references: list[np.ndarray], regions: list[np.ndarray]) -> float:
+    """The mean share of each frame's reference that lies in its region (recall is a mean over frames too)."""
+    return float(np.mean([(r & k).sum() / max(1, r.sum()) for r, k in zip(references, regions)]))
+
+
+_NO_FEET = MaskShape(foot_radius=0.0)  # keep_region without the feet: what the feet add is the rest
+
+
+def _box(box: tuple[int, int, int, int] | None, height: int, width: int) -> np.ndarray:
+    region = np.zeros((height, width), bool)
+    if box is not None:
+        region[box[1] : box[3], box[0] : box[2]] = True
+    return region
+
+
 def measure_clip(name: str, backend: str) -> dict:
     video, reference_path, category = CLIPS[name]
     poses = video_poses(DATA / video, backend=backend)
@@ -76,10 +94,20 @@ def measure_clip(name: str, backend: str) -> dict:
     ours = list(agnostic_masks(poses, category, frames=read_frames(DATA / video)))
     count = min(len(ours), len(references))
     ours, references = ours[:count], references[:count]
-    boxes = [face_box(poses[t], poses.height, poses.width) for t in range(count)]
-    # Long hair is kept by its colour (it needs the frames): what the pose-only masks take and ours do not.
-    hair = [pose_only & ~o for pose_only, o in zip(agnostic_masks(poses, category), ours)]
-    kept = [keep_region(poses[t], poses.height, poses.width) | hair[t] for t in range(count)]
+    height, width = poses.height, poses.width
+    boxes = [face_box(poses[t], height, width) for t in range(count)]
+    # Long hair and bent hands are kept by their colour (they need the frames): what the pose-only masks take and
+    # ours do not.
+    from_frames = [pose_only & ~o for pose_only, o in zip(agnostic_masks(poses, category), ours)]
+    by_rule = [keep_region(poses[t], height, width) for t in range(count)]
+    kept = [k | h for k, h in zip(by_rule, from_frames)]
+    parts = {
+        "face_box": [_box(box, height, width) for box in boxes],
+        "head": [head_region(poses[t], height, width) for t in range(count)],
+        "hands": [hand_regions(poses[t], height, width) for t in range(count)],
+        "feet": [k & ~keep_region(poses[t], height, width, shape=_NO_FEET) for t, k in enumerate(by_rule)],
+        "from_frames": from_frames,
+    }
     return {
         "clip": name,
         "category": category,
@@ -89,9 +117,10 @@ def measure_clip(name: str, backend: str) -> dict:
         "iou": float(np.mean([iou(o, r) for o, r in zip(ours, references)])),
         "temporal_iou": temporal_iou(ours),
         "reference_temporal_iou": temporal_iou(references),
-        "reference_in_kept": float(np.mean([(r & k).sum() / max(1, r.sum()) for r, k in zip(references, kept)])),
+        "reference_in_kept": share_in(references, kept),
+        "reference_in": {part: share_in(references, regions) for part, regions in parts.items()},
         "recall_outside_kept": float(np.mean([recall(o, r & ~k) for o, r, k in zip(ours, references, kept)])),
-        "hair_pixels_per_frame": float(np.mean([h.sum() for h in hair])),
+        "kept_from_frames_pixels_per_frame": float(np.mean([h.sum() for h in from_frames])),
         "face_box_frames": sum(box is not None for box in boxes),
         "face_box_pixels_in_mask": sum(int(m[b[1] : b[3], b[0] : b[2]].sum()) for m, b in zip(ours, boxes) if b),
     }

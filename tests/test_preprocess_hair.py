@@ -111,6 +111,9 @@ def test_agnostic_masks_cut_the_hair_of_each_frame_after_the_vote(monkeypatch):
     seen = []
 
     class Stub:
+        def __init__(self, segment):
+            pass
+
         def __call__(self, frame, pose, region):
             seen.append(int(frame[0, 0, 0]))
             cut = np.zeros_like(region)
@@ -161,7 +164,7 @@ def test_frames_with_masks_holds_only_the_votes_lookahead(monkeypatch):
     to 57)."""
     import weakref
 
-    monkeypatch.setattr(masks, "LongHair", lambda: lambda frame, pose, region: np.zeros_like(region))
+    monkeypatch.setattr(masks, "LongHair", lambda segment: lambda frame, pose, region: np.zeros_like(region))
     poses = PoseSequence(body=np.stack([_pose().body] * 40), height=H, width=W, backend="test")
     decoded = []
 

@@ -1,13 +1,19 @@
-"""The hands: regions a try-on never repaints, from the hand points where the pose has them, else from the forearm.
+"""The hands: regions a try-on never repaints, from the hand points where the pose has them, else from the forearm
+and, given the frame, the hand's own skin.
 
 Conventions as in `preprocess/keypoints.py`: a `FramePose` whose body is OpenPose-18 `(18, 3)` (x, y, confidence)
 in frame pixels, and optionally DWPose's hands `(2, 21, 3)` (index 0 = the person's left hand, 1 = the right). The
-result, `hand_regions`, is a bool `(height, width)` image in the same pixels (True = hand, keep the source pixel).
+results, `hand_regions` and `bent_hands`, are bool `(height, width)` images in the same pixels (True = hand, keep
+the source pixel).
 
-A hand with at least `MIN_HAND_POINTS` points is their outline grown by `HAND_POINT_MARGIN`. Without hand points
-(the YOLO backend has none) it is a capsule that starts at the wrist and runs on along the forearm's direction for a
-hand's length: a hanging, raised or reaching hand continues its forearm; a bent wrist or a fist stays within its
-width of that line.
+A hand with at least `MIN_HAND_POINTS` points is their outline grown by `HAND_POINT_MARGIN`: a bent wrist is in
+it. Without hand points (the YOLO backend has none) it is a capsule that starts at the wrist and runs on along the
+forearm's direction for a hand's length: a hanging, raised or reaching hand continues its forearm. A hand bent at
+the wrist (hooked into a pocket, turned in over the hips, holding a bag's handle) leaves that line, and the wrist
+point often sits on the wrist's edge rather than its middle; `bent_hands` finds the rest of such a hand in the
+frame: the skin of the person (`hair.skin`, the person segmentation) connected to the wrist, within a hand's length
+of it and beyond it (not back up the forearm, nor on the other forearm), and no larger than a hand (a larger patch
+of skin colour is a bare leg or a skin-toned garment: only the capsule is kept then).
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from tryon_cli.preprocess.hair import PERSON, skin
 from tryon_cli.preprocess.keypoints import DRAW_THRESHOLD, FramePose, point, torso_length
 
 HAND_LENGTH = 0.3
@@ -26,6 +33,13 @@ axis), and the forearm's direction is only a guess of the hand's."""
 HAND_POINT_MARGIN = 0.04
 """How far (in trunk lengths) an outline of hand points is grown: the points lie on the fingers' axes."""
 MIN_HAND_POINTS = 3
+FOREARM_HALF_WIDTH = 0.12
+"""Skin within this many trunk lengths of a forearm's axis (elbow to wrist) is the forearm, not a hand: a forearm is
+~0.06 L wide on either side of its axis near the wrist, doubled for the points' error."""
+MAX_HAND_AREA = 0.07
+"""A hand's skin covers at most this many square trunk lengths (~19 x 9 cm over a ~50 cm trunk): a larger patch
+joined to the wrist is not the hand alone (a skin-toned garment, a bare thigh). The hands found on the shared
+ViViD and 3DV-TON clips cover 0.02-0.055."""
 # Hand index in FramePose.hands for each body side (keypoints.py: 0 = the left hand, 1 = the right).
 HAND_INDEX = {"l": 0, "r": 1}
 
@@ -44,10 +58,10 @@ def hand_regions(pose: FramePose, height: int, width: int) -> np.ndarray:
             cv2.fillConvexPoly(image, hull, 1)
             cv2.polylines(image, [hull], True, 1, max(1, int(round(2 * HAND_POINT_MARGIN * scale))))
             continue
-        wrist, elbow = point(pose.body, f"{side}_wrist"), point(pose.body, f"{side}_elbow")
-        if wrist is None or elbow is None or not np.linalg.norm(wrist - elbow) > 0:
+        arm = _forearm(pose, side)
+        if arm is None:
             continue
-        direction = (wrist - elbow) / np.linalg.norm(wrist - elbow)
+        _, wrist, direction = arm
         # Round caps: the far one reaches the fingertips, the near one the wrist (where the hand begins), not up a
         # sleeve's cuff: started half a radius behind it, the cuffs on ViViD upper1 were kept (recall 0.931 -> 0.942).
         start = wrist + direction * HAND_HALF_WIDTH * scale
@@ -57,6 +71,61 @@ def hand_regions(pose: FramePose, height: int, width: int) -> np.ndarray:
         for end in (start, tip):
             cv2.circle(image, _int(end), thickness // 2, 1, -1)
     return image > 0
+
+
+def bent_hands(frame: np.ndarray, pose: FramePose, person: np.ndarray) -> np.ndarray:
+    """The skin of each hand without hand points that lies beyond its wrist (see the module), bool `(H, W)`, for
+    an RGB uint8 `frame` and its person probability `person` (float `(H, W)`); empty without a body scale."""
+    height, width = person.shape
+    found = np.zeros((height, width), bool)
+    scale = torso_length(pose.body)
+    if scale is None:
+        return found
+    arms = {side: _forearm(pose, side) for side in HAND_INDEX}
+    reach = HAND_LENGTH * scale
+    for side, index in HAND_INDEX.items():
+        points = None if pose.hands is None else pose.hands[index]
+        if arms[side] is None or (points is not None and (points[:, 2] >= DRAW_THRESHOLD).sum() >= MIN_HAND_POINTS):
+            continue
+        wrist, direction = arms[side][1], arms[side][2]
+        # Work in the box of a hand's reach around the wrist: a fraction of the frame.
+        x0, y0 = (max(0, int(np.floor(c - reach))) for c in wrist)
+        x1, y1 = min(width, int(np.ceil(wrist[0] + reach)) + 1), min(height, int(np.ceil(wrist[1] + reach)) + 1)
+        if x0 >= x1 or y0 >= y1:
+            continue
+        ys, xs = np.mgrid[y0:y1, x0:x1]
+        dx, dy = xs - wrist[0], ys - wrist[1]
+        # Beyond the wrist's line (square to the forearm): behind it lie the forearm and, on a top, the garment
+        # beside the wrist (a cream cardigan is of skin's colour: on ViViD upper1, reaching a hand's half width
+        # behind the line took its cuffs and hem, recall 0.949 -> 0.938). Not on the other forearm (an arm held
+        # across the body, or one yolo places behind the body, beside the visible one).
+        near = (dx * dx + dy * dy <= reach * reach) & (dx * direction[0] + dy * direction[1] >= 0)
+        other = arms["l" if side == "r" else "r"]
+        if other is not None:
+            near &= ~_on_forearm(xs, ys, *other, FOREARM_HALF_WIDTH * scale)
+        candidates = near & skin(frame[y0:y1, x0:x1]) & (person[y0:y1, x0:x1] > PERSON)
+        count, labels = cv2.connectedComponents(candidates.astype(np.uint8), connectivity=8)
+        at_wrist = dx * dx + dy * dy <= (HAND_HALF_WIDTH * scale) ** 2
+        touching = np.unique(labels[at_wrist & candidates])
+        hand = np.isin(labels, touching[touching > 0])
+        if hand.sum() <= MAX_HAND_AREA * scale * scale:
+            found[y0:y1, x0:x1] |= hand
+    return found
+
+
+def _forearm(pose: FramePose, side: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(elbow, wrist, unit vector from the elbow to the wrist) of one side, or None."""
+    wrist, elbow = point(pose.body, f"{side}_wrist"), point(pose.body, f"{side}_elbow")
+    if wrist is None or elbow is None or not np.linalg.norm(wrist - elbow) > 0:
+        return None
+    return elbow, wrist, (wrist - elbow) / np.linalg.norm(wrist - elbow)
+
+
+def _on_forearm(xs, ys, elbow, wrist, direction, half_width: float) -> np.ndarray:
+    """bool: the pixels `xs, ys` within `half_width` of the forearm's axis, between the elbow and the wrist."""
+    along = (xs - elbow[0]) * direction[0] + (ys - elbow[1]) * direction[1]
+    across = np.abs((xs - elbow[0]) * direction[1] - (ys - elbow[1]) * direction[0])
+    return (along >= 0) & (along < np.linalg.norm(wrist - elbow)) & (across <= half_width)
 
 
 def _int(p: np.ndarray) -> tuple[int, int]:

@@ -5,8 +5,9 @@ scales with the person: the torso as a polygon, limbs as capsules, the parts the
 (`PARTS`), all grown by a generous margin, because the new garment may be looser or longer than the old one and
 the old one must not show through. The head (`head.head_region`: crown to chin, from whatever head points are
 visible, or from the neck when the head is out of frame), the hands (`hands.hand_regions`) and the feet are cut
-out of every category's mask, and, given the frames, long hair that falls over it (`hair.LongHair`), so the
-identity and the hands survive the repaint. Frames are made temporally
+out of every category's mask, and, given the frames, the rest of a hand bent at the wrist (`hands.bent_hands`) and
+long hair that falls over it (`hair.LongHair`), so the identity and the hands survive the repaint. Frames are made
+temporally
 stable by the smoothed poses (`tracking.one_euro`) and by a vote over neighbouring frames (`agnostic_masks`).
 
 `write_vivid_layout` writes the result as the ViViD dataset lays it out: `agnostic_mask/<stem>.mp4` (white =
@@ -15,6 +16,7 @@ repaint) and `agnostic/<stem>.mp4` (the frames with that region filled with grey
 
 from __future__ import annotations
 
+import weakref
 from collections import deque
 from dataclasses import dataclass
 from typing import Iterable, Iterator
@@ -24,13 +26,13 @@ import numpy as np
 
 from tryon_cli.errors import InputError
 from tryon_cli.preprocess.hair import LongHair
-from tryon_cli.preprocess.hands import hand_regions
+from tryon_cli.preprocess.hands import bent_hands, hand_regions
 from tryon_cli.preprocess.head import head_region
 from tryon_cli.preprocess.keypoints import BODY_INDEX, FramePose, PoseSequence, midpoint, point, torso_length
 
 CATEGORIES = ("upper", "lower", "dress")
 AGNOSTIC_GREY = 128
-MASK_VERSION = 2
+MASK_VERSION = 3
 """The version of the mask algorithm: raise it whenever the masks a pose (and a frame) give change. `dpidm train
 prepare` keys its cached masks by it, so masks made by older code are rebuilt, never reused silently
 (`tests/test_preprocess_masks.py` pins the masks of fixed poses together with it)."""
@@ -265,8 +267,9 @@ def agnostic_masks(
     Each frame's mask is a vote over the per-frame masks within `window` frames on either side
     (`temporal_vote`), so a pixel that flickers in and out for one frame does not; the frame's own head, hands and
     feet (`keep_region`) are cut out after the vote, so a neighbour's vote never puts them back. With the video's
-    `frames` (RGB uint8, one per pose), long hair that falls over the garment's region is cut out too
-    (`hair.LongHair`: it needs the pixels). Frames without a pose get an empty mask (nothing to repaint).
+    `frames` (RGB uint8, one per pose), the skin of a hand bent off its forearm's line (`hands.bent_hands`) and
+    long hair that falls over the garment's region are cut out too (`hair.LongHair`: both need the pixels). Frames
+    without a pose get an empty mask (nothing to repaint).
     """
     shape = shape or SHAPES[check_category(category)]
     return _voted_masks(poses, category, shape, window, quorum, frames)
@@ -292,7 +295,8 @@ def frames_with_masks(
 def _voted_masks(poses: PoseSequence, category: str, shape: MaskShape, window: int, quorum: float, frames):
     pending: deque[tuple[int, np.ndarray, np.ndarray | None]] = deque()  # read by the vote, not yet given back
     pixels = None if frames is None else iter(frames)
-    hair = None if frames is None else LongHair()
+    person = None if frames is None else _LatestPerson()
+    hair = None if frames is None else LongHair(segment=person)
 
     def raw() -> Iterator[np.ndarray]:
         for t, pose in enumerate(poses):
@@ -307,8 +311,29 @@ def _voted_masks(poses: PoseSequence, category: str, shape: MaskShape, window: i
         t, keep, frame = pending.popleft()
         mask &= ~keep
         if hair is not None:
+            mask &= ~bent_hands(frame, poses[t], person(frame))
             mask &= ~hair(frame, poses[t], mask)
         yield mask
+
+
+class _LatestPerson:
+    """The person segmentation (`PersonSegmentation`) of the latest frame it was asked about, computed once for the
+    hands and the hair alike. It holds the frame weakly: the masks keep no decoded frame alive
+    (`frames_with_masks`)."""
+
+    def __init__(self) -> None:
+        self._segment = None
+        self._frame = lambda: None
+        self._probability = None
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray:
+        if self._frame() is not frame:
+            if self._segment is None:
+                from tryon_cli.preprocess.person_segmentation import PersonSegmentation  # loads the runtime
+
+                self._segment = PersonSegmentation()
+            self._frame, self._probability = weakref.ref(frame), self._segment(frame)
+        return self._probability
 
 
 def temporal_vote(masks: Iterable[np.ndarray], window: int, quorum: float = 0.4) -> Iterator[np.ndarray]:

@@ -1,0 +1,85 @@
+"""A hand bent at the wrist: without hand points (the YOLO backend) the pose places a hand only along its forearm;
+given the frame, the rest of the hand (its skin, connected to the wrist, beyond it) stays out of the mask, and
+neither a forearm nor a skin-toned garment is taken for a hand."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from tests.test_preprocess_masks import STANDING, H, W
+from tryon_cli.preprocess import person_segmentation
+from tryon_cli.preprocess.hands import bent_hands, hand_regions
+from tryon_cli.preprocess.keypoints import BODY_INDEX, FramePose, PoseSequence
+from tryon_cli.preprocess.masks import agnostic_masks, frame_mask
+
+SKIN, NAVY, GREY = (224, 172, 140), (30, 40, 110), (200, 200, 200)
+# The right hand turned in at the wrist (82, 145), its forearm hanging straight down: a hand's width (12 px, 0.15
+# trunk lengths) below the wrist, its length (20 px) across the hip towards the body's middle, outside the capsule
+# that continues the forearm downwards.
+BENT_HAND = ((84, 147), (104, 158))
+
+
+def _pose() -> FramePose:
+    body = np.zeros((18, 3), np.float32)
+    for name, (x, y) in STANDING.items():
+        body[BODY_INDEX[name]] = (x, y, 0.9)
+    return FramePose(body)
+
+
+def _figure(top=NAVY, forearms=NAVY, loose=False) -> tuple[np.ndarray, np.ndarray]:
+    """A person in a long `top` (`loose`: wider than the arms) whose forearms are `forearms` (a sleeve, or bare
+    skin), the right hand bent in over the hip; and the person's silhouette (what a person segmentation gives)."""
+    frame = np.full((H, W, 3), GREY, np.uint8)
+    widen = 25 if loose else 0
+    body = [(90 - widen, 70), (150 + widen, 70), (162 + widen, 185), (78 - widen, 185)]
+    cv2.fillConvexPoly(frame, np.array(body, np.int32), top)
+    for side in ("r", "l"):
+        cv2.line(frame, STANDING[f"{side}_shoulder"], STANDING[f"{side}_elbow"], top, 18)
+        cv2.line(frame, STANDING[f"{side}_elbow"], STANDING[f"{side}_wrist"], forearms, 12)
+    cv2.rectangle(frame, *BENT_HAND, SKIN, -1)
+    cv2.circle(frame, STANDING["l_wrist"], 5, SKIN, -1)  # the left hand hangs along its forearm
+    cv2.rectangle(frame, (154, 145), (162, 168), SKIN, -1)
+    return frame, np.any(frame != GREY, axis=-1).astype(np.float32)
+
+
+def _hand() -> np.ndarray:
+    hand = np.zeros((H, W), bool)
+    (x0, y0), (x1, y1) = BENT_HAND
+    hand[y0 : y1 + 1, x0 : x1 + 1] = True
+    return hand
+
+
+def test_a_hand_bent_at_the_wrist_stays_out_of_the_mask(monkeypatch):
+    frame, silhouette = _figure()
+    monkeypatch.setattr(person_segmentation, "PersonSegmentation", lambda: lambda image: silhouette)
+    poses = PoseSequence(body=_pose().body[None], height=H, width=W, backend="test")
+    pose_only = frame_mask(_pose(), "upper", H, W)
+    leaking = pose_only & _hand() & ~hand_regions(_pose(), H, W)
+    assert leaking.sum() > 0.5 * _hand().sum()  # the forearm's capsule misses most of the bent hand
+    (mask,) = agnostic_masks(poses, "upper", frames=[frame])
+    # At most the heel of the hand beside the wrist, where the hand cannot be told from its forearm, is repainted.
+    assert (mask & _hand()).sum() < 0.05 * _hand().sum()
+    top = pose_only & np.all(frame == NAVY, axis=-1)
+    assert (mask & top).sum() > 0.99 * top.sum()  # the top is still repainted
+
+
+def test_a_bare_forearm_and_a_skin_toned_top_are_not_taken_for_a_hand():
+    """Skin back up the forearm (behind the wrist, or on the other forearm) is the arm, not the hand; a patch of
+    skin colour larger than a hand joined to the wrist is a garment (or a bare leg): only the capsule is kept
+    there."""
+    frame, silhouette = _figure(forearms=SKIN)
+    found = bent_hands(frame, _pose(), silhouette)
+    assert found[_hand()].mean() > 0.85
+    forearm = np.zeros((H, W), np.uint8)
+    for side in ("r", "l"):  # up to the wrist: the line's round end stops short of the point
+        (x, y) = STANDING[f"{side}_wrist"]
+        cv2.line(forearm, STANDING[f"{side}_elbow"], (x, y - 7), 1, 12)
+    assert not (found & (forearm > 0)).any()
+    hidden = _pose()  # the left arm placed behind the body (as yolo does seen from the side), its wrist up the right
+    hidden.body[BODY_INDEX["l_elbow"]] = (100, 95, 0.9)  # forearm: the right forearm lies beyond that wrist
+    hidden.body[BODY_INDEX["l_wrist"]] = (92, 120, 0.9)
+    assert not (bent_hands(frame, hidden, silhouette) & (forearm > 0)).any()
+    frame, silhouette = _figure(top=SKIN, loose=True)
+    found = bent_hands(frame, _pose(), silhouette)
+    assert not found[_hand()].any() and not found[150:185, 60:180].any()
