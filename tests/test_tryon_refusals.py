@@ -208,3 +208,14 @@ def test_a_warning_is_not_printed_as_a_note():
         "warning: the garment covers 90% of the photo",
         "note: no garment landmark model",
     ]
+
+
+def test_a_note_is_one_line_when_stderr_is_not_a_terminal(files):
+    """Rich wrapped the engine's note at 80 columns when stderr went to a pipe or a log (three lines)."""
+    root = files["root"]
+    garment = REPO / "examples/garment_upper_00057_00.jpg"
+    command = [sys.executable, "-m", "tryon_cli", "tryon", str(root / "person.mp4"), str(garment)]
+    command += ["-o", str(root / "noted.mp4"), "--weights", str(root)]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=120, check=False)
+    note = f"note: no trained DPIDM checkpoint in {root / 'dpidm'}: using the weights-free warp engine"
+    assert note + " (not the paper's DPIDM)" in result.stderr.splitlines(), result.stderr

@@ -259,7 +259,7 @@ def tryon(
             weights=weights,
             device="cuda" if torch_device.startswith("cuda") else "cpu",
         )
-        console = Console(stderr=True)
+        console = Console(stderr=True, soft_wrap=True)  # a note is one line in a log too
         note = mask_note(trained)
         if note:
             console.print(f"note: {note}", highlight=False)
