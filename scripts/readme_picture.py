@@ -6,7 +6,7 @@ docs/images/quickstart.jpg. The hard case of the README (MusePose's dancer, MIT,
 
     python scripts/readme_picture.py [--out docs/images/quickstart.jpg]
     python scripts/readme_picture.py --video ../shared/data/musepose/dance.mp4 \\
-        --garment examples/garment_upper_00126_00.jpg --frames 0:96 --rows 8,48,88 --out docs/images/hard_case.jpg
+        --garment examples/garment_upper_00057_00.jpg --frames 0:96 --rows 8,48,88 --out docs/images/hard_case.jpg
 """
 
 from __future__ import annotations
