@@ -4,6 +4,7 @@ every pretrained tensor used, round trips exact and strict, `resolve_checkpoint`
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -17,6 +18,8 @@ from tryon_cli.models import DPIDM
 from tryon_cli.models.checkpoint import CONFIG_FILE, WEIGHTS_FILE, resolve_checkpoint, restore
 from tryon_cli.models.configs import TINY
 from tryon_cli.models.delta import PHASES, DPIDMDelta
+from tryon_cli.pipelines.dpidm_pipeline import DPIDMTryOnPipeline, VideoConditions
+from tryon_cli.training.losses import diffusion_target
 
 
 @pytest.fixture(scope="module")
@@ -249,3 +252,52 @@ def test_checkpoint_written_before_a_setting_existed_loads_with_its_default(tmp_
     del config["trains_base"]  # as an older dpidm wrote it
     (tmp_path / "ckpt" / CONFIG_FILE).write_text(json.dumps(config))
     assert not DPIDM.from_checkpoint(tmp_path / "ckpt").delta.config.trains_base
+
+
+def _sampled_timesteps(model) -> list[int]:
+    """The timesteps `DPIDMTryOnPipeline` samples `model` at (its default scheduler, 10 steps), on a stand-in U-Net
+    and a 2-frame clip of 3x2 latents."""
+    seen = []
+    conditions = VideoConditions(
+        torch.zeros(1, 4, 2, 3, 2), torch.ones(1, 1, 2, 3, 2, dtype=torch.bool), lambda w: torch.zeros(1, 3, 2, 24, 16)
+    )
+    stand_in = SimpleNamespace(
+        main_unet=lambda sample, t, garment, human_pose_maps: torch.zeros_like(sample[:, :4]),
+        noise_scheduler=model.noise_scheduler,
+        vae=model.vae,
+    )
+    DPIDMTryOnPipeline(stand_in)(
+        conditions,
+        SimpleNamespace(batch_size=1),
+        steps=10,
+        guidance=1.0,
+        seed=0,
+        windows=[slice(0, 2)],
+        callback=lambda step, t, latents: seen.append(int(t)),
+    )
+    return seen
+
+
+def test_the_noise_schedule_travels_with_the_checkpoint_into_training_and_sampling(tmp_path):
+    """`noise_schedule=zero_snr_v` (a base trained from scratch, docs/training.md): the checkpoint records it, so
+    the rebuilt model trains on v with no signal left at the last timestep (there the target is minus the clean
+    latent: only the conditions can give it) and try-on samples from that timestep. SD1.5's epsilon schedule stays
+    the default, for a checkpoint written before the setting existed too."""
+    trained = DPIDM.from_config("tiny", seed=0, noise_schedule="zero_snr_v")
+    trained.delta.save_checkpoint(tmp_path / "ckpt")
+    loaded = DPIDM.from_checkpoint(tmp_path / "ckpt")
+    assert loaded.delta.config.noise_schedule == "zero_snr_v"
+    latents, noise = torch.randn(2, 4, 3, 2, generator=torch.Generator().manual_seed(0)).chunk(2)
+    last = torch.tensor([999])
+    target = diffusion_target(loaded.noise_scheduler, latents, noise, last)
+    torch.testing.assert_close(target, -latents, atol=1e-3, rtol=0)
+    assert _sampled_timesteps(loaded)[:2] == [999, 899]
+
+    sd15 = DPIDM.from_config("tiny", seed=0)
+    assert torch.equal(diffusion_target(sd15.noise_scheduler, latents, noise, last), noise)
+    assert _sampled_timesteps(sd15)[:2] == [901, 801]  # SD1.5's: leading timesteps, offset 1
+    sd15.delta.save_checkpoint(tmp_path / "old")
+    config = json.loads((tmp_path / "old" / CONFIG_FILE).read_text())
+    del config["noise_schedule"]  # as an older dpidm wrote it
+    (tmp_path / "old" / CONFIG_FILE).write_text(json.dumps(config))
+    assert DPIDM.from_checkpoint(tmp_path / "old").noise_scheduler.config.prediction_type == "epsilon"

@@ -64,6 +64,8 @@ def _one_error_line(result) -> str:
         (["--variant", "e"], "variant must be one of a, b, c, d"),
         (["--set", "train.trainable=some"], "train.trainable must be paper or all"),
         (["--model", "sd15", "--set", "train.trainable=all"], "train.trainable must be paper with --model sd15"),
+        (["--set", "noise_schedule=cosine"], "noise_schedule must be sd15 or zero_snr_v, got 'cosine'"),
+        (["--model", "sd15", "--set", "noise_schedule=zero_snr_v"], "noise_schedule must be sd15 with --model sd15"),
     ],
 )
 def test_bad_values_are_one_line_before_any_work(vivid, tmp_path, no_data, extra, expected):
@@ -179,3 +181,11 @@ def test_loader_workers_are_capped_to_the_cpus(vivid, tmp_path, monkeypatch):
     )
     trainer.train(config, tmp_path / "run")
     assert made == [1]
+
+
+def test_the_config_offers_exactly_the_models_noise_schedules():
+    """`noise_schedule` is checked against names training's config keeps (reading a config imports no torch)."""
+    from tryon_cli.models.configs import NOISE_SCHEDULES as MODEL_SCHEDULES
+    from tryon_cli.training.config import NOISE_SCHEDULES
+
+    assert set(NOISE_SCHEDULES) == set(MODEL_SCHEDULES)

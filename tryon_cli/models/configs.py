@@ -77,6 +77,25 @@ _SD15_SCHEDULER = {
     "prediction_type": "epsilon",
 }
 
+# What the main U-Net predicts and on which noise schedule: a property of the trained weights, so a checkpoint records
+# its choice (`DPIDMDelta.noise_schedule`) and `DPIDM` applies it over the base's scheduler settings above.
+NOISE_SCHEDULES = {
+    # SD1.5's, the paper's: epsilon prediction; SD1.5's pretrained U-Nets predict it.
+    "sd15": {},
+    # Lin et al. 2024, "Common Diffusion Noise Schedules and Sample Steps are Flawed": betas rescaled so that the
+    # last timestep holds no signal (SD1.5's keeps sqrt(alpha_bar) = 0.068 of it), v-prediction (at that timestep
+    # the target is the clean latent, which must then come from the conditions: the garment), and DDIM timesteps
+    # that start at the last one. For a base trained from scratch (the tiny model, docs/training.md: "Does it
+    # learn?"), where epsilon prediction barely trains the garment branch.
+    "zero_snr_v": {"prediction_type": "v_prediction", "rescale_betas_zero_snr": True, "timestep_spacing": "trailing"},
+}
+
+
+def scheduler_settings(config: "DPIDMConfig", noise_schedule: str) -> dict:
+    """The diffusers DDIM settings of `config`'s base under `noise_schedule` (a key of NOISE_SCHEDULES)."""
+    return {**config.scheduler, **NOISE_SCHEDULES[noise_schedule]}
+
+
 SD15 = DPIDMConfig(
     name="sd15",
     main_unet=_sd15_unet(9),

@@ -40,6 +40,7 @@ from torch import nn
 from tryon_cli.errors import InputError
 from tryon_cli.models.attention.pata import PoseAwareTemporalAttention
 from tryon_cli.models.attention.tsa import TemporalShiftAttention
+from tryon_cli.models.configs import NOISE_SCHEDULES
 from tryon_cli.models.garment_bank import transformer_block_names
 from tryon_cli.models.pose_adapter import PoseAdapter
 from tryon_cli.models.pose_encoder import PoseEncoder
@@ -206,6 +207,7 @@ class DPIDMDelta(ModelMixin, ConfigMixin):
         pata_pose_in_residual: bool = True,
         garment_context: str = "empty_prompt",
         trains_base: bool = False,
+        noise_schedule: str = "sd15",
         train_height: int | None = None,
         train_width: int | None = None,
         clip_length: int | None = None,
@@ -221,7 +223,9 @@ class DPIDMDelta(ModelMixin, ConfigMixin):
         garment U-Net's cross-attention reads: "empty_prompt", SD1.5's embedding of the empty prompt, held in the
         buffer `context.tokens` and saved with the checkpoint; or "clip_image", the garment's projected CLIP image
         token), `trains_base` (train the rest of the main and garment U-Nets too and save them with the checkpoint:
-        `train.trainable=all`, for the tiny test model, whose base is random; see `attach_base`). The training facts
+        `train.trainable=all`, for the tiny test model, whose base is random; see `attach_base`), `noise_schedule` (what
+        the main U-Net predicts, on which schedule: a key of `configs.NOISE_SCHEDULES`; `DPIDM` builds its scheduler
+        from it, so try-on samples as the checkpoint was trained). The training facts
         are recorded only (None until `dpidm train` saves a checkpoint)."""
         super().__init__()
         if base not in BASES:
@@ -232,6 +236,8 @@ class DPIDMDelta(ModelMixin, ConfigMixin):
             raise ValueError(
                 f"unknown garment context {garment_context!r}; choose one of {', '.join(GARMENT_CONTEXTS)}"
             )
+        if noise_schedule not in NOISE_SCHEDULES:
+            raise ValueError(f"unknown noise schedule {noise_schedule!r}; choose one of {', '.join(NOISE_SCHEDULES)}")
         if unet is None:
             raise ValueError("DPIDMDelta needs the main U-Net's structure (unet=unet_structure(config))")
         row = VARIANTS[variant]

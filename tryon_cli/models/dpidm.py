@@ -11,7 +11,8 @@ Shapes: garment_pixels (B, 3, H, W) in [-1, 1]; pose maps in [0, 1], (B, 3, H, W
 Components (`components`): `main_unet` (`MainUNet`: SD1.5-inpainting U-Net with PASA/TSA/CA/PATA blocks and the
 pose encoder), `garment_unet` (`GarmentUNet`: SD1.5 U-Net filling the feature bank), `vae` (diffusers
 `AutoencoderKL`), `image_encoder` (transformers `CLIPVisionModelWithProjection`), `noise_scheduler` (diffusers
-`DDIMScheduler` with SD1.5's settings; it also has `add_noise` for training) and `delta` (`DPIDMDelta`: DPIDM's
+`DDIMScheduler` with SD1.5's settings, or the zero-terminal-SNR v-prediction ones of the delta's `noise_schedule`;
+it also has `add_noise` for training) and `delta` (`DPIDMDelta`: DPIDM's
 trainable modules, which also saves and loads checkpoints). `garment_encoder` (`GarmentEncoder`) turns garment
 photos into the main U-Net's garment conditions with the garment U-Net, CLIP, the VAE and the pose encoder.
 
@@ -32,7 +33,7 @@ from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 from tryon_cli.models import checkpoint as checkpoint_io
 from tryon_cli.models import pretrained
 from tryon_cli.models.attention.backend import AttentionBackend
-from tryon_cli.models.configs import DPIDMConfig, get_config
+from tryon_cli.models.configs import DPIDMConfig, get_config, scheduler_settings
 from tryon_cli.models.delta import PHASES, DPIDMDelta, new_delta
 from tryon_cli.models.garment_bank import GarmentEncoder, GarmentUNet
 from tryon_cli.models.main_unet import MainUNet
@@ -66,7 +67,7 @@ class DPIDM(nn.Module):
         self.garment_unet = GarmentUNet(garment_unet, delta.context, timestep=delta.config.garment_timestep)
         self.vae = vae
         self.image_encoder = image_encoder
-        self.noise_scheduler = DDIMScheduler(**config.scheduler)
+        self.noise_scheduler = DDIMScheduler(**scheduler_settings(config, delta.config.noise_schedule))
         self.garment_encoder = GarmentEncoder(
             self.garment_unet, image_encoder, vae, self.main_unet.pose_encoder, self.main_unet.levels
         )

@@ -90,6 +90,7 @@ class ValidationConfig:
 class TrainConfig:
     model: str
     variant: str
+    noise_schedule: str
     weights: Optional[str]
     init_checkpoint: Optional[str]
     data: DataConfig
@@ -176,6 +177,9 @@ TRAINABLE = ("paper", "all")
 """train.trainable: the paper's set (DPIDM's modules and the attention layers) or, for the tiny model, all of both
 U-Nets (`DPIDMDelta.trains_base`)."""
 VARIANTS = ("a", "b", "c", "d")
+NOISE_SCHEDULES = ("sd15", "zero_snr_v")
+"""noise_schedule: the keys of `models.configs.NOISE_SCHEDULES`, named here so that reading a config imports
+no torch."""
 
 
 def load_config(path: Path | None = None, overrides: list[str] = ()) -> TrainConfig:
@@ -202,6 +206,16 @@ def check(config: TrainConfig) -> None:
     data, opt = config.data, config.train
     _require(config.model in MODELS, "model", " or ".join(MODELS), config.model)
     _require(config.variant in VARIANTS, "variant", "one of " + ", ".join(VARIANTS), config.variant)
+    _require(
+        config.noise_schedule in NOISE_SCHEDULES, "noise_schedule", " or ".join(NOISE_SCHEDULES), config.noise_schedule
+    )
+    # SD1.5's pretrained U-Nets predict epsilon on its schedule; the paper fine-tunes only attention on top of that.
+    _require(
+        config.noise_schedule == "sd15" or config.model == "tiny",
+        "noise_schedule",
+        "sd15 with --model sd15",
+        config.noise_schedule,
+    )
     for key in ("height", "width"):
         value = getattr(data, key)
         _require(value > 0 and value % 8 == 0, f"data.{key}", "a positive multiple of 8 (the VAE factor)", value)

@@ -26,11 +26,17 @@ def half_precision_components(model: DPIDM) -> tuple[str, ...]:
 
 
 def build_model(config: TrainConfig) -> DPIDM:
-    """The model `config` names, of its Table 4 variant: tiny on the seeded frozen base `dpidm tryon` rebuilds,
-    sd15 from the SD1.5 weights; `init_checkpoint` loads trained weights over it."""
+    """The model `config` names, of its Table 4 variant and noise schedule: tiny on the seeded frozen base `dpidm
+    tryon` rebuilds, sd15 from the SD1.5 weights; `init_checkpoint` loads trained weights over it."""
     if config.model == "tiny":
         trains_base = config.train.trainable == "all"
-        model = DPIDM.from_config("tiny", seed=TINY_BASE_SEED, variant=config.variant, trains_base=trains_base)
+        model = DPIDM.from_config(
+            "tiny",
+            seed=TINY_BASE_SEED,
+            variant=config.variant,
+            trains_base=trains_base,
+            noise_schedule=config.noise_schedule,
+        )
         if config.init_checkpoint:
             restore(model.delta, config.init_checkpoint)
         return model
