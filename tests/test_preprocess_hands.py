@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pytest
 
 from tests.test_preprocess_masks import STANDING, H, W
 from tryon_cli.preprocess import person_segmentation
 from tryon_cli.preprocess.hands import bent_hands, hand_regions
 from tryon_cli.preprocess.keypoints import BODY_INDEX, FramePose, PoseSequence
-from tryon_cli.preprocess.masks import agnostic_masks, frame_mask
+from tryon_cli.preprocess.masks import agnostic_masks, cover_region, frame_mask
 
 SKIN, NAVY, GREY = (224, 172, 140), (30, 40, 110), (200, 200, 200)
 # The right hand turned in at the wrist (82, 145), its forearm hanging straight down: a hand's width (12 px, 0.15
@@ -83,3 +84,29 @@ def test_a_bare_forearm_and_a_skin_toned_top_are_not_taken_for_a_hand():
     frame, silhouette = _figure(top=SKIN, loose=True)
     found = bent_hands(frame, _pose(), silhouette)
     assert not found[_hand()].any() and not found[150:185, 60:180].any()
+
+
+WARM_WHITE = (236, 222, 210)  # a white top in warm light: inside the YCrCb skin box (Cr 136, Cb 120)
+
+
+@pytest.mark.parametrize("top", [NAVY, WARM_WHITE])
+def test_the_garment_around_a_hand_is_repainted_and_the_hand_and_what_it_holds_are_not(top, monkeypatch):
+    """A hand's region (the capsule along its forearm) is a guess of where the hand is: on a loose top most of it is
+    the top, which must be repainted (else the old top shows as a hand-shaped patch); the hand's skin and a red
+    strap held in the hand stay the source's. A warm white top passes the skin box: the face's skin tells it from
+    the hand."""
+    frame, silhouette = _figure(top=top, loose=True)
+    cv2.circle(frame, (120, 42), 14, SKIN, -1)  # the face
+    strap = np.zeros((H, W), np.uint8)
+    cv2.line(strap, (164, 152), (164, 164), 1, 2)  # held along the left hand, inside its capsule
+    frame[strap > 0] = (200, 30, 40)
+    silhouette = np.any(frame != GREY, axis=-1).astype(np.float32)
+    monkeypatch.setattr(person_segmentation, "PersonSegmentation", lambda: lambda image: silhouette)
+    poses = PoseSequence(body=_pose().body[None], height=H, width=W, backend="test")
+    (mask,) = agnostic_masks(poses, "upper", frames=[frame])
+    capsule = hand_regions(_pose(), H, W) & (cover_region(_pose().body, "upper", H, W) > 0)
+    garment = capsule & np.all(frame == top, axis=-1)
+    assert garment.sum() > 100  # the capsules hold much of the top
+    assert (mask & garment).sum() > 0.95 * garment.sum()
+    assert not (mask & capsule & np.all(frame == SKIN, axis=-1)).any()
+    assert not (mask & (strap > 0)).any()

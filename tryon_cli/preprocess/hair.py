@@ -105,16 +105,23 @@ def hair_samples(
 
 
 def garment_colour(
-    frame: np.ndarray, head: np.ndarray, person: np.ndarray, region: np.ndarray, scale: float
+    frame: np.ndarray,
+    head: np.ndarray,
+    person: np.ndarray,
+    region: np.ndarray,
+    scale: float,
+    is_skin: Callable[[np.ndarray], np.ndarray] = skin,
 ) -> Colour | None:
-    """The colour of what `region` holds away from the head: its person pixels, not skin, at least
+    """The colour of what `region` holds away from the head: its person pixels, not skin (`is_skin`), at least
     `GARMENT_FROM_HEAD` trunk lengths from the head, read on every `GARMENT_STRIDE`-th row and column; None with
     fewer than `MIN_SAMPLES`."""
     step = GARMENT_STRIDE
-    away = cv2.distanceTransform((~head[::step, ::step]).astype(np.uint8), cv2.DIST_L2, 5) * step
-    small = frame[::step, ::step]
-    core = region[::step, ::step] & (person[::step, ::step] > PERSON) & ~skin(small)
-    samples = cv2.cvtColor(small, cv2.COLOR_RGB2LAB).astype(np.float32)[core & (away > GARMENT_FROM_HEAD * scale)]
+    small = np.ascontiguousarray(frame[::step, ::step])
+    core = region[::step, ::step] & (person[::step, ::step] > PERSON) & ~is_skin(small)
+    if head.any():  # else (a head out of frame) the whole region is away from it
+        away = cv2.distanceTransform((~head[::step, ::step]).astype(np.uint8), cv2.DIST_L2, 5) * step
+        core &= away > GARMENT_FROM_HEAD * scale
+    samples = cv2.cvtColor(small, cv2.COLOR_RGB2LAB).astype(np.float32)[core]
     return Colour(samples) if len(samples) >= MIN_SAMPLES else None
 
 

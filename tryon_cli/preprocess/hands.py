@@ -18,10 +18,13 @@ of skin colour is a bare leg or a skin-toned garment: only the capsule is kept t
 
 from __future__ import annotations
 
+from typing import Callable
+
 import cv2
 import numpy as np
 
-from tryon_cli.preprocess.hair import PERSON, skin
+from tryon_cli.preprocess.hair import MIN_SAMPLES, PERSON, Colour, garment_colour, skin
+from tryon_cli.preprocess.head import face_box, head_region
 from tryon_cli.preprocess.keypoints import DRAW_THRESHOLD, FramePose, point, torso_length
 
 HAND_LENGTH = 0.3
@@ -40,6 +43,13 @@ MAX_HAND_AREA = 0.07
 """A hand's skin covers at most this many square trunk lengths (~19 x 9 cm over a ~50 cm trunk): a larger patch
 joined to the wrist is not the hand alone (a skin-toned garment, a bare thigh). The hands found on the shared
 ViViD and 3DV-TON clips cover 0.02-0.055."""
+GARMENT_DISTANCE = 2.5
+"""A pixel of a hand's region within this many standard deviations (Mahalanobis, CIELAB) of the garment's colour
+may be the garment around the hand (`garment_by_hands`). Tighter than the hair's 3: what a hand holds (a bag's
+handle, a phone) must not pass for the garment."""
+FACE_SKIN_DISTANCE = 3.0
+"""Skin lies within 3 standard deviations (Mahalanobis, CIELAB) of the face's colour (`skin_test`): the hands are
+often a little darker or redder than the face, and the test only keeps pixels, so erring wide is safe."""
 # Hand index in FramePose.hands for each body side (keypoints.py: 0 = the left hand, 1 = the right).
 HAND_INDEX = {"l": 0, "r": 1}
 
@@ -111,6 +121,50 @@ def bent_hands(frame: np.ndarray, pose: FramePose, person: np.ndarray) -> np.nda
         if hand.sum() <= MAX_HAND_AREA * scale * scale:
             found[y0:y1, x0:x1] |= hand
     return found
+
+
+def garment_by_hands(frame: np.ndarray, pose: FramePose, person: np.ndarray, region: np.ndarray) -> np.ndarray:
+    """The pixels of the hands' regions (`hand_regions`) inside `region` (the repaint mask) that show the garment,
+    not the hand nor what it holds: bool `(H, W)`, for an RGB uint8 `frame` and its person probability `person`.
+
+    A hand's region is a guess of where the hand is: on a hand resting on the hip or in a pocket most of it is the
+    garment, which must be repainted (else the old garment shows as a hand-shaped patch). A pixel of it is the
+    garment when it is the person's, not skin (`skin_test`), and within `GARMENT_DISTANCE` of the garment's colour
+    (`hair.garment_colour`: the region's person pixels, not skin, away from the head and the hands)."""
+    height, width = region.shape
+    found = np.zeros((height, width), bool)
+    scale = torso_length(pose.body)
+    hands = hand_regions(pose, height, width)
+    inside = hands & region
+    if scale is None or not inside.any():
+        return found
+    is_skin = skin_test(frame, pose)
+    garment = garment_colour(frame, head_region(pose, height, width), person, region & ~hands, scale, is_skin)
+    if garment is None:
+        return found
+    ys, xs = np.nonzero(inside)
+    box = slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1)  # the hands: a fraction of the frame
+    lab = cv2.cvtColor(frame[box], cv2.COLOR_RGB2LAB).astype(np.float32)
+    garment_coloured = garment.distance(lab) <= GARMENT_DISTANCE
+    found[box] = inside[box] & (person[box] > PERSON) & garment_coloured & ~is_skin(frame[box])
+    return found
+
+
+def skin_test(frame: np.ndarray, pose: FramePose) -> Callable[[np.ndarray], np.ndarray]:
+    """Which pixels of an RGB uint8 image are this person's skin: within `FACE_SKIN_DISTANCE` of the colour of
+    their face (a Gaussian in CIELAB of the face box's skin-box pixels), or, with no face in view (a back view, a
+    head out of frame) or fewer than `MIN_SAMPLES` such pixels, inside the skin box (`hair.skin`). The face's own
+    colour is the finer test: a white tee in warm light lies inside the skin box."""
+    box = face_box(pose, *frame.shape[:2])
+    if box is None:
+        return skin
+    x0, y0, x1, y1 = box
+    face = frame[y0:y1, x0:x1]
+    samples = cv2.cvtColor(face, cv2.COLOR_RGB2LAB)[skin(face)].astype(np.float32)
+    if len(samples) < MIN_SAMPLES:
+        return skin
+    colour = Colour(samples)
+    return lambda rgb: colour.distance(cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)) <= FACE_SKIN_DISTANCE
 
 
 def _forearm(pose: FramePose, side: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:

@@ -26,13 +26,13 @@ import numpy as np
 
 from tryon_cli.errors import InputError
 from tryon_cli.preprocess.hair import LongHair
-from tryon_cli.preprocess.hands import bent_hands, hand_regions
+from tryon_cli.preprocess.hands import bent_hands, garment_by_hands, hand_regions
 from tryon_cli.preprocess.head import head_region
 from tryon_cli.preprocess.keypoints import BODY_INDEX, FramePose, PoseSequence, midpoint, point, torso_length
 
 CATEGORIES = ("upper", "lower", "dress")
 AGNOSTIC_GREY = 128
-MASK_VERSION = 3
+MASK_VERSION = 4
 """The version of the mask algorithm: raise it whenever the masks a pose (and a frame) give change. `dpidm train
 prepare` keys its cached masks by it, so masks made by older code are rebuilt, never reused silently
 (`tests/test_preprocess_masks.py` pins the masks of fixed poses together with it)."""
@@ -228,15 +228,21 @@ def cover_region(
     return canvas.image
 
 
-def keep_region(pose: FramePose, height: int, width: int, shape: MaskShape | None = None) -> np.ndarray:
-    """Head, hands and feet where they can be placed: bool `(height, width)`, never repainted (`head.head_region`,
-    `hands.hand_regions`, and a disc below each visible ankle)."""
-    shape = shape or MaskShape()
-    keep = head_region(pose, height, width) | hand_regions(pose, height, width)
+def keep_region(
+    pose: FramePose, height: int, width: int, shape: MaskShape | None = None, hands: bool = True
+) -> np.ndarray:
+    """Head, hands (unless not `hands`) and feet where they can be placed: bool `(height, width)`, never repainted
+    (`head.head_region`, `hands.hand_regions`, and a disc below each visible ankle, `feet_region`)."""
+    keep = head_region(pose, height, width) | feet_region(pose, height, width, shape or MaskShape())
+    return keep | hand_regions(pose, height, width) if hands else keep
+
+
+def feet_region(pose: FramePose, height: int, width: int, shape: MaskShape) -> np.ndarray:
+    """A disc below each visible ankle: bool `(height, width)`, empty without a body scale."""
+    canvas = _Canvas(height, width)
     scale = torso_length(pose.body)
     if scale is None:
-        return keep
-    canvas = _Canvas(height, width)
+        return canvas.image > 0
     down = _down({name: point(pose.body, name) for name in J})
     for side in ("r", "l"):
         ankle = point(pose.body, f"{side}_ankle")
@@ -244,7 +250,7 @@ def keep_region(pose: FramePose, height: int, width: int, shape: MaskShape | Non
             # The foot: a disc whose top touches the ankle (trouser hems reach the ankle, shoes lie below it).
             radius = shape.foot_radius * scale
             canvas.disc(ankle + down * radius, radius)
-    return keep | (canvas.image > 0)
+    return canvas.image > 0
 
 
 def frame_mask(pose: FramePose, category: str, height: int, width: int, shape: MaskShape | None = None) -> np.ndarray:
@@ -298,21 +304,29 @@ def _voted_masks(poses: PoseSequence, category: str, shape: MaskShape, window: i
     person = None if frames is None else _LatestPerson()
     hair = None if frames is None else LongHair(segment=person)
 
+    height, width = poses.height, poses.width
+
     def raw() -> Iterator[np.ndarray]:
         for t, pose in enumerate(poses):
             frame = None if pixels is None else next(pixels, None)
             if pixels is not None and frame is None:
                 raise ValueError(f"agnostic_masks: {len(poses)} poses but only {t} frames")
-            keep = keep_region(pose, poses.height, poses.width, shape)
-            pending.append((t, keep, frame))
-            yield (cover_region(pose.body, category, poses.height, poses.width, shape) > 0) & ~keep
+            fixed = head_region(pose, height, width) | feet_region(pose, height, width, shape)
+            pending.append((t, fixed, hand_regions(pose, height, width), frame))
+            # The hands' regions stay in the vote: given the frame, the garment around a hand is repainted after
+            # it (`hands.garment_by_hands`; a hand on the hip would otherwise leave a patch of old garment).
+            yield (cover_region(pose.body, category, height, width, shape) > 0) & ~fixed
 
     for mask in temporal_vote(raw(), window, quorum):
-        t, keep, frame = pending.popleft()
-        mask &= ~keep
-        if hair is not None:
-            mask &= ~bent_hands(frame, poses[t], person(frame))
-            mask &= ~hair(frame, poses[t], mask)
+        t, fixed, hands, frame = pending.popleft()
+        mask &= ~fixed
+        if hair is None:
+            yield mask & ~hands
+            continue
+        probability = person(frame)
+        mask &= ~(hands & ~garment_by_hands(frame, poses[t], probability, mask))
+        mask &= ~bent_hands(frame, poses[t], probability)
+        mask &= ~hair(frame, poses[t], mask)
         yield mask
 
 

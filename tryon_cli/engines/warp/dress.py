@@ -6,7 +6,8 @@ dress), the old garment stays and reads as a layer underneath; no background, no
 up. The garment itself is drawn only
 - below the collar: the torso's parts end just above the neck keypoint (`body.below_neck`);
 - inside the repaint mask, and never on the head, hands or feet (`preprocess.masks.keep_region`) nor in the face
-  box with the hair beside it (`body.face_box`), also where a user's mask covers them,
+  box with the hair beside it (`body.face_box`), also where a user's mask covers them (of the hands' regions, the
+  garment around the hand is drawn over: `_kept`),
 - on this person: within `OUTLINE_MARGIN` of the learned person segmentation (`preprocess.person_segmentation`),
   so a garment wider than the body does not spill onto the room (where the segmentation misses the trunk, within
   the pose's envelope of the body too), and
@@ -37,6 +38,7 @@ from tryon_cli.engines.warp.matte import garment_matte
 from tryon_cli.engines.warp.motion import part_samples
 from tryon_cli.engines.warp.skeleton import blend, label_parts, parts_for, root_weight
 from tryon_cli.preprocess.conditioning import GarmentInput
+from tryon_cli.preprocess.hands import garment_by_hands, hand_regions
 from tryon_cli.preprocess.keypoints import FramePose
 from tryon_cli.preprocess.masks import keep_region
 
@@ -107,7 +109,7 @@ class GarmentDresser:
             self.skipped.append(frame.index)
             return source.copy()
         person = self.segmentation(source) >= PERSON
-        keep = _kept(frame.pose, mask.shape)
+        keep = _kept(frame.pose, source, person, mask)
         # All the work happens in the mask's box (plus a margin for the blurs): a third of the crop or less.
         (y0, y1), (x0, x1) = _box(mask, round(ROI_MARGIN * mask.shape[0]))
         out = source.copy()
@@ -211,12 +213,18 @@ class GarmentDresser:
         return out, fit
 
 
-def _kept(pose: FramePose, shape: tuple[int, int]) -> np.ndarray:
-    """bool (H, W): what is never drawn over, whatever the mask says (a user's mask may cover it): the head, hands
-    and feet (`preprocess.masks.keep_region`) and the face box with the hair beside it (`body.face_box`). Grown by 2
-    crop pixels (`KEEP_KERNEL`): paste-back scales the crop up, and a changed crop pixel bleeds into its neighbours
-    at full size (the collar reached the face box's last row on ViViD upper1)."""
-    keep = keep_region(pose, *shape)
+def _kept(pose: FramePose, source: np.ndarray, person: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """bool (H, W): what is never drawn over, whatever the mask says (a user's mask may cover it): the head and feet
+    (`preprocess.masks.keep_region`), the face box with the hair beside it (`body.face_box`), and of the hands'
+    regions (`hands.hand_regions`, guesses of where the hands are) all but the garment around the hand inside the
+    mask (`hands.garment_by_hands`, as the agnostic masks do), so a hand on the hip leaves no hand-shaped patch of
+    the old garment. Grown by 2 crop pixels (`KEEP_KERNEL`):
+    paste-back scales the crop up, and a changed crop pixel bleeds into its neighbours at full size (the collar
+    reached the face box's last row on ViViD upper1)."""
+    shape = mask.shape
+    keep = keep_region(pose, *shape, hands=False) | (
+        hand_regions(pose, *shape) & ~garment_by_hands(source, pose, person, mask)
+    )
     box = bodies.face_box(pose.body, *shape)
     if box is not None:
         x0, y0, x1, y1 = box
