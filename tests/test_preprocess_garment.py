@@ -193,6 +193,36 @@ def test_an_a_line_skirt_has_knees_on_the_hem_and_no_ankles():
     assert 290 <= p["r_knee"][1] <= 300 and p["r_knee"][0] < 150 < p["l_knee"][0]
 
 
+def test_the_hips_sit_on_the_body_s_hem_not_on_a_sleeve_hanging_lower():
+    """A top whose left sleeve hangs close beside the body and below its hem, without a gap the outline could
+    separate (gallery T6's black top): the hips sit on the body's hem, about its middle, not on the cuff."""
+    body_and_sleeve = [(60, 40), (250, 40), (250, 360), (222, 360), (222, 300), (60, 300)]
+    p = _points(_drawn(body_and_sleeve), "upper")
+    for side in "rl":
+        assert 280 <= p[f"{side}_hip"][1] <= 300
+    assert 60 < p["r_hip"][0] < 100 and 180 < p["l_hip"][0] < 236  # the cuff: x 222-250
+    assert abs((p["r_hip"][0] + p["l_hip"][0]) / 2 - 141) < 0.1 * 162
+
+
+def test_both_sleeves_hanging_below_the_hem_are_found():
+    """Long sleeves hanging close beside the body and below its hem, their armpits at different depths: one hull
+    edge spans both, and its one concavity is the deeper armpit; each side's own is found (T6's black top lost its
+    left sleeve to the torso)."""
+    image = np.full((400, 300, 3), 248, np.uint8)
+    for corner, opposite in (
+        ((40, 60), (260, 100)),  # the shoulders
+        ((80, 100), (220, 300)),  # the body, hem at y 300
+        ((40, 100), (70, 340)),  # the sleeves, to y 340
+        ((230, 100), (260, 340)),
+        ((70, 100), (80, 120)),  # the image-left armpit 20 px lower than the right one
+    ):
+        cv2.rectangle(image, corner, opposite, (40, 60, 150), -1)
+    p = _points(image, "upper")
+    for side, x in (("r", 55), ("l", 245)):
+        assert p[f"{side}_wrist"][2] >= DRAW_THRESHOLD and abs(p[f"{side}_wrist"][0] - x) < 6
+        assert p[f"{side}_wrist"][1] > 330 and p[f"{side}_shoulder"][1] < p[f"{side}_elbow"][1] < 330
+
+
 def test_any_blob_gets_finite_landmarks_inside_the_photo():
     """Rectangles, ellipses, random polygons and thin lines: no shape breaks the estimate, every placed point is
     finite and inside the photo (off-garment ones are clipped to it)."""

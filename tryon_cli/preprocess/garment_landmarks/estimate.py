@@ -33,6 +33,8 @@ HIP_INSET_LOWER = 0.22
 """... and on trousers and skirts, whose waist is the body's full width, by 22 %."""
 HIP_BELOW_CROTCH = 0.35
 """Trousers: the hip joints sit 0.35 rises above the crotch (about 10 cm on a 28 cm rise)."""
+HEM_BAND = 0.15
+"""The hips' hem is measured under the middle 0.3 shoulder widths of the garment (`_hem_under`)."""
 DRESS_HIPS = 1.25
 """Dress: the hips sit 1.25 shoulder widths below the shoulder line (a torso length) and the knees one shoulder
 width further."""
@@ -148,6 +150,18 @@ def _arm(pixels: np.ndarray, shoulder: np.ndarray, armpit: np.ndarray, width: fl
     return np.array([*end, ON_GARMENT]), np.array([*wrist, OFF_GARMENT])
 
 
+def _hem_under(torso: np.ndarray, centre: float, width: float) -> float:
+    """The row of the torso's hem under the body's middle: per column within `HEM_BAND` shoulder widths of the
+    centre, the torso's lowest row, their median. Not the torso's lowest row anywhere: a sleeve the outline did not
+    separate from the torso (hanging close beside it, gallery T6's black top) or a bump of a wavy hem (T4's polo)
+    reaches lower, and the hips put on that row lay on the cuff or the bump, 0.03-0.15 shoulder widths apart, and
+    sheared the torso into a strip."""
+    columns = np.arange(torso.shape[1])
+    band = torso[:, np.abs(columns - centre) <= HEM_BAND * width]
+    lowest = [torso.shape[0] - 1 - int(np.argmax(column[::-1])) for column in band.T if column.any()]
+    return float(np.median(lowest)) if lowest else float(np.nonzero(torso.any(axis=1))[0].max())
+
+
 def _run_at(mask: np.ndarray, y: float, x: float) -> tuple[int, int] | None:
     """(start, stop) of the run of row `y` holding column `x`, else the run nearest to it."""
     row = mask[int(np.clip(round(y), 0, mask.shape[0] - 1))].astype(np.int8)
@@ -180,6 +194,12 @@ def _upper(mask: np.ndarray, category: str) -> dict[str, np.ndarray]:
         shoulder = shoulders[side]
         points[f"{prefix}_shoulder"] = np.array([*shoulder, ON_GARMENT])
         armpit = _armpit(concavities, centre, side, shoulder, hem, 0.03 * (hem - top))
+        if armpit is None:
+            # One hull edge can span both sleeves hanging below the hem, and its one concavity is the deeper armpit
+            # of the two (T6's black top lost its left sleeve to the torso): this side's half alone finds its own.
+            half = mask.copy()
+            half[:, (np.arange(mask.shape[1]) - centre) * side <= 0] = False
+            armpit = _armpit(_concavities(half), centre, side, shoulder, hem, 0.03 * (hem - top))
         pixels = None if armpit is None else _sleeve(mask, shoulder, armpit, side, width)
         if pixels is None:  # sleeveless
             points[f"{prefix}_elbow"] = points[f"{prefix}_wrist"] = np.zeros(3)
@@ -187,7 +207,7 @@ def _upper(mask: np.ndarray, category: str) -> dict[str, np.ndarray]:
         torso[pixels[:, 1].astype(int), pixels[:, 0].astype(int)] = False
         points[f"{prefix}_elbow"], points[f"{prefix}_wrist"] = _arm(pixels, shoulder, armpit, width, mask.shape)
     shoulder_y = (shoulders[-1][1] + shoulders[1][1]) / 2
-    torso_hem = float(np.nonzero(torso.any(axis=1))[0].max())
+    torso_hem = _hem_under(torso, centre, width)
     if category == "upper":
         points.update(_hips(torso, torso_hem - 0.03 * (torso_hem - top), centre, HIP_INSET, ON_GARMENT))
         return points
