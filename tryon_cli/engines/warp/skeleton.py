@@ -212,7 +212,9 @@ def limit_anisotropy(matrix: np.ndarray, min_aspect: float, anchor: np.ndarray) 
 
 def limb_transform(part: Part, garment_body: np.ndarray, person_body: np.ndarray, scale: float) -> np.ndarray | None:
     """The affine taking the garment's bone a -> b onto the person's: along the bone it stretches by the bones'
-    length ratio (kept within `STRETCH_RANGE` x `scale`), across it by the trunk's `scale`."""
+    length ratio (kept within `STRETCH_RANGE` x `scale`), across it by the trunk's `scale`. A short sleeve (or
+    shorts' leg, `ends_short`) is stretched no further than `scale`: it keeps the photo's proportions and ends
+    part of the way down the bone, shortened only where the bone looks shorter (foreshortened)."""
     source, target = _pairs(part.joints, garment_body, person_body)
     if len(source) < 2:
         return None
@@ -223,12 +225,23 @@ def limb_transform(part: Part, garment_body: np.ndarray, person_body: np.ndarray
     u_g = (gb - ga) / g_len
     # A bone seen end-on (length ~0 in the image) keeps the garment's direction, turned like the trunk.
     u_p = (pb - pa) / p_len if p_len > 1e-3 else u_g
-    along = float(np.clip(p_len / g_len, STRETCH_RANGE[0] * scale, STRETCH_RANGE[1] * scale))
+    longest = (1.0 if ends_short(part, garment_body) else STRETCH_RANGE[1]) * scale
+    along = float(np.clip(p_len / g_len, STRETCH_RANGE[0] * scale, longest))
     # Rows of the garment frame (u, n) -> person frame, scaled: M = R_p diag(along, scale) R_g^T.
     frame_g = np.stack([u_g, _perp(u_g)])
     frame_p = np.stack([u_p, _perp(u_p)], axis=1)
     linear = frame_p @ np.diag([along, scale]) @ frame_g
     return np.concatenate([linear, (pa - linear @ ga)[:, None]], axis=1)
+
+
+def ends_short(part: Part, garment_body: np.ndarray) -> bool:
+    """Whether limb `part` is a short sleeve's or a pair of shorts' upper segment: its far landmark is the cloth's
+    end, not a joint (the garment's next joint, the wrist or the ankle, lies off the garment). Its length is then
+    the garment's, not the bone's: `limb_transform` stretches it along the bone no further than the trunk's scale."""
+    following = {"elbow": "wrist", "knee": "ankle"}.get(part.joints[1].split("_", 1)[1])
+    if not part.limb or following is None:
+        return False
+    return garment_body[J[f"{part.joints[1][0]}_{following}"], 2] < ON_GARMENT_CONFIDENCE
 
 
 def _perp(v: np.ndarray) -> np.ndarray:
