@@ -16,7 +16,11 @@ is which is for the caller to decide (the pose says where its person is).
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 from pathlib import Path
+from typing import Iterator
 
 import cv2
 import numpy as np
@@ -33,7 +37,8 @@ class PersonSegmentation:
         from ai_edge_litert.interpreter import Interpreter  # the runtime is only needed once a model runs
 
         self._interpreter = Interpreter(model_path=str(MODEL), num_threads=threads)
-        self._interpreter.allocate_tensors()
+        with _quiet_stderr():  # the runtime's "INFO: Created TensorFlow Lite XNNPACK delegate" line
+            self._interpreter.allocate_tensors()
         self._input = self._interpreter.get_input_details()[0]["index"]
         self._output = self._interpreter.get_output_details()[0]["index"]
 
@@ -47,3 +52,19 @@ class PersonSegmentation:
         self._interpreter.invoke()
         probability = self._interpreter.get_tensor(self._output)[0, :, :, 0]
         return np.clip(cv2.resize(probability, (width, height), interpolation=cv2.INTER_LINEAR), 0.0, 1.0)
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Standard error (the file descriptor, where the TFLite runtime's C++ logging writes) sent to the null device
+    for the duration: the runtime prints an INFO line when it applies its default CPU delegate, and has no Python
+    switch for its log level (TF_CPP_MIN_LOG_LEVEL does not reach it). Errors still arrive as Python exceptions."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
