@@ -79,7 +79,9 @@ def write_tryon(
             closing(clip.full_frames()) as frames,
             progress.task("pasting + writing", total=clip.num_frames) as advance,
         ):
-            for full, crop in zip(frames, chain([first], crops) if first is not None else ()):
+            # The engine's crops first: zip stops at the first iterator that ends, and only a generator run to its
+            # end finishes its work after the last frame (the warp engine's one note naming the frames it left).
+            for crop, full in zip(chain([first], crops) if first is not None else (), frames):
                 result = paste_back(full, crop)
                 writer.write(result)
                 _write_side(side, full, crop, result, garment, clip)
