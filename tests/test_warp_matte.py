@@ -43,36 +43,3 @@ def test_a_white_garments_grey_edge_is_kept():
     photo[fold] = 185
     alpha = garment_alpha(photo)
     assert alpha[fold & (cv2.erode(garment.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0)].min() > 0.99
-
-
-def white_tee_on_light_grey() -> tuple[np.ndarray, np.ndarray]:
-    """A 960 x 720 photo (the shared garment photos' size) as imagdressing_1 (gallery C4): a white tee whose mean
-    colour is the backdrop's, only its weave's texture (2 levels) telling them apart, with a red print, on a light
-    grey backdrop (246) with a gentle vignette (3 levels darker at the corners) and sensor noise (0.7 levels).
-    Returns (photo, garment mask)."""
-    rng = np.random.default_rng(7)
-    height, width = 960, 720
-    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
-    vignette = 3.0 * (((x - width / 2) / width) ** 2 + ((y - height / 2) / height) ** 2) * 2
-    photo = (246.0 - vignette)[..., None] + rng.normal(0, 0.7, (height, width, 1))
-    photo = np.repeat(photo, 3, axis=2)
-    garment = np.zeros((height, width), np.uint8)
-    tee = 2 * np.array([[120, 80], [240, 80], [320, 150], [290, 200], [260, 170], [255, 420], [105, 420], [100, 170],
-                        [70, 200], [40, 150]], np.int32)  # fmt: skip
-    cv2.fillPoly(garment, [tee], 1)
-    inside = garment > 0
-    weave = cv2.GaussianBlur(rng.normal(0, 4.0, (height, width)).astype(np.float32), (0, 0), 0.8)
-    photo[inside] = (246.0 - vignette[inside] + weave[inside])[:, None]
-    cv2.circle(photo, (360, 440), 80, (210, 30, 40), -1)  # the print
-    return np.clip(photo, 0, 255).astype(np.uint8), inside
-
-
-def test_a_white_tee_on_light_grey_is_separated_whole_with_a_smooth_outline():
-    """The tee's edge, where its white equals the backdrop's grey, is neither bitten nor grown into the backdrop."""
-    photo, garment = white_tee_on_light_grey()
-    found = garment_alpha(photo) > 0.5
-    assert (found & garment).sum() / (found | garment).sum() >= 0.98
-    contours, _ = cv2.findContours(found.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-    truth, _ = cv2.findContours(garment.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-    assert len(contours) == 1
-    assert cv2.arcLength(contours[0], True) < 1.1 * cv2.arcLength(truth[0], True)  # no ragged, wavy outline
