@@ -6,8 +6,9 @@ pixels of the face box (`head.face_box`, from the head keypoints) inside our mas
 0), and how many frames had a face box; what the frames keep (pixels a frame: what the pose-only masks take and the
 masks made with the frames do not: long hair, and hands bent off their forearm's line); and the share of the
 reference mask that lies in what we keep by rule (head, hands, feet: `masks.keep_region`, and what the frames
-keep), in all and by part (`reference_in`: the face box, the head region, the hands' regions, the feet, what the
-frames keep; the parts overlap a little): the reference masks take the chin, neck, hands, (3DV-TON's boxes) the
+keep; of the hands' regions only what the masks leave out, the garment around a hand being taken), in all and
+by part (`reference_in`: the face box, the head region, the hands' regions, the feet, what the frames keep; the
+parts overlap a little): the reference masks take the chin, neck, hands, (3DV-TON's boxes) the
 face, the feet and hair over the back, so recall cannot exceed 1 minus that share; `recall_outside_kept` is the
 recall on the rest of the reference, reported beside the plain figure, not instead of it. Targets (issue 20): recall
 >= 0.95, IoU >= 0.65, temporal IoU no worse than before, no face-box pixel. Data: $DPIDM_SHARED_DATA, else

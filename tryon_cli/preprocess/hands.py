@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from tryon_cli.preprocess.hair import MIN_SAMPLES, PERSON, Colour, garment_colour, skin
-from tryon_cli.preprocess.head import face_box, head_region
+from tryon_cli.preprocess.head import face_box
 from tryon_cli.preprocess.keypoints import DRAW_THRESHOLD, FramePose, point, torso_length
 
 HAND_LENGTH = 0.3
@@ -123,23 +123,24 @@ def bent_hands(frame: np.ndarray, pose: FramePose, person: np.ndarray) -> np.nda
     return found
 
 
-def garment_by_hands(frame: np.ndarray, pose: FramePose, person: np.ndarray, region: np.ndarray) -> np.ndarray:
-    """The pixels of the hands' regions (`hand_regions`) inside `region` (the repaint mask) that show the garment,
-    not the hand nor what it holds: bool `(H, W)`, for an RGB uint8 `frame` and its person probability `person`.
+def garment_by_hands(
+    frame: np.ndarray, pose: FramePose, person: np.ndarray, region: np.ndarray, hands: np.ndarray, head: np.ndarray
+) -> np.ndarray:
+    """The pixels of the hands' regions `hands` (`hand_regions`) inside `region` (the repaint mask) that show the
+    garment, not the hand nor what it holds: bool `(H, W)`, for an RGB uint8 `frame`, its person probability
+    `person` and the head's region `head` (`head.head_region`; both regions are the caller's, who keeps them too).
 
     A hand's region is a guess of where the hand is: on a hand resting on the hip or in a pocket most of it is the
     garment, which must be repainted (else the old garment shows as a hand-shaped patch). A pixel of it is the
     garment when it is the person's, not skin (`skin_test`), and within `GARMENT_DISTANCE` of the garment's colour
     (`hair.garment_colour`: the region's person pixels, not skin, away from the head and the hands)."""
-    height, width = region.shape
-    found = np.zeros((height, width), bool)
+    found = np.zeros(region.shape, bool)
     scale = torso_length(pose.body)
-    hands = hand_regions(pose, height, width)
     inside = hands & region
     if scale is None or not inside.any():
         return found
     is_skin = skin_test(frame, pose)
-    garment = garment_colour(frame, head_region(pose, height, width), person, region & ~hands, scale, is_skin)
+    garment = garment_colour(frame, head, person, region & ~hands, scale, is_skin)
     if garment is None:
         return found
     ys, xs = np.nonzero(inside)

@@ -228,13 +228,11 @@ def cover_region(
     return canvas.image
 
 
-def keep_region(
-    pose: FramePose, height: int, width: int, shape: MaskShape | None = None, hands: bool = True
-) -> np.ndarray:
-    """Head, hands (unless not `hands`) and feet where they can be placed: bool `(height, width)`, never repainted
-    (`head.head_region`, `hands.hand_regions`, and a disc below each visible ankle, `feet_region`)."""
-    keep = head_region(pose, height, width) | feet_region(pose, height, width, shape or MaskShape())
-    return keep | hand_regions(pose, height, width) if hands else keep
+def keep_region(pose: FramePose, height: int, width: int, shape: MaskShape | None = None) -> np.ndarray:
+    """Head, hands and feet where they can be placed: bool `(height, width)`, never repainted (`head.head_region`,
+    `hands.hand_regions`, and a disc below each visible ankle, `feet_region`)."""
+    feet = feet_region(pose, height, width, shape or MaskShape())
+    return head_region(pose, height, width) | hand_regions(pose, height, width) | feet
 
 
 def feet_region(pose: FramePose, height: int, width: int, shape: MaskShape) -> np.ndarray:
@@ -299,7 +297,8 @@ def frames_with_masks(
 
 
 def _voted_masks(poses: PoseSequence, category: str, shape: MaskShape, window: int, quorum: float, frames):
-    pending: deque[tuple[int, np.ndarray, np.ndarray | None]] = deque()  # read by the vote, not yet given back
+    # (frame index, head, head and feet, hands, the frame or None): read by the vote, not yet given back
+    pending: deque[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]] = deque()
     pixels = None if frames is None else iter(frames)
     person = None if frames is None else _LatestPerson()
     hair = None if frames is None else LongHair(segment=person)
@@ -311,20 +310,21 @@ def _voted_masks(poses: PoseSequence, category: str, shape: MaskShape, window: i
             frame = None if pixels is None else next(pixels, None)
             if pixels is not None and frame is None:
                 raise ValueError(f"agnostic_masks: {len(poses)} poses but only {t} frames")
-            fixed = head_region(pose, height, width) | feet_region(pose, height, width, shape)
-            pending.append((t, fixed, hand_regions(pose, height, width), frame))
+            head = head_region(pose, height, width)
+            fixed = head | feet_region(pose, height, width, shape)
+            pending.append((t, head, fixed, hand_regions(pose, height, width), frame))
             # The hands' regions stay in the vote: given the frame, the garment around a hand is repainted after
             # it (`hands.garment_by_hands`; a hand on the hip would otherwise leave a patch of old garment).
             yield (cover_region(pose.body, category, height, width, shape) > 0) & ~fixed
 
     for mask in temporal_vote(raw(), window, quorum):
-        t, fixed, hands, frame = pending.popleft()
+        t, head, fixed, hands, frame = pending.popleft()
         mask &= ~fixed
         if hair is None:
             yield mask & ~hands
             continue
         probability = person(frame)
-        mask &= ~(hands & ~garment_by_hands(frame, poses[t], probability, mask))
+        mask &= ~(hands & ~garment_by_hands(frame, poses[t], probability, mask, hands, head))
         mask &= ~bent_hands(frame, poses[t], probability)
         mask &= ~hair(frame, poses[t], mask)
         yield mask

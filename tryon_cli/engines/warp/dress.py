@@ -39,8 +39,9 @@ from tryon_cli.engines.warp.motion import part_samples
 from tryon_cli.engines.warp.skeleton import blend, label_parts, parts_for, root_weight
 from tryon_cli.preprocess.conditioning import GarmentInput
 from tryon_cli.preprocess.hands import garment_by_hands, hand_regions
+from tryon_cli.preprocess.head import head_region
 from tryon_cli.preprocess.keypoints import FramePose
-from tryon_cli.preprocess.masks import keep_region
+from tryon_cli.preprocess.masks import MaskShape, feet_region
 
 EDGE_SOFTNESS = 0.004  # blur of the arms' and the outline's edges, in crop heights
 BODY_FADE = 0.03  # how far off the old cloth the source's shading fades out, in crop heights
@@ -214,17 +215,16 @@ class GarmentDresser:
 
 
 def _kept(pose: FramePose, source: np.ndarray, person: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """bool (H, W): what is never drawn over, whatever the mask says (a user's mask may cover it): the head and feet
-    (`preprocess.masks.keep_region`), the face box with the hair beside it (`body.face_box`), and of the hands'
-    regions (`hands.hand_regions`, guesses of where the hands are) all but the garment around the hand inside the
-    mask (`hands.garment_by_hands`, as the agnostic masks do), so a hand on the hip leaves no hand-shaped patch of
-    the old garment. Grown by 2 crop pixels (`KEEP_KERNEL`):
-    paste-back scales the crop up, and a changed crop pixel bleeds into its neighbours at full size (the collar
-    reached the face box's last row on ViViD upper1)."""
+    """bool (H, W): what is never drawn over, whatever the mask says (a user's mask may cover it): what the masks
+    keep (`preprocess.masks.keep_region`: the head, the feet, and of the hands' regions, guesses of where the hands
+    are, all but the garment around the hand inside the mask, `hands.garment_by_hands`, so a hand on the hip leaves
+    no hand-shaped patch of the old garment) and the face box with the hair beside it (`body.face_box`). Grown by 2
+    crop pixels (`KEEP_KERNEL`): paste-back scales the crop up, and a changed crop pixel bleeds into its neighbours
+    at full size (the collar reached the face box's last row on ViViD upper1)."""
     shape = mask.shape
-    keep = keep_region(pose, *shape, hands=False) | (
-        hand_regions(pose, *shape) & ~garment_by_hands(source, pose, person, mask)
-    )
+    head, hands = head_region(pose, *shape), hand_regions(pose, *shape)
+    garment = garment_by_hands(source, pose, person, mask, hands, head)
+    keep = head | feet_region(pose, *shape, MaskShape()) | (hands & ~garment)
     box = bodies.face_box(pose.body, *shape)
     if box is not None:
         x0, y0, x1, y1 = box
