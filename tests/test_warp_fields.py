@@ -8,7 +8,7 @@ import numpy as np
 
 from tryon_cli.engines.warp import fields
 from tryon_cli.engines.warp.fields import ResidualFields, warp_part
-from tryon_cli.engines.warp.motion import CropMotion, part_samples
+from tryon_cli.engines.warp.motion import DRIFT_LIMIT, EXCESS_PULL, CropMotion, part_samples
 
 SHAPE = (256, 192)
 IDENTITY = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
@@ -29,12 +29,13 @@ def frame(image: np.ndarray, t: int, amplitude: float = 5.0) -> np.ndarray:
     return cv2.remap(image, xs - shift, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
 
 
-def follow(frames, matrices, trust: float = 1.0):
+def follow(frames, matrices, trust: float = 1.0, fits=None):
+    """The part's fields over `frames`, its map each frame `matrices`; `fits`, the keypoint fits (None: none)."""
     motion, out = CropMotion(), []
     residuals = ResidualFields(motion)
-    for image, matrix in zip(frames, matrices):
+    for image, matrix, fit in zip(frames, matrices, fits or [None] * len(frames)):
         motion.update(np.repeat(np.clip(image, 0, 255).astype(np.uint8)[..., None], 3, axis=2))
-        out.append(residuals("part", matrix, trust, SAMPLES))
+        out.append(residuals("part", matrix, fit, trust, SAMPLES))
     return out
 
 
@@ -78,3 +79,23 @@ def test_the_residual_is_never_longer_than_its_limit():
     found = follow(scenes, [IDENTITY] * 8)  # the scene runs away from a map that stays
     longest = max(float(np.linalg.norm(f, axis=2).max()) for f in found)
     assert 0.8 * fields.LIMIT * SHAPE[0] < longest <= fields.LIMIT * SHAPE[0] + 1e-3
+
+
+def test_the_part_as_drawn_is_pulled_back_toward_its_keypoint_fit():
+    """The scene slides steadily away while the keypoint fit says the part stays (a flow's bias, as on the 3DV-TON
+    dress clip): without a fit the field carries the print on to its own `LIMIT`; held to the fit, the part as
+    drawn (the field's mean over it) stays near `motion.DRIFT_LIMIT`. And the rule itself: a field whose mean puts
+    the part 10 px from its fit is moved back by `EXCESS_PULL` of what lies beyond the limit."""
+    image = texture()
+    scenes = [cv2.warpAffine(image, np.float32([[1, 0, 1.5 * t], [0, 1, 0]]), SHAPE[::-1]) for t in range(12)]
+    held = follow(scenes, [IDENTITY] * 12, fits=[IDENTITY] * 12)
+    free = follow(scenes, [IDENTITY] * 12)
+    inner = (slice(BOX[0].start // 4, BOX[0].stop // 4), slice(BOX[1].start // 4, BOX[1].stop // 4))
+    shift = [float(np.linalg.norm(f[inner].mean(axis=(0, 1)))) for f in (held[-1], free[-1])]
+    limit = DRIFT_LIMIT * SHAPE[0]
+    assert shift[1] > 0.9 * fields.LIMIT * SHAPE[0] > limit + 2
+    assert shift[0] < limit + 2  # a bias of 1.5 px a frame settles 1.5 px past the limit
+
+    field = np.full((8, 6, 2), [10.0, 0.0], np.float32)
+    moved = fields._held(field, np.ones((8, 6), np.float32), IDENTITY, IDENTITY, np.zeros(2), 4.0)
+    np.testing.assert_allclose(moved[..., 0], 10.0 - (10.0 - 4.0) * EXCESS_PULL, atol=1e-5)

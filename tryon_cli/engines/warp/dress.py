@@ -36,6 +36,7 @@ from tryon_cli.engines.warp.fields import warp_part
 from tryon_cli.engines.warp.frame_state import FrameState
 from tryon_cli.engines.warp.matte import garment_matte
 from tryon_cli.engines.warp.motion import part_samples
+from tryon_cli.engines.warp.outline import Taper, TrunkWidth
 from tryon_cli.engines.warp.skeleton import blend, label_parts, parts_for, root_weight
 from tryon_cli.preprocess.conditioning import GarmentInput
 from tryon_cli.preprocess.hands import garment_by_hands, hand_regions
@@ -94,7 +95,8 @@ class GarmentDresser:
         # legs' pixels.
         trunk_parts = [p for p in self.parts if not p.limb] or self.parts
         samples["trunk"] = np.concatenate([samples[p.name] for p in trunk_parts])
-        self.state = FrameState(self.parts, garment_body, samples)
+        torso = next((a for part, a in zip(self.parts, alphas) if part.name == "torso"), None)
+        self.state = FrameState(self.parts, garment_body, samples, TrunkWidth(torso, garment_body))
         self.segmentation = segmentation
         self.has_garment = bool((alpha > 0.5).any())
         self.segmented: float | None = None  # the running mean of `_seen_share`
@@ -104,12 +106,12 @@ class GarmentDresser:
         self.fitting = True  # whether the garment is drawn (False: its fit fell below `FITS`)
 
     def __call__(self, frame: CropFrame) -> np.ndarray:
-        step = self.state.step(frame)  # every tracker moves on, whether or not this frame is dressed
         source, mask = frame.source, frame.mask
+        person = self.segmentation(source) >= PERSON
+        step = self.state.step(frame, person)  # every tracker moves on, whether or not this frame is dressed
         if step.trunk is None or not mask.any() or not self.has_garment:
             self.skipped.append(frame.index)
             return source.copy()
-        person = self.segmentation(source) >= PERSON
         keep = _kept(frame.pose, source, person, mask)
         # All the work happens in the mask's box (plus a margin for the blurs): a third of the crop or less.
         (y0, y1), (x0, x1) = _box(mask, round(ROI_MARGIN * mask.shape[0]))
@@ -122,6 +124,7 @@ class GarmentDresser:
             _moved(step.body, -x0, -y0),
             step.maps,
             step.fields,
+            step.taper,
             (x0, y0),
             step.back,
             step.lighting,
@@ -148,6 +151,7 @@ class GarmentDresser:
         body: np.ndarray,
         maps: dict[str, np.ndarray | None],
         fields: dict[str, np.ndarray | None],
+        taper: Taper | None,
         origin: tuple[int, int],
         back: bool,
         lighting: float,
@@ -170,7 +174,8 @@ class GarmentDresser:
                 for t in ROOT_STEPS:
                     turned = warp_part(layer * root[..., None], blend(trunk, matrix, t), field, origin, (width, height))
                     _over(limb_cover, turned)
-            _over(limb_cover if part.limb else trunk_cover, warp_part(layer, matrix, field, origin, (width, height)))
+            drawn = warp_part(layer, matrix, field, origin, (width, height), None if part.limb else taper)
+            _over(limb_cover if part.limb else trunk_cover, drawn)
         # The person's own arms in front: a forearm crossing the trunk stays in front of the torso's garment (behind
         # its own sleeve); a lower garment's hips are behind both arms.
         arms = _soft(bodies.arms_in_front(body, (height, width), crossing, all_arms=self.category == "lower"), soft)

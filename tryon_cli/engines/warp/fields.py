@@ -25,7 +25,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from tryon_cli.engines.warp.motion import CropMotion, mirrors
+from tryon_cli.engines.warp.motion import DRIFT_LIMIT, EXCESS_PULL, CropMotion, mirrors
+from tryon_cli.engines.warp.outline import Taper
 
 STEP = 4  # the fields' grid, crop pixels: the flow is smooth over a few pixels, and a coarse grid is cheap
 FADE = 0.15  # share of the residual dropped each frame where the part's flow is trusted
@@ -44,9 +45,12 @@ class ResidualFields:
         self._backward: np.ndarray | None = None  # this frame's backward flow on the grid
         self._flow: np.ndarray | None = None  # the forward flow it was made from
 
-    def __call__(self, name: str, matrix: np.ndarray | None, trust: float, samples: np.ndarray) -> np.ndarray | None:
+    def __call__(
+        self, name: str, matrix: np.ndarray | None, fitted: np.ndarray | None, trust: float, samples: np.ndarray
+    ) -> np.ndarray | None:
         """Part `name`'s residual field this frame, from its map garment -> crop this frame (None: no map, no
-        field), how far its flow is trusted (0-1) and its garment samples (`motion.part_samples`)."""
+        field), this frame's keypoint fit (None: none), how far its flow is trusted (0-1) and its garment samples
+        (`motion.part_samples`)."""
         previous, field = self._maps.get(name), self.fields.get(name)
         if matrix is None:
             self._maps.pop(name, None)
@@ -59,7 +63,10 @@ class ResidualFields:
             field = np.zeros((_cells(height), _cells(width), 2), np.float32)
         else:
             field = self._carried(field, previous, matrix) * np.float32(trust * (1 - FADE))
-            field = _smoothed(field, _coverage(samples, matrix, field.shape[:2]), SMOOTH * height / STEP)
+            coverage = _coverage(samples, matrix, field.shape[:2])
+            field = _smoothed(field, coverage, SMOOTH * height / STEP)
+            if fitted is not None:
+                field = _held(field, coverage, matrix, fitted, samples.mean(axis=0), DRIFT_LIMIT * height)
             length = np.linalg.norm(field, axis=2, keepdims=True)
             field *= np.minimum(1.0, LIMIT * height / np.maximum(length, 1e-6))
         self.fields[name] = field
@@ -92,23 +99,47 @@ class ResidualFields:
         return self._backward
 
 
-def warp_part(layer: np.ndarray, matrix: np.ndarray, field: np.ndarray | None, origin, size) -> np.ndarray:
+def warp_part(
+    layer: np.ndarray, matrix: np.ndarray, field: np.ndarray | None, origin, size, taper: Taper | None = None
+) -> np.ndarray:
     """`layer` (garment pixels) drawn into a box of `size` (width, height) whose top-left pixel is crop pixel
-    `origin` (x, y), by `matrix` (garment -> crop) and the residual `field` (None or all 0: the map alone)."""
+    `origin` (x, y), by `matrix` (garment -> crop) and the residual `field` (None or all 0: the map alone), the
+    garment first widened by `taper` (a trunk part's, `outline.Taper`) where one is given."""
     width, height = size
     x0, y0 = origin
-    if field is None or not field.any():
+    if taper is None and (field is None or not field.any()):
         moved = np.array(matrix, np.float64)
         moved[:, 2] -= (x0, y0)
         return cv2.warpAffine(layer, moved, (width, height))
     ys, xs = np.mgrid[y0 : y0 + height, x0 : x0 + width].astype(np.float32)
-    offset = _sample(field, np.dstack([xs, ys]))
-    xs += offset[..., 0]
-    ys += offset[..., 1]
+    if field is not None:
+        offset = _sample(field, np.dstack([xs, ys]))
+        xs += offset[..., 0]
+        ys += offset[..., 1]
     inverse = cv2.invertAffineTransform(np.asarray(matrix, np.float64)).astype(np.float32)
     map_x = inverse[0, 0] * xs + inverse[0, 1] * ys + inverse[0, 2]
     map_y = inverse[1, 0] * xs + inverse[1, 1] * ys + inverse[1, 2]
+    if taper is not None:
+        map_x, map_y = (a.astype(np.float32) for a in taper.source(map_x, map_y))
     return cv2.remap(layer, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
+def _held(
+    field: np.ndarray, coverage: np.ndarray, matrix: np.ndarray, fitted: np.ndarray, centre: np.ndarray, limit: float
+) -> np.ndarray:
+    """`field` plus the constant that takes back `motion.EXCESS_PULL` of the distance by which the part as drawn
+    (its map, shifted by the field's mean over the part's cells, weighted by `coverage`) puts its `centre` farther
+    than `limit` crop pixels from where the keypoint fit `fitted` puts it (`motion.DRIFT_LIMIT`). The field moves
+    the print against its displacement: a pixel x shows the garment point the map puts at x + D(x)."""
+    total = float(coverage.sum())
+    if total <= 0:
+        return field
+    mean = (field * coverage[..., None]).sum(axis=(0, 1)) / total
+    apart = (matrix[:, :2] @ centre + matrix[:, 2] - mean) - (fitted[:, :2] @ centre + fitted[:, 2])
+    distance = float(np.linalg.norm(apart))
+    if distance <= limit:
+        return field
+    return (field + apart * (1 - limit / distance) * EXCESS_PULL).astype(np.float32)
 
 
 def _coverage(samples: np.ndarray, matrix: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

@@ -22,6 +22,7 @@ from tryon_cli.engines.warp.body import crossing_forearms
 from tryon_cli.engines.warp.fields import ResidualFields
 from tryon_cli.engines.warp.lighting import SceneLighting
 from tryon_cli.engines.warp.motion import CropMotion, KeypointTracker, MotionTracker
+from tryon_cli.engines.warp.outline import Taper, TrunkWidth
 from tryon_cli.engines.warp.skeleton import Part, limb_transform, scale_of, trunk_transform
 from tryon_cli.engines.warp.stabilize import PoseFiller, trunk_frame
 from tryon_cli.preprocess.keypoints import BODY_INDEX, DRAW_THRESHOLD
@@ -41,13 +42,15 @@ CROSSING_FRAMES = 2
 @dataclass(frozen=True)
 class Step:
     """One frame's state, in crop pixels: the body (filled, flow-carried keypoints), each part's map garment ->
-    crop (None where neither fit nor flow gives one), the trunk's map, whether the person shows their back, and the
-    scene's lighting over the first frame's, and the sides whose forearm is in front of the trunk."""
+    crop (None where neither fit nor flow gives one), the trunk's map, how the trunk's parts are widened to the
+    body's outline (`outline.Taper`), whether the person shows their back, and the scene's lighting over the first
+    frame's, and the sides whose forearm is in front of the trunk."""
 
     body: np.ndarray
     maps: dict[str, np.ndarray | None]
     fields: dict[str, np.ndarray | None]
     trunk: np.ndarray | None
+    taper: Taper | None
     back: bool
     lighting: float
     crossing: frozenset[str]
@@ -89,8 +92,11 @@ class Crossing:
 class FrameState:
     """Per-video trackers of the warp engine; `step` once per frame, in order."""
 
-    def __init__(self, parts: tuple[Part, ...], garment_body: np.ndarray, samples: dict[str, np.ndarray]) -> None:
+    def __init__(
+        self, parts: tuple[Part, ...], garment_body: np.ndarray, samples: dict[str, np.ndarray], width: TrunkWidth
+    ) -> None:
         self.parts, self.garment_body, self.samples = parts, garment_body, samples
+        self.width = width
         self.motion = CropMotion()
         self.fill_pose = PoseFiller()
         self.track_points = KeypointTracker(self.motion)
@@ -100,8 +106,9 @@ class FrameState:
         self.lighting = SceneLighting(self.motion)
         self.residuals = ResidualFields(self.motion)
 
-    def step(self, frame: CropFrame) -> Step:
-        """Every tracker moved on to `frame`."""
+    def step(self, frame: CropFrame, person: np.ndarray) -> Step:
+        """Every tracker moved on to `frame`; `person` (bool, crop pixels) is where its person segmentation
+        finds the person."""
         self.motion.update(frame.source)
         raw = frame.pose.body
         back = self.facing(raw)
@@ -109,24 +116,26 @@ class FrameState:
         body = self.track_points(self.fill_pose(raw))
         fitted = trunk_transform(self.parts, self.garment_body, body)
         trunk = self.maps("trunk", fitted, self.samples["trunk"])
+        taper = self.width(fitted, body, person, frame.mask)
         maps: dict[str, np.ndarray | None] = {}
+        fits = {"trunk": fitted}
         scale = None if trunk is None else scale_of(trunk)
         for part in self.parts:
             if part.limb:
-                fit = None if scale is None else limb_transform(part, self.garment_body, body, scale)
-                maps[part.name] = self.maps(part.name, fit, self.samples[part.name])
+                fits[part.name] = None if scale is None else limb_transform(part, self.garment_body, body, scale)
+                maps[part.name] = self.maps(part.name, fits[part.name], self.samples[part.name])
             else:
                 maps[part.name] = trunk
         # Dressed only where this frame's own detections give a trunk: the filler's stand-in for a frame with no
         # point seen, and a map the flow carries through it, keep the next dressed frame in place, but are not drawn
         # (the person may have left the crop).
         trust = self.maps.trust
-        trunk_field = self.residuals("trunk", trunk, trust.get("trunk", 0.0), self.samples["trunk"])
+        trunk_field = self.residuals("trunk", trunk, fitted, trust.get("trunk", 0.0), self.samples["trunk"])
         fields = {
-            p.name: self.residuals(p.name, maps[p.name], trust.get(p.name, 0.0), self.samples[p.name])
+            p.name: self.residuals(p.name, maps[p.name], fits[p.name], trust.get(p.name, 0.0), self.samples[p.name])
             if p.limb
             else trunk_field
             for p in self.parts
         }
         seen = fitted is not None and trunk_frame(raw) is not None
-        return Step(body, maps, fields, trunk if seen else None, back, lighting, self.crossing(body))
+        return Step(body, maps, fields, trunk if seen else None, taper, back, lighting, self.crossing(body))

@@ -30,6 +30,15 @@ from tryon_cli.preprocess.keypoints import DRAW_THRESHOLD
 FLOW_PRESET = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
 PULL = 0.1  # fraction of the way from the flow-carried position to the keypoint fit, per frame
 SHAPE_PULL = 0.5  # the same for each part's shape (scale, turn, shear)
+# The farthest a part's centre may lie from where this frame's keypoint fit puts it, in crop heights. The pull
+# alone lets a steady bias of the flow build up to about bias / PULL: on the 3DV-TON dress clip, as she turns from
+# walking to facing the camera, the flow over the black dress carried the trunk up to 19 crop pixels (0.04 of the
+# crop's height, an eighth of her trunk's width) to one side for 20 frames, and the dress was drawn on half the body.
+DRIFT_LIMIT = 0.015
+# The share of a part's distance beyond `DRIFT_LIMIT` taken back each frame: all of it at once made the garment
+# follow the keypoints' jitter where the flow and the fit disagree by a few pixels every frame (the example's
+# warping error 22x -> 25x the source's); by halves, a steady bias ends a few pixels past the limit.
+EXCESS_PULL = 0.5
 # Texture the flow can be trusted on: the structure tensor's smaller eigenvalue (cv2.cornerMinEigenVal, block 9,
 # Sobel 3, on 0-255 grey) at which a pixel counts fully. On the example's frames, the 90th percentile is 2e-4 and
 # fabric edges, hands and the face reach 1e-3 and more.
@@ -112,6 +121,18 @@ def _pulled(carried: np.ndarray, fitted: np.ndarray, centre: np.ndarray, pull: f
     return np.concatenate([linear, (target - linear @ centre)[:, None]], axis=1)
 
 
+def _within(matrix: np.ndarray, fitted: np.ndarray, centre: np.ndarray, limit: float) -> np.ndarray:
+    """`matrix` moved (shape kept) toward `fitted` by `EXCESS_PULL` of the distance by which it puts the part's
+    `centre` (garment pixels) farther than `limit` crop pixels from where `fitted` puts it."""
+    here, there = matrix[:, :2] @ centre + matrix[:, 2], fitted[:, :2] @ centre + fitted[:, 2]
+    apart = float(np.linalg.norm(here - there))
+    if apart <= limit:
+        return matrix
+    out = matrix.copy()
+    out[:, 2] += (there - here) * (1 - limit / apart) * EXCESS_PULL
+    return out
+
+
 def mirrors(a: np.ndarray, b: np.ndarray) -> bool:
     """Whether one of the two 2x3 maps is the other's mirror image (their linear parts' determinants differ in
     sign)."""
@@ -151,6 +172,7 @@ class MotionTracker:
                 1 - trust * (1 - PULL),
                 1 - trust * (1 - SHAPE_PULL),
             )
+            matrix = _within(matrix, fitted, samples.mean(axis=0), DRIFT_LIMIT * self.motion.gray.shape[0])
         if matrix is None:
             self.maps.pop(name, None)
         else:

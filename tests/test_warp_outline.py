@@ -1,0 +1,91 @@
+"""The garment's trunk widened to the body's outline (`engines/warp/outline.py`): a loose old top wider than the
+hip joints is covered down to the hem, the shoulders stay on the keypoints' fit, and the taper itself is the
+stretch it says. The synthetic scene of tests/test_warp_do_no_harm.py, with the person segmentation given as the
+scene's truth (the learned model is not what is tested here)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from tests.test_warp_do_no_harm import FRONT, Frames, body_of, room
+from tests.test_warp_engine import EXAMPLES, HEIGHT, WIDTH, Quiet, garment_input
+from tryon_cli.engines.warp import WarpEngine, outline
+from tryon_cli.engines.warp import engine as engine_module
+from tryon_cli.engines.warp.outline import LEVELS, Taper
+
+OLD_GREEN = np.array([40, 150, 60])
+# A loose old top: wider than the shoulders' keypoints and twice as wide as the hip joints (168 and 216) at the hem,
+# as a cardigan is; the arms hang away from it.
+LOOSE_TOP = np.array([(146, 140), (238, 140), (242, 300), (142, 300)], np.int32)
+ARMS_OUT = dict(FRONT, r_elbow=(112, 212), l_elbow=(272, 212), r_wrist=(96, 276), l_wrist=(288, 276))
+
+
+@pytest.fixture(scope="module")
+def tee():
+    return garment_input(EXAMPLES / "garment_upper_00057_00.jpg", "upper")
+
+
+def loose_scene() -> tuple[np.ndarray, np.ndarray]:
+    """The room with the loose old top and skin-coloured arms, and the person's silhouette (float32 0/1)."""
+    image = room()
+    person = np.zeros((HEIGHT, WIDTH), np.uint8)
+    cv2.circle(person, (192, 95), 28, 1, -1)
+    top = np.zeros_like(person)
+    cv2.fillConvexPoly(top, LOOSE_TOP, 1)
+    arms = np.zeros_like(person)
+    for side in "rl":
+        joints = [ARMS_OUT[f"{side}_{j}"] for j in ("shoulder", "elbow", "wrist")]
+        for a, b in zip(joints, joints[1:]):
+            cv2.line(arms, a, b, 1, 22)
+    image[arms > 0] = (205, 160, 135)
+    image[top > 0] = OLD_GREEN
+    return image, (person | top | arms).astype(np.float32)
+
+
+def old_top_left(out: np.ndarray, rows: slice) -> float:
+    """The share of the loose top's pixels in `rows` that still show its flat green."""
+    top = np.zeros((HEIGHT, WIDTH), np.uint8)
+    cv2.fillConvexPoly(top, LOOSE_TOP, 1)
+    region = top[rows] > 0
+    green = np.abs(out[rows].astype(int) - OLD_GREEN).max(axis=2) <= 8
+    return float((green & region).sum() / region.sum())
+
+
+def test_a_loose_old_top_is_covered_to_its_hem(tee, monkeypatch):
+    """Fitted to the joints alone, the tee's lower half was about as wide as the hips' keypoints, with the old top
+    showing down both sides; widened to the outline, at most a thin rim of it stays. The shoulders stay where the
+    keypoints put them: at the shoulder line the tee is no wider than the joints' fit draws it."""
+    source, person = loose_scene()
+    monkeypatch.setattr(engine_module, "PersonSegmentation", lambda: lambda image: person)
+    bodies = [body_of(ARMS_OUT)] * 4
+    widened = list(WarpEngine().generate(Frames(source, bodies), tee, Quiet()))[-1]
+    monkeypatch.setattr(outline, "MAX_WIDEN", 1.0)  # the joints' fit alone
+    joints_only = list(WarpEngine().generate(Frames(source, bodies), tee, Quiet()))[-1]
+    lower = slice(230, 290)
+    assert old_top_left(joints_only, lower) > 0.35  # measured: 0.43
+    assert old_top_left(widened, lower) < 0.15  # measured: 0.12, a rim of a few pixels
+    changed = [(out[150] != source[150]).any(axis=1).sum() for out in (joints_only, widened)]
+    assert changed[1] <= changed[0] + 4
+    # Nothing beyond the person's outline and the margin the garment may reach past it (`dress.OUTLINE_MARGIN`,
+    # softened) changes.
+    near = cv2.dilate(person.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (25, 25)))
+    np.testing.assert_array_equal(widened[near == 0], source[near == 0])
+
+
+def test_the_taper_stretches_across_the_spine_by_its_ratio_below_the_shoulders():
+    """A vertical spine from (100, 50), 200 px to the hips, widened 1.5x at the lowest level, 1.2x at the others."""
+    taper = Taper(np.array([100.0, 50.0]), np.array([0.0, 1.0]), 200.0, np.array([1.2, 1.2, 1.5]))
+    # At the shoulder line nothing moves; below the lowest level a drawn point at distance d from the spine shows the
+    # photo point at d / 1.5, on either side.
+    x, y = taper.source(np.array([130.0, 70.0]), np.array([50.0, 50.0]))
+    np.testing.assert_allclose((x, y), ([130, 70], [50, 50]))
+    low = 50 + 200 * (LEVELS[-1] + 0.1)
+    x, y = taper.source(np.array([130.0, 70.0, 100.0]), np.array([low, low, low]))
+    np.testing.assert_allclose(x, [100 + 30 / 1.5, 100 - 30 / 1.5, 100])
+    np.testing.assert_allclose(y, low)
+    # Halfway to the first level, half its widening.
+    mid = 50 + 200 * LEVELS[0] / 2
+    x, _ = taper.source(np.array([130.0]), np.array([mid]))
+    np.testing.assert_allclose(x, 100 + 30 / 1.1)

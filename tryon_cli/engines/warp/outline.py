@@ -1,0 +1,153 @@
+"""The garment's trunk widened to the body's outline, where the keypoints alone leave it narrower than the body.
+
+The trunk's affine (`skeleton.trunk_transform`) fits the garment's shoulders and hips to the person's joints. A
+body is wider than its joints (the hips' keypoints are the hip joints, well inside the pelvis' outline), and the
+old garment on it often wider still (a loose cardigan): fitted to the joints alone, the new tee was a narrower
+panel with the old garment showing down both sides (gallery T1, T2, T5, C3, C9). An affine cannot widen the hem
+and leave the shoulders where they are (widened as one piece, T1's tee stood out past her shoulders as a box).
+
+So the garment's torso is measured across at a few heights between its shoulders and its hips (on the photo,
+once), and each frame the person's body at the same heights (across the spine, from the garment's mapped centre
+line out to where the person segmentation or the repaint mask ends, or an arm begins). Per height, the ratio of
+the two on the side where it is smaller (a garment that lies off-centre, a fragment the fit check must still see,
+is not stretched out to the far side of the body), never below 1 (a garment wider than the body is cut by the
+outline already) nor above `MAX_WIDEN`, followed by a running mean so the garment does not breathe with the
+segmentation's edge. The garment is then drawn through a `Taper`: widened across its spine by the ratio at each
+height, interpolated between the heights, 1 at the shoulder line (the shoulders stay on the keypoints' fit) and
+the lowest height's below it.
+
+Why this and not a silhouette fit per part: see docs/warp_engine.md ("How the fit works").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tryon_cli.engines.warp.body import LIMB_RADII, capsule, keypoint
+from tryon_cli.preprocess.keypoints import BODY_INDEX, torso_length
+
+J = BODY_INDEX
+# The heights the widths are measured at, as shares of the way from the shoulders' midpoint to the hips': below the
+# armholes (where a flat sleeve joins the torso) and above the hem (a cropped top's hips sit on its hem).
+LEVELS = (0.35, 0.55, 0.75)
+# The most the garment is widened: a loose old garment or a segmentation that takes in a bag held at the side must not
+# turn the new top into a tent. Chosen on the tuning clips T1 and T2 (the cardigan beside the tee).
+MAX_WIDEN = 1.5
+# An arm beside the trunk stops the body's width: its capsule along the bone, the bare limb's radius
+# (`body.LIMB_RADII`) times this, since a sleeve is wider than the arm in it.
+ARM_SLACK = 1.5
+WIDEN_RATE = 0.2  # weight of this frame's ratio in its running mean (about 5 frames' memory)
+ALPHA_ON = 0.5  # garment alpha from which a photo pixel is the garment's
+
+
+@dataclass(frozen=True)
+class Taper:
+    """The garment's trunk widened across its spine, in photo pixels: a point at height t (0 at the shoulders'
+    midpoint `top`, 1 at the hips', `length` apart along the unit `along`) is drawn `widen(t)` times as far from
+    the spine (interpolated between `LEVELS`, 1 at t = 0). `source` maps drawn points to the photo points they
+    show."""
+
+    top: np.ndarray
+    along: np.ndarray
+    length: float
+    widen: np.ndarray  # (len(LEVELS),): the ratio at each of `LEVELS`
+
+    def source(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The photo point (x, y arrays) that the widened garment shows at photo point (x, y)."""
+        across = np.array([-self.along[1], self.along[0]])
+        dx, dy = x - self.top[0], y - self.top[1]
+        height = (dx * self.along[0] + dy * self.along[1]) / self.length
+        side = dx * across[0] + dy * across[1]
+        ratio = np.interp(height, (0.0, *LEVELS), (1.0, *self.widen))
+        shrink = (1.0 / ratio - 1.0) * side
+        return x + shrink * across[0], y + shrink * across[1]
+
+
+class TrunkWidth:
+    """Per video: the garment torso's edges at `LEVELS` (photo pixels), measured once; per frame (`__call__`), the
+    `Taper` that widens it to the body's outline."""
+
+    def __init__(self, torso_alpha: np.ndarray | None, garment_body: np.ndarray) -> None:
+        spine = _spine(garment_body)
+        self._spine = spine
+        self._edges = None if torso_alpha is None or spine is None else _garment_edges(torso_alpha, *spine)
+        self.ratios = np.full(len(LEVELS), np.nan)  # the running means, per level
+
+    def __call__(
+        self, fitted: np.ndarray | None, body: np.ndarray, person: np.ndarray, mask: np.ndarray
+    ) -> Taper | None:
+        """This frame's taper, from the trunk's keypoint fit `fitted` (2x3, photo -> crop) and where the body is
+        (`person & mask`); None without garment edges. Without a fit or a trunk the ratios stay as they were."""
+        if self._edges is None:
+            return None
+        if fitted is not None:
+            measured = _ratios(fitted, self._edges, body, person & mask)
+            # A level's first measurement starts its mean; later ones move it by `WIDEN_RATE`.
+            seen = ~np.isnan(measured)
+            first = seen & np.isnan(self.ratios)
+            later = seen & ~first
+            self.ratios[first] = measured[first]
+            self.ratios[later] += WIDEN_RATE * (measured[later] - self.ratios[later])
+        top, along, length = self._spine
+        return Taper(top, along, length, np.nan_to_num(self.ratios, nan=1.0))
+
+
+def _spine(body: np.ndarray) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """(the shoulders' midpoint, the unit direction to the hips' midpoint, their distance), or None."""
+    joints = [keypoint(body, n) for n in ("r_shoulder", "l_shoulder", "r_hip", "l_hip")]
+    if any(j is None for j in joints):
+        return None
+    top, bottom = (joints[0] + joints[1]) / 2, (joints[2] + joints[3]) / 2
+    length = float(np.linalg.norm(bottom - top))
+    return (top, (bottom - top) / length, length) if length > 1.0 else None
+
+
+def _garment_edges(alpha: np.ndarray, top: np.ndarray, along: np.ndarray, length: float) -> np.ndarray | None:
+    """float (len(LEVELS), 3, 2): per level, the point on the spine and the torso's edges across it on the -1 and
+    +1 sides, in photo pixels; None where a level's spine point is off the garment."""
+    across = np.array([-along[1], along[0]])
+    rows = []
+    for level in LEVELS:
+        centre = top + level * length * along
+        sides = [_run(alpha >= ALPHA_ON, centre, sign * across, length) for sign in (-1, 1)]
+        if min(sides) <= 0:
+            return None
+        rows.append([centre, centre - sides[0] * across, centre + sides[1] * across])
+    return np.array(rows)
+
+
+def _ratios(fitted: np.ndarray, edges: np.ndarray, body: np.ndarray, inside: np.ndarray) -> np.ndarray:
+    """(len(LEVELS),): per level, the body's half-width over the garment's as `fitted` draws it, both from the
+    garment's mapped spine point, on the side where it is smaller, within 1 and `MAX_WIDEN`; NaN where it cannot be
+    measured."""
+    out = np.full((2, len(LEVELS)), np.nan)
+    scale = torso_length(body)
+    if scale is None:
+        return out
+    arms = np.zeros(inside.shape, np.uint8)
+    for side in "rl":
+        points = [keypoint(body, f"{side}_{j}") for j in ("shoulder", "elbow", "wrist")]
+        for (a, b), bone in zip(zip(points, points[1:]), ("shoulder-elbow", "elbow-wrist")):
+            capsule(arms, a, b, ARM_SLACK * LIMB_RADII[bone] * scale)
+    free = inside & (arms == 0)
+    mapped = edges @ fitted[:, :2].T + fitted[:, 2]
+    for level, (centre, *sides) in enumerate(mapped):
+        for side, edge in enumerate(sides):
+            drawn = float(np.linalg.norm(edge - centre))
+            if drawn >= 1.0:
+                reach = _run(free, centre, (edge - centre) / drawn, MAX_WIDEN * drawn + 2)
+                out[side, level] = np.clip(reach / drawn, 1.0, MAX_WIDEN)
+    return out.min(axis=0)
+
+
+def _run(region: np.ndarray, start: np.ndarray, direction: np.ndarray, longest: float) -> float:
+    """How far (pixels) from `start` along `direction` the bool `region` holds without a break; 0 if not at
+    `start`, `longest` if it holds all the way."""
+    steps = np.arange(0.0, longest)
+    xy = np.round(start + steps[:, None] * direction).astype(int)
+    height, width = region.shape
+    on = (xy[:, 0] >= 0) & (xy[:, 0] < width) & (xy[:, 1] >= 0) & (xy[:, 1] < height)
+    on[on] = region[xy[on, 1], xy[on, 0]]
+    return float(steps[np.argmin(on)]) if not on.all() else float(longest)
