@@ -18,6 +18,7 @@ from PIL import Image
 from tryon_cli.engines.warp.matte import garment_alpha
 from tryon_cli.errors import InputError
 from tryon_cli.io import read_frames, read_garment_photo
+from tryon_cli.preprocess.garment_landmarks.estimate import silhouette_landmarks
 from tryon_cli.preprocess.garment_landmarks.photo_check import check_garment_photo
 from tryon_cli.preprocess.garment_landmarks.silhouette import separate
 
@@ -128,17 +129,26 @@ def test_a_garment_on_grass_is_refused():
     assert "not plain" in _refusal(photo)
 
 
-def test_a_hoodie_with_its_hood_up_is_refused_and_without_it_passes():
-    """A hood raised above the shoulders is the outline's top: the estimate takes its peak for both shoulders,
-    and a garment placed by them is a crumpled fragment. The same top without the hood passes."""
-    photo = np.full((420, 360, 3), 248, np.uint8)
-    top = [(120, 110), (150, 100), (210, 100), (240, 110), (320, 170), (290, 220), (260, 190), (260, 380)]
-    top += [(100, 380), (100, 190), (70, 220), (40, 170)]
+def test_a_hood_up_is_looked_past_and_one_too_tall_to_be_a_hood_is_refused():
+    """A hood raised above the shoulders was the outline's top, and the estimate took its peak for both shoulders:
+    a garment placed by them is a crumpled fragment. A hood up to a quarter of the garment's height is looked past
+    (`estimate.HOOD_DROP`: the shoulders are found below it, and the photo dresses the person); a raised hood or
+    collar taller than that still hides the shoulders, and the photo is refused. The same top without a hood
+    passes."""
+    photo = np.full((480, 360, 3), 248, np.uint8)
+    top = [(120, 170), (150, 160), (210, 160), (240, 170), (320, 230), (290, 280), (260, 250), (260, 440)]
+    top += [(100, 440), (100, 250), (70, 280), (40, 230)]
     cv2.fillPoly(photo, [np.array(top, np.int32)], (200, 200, 205))
     check_garment_photo(photo, "upper")
-    cv2.fillPoly(photo, [np.array([(115, 112), (180, 20), (245, 112)], np.int32)], (200, 200, 205))
+    hooded = photo.copy()
+    cv2.fillPoly(hooded, [np.array([(115, 172), (140, 95), (220, 95), (245, 172)], np.int32)], (200, 200, 205))
+    check_garment_photo(hooded, "upper")  # the hood's sides drop 0.22 of the garment's height
+    landmarks = silhouette_landmarks(hooded, "upper")
+    shoulders = landmarks.points[[landmarks.names.index(n) for n in ("r_shoulder", "l_shoulder")]]
+    assert (shoulders[:, 1] > 165).all(), shoulders  # on the shoulder line below the hood, not its top (95)
+    cv2.fillPoly(photo, [np.array([(115, 172), (180, 10), (245, 172)], np.int32)], (200, 200, 205))
     with pytest.raises(InputError, match="shows no shoulders"):
-        check_garment_photo(photo, "upper")
+        check_garment_photo(photo, "upper")  # 0.37 of it, to a peak taken for both shoulders
 
 
 def test_a_dress_given_as_an_upper_garment_is_refused():

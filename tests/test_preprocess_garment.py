@@ -269,3 +269,16 @@ def test_any_blob_gets_finite_landmarks_inside_the_photo():
                 category,
                 placed,
             )
+
+
+def test_a_hood_standing_above_the_shoulders_is_not_taken_for_them():
+    """A hoodie with its hood up on the photo: the hood's sides drop steeply from its top corners to the shoulder
+    line, which then runs on to the sleeves. The shoulders are found where the sleeves begin, not on the hood (as
+    on T5's hoodie, whose shoulders were put on the hood's corners)."""
+    hoodie = _drawn(
+        [(125, 30), (175, 30), (180, 85), (230, 100), (270, 200), (245, 210), (210, 140), (205, 320), (95, 320),
+         (90, 140), (55, 210), (30, 200), (70, 100), (120, 85)]
+    )  # fmt: skip
+    points = _points(hoodie, "upper")
+    for name, x in (("r_shoulder", 70), ("l_shoulder", 230)):
+        assert abs(points[name][0] - x) < 15 and abs(points[name][1] - 100) < 12, (name, points[name])

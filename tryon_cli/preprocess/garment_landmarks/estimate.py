@@ -27,6 +27,12 @@ LONG_SLEEVE = 1.0
 """A sleeve at least as long (shoulder point to its end) as the shoulders are wide reaches the wrist."""
 LONG_LEG = 1.2
 """A leg at least 1.2 rises long (crotch to hem; the rise is waistband to crotch) reaches the ankle."""
+HOOD_SHELF = 0.06
+"""A steep drop outward from the neckline followed by a gentle outline at least 6% of the garment's width long
+is a hood's or a standing collar's side, not the shoulder's end: the shoulder line goes on below it (T5's hoodie:
+its sloping shoulders run gently for 0.075 of its width below the hood)."""
+HOOD_DROP = 0.25
+"""... and drops by at most a quarter of the garment's height (T5's hoodie: 0.12; a gown's strap falls much further)."""
 HIP_INSET = 0.12
 """Hip joints lie inside the body's outline: pulled in from each side of the hem (upper, dress) by 12 % of its width."""
 HIP_INSET_LOWER = 0.22
@@ -45,11 +51,15 @@ def _profile(mask: np.ndarray) -> np.ndarray:
     return np.where(mask.any(axis=0), mask.argmax(axis=0), mask.shape[0]).astype(np.float64)
 
 
-def _shoulder(profile: np.ndarray, centre: float, side: int, step: int, tolerance: float, empty: int) -> np.ndarray:
+def _shoulder(
+    profile: np.ndarray, centre: float, side: int, step: int, tolerance: float, empty: int, height: float
+) -> np.ndarray:
     """(x, y) of the shoulder point on side `side` (-1: image left). From the neckline's outer corner (the
     outermost column of that side within `tolerance` rows of its highest point) walk outward until the top
-    outline descends faster than SHOULDER_SLOPE over `step` columns (a sleeve's edge, or the armhole's drop).
-    Columns without garment hold `empty` (the image height)."""
+    outline descends faster than SHOULDER_SLOPE over `step` columns (a sleeve's edge, or the armhole's drop), past
+    a hood's or a standing collar's side (`_below_hood`; `height`: the garment's, rows). Columns without garment
+    hold `empty` (the image height)."""
+    span = int((profile < empty).sum())  # the garment's width in columns
     columns = np.arange(len(profile))
     half = columns[((columns - centre) * side >= 0) & (profile < empty)]  # this side's garment columns
     if not len(half):
@@ -63,12 +73,41 @@ def _shoulder(profile: np.ndarray, centre: float, side: int, step: int, toleranc
         steep = (np.diff(ahead) > SHOULDER_SLOPE * step) | (ahead[1:] >= empty)
         # Steep now and mostly steep ahead: a sleeve's edge or the armhole, not a collar's step down to the shoulder.
         if steep[0] and steep.mean() >= 0.5:
+            shoulder_line = _below_hood(profile, x, side, step, empty, span, HOOD_DROP * height)
+            if shoulder_line is not None:
+                x = shoulder_line
+                continue
             ahead = x + side * np.arange(1, step + 1)
             gentle = ahead[profile[ahead] - profile[x] <= SHOULDER_SLOPE * np.abs(ahead - x)]
             x = int(gentle[-1]) if len(gentle) else x
             break
         x += side * step
     return np.array([x, profile[x]], np.float64)
+
+
+def _below_hood(profile: np.ndarray, x: int, side: int, step: int, empty: int, span: int, deepest: float) -> int | None:
+    """The column where a hood's (or a standing collar's) side, dropping steeply from column `x` outward, lands on
+    the shoulder line; None where the drop at `x` is the shoulder's own end. A hood's side is followed by a gentle
+    shoulder line (on the whole) at least `HOOD_SHELF` of the garment's width long; a sleeve's edge
+    or an armhole runs down to the sleeve's end or the garment's side. A drop deeper than `deepest` rows is no hood
+    (a gown's strap falls to its skirt's flare, which spreads gently). (T5's hoodie: the shoulders were put on the
+    hood's top corners and the whole hoodie, sleeves too, became one torso part)."""
+    land = x
+    while True:  # down the drop while the outline is steep over the next two steps (one step may round gentle)
+        ahead = land + side * step * np.arange(3)
+        if ahead[-1] < 0 or ahead[-1] >= len(profile) or (profile[ahead] >= empty).any():
+            return None  # the garment ends while the outline still drops: a sleeve's or the body's edge
+        if profile[ahead[-1]] - profile[land] <= SHOULDER_SLOPE * 2 * step:
+            break
+        land += side * step
+    if profile[land] - profile[x] > deepest:
+        return None
+    shelf = land + side * np.arange(0, int(HOOD_SHELF * span) + 1, step)
+    if shelf[-1] < 0 or shelf[-1] >= len(profile) or (profile[shelf] >= empty).any():
+        return None
+    # Gentle on the whole: a drooping shoulder line is steeper than the slope here and there (T5's hoodie).
+    gentle = profile[shelf[-1]] - profile[land] <= SHOULDER_SLOPE * abs(int(shelf[-1]) - land)
+    return int(land) if land != x and gentle else None
 
 
 def _concavities(mask: np.ndarray) -> list[tuple[np.ndarray, float]]:
@@ -185,7 +224,9 @@ def _upper(mask: np.ndarray, category: str) -> dict[str, np.ndarray]:
     centre = float(np.median(xs))
     profile = _profile(mask)
     step = max(2, int(0.015 * (xs.max() - xs.min())))
-    shoulders = {side: _shoulder(profile, centre, side, step, 0.01 * mask.shape[0], mask.shape[0]) for side in (-1, 1)}
+    shoulders = {
+        side: _shoulder(profile, centre, side, step, 0.01 * mask.shape[0], mask.shape[0], hem - top) for side in (-1, 1)
+    }
     width = float(np.linalg.norm(shoulders[1] - shoulders[-1]))
     concavities = _concavities(mask)
     points = {"neck": np.array([*(shoulders[-1] + shoulders[1]) / 2, ON_GARMENT])}
