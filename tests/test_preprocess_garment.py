@@ -282,3 +282,32 @@ def test_a_hood_standing_above_the_shoulders_is_not_taken_for_them():
     points = _points(hoodie, "upper")
     for name, x in (("r_shoulder", 70), ("l_shoulder", 230)):
         assert abs(points[name][0] - x) < 15 and abs(points[name][1] - 100) < 12, (name, points[name])
+
+
+def _hoodie_laid_flat(shadow: bool) -> np.ndarray:
+    """A camel hoodie photographed as T5's: long sleeves laid down along the body from the shoulders to below the
+    hem (no armpit in the outline), gaps between the cuffs and the narrower hem band; with `shadow`, a soft grey
+    drop shadow (the backdrop darkened by up to 60 levels, 12 px right and down) fills those gaps, as on the photo."""
+    garment = np.zeros((400, 300), np.uint8)
+    cv2.fillPoly(garment, [np.array([(110, 50), (190, 50), (250, 80), (210, 80), (90, 80), (50, 80)], np.int32)], 1)
+    cv2.rectangle(garment, (90, 80), (210, 260), 1, -1)  # the body
+    cv2.rectangle(garment, (100, 260), (200, 300), 1, -1)  # its narrower hem band, to y 300
+    cv2.rectangle(garment, (50, 80), (90, 340), 1, -1)  # the sleeves, cuffs to y 340
+    cv2.rectangle(garment, (210, 80), (250, 340), 1, -1)
+    photo = np.full((400, 300, 3), 240, np.float32)
+    if shadow:
+        cast = cv2.GaussianBlur(np.roll(garment, (12, 12), axis=(0, 1)).astype(np.float32), (0, 0), 5)
+        photo *= 1 - 0.25 * cast[..., None]
+    photo[garment > 0] = (170, 135, 95)
+    return photo.astype(np.uint8)
+
+
+def test_a_drop_shadow_under_the_hem_does_not_move_the_hips():
+    """T5's hoodie: a soft grey shadow under its hem and between its cuffs and the hem was read as garment, the hem
+    under the body's middle was found on the shadow's lower edge and the hips put on the cuffs. Its landmarks are
+    read on the outline without the shadow: the hips on the body's hem, inside the body, as without a shadow."""
+    plain = _points(_hoodie_laid_flat(shadow=False), "upper")
+    shaded = _points(_hoodie_laid_flat(shadow=True), "upper")
+    for side in "rl":
+        assert 280 <= shaded[f"{side}_hip"][1] <= 300 and 100 < shaded[f"{side}_hip"][0] < 200, shaded[f"{side}_hip"]
+        assert np.abs(shaded[f"{side}_hip"][:2] - plain[f"{side}_hip"][:2]).max() <= 3

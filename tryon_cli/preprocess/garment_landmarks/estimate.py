@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from tryon_cli.preprocess.garment_landmarks.layout import OFF_GARMENT, ON_GARMENT, PROPORTIONAL, SCHEMAS
-from tryon_cli.preprocess.garment_landmarks.silhouette import background_like, garment_silhouette
+from tryon_cli.preprocess.garment_landmarks.silhouette import background_like, shadowless_silhouette
 from tryon_cli.preprocess.keypoints import GarmentLandmarks
 from tryon_cli.preprocess.masks import check_category
 
@@ -330,7 +330,7 @@ def _lower(mask: np.ndarray, open_: np.ndarray) -> dict[str, np.ndarray]:
 def silhouette_landmarks(image: np.ndarray, category: str) -> GarmentLandmarks:
     """Deterministic landmark estimate from the garment's outline on a plain background (module docstring)."""
     check_category(category)
-    mask = garment_silhouette(image)
+    mask = shadowless_silhouette(image)
     names = SCHEMAS[category]
     height, width = image.shape[:2]
     if mask.sum() < 100:
