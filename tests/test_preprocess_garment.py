@@ -311,3 +311,20 @@ def test_a_drop_shadow_under_the_hem_does_not_move_the_hips():
     for side in "rl":
         assert 280 <= shaded[f"{side}_hip"][1] <= 300 and 100 < shaded[f"{side}_hip"][0] < 200, shaded[f"{side}_hip"]
         assert np.abs(shaded[f"{side}_hip"][:2] - plain[f"{side}_hip"][:2]).max() <= 3
+
+
+def test_sleeves_that_go_on_along_the_shoulders_slope_are_not_taken_for_shoulders():
+    """A tee whose short sleeves stand out along the shoulders' own slope (T7's polygon tee): the top outline never
+    drops steeply before the sleeves' ends, and the walk put the shoulder points there, leaving a sliver of sleeve
+    that ended inward of them. The shoulder points sit above the armpits, where the sleeves' seams run, and each
+    sleeve runs outward from there."""
+    tee = _drawn(
+        [(115, 60), (185, 60), (215, 75), (262, 106), (244, 142), (212, 128), (215, 330), (85, 330), (88, 128),
+         (56, 142), (38, 106), (85, 75)]
+    )  # fmt: skip
+    p = _points(tee, "upper")
+    for side, armpit_x, sign in (("r", 88, -1), ("l", 212, 1)):
+        shoulder = p[f"{side}_shoulder"]
+        assert abs(shoulder[0] - armpit_x) < 10 and shoulder[1] < 85, (side, shoulder)
+        assert p[f"{side}_elbow"][2] >= DRAW_THRESHOLD, side
+        assert (p[f"{side}_elbow"][0] - shoulder[0]) * sign > 15, (side, p[f"{side}_elbow"])

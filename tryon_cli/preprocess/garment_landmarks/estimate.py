@@ -33,6 +33,16 @@ is a hood's or a standing collar's side, not the shoulder's end: the shoulder li
 its sloping shoulders run gently for 0.075 of its width below the hood)."""
 HOOD_DROP = 0.25
 """... and drops by at most a quarter of the garment's height (T5's hoodie: 0.12; a gown's strap falls much further)."""
+INWARD = 0.5
+"""A sleeve whose end lies further in towards the body's middle than half its drop below the shoulder point (27
+degrees off the vertical, inwards) is a sliver cut from a shoulder point put on a sleeve's end (the two tees:
+0.86-1.29; long sleeves laid down beside the body: under 0.1)."""
+SYMMETRY = 0.9
+"""A side whose shoulder point lies at least 0.9 as far from the centre as a side found on its sleeve's top is on
+its sleeve's top too (`_not_on_the_sleeves`)."""
+LEVEL = 0.15
+"""... as long as the moved shoulders lie level, their slope under 0.15 (9 degrees; the two tees: 0.01 and 0.05),
+as a garment laid flat has them."""
 HIP_INSET = 0.12
 """Hip joints lie inside the body's outline: pulled in from each side of the hem (upper, dress) by 12 % of its width."""
 HIP_INSET_LOWER = 0.22
@@ -217,6 +227,51 @@ def _hips(mask: np.ndarray, y: float, centre: float, inset: float, conf: float) 
     return {"r_hip": np.array([run[0] + pull, y, conf]), "l_hip": np.array([run[1] - 1 - pull, y, conf])}
 
 
+def _side_armpit(mask, concavities, centre: float, side: int, shoulder: np.ndarray, hem: float, top: float):
+    """This side's armpit (`_armpit`), or None."""
+    armpit = _armpit(concavities, centre, side, shoulder, hem, 0.03 * (hem - top))
+    if armpit is None:
+        # One hull edge can span both sleeves hanging below the hem, and its one concavity is the deeper armpit of
+        # the two (T6's black top lost its left sleeve to the torso): this side's half alone finds its own.
+        half = mask.copy()
+        half[:, (np.arange(mask.shape[1]) - centre) * side <= 0] = False
+        armpit = _armpit(_concavities(half), centre, side, shoulder, hem, 0.03 * (hem - top))
+    return armpit
+
+
+def _not_on_the_sleeves(mask, profile, shoulders: dict, concavities, centre: float, hem: float, top: float) -> dict:
+    """The shoulder points moved off the sleeves' tops. On a tee whose sleeves stand out along the shoulders' slope
+    (T7's polygon tee, the white render), the walk (`_shoulder`) finds no steep drop before the sleeve's end and
+    puts the shoulder point there: its sleeve, cut along the line to the armpit, is a sliver that runs from the
+    "shoulder" in towards the body's middle (`INWARD`), which no sleeve does (one laid down beside the body runs
+    straight down), or nothing at all, and the garment was fitted to the person's shoulders by its sleeves' ends.
+    Such a side's shoulder point goes to the top outline above its armpit (where a set-in sleeve's seam runs down
+    to the armpit), and so does the other side's when it lies as far out (`SYMMETRY`: a garment laid flat is
+    symmetric), its sleeve too short to tell. Not where the moved shoulders would not be level (`LEVEL`): such
+    "armpits" are not a tee's (a gown's V-neck and straps)."""
+    width = float(np.linalg.norm(shoulders[1] - shoulders[-1]))
+    armpits = {side: _side_armpit(mask, concavities, centre, side, shoulders[side], hem, top) for side in (-1, 1)}
+    overshot = []
+    for side in (-1, 1):
+        armpit = armpits[side]
+        pixels = None if armpit is None else _sleeve(mask, shoulders[side], armpit, side, width)
+        if pixels is not None:
+            elbow, _ = _arm(pixels, shoulders[side], armpit, width, mask.shape)
+            inward, drop = (shoulders[side][0] - elbow[0]) * side, elbow[1] - shoulders[side][1]
+            if inward > INWARD * max(drop, 0.0):
+                overshot.append(side)
+    if not overshot:
+        return shoulders
+    reach = max(abs(shoulders[side][0] - centre) for side in overshot)
+    moved = dict(shoulders)
+    for side in (-1, 1):
+        if armpits[side] is not None and (side in overshot or abs(shoulders[side][0] - centre) >= SYMMETRY * reach):
+            x = int(round(armpits[side][0]))
+            moved[side] = np.array([x, profile[x]], np.float64)
+    dx, dy = np.abs(moved[1] - moved[-1])
+    return moved if dy <= LEVEL * dx else shoulders
+
+
 def _upper(mask: np.ndarray, category: str) -> dict[str, np.ndarray]:
     """Neck, shoulders, sleeves and hips of an upper garment or a dress (knees added for a dress)."""
     ys, xs = np.nonzero(mask)
@@ -227,20 +282,15 @@ def _upper(mask: np.ndarray, category: str) -> dict[str, np.ndarray]:
     shoulders = {
         side: _shoulder(profile, centre, side, step, 0.01 * mask.shape[0], mask.shape[0], hem - top) for side in (-1, 1)
     }
-    width = float(np.linalg.norm(shoulders[1] - shoulders[-1]))
     concavities = _concavities(mask)
+    shoulders = _not_on_the_sleeves(mask, profile, shoulders, concavities, centre, hem, top)
+    width = float(np.linalg.norm(shoulders[1] - shoulders[-1]))
     points = {"neck": np.array([*(shoulders[-1] + shoulders[1]) / 2, ON_GARMENT])}
     torso = mask.copy()
     for side, prefix in ((-1, "r"), (1, "l")):
         shoulder = shoulders[side]
         points[f"{prefix}_shoulder"] = np.array([*shoulder, ON_GARMENT])
-        armpit = _armpit(concavities, centre, side, shoulder, hem, 0.03 * (hem - top))
-        if armpit is None:
-            # One hull edge can span both sleeves hanging below the hem, and its one concavity is the deeper armpit
-            # of the two (T6's black top lost its left sleeve to the torso): this side's half alone finds its own.
-            half = mask.copy()
-            half[:, (np.arange(mask.shape[1]) - centre) * side <= 0] = False
-            armpit = _armpit(_concavities(half), centre, side, shoulder, hem, 0.03 * (hem - top))
+        armpit = _side_armpit(mask, concavities, centre, side, shoulder, hem, top)
         pixels = None if armpit is None else _sleeve(mask, shoulder, armpit, side, width)
         if pixels is None:  # sleeveless
             points[f"{prefix}_elbow"] = points[f"{prefix}_wrist"] = np.zeros(3)
