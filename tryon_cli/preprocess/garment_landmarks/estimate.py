@@ -292,6 +292,10 @@ def _upper(mask: np.ndarray, category: str) -> dict[str, np.ndarray]:
         points[f"{prefix}_shoulder"] = np.array([*shoulder, ON_GARMENT])
         armpit = _side_armpit(mask, concavities, centre, side, shoulder, hem, top)
         pixels = None if armpit is None else _sleeve(mask, shoulder, armpit, side, width)
+        if pixels is not None and len(pixels) >= torso.sum() - len(pixels):
+            # No top's sleeve is as large as what it leaves of the torso: the cut went through the body (an outline
+            # no garment has; on such shapes the torso was left empty and the hem could not be found).
+            pixels = None
         if pixels is None:  # sleeveless
             points[f"{prefix}_elbow"] = points[f"{prefix}_wrist"] = np.zeros(3)
             continue
