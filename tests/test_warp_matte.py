@@ -43,3 +43,18 @@ def test_a_white_garments_grey_edge_is_kept():
     photo[fold] = 185
     alpha = garment_alpha(photo)
     assert alpha[fold & (cv2.erode(garment.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0)].min() > 0.99
+
+
+def test_each_photo_gets_its_own_shadow_from_the_cache():
+    """The drop shadow is found once per separated photo (the photo check, the landmarks and the matte all ask):
+    asked in turn for photos with and without a shadow, each gets its own, as found afresh."""
+    from tryon_cli.preprocess.garment_landmarks import silhouette
+
+    shaded, _, band = photo_with_shadow((170, 135, 95))
+    neutral, _, _ = photo_with_shadow((250, 250, 250))
+    for photo in (shaded, neutral, shaded, neutral):
+        separation = silhouette.separate(photo)
+        expected = silhouette._drop_shadow(photo, separation)
+        np.testing.assert_array_equal(silhouette.drop_shadow(photo, separation), expected)
+    assert silhouette.drop_shadow(shaded, silhouette.separate(shaded))[band].mean() > 0.9
+    assert not silhouette.drop_shadow(neutral, silhouette.separate(neutral)).any()

@@ -239,22 +239,30 @@ def _side_armpit(mask, concavities, centre: float, side: int, shoulder: np.ndarr
     return armpit
 
 
-def _not_on_the_sleeves(mask, profile, shoulders: dict, concavities, centre: float, hem: float, top: float) -> dict:
-    """The shoulder points moved off the sleeves' tops. On a tee whose sleeves stand out along the shoulders' slope
-    (T7's polygon tee, the white render), the walk (`_shoulder`) finds no steep drop before the sleeve's end and
-    puts the shoulder point there: its sleeve, cut along the line to the armpit, is a sliver that runs from the
-    "shoulder" in towards the body's middle (`INWARD`), which no sleeve does (one laid down beside the body runs
-    straight down), or nothing at all, and the garment was fitted to the person's shoulders by its sleeves' ends.
-    Such a side's shoulder point goes to the top outline above its armpit (where a set-in sleeve's seam runs down
-    to the armpit), and so does the other side's when it lies as far out (`SYMMETRY`: a garment laid flat is
-    symmetric), its sleeve too short to tell. Not where the moved shoulders would not be level (`LEVEL`): such
-    "armpits" are not a tee's (a gown's V-neck and straps)."""
+def _sleeves(mask, shoulders: dict, concavities, centre: float, hem: float, top: float) -> dict:
+    """Per side (-1, 1): (armpit or None, the sleeve's pixels or None) for these shoulder points."""
     width = float(np.linalg.norm(shoulders[1] - shoulders[-1]))
-    armpits = {side: _side_armpit(mask, concavities, centre, side, shoulders[side], hem, top) for side in (-1, 1)}
-    overshot = []
+    found = {}
     for side in (-1, 1):
-        armpit = armpits[side]
-        pixels = None if armpit is None else _sleeve(mask, shoulders[side], armpit, side, width)
+        armpit = _side_armpit(mask, concavities, centre, side, shoulders[side], hem, top)
+        found[side] = armpit, None if armpit is None else _sleeve(mask, shoulders[side], armpit, side, width)
+    return found
+
+
+def _not_on_the_sleeves(mask, profile, shoulders: dict, sleeves: dict, centre: float) -> dict:
+    """The shoulder points moved off the sleeves' tops (`shoulders` itself where none is on one; `sleeves`: what
+    `_sleeves` found for them). On a tee whose sleeves stand out along the shoulders' slope (T7's polygon tee, the
+    white render), the walk (`_shoulder`) finds no steep drop before the sleeve's end and puts the shoulder point
+    there: its sleeve, cut along the line to the armpit, is a sliver that runs from the "shoulder" in towards the
+    body's middle (`INWARD`), which no sleeve does (one laid down beside the body runs straight down), or nothing at
+    all, and the garment was fitted to the person's shoulders by its sleeves' ends. Such a side's shoulder point
+    goes to the top outline above its armpit (where a set-in sleeve's seam runs down to the armpit), and so does the
+    other side's when it lies as far out (`SYMMETRY`: a garment laid flat is symmetric), its sleeve too short to
+    tell. Not where the moved shoulders would not be level (`LEVEL`): such "armpits" are not a tee's (a gown's
+    V-neck and straps)."""
+    width = float(np.linalg.norm(shoulders[1] - shoulders[-1]))
+    overshot = []
+    for side, (armpit, pixels) in sleeves.items():
         if pixels is not None:
             elbow, _ = _arm(pixels, shoulders[side], armpit, width, mask.shape)
             inward, drop = (shoulders[side][0] - elbow[0]) * side, elbow[1] - shoulders[side][1]
@@ -264,9 +272,9 @@ def _not_on_the_sleeves(mask, profile, shoulders: dict, concavities, centre: flo
         return shoulders
     reach = max(abs(shoulders[side][0] - centre) for side in overshot)
     moved = dict(shoulders)
-    for side in (-1, 1):
-        if armpits[side] is not None and (side in overshot or abs(shoulders[side][0] - centre) >= SYMMETRY * reach):
-            x = int(round(armpits[side][0]))
+    for side, (armpit, _) in sleeves.items():
+        if armpit is not None and (side in overshot or abs(shoulders[side][0] - centre) >= SYMMETRY * reach):
+            x = int(round(armpit[0]))
             moved[side] = np.array([x, profile[x]], np.float64)
     dx, dy = np.abs(moved[1] - moved[-1])
     return moved if dy <= LEVEL * dx else shoulders
@@ -283,15 +291,17 @@ def _upper(mask: np.ndarray, category: str) -> dict[str, np.ndarray]:
         side: _shoulder(profile, centre, side, step, 0.01 * mask.shape[0], mask.shape[0], hem - top) for side in (-1, 1)
     }
     concavities = _concavities(mask)
-    shoulders = _not_on_the_sleeves(mask, profile, shoulders, concavities, centre, hem, top)
+    sleeves = _sleeves(mask, shoulders, concavities, centre, hem, top)
+    moved = _not_on_the_sleeves(mask, profile, shoulders, sleeves, centre)
+    if moved is not shoulders:
+        shoulders, sleeves = moved, _sleeves(mask, moved, concavities, centre, hem, top)
     width = float(np.linalg.norm(shoulders[1] - shoulders[-1]))
     points = {"neck": np.array([*(shoulders[-1] + shoulders[1]) / 2, ON_GARMENT])}
     torso = mask.copy()
     for side, prefix in ((-1, "r"), (1, "l")):
         shoulder = shoulders[side]
         points[f"{prefix}_shoulder"] = np.array([*shoulder, ON_GARMENT])
-        armpit = _side_armpit(mask, concavities, centre, side, shoulder, hem, top)
-        pixels = None if armpit is None else _sleeve(mask, shoulder, armpit, side, width)
+        armpit, pixels = sleeves[side]
         if pixels is not None and len(pixels) >= torso.sum() - len(pixels):
             # No top's sleeve is as large as what it leaves of the torso: the cut went through the body (an outline
             # no garment has; on such shapes the torso was left empty and the hem could not be found).
