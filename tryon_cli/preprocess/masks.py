@@ -6,9 +6,10 @@ scales with the person: the torso as a polygon, limbs as capsules, the parts the
 the old one must not show through. The head (`head.head_region`: crown to chin, from whatever head points are
 visible, or from the neck when the head is out of frame), the hands (`hands.hand_regions`) and the feet are cut
 out of every category's mask, and, given the frames, the rest of a hand bent at the wrist (`hands.bent_hands`) and
-long hair that falls over it (`hair.LongHair`), so the identity and the hands survive the repaint. Frames are made
-temporally
-stable by the smoothed poses (`tracking.one_euro`) and by a vote over neighbouring frames (`agnostic_masks`).
+long hair that falls over it (`hair.LongHair`), so the identity and the hands survive the repaint; and, for a top,
+the skirt or trousers its region reaches into (`lower_garment.LowerGarment`: the new top is tucked in). Frames are
+made temporally stable by the smoothed poses (`tracking.one_euro`) and by a vote over neighbouring frames
+(`agnostic_masks`).
 
 `write_vivid_layout` writes the result as the ViViD dataset lays it out: `agnostic_mask/<stem>.mp4` (white =
 repaint) and `agnostic/<stem>.mp4` (the frames with that region filled with grey 128).
@@ -29,10 +30,11 @@ from tryon_cli.preprocess.hair import LongHair
 from tryon_cli.preprocess.hands import bent_hands, garment_by_hands, hand_regions
 from tryon_cli.preprocess.head import head_region
 from tryon_cli.preprocess.keypoints import BODY_INDEX, FramePose, PoseSequence, midpoint, point, torso_length
+from tryon_cli.preprocess.lower_garment import LowerGarment
 
 CATEGORIES = ("upper", "lower", "dress")
 AGNOSTIC_GREY = 128
-MASK_VERSION = 4
+MASK_VERSION = 5
 """The version of the mask algorithm: raise it whenever the masks a pose (and a frame) give change. `dpidm train
 prepare` keys its cached masks by it, so masks made by older code are rebuilt, never reused silently
 (`tests/test_preprocess_masks.py` pins the masks of fixed poses together with it)."""
@@ -302,6 +304,7 @@ def _voted_masks(poses: PoseSequence, category: str, shape: MaskShape, window: i
     pixels = None if frames is None else iter(frames)
     person = None if frames is None else _LatestPerson()
     hair = None if frames is None else LongHair(segment=person)
+    lower = LowerGarment() if frames is not None and category == "upper" else None
 
     height, width = poses.height, poses.width
 
@@ -327,6 +330,8 @@ def _voted_masks(poses: PoseSequence, category: str, shape: MaskShape, window: i
         mask &= ~(hands & ~garment_by_hands(frame, poses[t], probability, mask, hands, head))
         mask &= ~bent_hands(frame, poses[t], probability)
         mask &= ~hair(frame, poses[t], mask)
+        if lower is not None:
+            mask &= ~lower(frame, poses[t], probability, mask)
         yield mask
 
 

@@ -1,0 +1,137 @@
+"""The lower garment under a top: the skirt a top's region reaches into is kept (never repainted), found by its
+colour continuous with the thighs; a skirt of the top's colour keeps the pose-only mask, and the top's own pixels,
+its sleeves included, are never taken."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from tests.test_preprocess_masks import STANDING as FRONT
+from tests.test_preprocess_masks import H, W
+from tryon_cli.preprocess import person_segmentation
+from tryon_cli.preprocess.keypoints import BODY_INDEX, FramePose, PoseSequence
+from tryon_cli.preprocess.lower_garment import LowerGarment, lower_garment
+from tryon_cli.preprocess.masks import agnostic_masks, frame_mask
+
+SKIN, NAVY, RED, GREY = (224, 172, 140), (30, 40, 110), (200, 30, 40), (200, 200, 200)
+HEM = 128  # the old top ends here, above the hips (y 150): a cropped top over a high-waisted skirt
+SKIRT = np.array([(98, HEM), (142, HEM), (160, 240), (80, 240)], np.int32)  # waist to below the knees (y 210)
+WIDE_SKIRT = np.array([(84, HEM), (156, HEM), (170, 240), (70, 240)], np.int32)  # as wide as the arms hang apart
+NOISE = 3.0  # a camera's noise, in levels: two garments of one colour are two Gaussians that differ a little
+
+
+def _pose() -> FramePose:
+    body = np.zeros((18, 3), np.float32)
+    for name, (x, y) in FRONT.items():
+        body[BODY_INDEX[name]] = (x, y, 0.9)
+    return FramePose(body)
+
+
+def _figure(top=NAVY, skirt=RED, sleeves=None, arm_width=18, shape=SKIRT) -> tuple[np.ndarray, np.ndarray]:
+    """A person facing the camera: a `top` (its arms `arm_width` pixels wide, in `sleeves`, else the top's colour)
+    ending at `HEM`, a `skirt` of `shape` from there to below the knees, skin on the head, hands and shins, with a
+    camera's noise; and the silhouette a person segmentation gives."""
+    frame = np.full((H, W, 3), GREY, np.uint8)
+    cv2.fillConvexPoly(frame, shape, skirt)
+    cv2.fillConvexPoly(frame, np.array([(90, 70), (150, 70), (144, HEM), (96, HEM)], np.int32), top)
+    for side in ("r", "l"):
+        for a, b in (("shoulder", "elbow"), ("elbow", "wrist")):
+            cv2.line(frame, FRONT[f"{side}_{a}"], FRONT[f"{side}_{b}"], sleeves or top, arm_width)
+        cv2.circle(frame, FRONT[f"{side}_wrist"], 8, SKIN, -1)
+        cv2.line(frame, (FRONT[f"{side}_knee"][0], 240), FRONT[f"{side}_ankle"], SKIN, 14)
+    cv2.ellipse(frame, (120, 38), (15, 22), 0, 0, 360, SKIN, -1)
+    silhouette = np.any(frame != GREY, axis=-1).astype(np.float32)
+    noise = np.random.default_rng(0).normal(0, NOISE, frame.shape)
+    return np.clip(frame + noise, 0, 255).astype(np.uint8), silhouette
+
+
+def _pixels(frame: np.ndarray, colour) -> np.ndarray:
+    """Where `frame` shows `colour` (within the noise)."""
+    return np.abs(frame.astype(int) - colour).max(axis=-1) <= 5 * NOISE
+
+
+def test_the_skirt_a_tops_region_reaches_into_is_kept_and_the_top_is_not():
+    frame, silhouette = _figure()
+    region = frame_mask(_pose(), "upper", H, W)
+    kept = lower_garment(frame, _pose(), silhouette, region)
+    waistband = region & _pixels(frame, RED)  # the skirt where the pose-only mask would repaint it
+    assert waistband.sum() > 1000
+    # All of it but a sliver along the old top's edge, which goes to the top: its hem must not show.
+    near_top = cv2.dilate(_pixels(frame, NAVY).astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
+    assert (kept & waistband).sum() > 0.9 * waistband.sum()
+    assert (kept | ~waistband | near_top).all()
+    assert not (kept & _pixels(frame, NAVY)).any()  # the old top stays in the mask, to its last row
+    assert not (kept & ~region).any()
+    # The edge goes to the top: no kept pixel touches it (a camera blends the two along the hem).
+    touching_top = cv2.dilate(_pixels(frame, NAVY).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    assert not (kept & touching_top).any()
+
+
+def test_a_skirt_of_the_tops_colour_keeps_the_pose_only_mask():
+    """A navy top over a navy skirt (or a dress) cannot be told apart: keeping top-coloured pixels would leave the
+    old top showing."""
+    frame, silhouette = _figure(skirt=NAVY)
+    region = frame_mask(_pose(), "upper", H, W)
+    assert not lower_garment(frame, _pose(), silhouette, region).any()
+
+
+def test_sleeves_of_the_skirts_colour_hanging_beside_it_are_not_taken():
+    """Arms beside the hips are the top's sleeves, whatever their colour: red sleeves over a red skirt stay in the
+    mask (ViViD upper1's cream sleeves beside her white skirt were taken for it). The sleeves 12 px wide, 0.15 trunk
+    lengths, as a slim arm's."""
+    frame, silhouette = _figure(sleeves=RED, arm_width=12, shape=WIDE_SKIRT)
+    region = frame_mask(_pose(), "upper", H, W)
+    kept = lower_garment(frame, _pose(), silhouette, region)
+    sleeves = np.zeros((H, W), np.uint8)
+    for side in ("r", "l"):
+        cv2.line(sleeves, FRONT[f"{side}_elbow"], FRONT[f"{side}_wrist"], 1, 12)
+    sleeves = (sleeves > 0) & _pixels(frame, RED) & region
+    assert sleeves.sum() > 500
+    assert not (kept & sleeves).any()
+    assert (kept & region & _pixels(frame, RED) & ~sleeves).sum() > 1000  # the skirt itself is still kept
+
+
+def test_a_lower_garment_found_in_one_frame_only_is_not_kept():
+    """In a video the lower garment persists: found in a single frame between frames where the top and the skirt
+    could not be told apart, it is not kept (a new top would jump to the waist for one frame); the first frame, or a
+    photo, is taken as found."""
+    apart, silhouette = _figure()
+    alike, _ = _figure(skirt=NAVY)
+    region = frame_mask(_pose(), "upper", H, W)
+    found = lower_garment(apart, _pose(), silhouette, region)
+    assert found.sum() > 1000
+    video = LowerGarment()
+    assert np.array_equal(video(apart, _pose(), silhouette, region), found)  # the first frame
+    assert not video(alike, _pose(), silhouette, region).any()
+    assert not video(apart, _pose(), silhouette, region).any()  # found in this frame only
+    assert np.array_equal(video(apart, _pose(), silhouette, region), found)  # and in the frame before
+
+
+def test_without_knees_nothing_is_kept():
+    """The lower garment's colour is learned on the thighs: a frame cut at the hips (a close-up) keeps the mask."""
+    frame, silhouette = _figure()
+    pose = _pose()
+    for name in ("r_knee", "l_knee", "r_ankle", "l_ankle"):
+        pose.body[BODY_INDEX[name], 2] = 0.0
+    assert not lower_garment(frame, pose, silhouette, frame_mask(pose, "upper", H, W)).any()
+
+
+@pytest.mark.parametrize("category", ["upper", "lower", "dress"])
+def test_agnostic_masks_keep_the_skirt_out_of_a_tops_mask_only(monkeypatch, category):
+    """A top's mask made with the frames leaves the skirt out; a lower garment's or a dress's mask replaces it."""
+    frame, silhouette = _figure()
+
+    class Silhouette:
+        def __call__(self, image):
+            return silhouette
+
+    monkeypatch.setattr(person_segmentation, "PersonSegmentation", Silhouette)
+    poses = PoseSequence(body=np.stack([_pose().body] * 3), height=H, width=W, backend="test")
+    pose_only = list(agnostic_masks(poses, category))[1]
+    with_frames = list(agnostic_masks(poses, category, frames=[frame] * 3))[1]
+    waistband = pose_only & _pixels(frame, RED)
+    assert waistband.sum() > 1000
+    taken = (with_frames & waistband).sum() / waistband.sum()
+    assert taken < 0.1 if category == "upper" else taken == 1.0

@@ -1,0 +1,200 @@
+"""The lower garment under a top: the skirt or trousers inside a top's region, which a top's try-on never repaints.
+
+Conventions as in `preprocess/hair.py`: a `FramePose` in frame pixels, frames RGB uint8 `(H, W, 3)`, regions bool
+`(H, W)` in the same pixels (True = the lower garment, keep the source pixel).
+
+A top's region (`masks.PARTS["upper"]`) reaches below the hips, because a new top may be longer than the old one
+and the old one's hem must not show. Where the old top ends higher (a cropped cardigan over a high-waisted skirt on
+ViViD upper1, a tee tucked into a red skirt, a crop top over cargo trousers) the region holds the top of the lower
+garment, which is not the garment being replaced: drawn over, the skirt's waistband is repainted as the new top.
+The human-parsing masks of ViViD and VITON-HD keep the lower garment's labels; so does this: the new top reads as
+tucked in.
+
+The pose does not say where the old top ends; the cue is colour, continuous with the thighs:
+
+1. The lower garment's colour (a Gaussian in CIELAB, `hair.Colour`) is learned on the thighs: the pixels within
+   `THIGH_RADIUS` of each hip-to-knee bone, over `THIGH_SPAN` of it, below where any top's region reaches. Neither
+   skin nor the person segmentation's background is left out: the skin box (`hair.skin`) holds khaki and camel
+   too, and the segmentation loses a white skirt on a white wall in single frames (ViViD upper1).
+2. The old top's colour is learned on the chest: the region's pixels within `CHEST_HALF_WIDTH` of the spine, over
+   `CHEST_SPAN` of it (a crop top ends below; skin is not left out here either: upper1's cream cardigan is in the
+   skin box).
+3. When more than `MAX_CONFUSED` of the top's own samples are taken for the lower garment, the two are of one
+   colour (a black top over black trousers, a dress) and nothing is kept: keeping top-coloured pixels would leave
+   the old top showing.
+4. The lower garment is the pixels nearer its colour than the top's and within `MAX_DISTANCE` of it (closed, then
+   opened, by ~1 cm), of the person (`PERSON_LOW`), not on an arm (`ARM_RADIUS`), below the waist (`WAIST_RISE`
+   above the hip line), connected to the thighs' samples; where it meets the top's colour the edge goes to the top
+   by ~1 cm (the old top's hem must not show; a sliver of waistband under the new top may).
+5. In a video (`LowerGarment`) the lower garment persists: it is kept only where it was found in the frame before
+   as well, within `hair.PERSIST`. On the shared wild clip fashionchameleon_case4 (a white cardigan over a white
+   skirt, the two told apart only now and then) single frames found the skirt's top, and a new top would have
+   jumped up to the waist and back for one frame each.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from tryon_cli.preprocess.hair import MIN_SAMPLES, OPENING, PERSIST, Colour
+from tryon_cli.preprocess.keypoints import FramePose, midpoint, point, torso_length
+
+THIGH_SPAN = (0.25, 0.6)
+"""The share of the hip-to-knee bone whose pixels teach the lower garment's colour: below the top's region (its
+hem reaches 0.17 trunk lengths below the hips, about 0.2 of the bone), above the knee, where a skirt may end."""
+THIGH_RADIUS = 0.05
+"""... within this many trunk lengths of the bone: inside the thigh (its half width is ~0.1)."""
+CHEST_SPAN = (0.15, 0.45)
+"""The share of the spine (neck to mid-hip) whose pixels teach the old top's colour: below the collar, above the
+midriff a crop top leaves bare."""
+CHEST_HALF_WIDTH = 0.15
+"""... within this many trunk lengths of the spine: inside the chest, clear of the arms beside it."""
+MAX_DISTANCE = 3.0
+"""A pixel of the lower garment lies within 3 standard deviations (Mahalanobis) of its colour."""
+MAX_CONFUSED = 0.1
+"""More of the top's samples than this taken for the lower garment: the two are of one colour, nothing is kept. On
+ViViD upper1 (cream cardigan, white skirt, the closest pair of the shared clips) at most 0.03 are."""
+ARM_RADIUS = 0.08
+"""An arm hanging beside the hips is the top's sleeve, not the lower garment, whatever its colour: pixels within this
+many trunk lengths of an arm's bones are never taken (a sleeve's half width is ~0.08; ViViD upper1's cream sleeves,
+next to her white skirt, were taken without it)."""
+WORK_TRUNK = 160
+"""Pixels to a trunk length at which the colours are read and the garment traced (a frame with a larger person is
+shrunk to it): the opening's ~1 cm is still 3 pixels, and the 1080x1920 dancer costs ~10 ms a frame, not ~65."""
+PERSON_LOW = 0.25
+"""Person-segmentation probability above which a pixel may be the lower garment: the wall beside a skirt of its
+colour is not (the connection through it reached the arms). Not 0.5: on upper1 the segmentation puts the white
+skirt on the white wall at 0.3-0.6 in every other frame of the turn (frames 2-5), and the kept skirt flickered."""
+WAIST_RISE = 0.45
+"""The lower garment reaches at most this many trunk lengths above the hip joints: a high-rise waistband sits at the
+natural waist, ~0.3 (`masks.MaskShape.waist_rise`), with room for a corset skirt's."""
+
+
+class LowerGarment:
+    """The lower garment of each frame of one person's video, in order: call it on each frame with its pose, the
+    person segmentation's probability and the top's region (`lower_garment`), and it returns what was found there
+    and in the frame before (within `PERSIST` trunk lengths). The first frame, or a photo, has no frame before: its
+    lower garment is taken as found."""
+
+    def __init__(self) -> None:
+        self._previous: np.ndarray | None = None
+
+    def __call__(self, frame: np.ndarray, pose: FramePose, person: np.ndarray, region: np.ndarray) -> np.ndarray:
+        found = lower_garment(frame, pose, person, region)
+        previous, self._previous = self._previous, found
+        scale = torso_length(pose.body)
+        if previous is None or scale is None:
+            return found
+        radius = max(1, int(round(PERSIST * scale)))
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+        return found & (cv2.dilate(previous.astype(np.uint8), kernel) > 0)
+
+
+def lower_garment(frame: np.ndarray, pose: FramePose, person: np.ndarray, region: np.ndarray) -> np.ndarray:
+    """The lower garment's pixels inside a top's `region`, bool `(H, W)` (see the module); `person` is the person
+    segmentation's probability `(H, W)`. Empty without the neck, the hips, a knee, or two colours that can be told
+    apart."""
+    height, width = region.shape
+    lower = np.zeros((height, width), bool)
+    body = pose.body
+    scale = torso_length(body)
+    hips = midpoint(point(body, "r_hip"), point(body, "l_hip"))
+    if scale is None or point(body, "neck") is None or hips is None:
+        return lower
+    thighs = np.zeros((height, width), np.uint8)
+    for side in ("r", "l"):
+        hip, knee = point(body, f"{side}_hip"), point(body, f"{side}_knee")
+        if hip is not None and knee is not None:
+            a, b = (hip + (knee - hip) * share for share in THIGH_SPAN)
+            cv2.line(thighs, _int(a), _int(b), 1, max(1, int(round(2 * THIGH_RADIUS * scale))))
+    thighs = thighs > 0
+    within = region | thighs
+    if not region.any() or not thighs.any():
+        return lower
+    # Everything below works in the box of the region and the thighs, at most WORK_TRUNK pixels to a trunk length.
+    rows, cols = np.nonzero(within.any(axis=1))[0], np.nonzero(within.any(axis=0))[0]
+    box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+    box_height, box_width = rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1
+    shrink = min(1.0, WORK_TRUNK / scale)
+    size = (max(1, round(box_width * shrink)), max(1, round(box_height * shrink)))
+    shifted = body.copy()
+    shifted[:, :2] = (shifted[:, :2] - (cols[0], rows[0])) * shrink
+    found = _lower_in(
+        cv2.resize(frame[box], size, interpolation=cv2.INTER_AREA),
+        shifted,
+        scale * shrink,
+        cv2.resize(person[box], size, interpolation=cv2.INTER_LINEAR),
+        _resized(region[box], size),
+        _resized(thighs[box], size),
+    )
+    back = cv2.resize(found.astype(np.float32), (box_width, box_height), interpolation=cv2.INTER_LINEAR)
+    lower[box] = (back > 0.5) & region[box]
+    return lower
+
+
+def _resized(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    return cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
+
+
+def _lower_in(
+    frame: np.ndarray, body: np.ndarray, scale: float, person: np.ndarray, region: np.ndarray, thighs: np.ndarray
+) -> np.ndarray:
+    """`lower_garment` in a box: the frame, body points, person and region cut to it, the thighs' samples given."""
+    height, width = region.shape
+    none = np.zeros((height, width), bool)
+    neck, hips = point(body, "neck"), midpoint(point(body, "r_hip"), point(body, "l_hip"))
+    down = (hips - neck) / max(float(np.linalg.norm(hips - neck)), 1e-6)
+    chest = _band(neck, hips, CHEST_SPAN, CHEST_HALF_WIDTH * scale, height, width) & region
+    if thighs.sum() < MIN_SAMPLES or chest.sum() < MIN_SAMPLES:
+        return none
+    lab = cv2.cvtColor(frame, cv2.COLOR_RGB2LAB).astype(np.float32)
+    lower, top = Colour(lab[thighs]), Colour(lab[chest])
+    if _is_lower(lower, top, top.samples).mean() > MAX_CONFUSED:
+        return none
+    ys, xs = np.mgrid[0:height, 0:width]
+    below_waist = (xs - hips[0]) * down[0] + (ys - hips[1]) * down[1] > -WAIST_RISE * scale
+    candidates = below_waist & ((person > PERSON_LOW) | thighs) & ~_arms(body, scale, height, width)
+    coloured = np.zeros((height, width), np.uint8)
+    coloured[candidates] = _is_lower(lower, top, lab[candidates])
+    radius = max(1, int(round(OPENING * scale)))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    coloured = cv2.morphologyEx(coloured, cv2.MORPH_CLOSE, kernel)
+    coloured = cv2.morphologyEx(coloured, cv2.MORPH_OPEN, kernel)
+    _, labels = cv2.connectedComponents(coloured, connectivity=8)
+    touching = np.unique(labels[thighs & (coloured > 0)])
+    found = np.isin(labels, touching[touching > 0])
+    # Where it meets the top's colour, the edge goes to the top by the opening's radius (a camera blends the two).
+    rest = region & ~found
+    top_coloured = np.zeros((height, width), np.uint8)
+    top_coloured[rest] = top.distance(lab[rest]) < MAX_DISTANCE
+    return found & (cv2.dilate(top_coloured, kernel) == 0) & region
+
+
+def _arms(body: np.ndarray, scale: float, height: int, width: int) -> np.ndarray:
+    """bool `(H, W)`: the pixels within `ARM_RADIUS` trunk lengths of the arms' bones."""
+    arms = np.zeros((height, width), np.uint8)
+    for side in ("r", "l"):
+        joints = [point(body, f"{side}_{joint}") for joint in ("shoulder", "elbow", "wrist")]
+        for a, b in zip(joints, joints[1:]):
+            if a is not None and b is not None:
+                cv2.line(arms, _int(a), _int(b), 1, max(1, int(round(2 * ARM_RADIUS * scale))))
+    return arms > 0
+
+
+def _is_lower(lower: Colour, top: Colour, lab: np.ndarray) -> np.ndarray:
+    """bool `(N,)`: which CIELAB colours `lab (N, 3)` are the lower garment's: nearer it than the top's, and near."""
+    d_lower = lower.distance(lab)
+    return (d_lower < MAX_DISTANCE) & (d_lower < top.distance(lab))
+
+
+def _band(a: np.ndarray, b: np.ndarray, span: tuple[float, float], half_width: float, height: int, width: int):
+    """bool `(H, W)`: the pixels within `half_width` of the segment `a`-`b` between shares `span` of it."""
+    canvas = np.zeros((height, width), np.uint8)
+    start, end = (a + (b - a) * share for share in span)
+    cv2.line(canvas, _int(start), _int(end), 1, max(1, int(round(2 * half_width))), lineType=cv2.LINE_8)
+    return canvas > 0
+
+
+def _int(p) -> tuple[int, int]:
+    return int(round(p[0])), int(round(p[1]))
