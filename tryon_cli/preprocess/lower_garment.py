@@ -83,12 +83,20 @@ class LowerGarment:
     def __call__(self, frame: np.ndarray, pose: FramePose, person: np.ndarray, region: np.ndarray) -> np.ndarray:
         found = lower_garment(frame, pose, person, region)
         previous, self._previous = self._previous, found
-        scale = torso_length(pose.body)
-        if previous is None or scale is None:
+        rows, cols = np.nonzero(found.any(axis=1))[0], np.nonzero(found.any(axis=0))[0]
+        if previous is None or not len(rows):
             return found
-        radius = max(1, int(round(PERSIST * scale)))
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-        return found & (cv2.dilate(previous.astype(np.uint8), kernel) > 0)
+        # Near the previous frame's, looked at only around this frame's (a dilation of the whole 1080x1920 frame by
+        # 0.05 trunk lengths cost ~90 ms a frame on the dancer).
+        radius = PERSIST * torso_length(pose.body)
+        box = tuple(
+            slice(max(0, int(first - radius)), int(last + radius) + 2)
+            for first, last in ((rows[0], rows[-1]), (cols[0], cols[-1]))
+        )
+        near = cv2.distanceTransform((~previous[box]).astype(np.uint8), cv2.DIST_L2, 5) <= radius
+        kept = np.zeros_like(found)
+        kept[box] = found[box] & near
+        return kept
 
 
 def lower_garment(frame: np.ndarray, pose: FramePose, person: np.ndarray, region: np.ndarray) -> np.ndarray:
