@@ -69,6 +69,21 @@ def test_the_skirt_a_tops_region_reaches_into_is_kept_and_the_top_is_not():
     assert not (kept & touching_top).any()
 
 
+def test_buttons_on_the_waistband_are_the_skirts():
+    """What the skirt encloses (buttons down a placket, a buckle) is kept with it: left in the mask, each would be
+    drawn over as a spot of the new top."""
+    frame, silhouette = _figure()
+    buttons = np.zeros((H, W), np.uint8)
+    for y in (HEM + 8, HEM + 18, HEM + 28):
+        cv2.circle(buttons, (120, y), 3, 1, -1)
+    buttons = buttons > 0
+    frame[buttons] = (230, 230, 235)
+    region = frame_mask(_pose(), "upper", H, W)
+    kept = lower_garment(frame, _pose(), silhouette, region)
+    assert (buttons & region).sum() > 60
+    assert (kept | ~(buttons & region)).all()
+
+
 def test_a_skirt_of_the_tops_colour_keeps_the_pose_only_mask():
     """A navy top over a navy skirt (or a dress) cannot be told apart: keeping top-coloured pixels would leave the
     old top showing."""

@@ -25,7 +25,8 @@ The pose does not say where the old top ends; the cue is colour, continuous with
 4. The lower garment is the pixels nearer its colour than the top's and within `MAX_DISTANCE` of it (closed, then
    opened, by ~1 cm), of the person (`PERSON_LOW`), not on an arm (`ARM_RADIUS`), below the waist (`WAIST_RISE`
    above the hip line), connected to the thighs' samples; where it meets the top's colour the edge goes to the top
-   by ~1 cm (the old top's hem must not show; a sliver of waistband under the new top may).
+   by ~1 cm (the old top's hem must not show; a sliver of waistband under the new top may); what it encloses
+   (buttons, rivets, a buckle) is its own.
 5. In a video (`LowerGarment`) the lower garment persists: it is kept only where it was found in the frame before
    as well, within `hair.PERSIST`. On the shared wild clip fashionchameleon_case4 (a white cardigan over a white
    skirt, the two told apart only now and then) single frames found the skirt's top, and a new top would have
@@ -171,12 +172,21 @@ def _lower_in(
     coloured = cv2.morphologyEx(coloured, cv2.MORPH_OPEN, kernel)
     _, labels = cv2.connectedComponents(coloured, connectivity=8)
     touching = np.unique(labels[thighs & (coloured > 0)])
-    found = np.isin(labels, touching[touching > 0])
+    found = _filled(np.isin(labels, touching[touching > 0]))
     # Where it meets the top's colour, the edge goes to the top by the opening's radius (a camera blends the two).
     rest = region & ~found
     top_coloured = np.zeros((height, width), np.uint8)
     top_coloured[rest] = top.distance(lab[rest]) < MAX_DISTANCE
     return found & (cv2.dilate(top_coloured, kernel) == 0) & region
+
+
+def _filled(region: np.ndarray) -> np.ndarray:
+    """bool: `region` with its holes filled: what the lower garment encloses is its own (buttons, rivets, a buckle).
+    Left in the mask, each is drawn over as a spot of the new top (gallery C9's jeans buttons; those touching the old
+    top's hem are not enclosed and still are)."""
+    outside = np.pad(~region, 1, constant_values=True).astype(np.uint8)
+    cv2.floodFill(outside, None, (0, 0), 2)
+    return outside[1:-1, 1:-1] != 2
 
 
 def _arms(body: np.ndarray, scale: float, height: int, width: int) -> np.ndarray:
