@@ -149,15 +149,24 @@ def hair_region(
     coloured = np.zeros((height, width), np.uint8)
     chosen = _is_hair(hair, garment, lab[ys, xs])
     coloured[ys[chosen], xs[chosen]] = 1
-    radius = max(1, int(round(OPENING * scale)))
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-    coloured = cv2.morphologyEx(coloured, cv2.MORPH_CLOSE, kernel)
-    coloured = cv2.morphologyEx(coloured, cv2.MORPH_OPEN, kernel)
+    coloured = closed_then_opened(coloured, opening_kernel(scale))
     # Connected to the head: label hair-coloured pixels together with the head, keep the head's components.
     joined = (coloured > 0) | head
     count, labels = cv2.connectedComponents(joined.astype(np.uint8), connectivity=8)
     touching = np.unique(labels[head])
     return np.isin(labels, touching[touching > 0]) & (coloured > 0)
+
+
+def opening_kernel(scale: float) -> np.ndarray:
+    """The disc of `OPENING` trunk lengths (a person of torso length `scale` pixels), at least 3 pixels across."""
+    radius = max(1, int(round(OPENING * scale)))
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+
+
+def closed_then_opened(coloured: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """uint8 `coloured` closed, then opened, by `kernel`: gaps of another colour thinner than it are bridged (a
+    strand's shadow, a fold), then bridges and specks as thin are removed."""
+    return cv2.morphologyEx(cv2.morphologyEx(coloured, cv2.MORPH_CLOSE, kernel), cv2.MORPH_OPEN, kernel)
 
 
 def _below_head(head: np.ndarray) -> np.ndarray:

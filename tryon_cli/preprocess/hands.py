@@ -25,7 +25,7 @@ import numpy as np
 
 from tryon_cli.preprocess.hair import MIN_SAMPLES, PERSON, Colour, garment_colour, skin
 from tryon_cli.preprocess.head import face_box
-from tryon_cli.preprocess.keypoints import DRAW_THRESHOLD, FramePose, point, torso_length
+from tryon_cli.preprocess.keypoints import DRAW_THRESHOLD, FramePose, pixel, point, torso_length
 
 HAND_LENGTH = 0.3
 """Wrist to fingertip in trunk lengths (neck to mid-hip): ~19 cm over a ~50 cm trunk, a little more for the wrist
@@ -77,9 +77,9 @@ def hand_regions(pose: FramePose, height: int, width: int) -> np.ndarray:
         start = wrist + direction * HAND_HALF_WIDTH * scale
         tip = wrist + direction * (HAND_LENGTH - HAND_HALF_WIDTH) * scale
         thickness = max(1, int(round(2 * HAND_HALF_WIDTH * scale)))
-        cv2.line(image, _int(start), _int(tip), 1, thickness)
+        cv2.line(image, pixel(start), pixel(tip), 1, thickness)
         for end in (start, tip):
-            cv2.circle(image, _int(end), thickness // 2, 1, -1)
+            cv2.circle(image, pixel(end), thickness // 2, 1, -1)
     return image > 0
 
 
@@ -181,7 +181,3 @@ def _on_forearm(xs, ys, elbow, wrist, direction, half_width: float) -> np.ndarra
     along = (xs - elbow[0]) * direction[0] + (ys - elbow[1]) * direction[1]
     across = np.abs((xs - elbow[0]) * direction[1] - (ys - elbow[1]) * direction[0])
     return (along >= 0) & (along < np.linalg.norm(wrist - elbow)) & (across <= half_width)
-
-
-def _int(p: np.ndarray) -> tuple[int, int]:
-    return int(round(p[0])), int(round(p[1]))

@@ -85,6 +85,11 @@ def point(body: np.ndarray, name: str) -> np.ndarray | None:
     return row[:2].astype(np.float64) if row[2] >= DRAW_THRESHOLD else None
 
 
+def pixel(p) -> tuple[int, int]:
+    """A point's nearest pixel `(x, y)`, as OpenCV's drawing functions take it."""
+    return int(round(p[0])), int(round(p[1]))
+
+
 def midpoint(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
     """The middle of two points; the one that is present when the other is missing; None when both are."""
     if a is None:

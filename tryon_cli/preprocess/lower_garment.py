@@ -38,8 +38,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from tryon_cli.preprocess.hair import MIN_SAMPLES, OPENING, PERSIST, Colour
-from tryon_cli.preprocess.keypoints import FramePose, midpoint, point, torso_length
+from tryon_cli.preprocess.hair import MIN_SAMPLES, PERSIST, Colour, closed_then_opened, opening_kernel
+from tryon_cli.preprocess.keypoints import FramePose, midpoint, pixel, point, torso_length
 
 THIGH_SPAN = (0.25, 0.6)
 """The share of the hip-to-knee bone whose pixels teach the lower garment's colour: below the top's region (its
@@ -111,13 +111,7 @@ def lower_garment(frame: np.ndarray, pose: FramePose, person: np.ndarray, region
     hips = midpoint(point(body, "r_hip"), point(body, "l_hip"))
     if scale is None or point(body, "neck") is None or hips is None:
         return lower
-    thighs = np.zeros((height, width), np.uint8)
-    for side in ("r", "l"):
-        hip, knee = point(body, f"{side}_hip"), point(body, f"{side}_knee")
-        if hip is not None and knee is not None:
-            a, b = (hip + (knee - hip) * share for share in THIGH_SPAN)
-            cv2.line(thighs, _int(a), _int(b), 1, max(1, int(round(2 * THIGH_RADIUS * scale))))
-    thighs = thighs > 0
+    thighs = _bands(body, (("hip", "knee"),), THIGH_SPAN, THIGH_RADIUS * scale, height, width)
     within = region | thighs
     if not region.any() or not thighs.any():
         return lower
@@ -154,7 +148,7 @@ def _lower_in(
     none = np.zeros((height, width), bool)
     neck, hips = point(body, "neck"), midpoint(point(body, "r_hip"), point(body, "l_hip"))
     down = (hips - neck) / max(float(np.linalg.norm(hips - neck)), 1e-6)
-    chest = _band(neck, hips, CHEST_SPAN, CHEST_HALF_WIDTH * scale, height, width) & region
+    chest = _band(neck, hips, CHEST_SPAN, CHEST_HALF_WIDTH * scale, (height, width)) & region
     if thighs.sum() < MIN_SAMPLES or chest.sum() < MIN_SAMPLES:
         return none
     lab = cv2.cvtColor(frame, cv2.COLOR_RGB2LAB).astype(np.float32)
@@ -163,13 +157,12 @@ def _lower_in(
         return none
     ys, xs = np.mgrid[0:height, 0:width]
     below_waist = (xs - hips[0]) * down[0] + (ys - hips[1]) * down[1] > -WAIST_RISE * scale
-    candidates = below_waist & ((person > PERSON_LOW) | thighs) & ~_arms(body, scale, height, width)
+    arms = _bands(body, (("shoulder", "elbow"), ("elbow", "wrist")), (0.0, 1.0), ARM_RADIUS * scale, height, width)
+    candidates = below_waist & ((person > PERSON_LOW) | thighs) & ~arms
     coloured = np.zeros((height, width), np.uint8)
     coloured[candidates] = _is_lower(lower, top, lab[candidates])
-    radius = max(1, int(round(OPENING * scale)))
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-    coloured = cv2.morphologyEx(coloured, cv2.MORPH_CLOSE, kernel)
-    coloured = cv2.morphologyEx(coloured, cv2.MORPH_OPEN, kernel)
+    kernel = opening_kernel(scale)
+    coloured = closed_then_opened(coloured, kernel)
     _, labels = cv2.connectedComponents(coloured, connectivity=8)
     touching = np.unique(labels[thighs & (coloured > 0)])
     found = _filled(np.isin(labels, touching[touching > 0]))
@@ -189,30 +182,26 @@ def _filled(region: np.ndarray) -> np.ndarray:
     return outside[1:-1, 1:-1] != 2
 
 
-def _arms(body: np.ndarray, scale: float, height: int, width: int) -> np.ndarray:
-    """bool `(H, W)`: the pixels within `ARM_RADIUS` trunk lengths of the arms' bones."""
-    arms = np.zeros((height, width), np.uint8)
-    for side in ("r", "l"):
-        joints = [point(body, f"{side}_{joint}") for joint in ("shoulder", "elbow", "wrist")]
-        for a, b in zip(joints, joints[1:]):
-            if a is not None and b is not None:
-                cv2.line(arms, _int(a), _int(b), 1, max(1, int(round(2 * ARM_RADIUS * scale))))
-    return arms > 0
-
-
 def _is_lower(lower: Colour, top: Colour, lab: np.ndarray) -> np.ndarray:
     """bool `(N,)`: which CIELAB colours `lab (N, 3)` are the lower garment's: nearer it than the top's, and near."""
     d_lower = lower.distance(lab)
     return (d_lower < MAX_DISTANCE) & (d_lower < top.distance(lab))
 
 
-def _band(a: np.ndarray, b: np.ndarray, span: tuple[float, float], half_width: float, height: int, width: int):
-    """bool `(H, W)`: the pixels within `half_width` of the segment `a`-`b` between shares `span` of it."""
-    canvas = np.zeros((height, width), np.uint8)
+def _bands(body: np.ndarray, bones, span, half_width: float, height: int, width: int) -> np.ndarray:
+    """bool `(H, W)`: `_band` along each of `bones` (pairs of joint names) on both sides of the body, where seen."""
+    bands = np.zeros((height, width), bool)
+    for side in ("r", "l"):
+        for start, end in bones:
+            a, b = point(body, f"{side}_{start}"), point(body, f"{side}_{end}")
+            if a is not None and b is not None:
+                bands |= _band(a, b, span, half_width, (height, width))
+    return bands
+
+
+def _band(a: np.ndarray, b: np.ndarray, span: tuple[float, float], half_width: float, shape) -> np.ndarray:
+    """bool `shape`: the pixels within `half_width` of the segment `a`-`b` between shares `span` of it."""
+    canvas = np.zeros(shape, np.uint8)
     start, end = (a + (b - a) * share for share in span)
-    cv2.line(canvas, _int(start), _int(end), 1, max(1, int(round(2 * half_width))), lineType=cv2.LINE_8)
+    cv2.line(canvas, pixel(start), pixel(end), 1, max(1, int(round(2 * half_width))))
     return canvas > 0
-
-
-def _int(p) -> tuple[int, int]:
-    return int(round(p[0])), int(round(p[1]))

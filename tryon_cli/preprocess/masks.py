@@ -29,7 +29,15 @@ from tryon_cli.errors import InputError
 from tryon_cli.preprocess.hair import LongHair
 from tryon_cli.preprocess.hands import bent_hands, garment_by_hands, hand_regions
 from tryon_cli.preprocess.head import head_region
-from tryon_cli.preprocess.keypoints import BODY_INDEX, FramePose, PoseSequence, midpoint, point, torso_length
+from tryon_cli.preprocess.keypoints import (
+    BODY_INDEX,
+    FramePose,
+    PoseSequence,
+    midpoint,
+    pixel,
+    point,
+    torso_length,
+)
 from tryon_cli.preprocess.lower_garment import LowerGarment
 
 CATEGORIES = ("upper", "lower", "dress")
@@ -107,16 +115,16 @@ class _Canvas:
         if a is None or b is None:
             return
         thickness = max(1, int(round(2 * radius)))
-        cv2.line(self.image, _int(a), _int(b), 1, thickness)
+        cv2.line(self.image, pixel(a), pixel(b), 1, thickness)
         for p in (a, b):  # round caps whatever cv2's line end style
-            cv2.circle(self.image, _int(p), thickness // 2, 1, -1)
+            cv2.circle(self.image, pixel(p), thickness // 2, 1, -1)
 
     def cone(self, a, b, radius_a: float, radius_b: float) -> None:
         """The convex hull of a disc of `radius_a` at `a` and one of `radius_b` at `b` (a capsule that tapers)."""
         if a is None or b is None:
             return
         rim = [
-            cv2.ellipse2Poly(_int(c), (max(1, int(round(r))),) * 2, 0, 0, 360, 10)
+            cv2.ellipse2Poly(pixel(c), (max(1, int(round(r))),) * 2, 0, 0, 360, 10)
             for c, r in ((a, radius_a), (b, radius_b))
         ]
         cv2.fillConvexPoly(self.image, cv2.convexHull(np.concatenate(rim)), 1)
@@ -137,15 +145,11 @@ class _Canvas:
         cv2.fillConvexPoly(self.image, hull, 1)
         cv2.polylines(self.image, [hull], True, 1, max(1, int(round(2 * radius))))
         for p in points:
-            cv2.circle(self.image, _int(p), int(round(radius)), 1, -1)
+            cv2.circle(self.image, pixel(p), int(round(radius)), 1, -1)
 
     def disc(self, center, radius: float) -> None:
         if center is not None and radius > 0:
-            cv2.circle(self.image, _int(center), max(1, int(round(radius))), 1, -1)
-
-
-def _int(p) -> tuple[int, int]:
-    return int(round(p[0])), int(round(p[1]))
+            cv2.circle(self.image, pixel(center), max(1, int(round(radius))), 1, -1)
 
 
 def _shift(p: np.ndarray | None, direction: np.ndarray, amount: float) -> np.ndarray | None:
