@@ -22,6 +22,9 @@ MOST = 0.005  # share of the pixels outside the grown mask that may change, in e
 FACE_NOISE = (
     0.005  # share of the face box's pixels that the encoder's noise may change (its blocks ring beside a dark collar)
 )
+# ... and at least this many pixels: a box cut by the frame's top edge holds only ~2,000 (upper1's frame 19: 76x27),
+# where 11 scattered pixels at most 23 levels off were the encoder's noise.
+FACE_NOISE_PIXELS = 12
 
 CASES = (  # (video, reference mask, garment, category, frames), paths under ../shared/data
     pytest.param(
@@ -91,6 +94,6 @@ def test_nothing_but_the_garment_changes(shared_data, tmp_path, case):
             face = changed[y0:y1, x0:x1]
             # Re-encoding alone moves a few sharp pixels past 16 levels (1-6 in a face box here); a garment or a
             # fill drawn on the face changes hundreds.
-            assert face.mean() <= FACE_NOISE, (start + t, box, face.sum())
+            assert face.sum() <= max(FACE_NOISE * face.size, FACE_NOISE_PIXELS), (start + t, box, face.sum())
     assert sorted(shares)[-2] <= MOST, [round(s, 4) for s in shares]
     assert garment_drawn >= len(outputs) // 2  # and the garment is drawn

@@ -14,6 +14,7 @@ import itertools
 import cv2
 import numpy as np
 
+from tryon_cli.engines.warp.skeleton import SHOULDER_INSET
 from tryon_cli.preprocess.keypoints import BODY_INDEX, DRAW_THRESHOLD
 from tryon_cli.preprocess.masks import torso_length
 
@@ -29,6 +30,11 @@ ENVELOPE = 0.2
 # collar stands a little above the shoulder line (about 1.5 cm on a 50 cm trunk); higher is the neck and the chin
 # (T1's first frames, the head out of frame: the tee's back collar rose over the chin; at 0.06 it still did).
 ABOVE_NECK = 0.03
+# How far either side of the spine the collar line stays at `ABOVE_NECK`, in trunk lengths; beyond it the line may
+# rise to the shoulders' tops (`below_neck`). Under the head, not only the neck: the face box from the shoulders is
+# 0.25 shoulder breadths (about 0.15 trunk lengths) either side, and at 0.12 (a neck's half-width) the gallery's C2
+# (3DV-TON model_1, her head above the frame) had a strip of the new dress beside her neck, at the head region's edge.
+UNDER_HEAD = 0.16
 # Long hair over a back (`back_hair`): how far below the neck it may fall and how far either side of the spine, in
 # trunk lengths (hair to the shoulder blades, a little wider than the head), and how far (0-255, any channel) a
 # pixel must be from the old garment's colour to count as hair. Chosen on T5 (fashionchameleon_case3, dark hair
@@ -157,10 +163,13 @@ def envelope(body: np.ndarray, shape: tuple[int, int], legs: bool) -> np.ndarray
     return cv2.dilate(canvas, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow)))
 
 
-def below_neck(body: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """float32 0/1: the half of the image below the line through the neck across the trunk, moved up by
-    `ABOVE_NECK` trunk lengths; all 1 without a neck and hips. A garment's torso ends at its collar: above that line
-    lie the neck, the chin and the hair, which it must not cover."""
+def below_neck(body: np.ndarray, shape: tuple[int, int], lifts: np.ndarray | None = None) -> np.ndarray:
+    """float32 0/1: where a garment's torso may be drawn, below its collar and its shoulders. Under the head (within
+    `UNDER_HEAD` trunk lengths of the spine) the line through the neck across the trunk, moved up by `ABOVE_NECK`
+    trunk lengths: above it lie the neck, the chin and the hair. From there to each shoulder (`SHOULDER_INSET` in
+    from its joint, where the garment's shoulder is fitted) the line rises to that side's `lifts` (trunk lengths
+    above the shoulder line: how far up the old garment reaches there, `shoulders.ShoulderLift`), and stays there
+    beyond it; without `lifts` it stays at `ABOVE_NECK`. All 1 without a neck and hips."""
     height, width = shape
     neck, scale = keypoint(body, "neck"), torso_length(body)
     hips = [keypoint(body, n) for n in ("r_hip", "l_hip")]
@@ -170,7 +179,22 @@ def below_neck(body: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     down = down / max(float(np.linalg.norm(down)), 1e-6)
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
     along = (xs - neck[0]) * down[0] + (ys - neck[1]) * down[1]
-    return (along >= -ABOVE_NECK * scale).astype(np.float32)
+    rise = np.full(shape, ABOVE_NECK * scale, np.float32)
+    shoulders = [keypoint(body, n) for n in ("r_shoulder", "l_shoulder")]
+    if lifts is not None and all(s is not None for s in shoulders):
+        across = np.array([-down[1], down[0]])
+        side = (xs - neck[0]) * across[0] + (ys - neck[1]) * across[1]
+        for shoulder, other, lift in zip(shoulders, shoulders[::-1], lifts):
+            inset = shoulder + (other - shoulder) * SHOULDER_INSET
+            reach = float(np.dot(inset - neck, across))
+            # How far above the neck's line the old garment reaches at the shoulder.
+            top = lift * scale - float(np.dot(inset - neck, down))
+            if abs(reach) <= UNDER_HEAD * scale or top <= ABOVE_NECK * scale:
+                continue
+            # 0 at the neck's edge, 1 at the shoulder and beyond, on this shoulder's side of the spine only.
+            t = np.clip((side * np.sign(reach) - UNDER_HEAD * scale) / (abs(reach) - UNDER_HEAD * scale), 0, 1)
+            rise = np.maximum(rise, ABOVE_NECK * scale + t * (top - ABOVE_NECK * scale))
+    return (along >= -rise).astype(np.float32)
 
 
 def back_hair(source: np.ndarray, body: np.ndarray) -> np.ndarray:

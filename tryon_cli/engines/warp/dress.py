@@ -60,7 +60,10 @@ PERSON = 0.5  # the segmentation's probability from which a pixel is the person
 # spill onto the room (T5).
 SEGMENTED = {True: 0.9, False: 0.8}
 SEGMENTED_RATE = 0.1  # weight of this frame's share in its running mean (about 10 frames' memory)
-KEEP_KERNEL = np.ones((5, 5), np.uint8)  # the kept head, hands and feet grown by 2 crop pixels (see `__call__`)
+# The kept head, hands and feet grown by 3 crop pixels (`_kept`). 2 were not enough where the crop is scaled up 3x
+# (3DV-TON model_1, 810x1080, in a 270x459 crop): a dress's shoulder drawn up to the head region beside her neck
+# changed 23 full-size pixels inside it in one frame (gallery C2, frame 27).
+KEEP_KERNEL = np.ones((7, 7), np.uint8)
 # The trunk's core that a top or a dress covers whatever its cut: the shoulder-hip quadrilateral shrunk by FIT_CORE
 # towards its centre (a cropped top still reaches past its middle).
 FIT_CORE = 0.25
@@ -129,6 +132,7 @@ class GarmentDresser:
             step.back,
             step.lighting,
             step.crossing,
+            step.lifts,
             mask.shape[0],
         )
         # A garment that covers too little of the trunk is not worn but a fragment (a board across a bent body, a
@@ -156,6 +160,7 @@ class GarmentDresser:
         back: bool,
         lighting: float,
         crossing: frozenset[str],
+        lifts: np.ndarray,
         crop_height: int,
     ) -> tuple[np.ndarray, float | None]:
         """The dressed pixels of one box of the crop (everything in box pixels), and the share of the trunk's core
@@ -180,7 +185,8 @@ class GarmentDresser:
         # its own sleeve); a lower garment's hips are behind both arms.
         arms = _soft(bodies.arms_in_front(body, (height, width), crossing, all_arms=self.category == "lower"), soft)
         trunk_cover *= 1 - arms[..., None]
-        trunk_cover *= bodies.below_neck(body, (height, width))[..., None]  # the collar, not the neck and chin
+        # The collar, not the neck and chin; the shoulders as high as the old garment reaches.
+        trunk_cover *= bodies.below_neck(body, (height, width), lifts)[..., None]
         if self.category == "lower":
             limb_cover *= 1 - arms[..., None]
         garment = trunk_cover
@@ -223,7 +229,7 @@ def _kept(pose: FramePose, source: np.ndarray, person: np.ndarray, mask: np.ndar
     """bool (H, W): what is never drawn over, whatever the mask says (a user's mask may cover it): what the masks
     keep (`preprocess.masks.keep_region`: the head, the feet, and of the hands' regions, guesses of where the hands
     are, all but the garment around the hand inside the mask, `hands.garment_by_hands`, so a hand on the hip leaves
-    no hand-shaped patch of the old garment) and the face box with the hair beside it (`body.face_box`). Grown by 2
+    no hand-shaped patch of the old garment) and the face box with the hair beside it (`body.face_box`). Grown by 3
     crop pixels (`KEEP_KERNEL`): paste-back scales the crop up, and a changed crop pixel bleeds into its neighbours
     at full size (the collar reached the face box's last row on ViViD upper1)."""
     shape = mask.shape

@@ -23,6 +23,7 @@ from tryon_cli.engines.warp.fields import ResidualFields
 from tryon_cli.engines.warp.lighting import SceneLighting
 from tryon_cli.engines.warp.motion import CropMotion, KeypointTracker, MotionTracker
 from tryon_cli.engines.warp.outline import Taper, TrunkWidth
+from tryon_cli.engines.warp.shoulders import ShoulderLift
 from tryon_cli.engines.warp.skeleton import Part, limb_transform, scale_of, trunk_transform
 from tryon_cli.engines.warp.stabilize import PoseFiller, trunk_frame
 from tryon_cli.preprocess.keypoints import BODY_INDEX, DRAW_THRESHOLD
@@ -54,6 +55,7 @@ class Step:
     back: bool
     lighting: float
     crossing: frozenset[str]
+    lifts: np.ndarray
 
 
 class Facing:
@@ -105,6 +107,7 @@ class FrameState:
         self.crossing = Crossing()
         self.lighting = SceneLighting(self.motion)
         self.residuals = ResidualFields(self.motion)
+        self.shoulders = ShoulderLift()
 
     def step(self, frame: CropFrame, person: np.ndarray) -> Step:
         """Every tracker moved on to `frame`; `person` (bool, crop pixels) is where its person segmentation
@@ -114,7 +117,10 @@ class FrameState:
         back = self.facing(raw)
         lighting = self.lighting(frame.mask)
         body = self.track_points(self.fill_pose(raw))
-        fitted = trunk_transform(self.parts, self.garment_body, body)
+        # The garment is fitted to the shoulders' tops where the old garment shows them (`shoulders.py`); the
+        # renderer's cuts (collar, arms, envelope) keep the body as tracked.
+        fit_body = self.shoulders(frame.source, body, person, frame.mask)
+        fitted = trunk_transform(self.parts, self.garment_body, fit_body)
         trunk = self.maps("trunk", fitted, self.samples["trunk"])
         taper = self.width(fitted, body, person, frame.mask)
         maps: dict[str, np.ndarray | None] = {}
@@ -122,7 +128,7 @@ class FrameState:
         scale = None if trunk is None else scale_of(trunk)
         for part in self.parts:
             if part.limb:
-                fits[part.name] = None if scale is None else limb_transform(part, self.garment_body, body, scale)
+                fits[part.name] = None if scale is None else limb_transform(part, self.garment_body, fit_body, scale)
                 maps[part.name] = self.maps(part.name, fits[part.name], self.samples[part.name])
             else:
                 maps[part.name] = trunk
@@ -138,4 +144,14 @@ class FrameState:
             for p in self.parts
         }
         seen = fitted is not None and trunk_frame(raw) is not None
-        return Step(body, maps, fields, trunk if seen else None, taper, back, lighting, self.crossing(body))
+        return Step(
+            body,
+            maps,
+            fields,
+            trunk if seen else None,
+            taper,
+            back,
+            lighting,
+            self.crossing(body),
+            self.shoulders.now(),
+        )

@@ -111,7 +111,7 @@ def _garment_edges(alpha: np.ndarray, top: np.ndarray, along: np.ndarray, length
     rows = []
     for level in LEVELS:
         centre = top + level * length * along
-        sides = [_run(alpha >= ALPHA_ON, centre, sign * across, length) for sign in (-1, 1)]
+        sides = [run_length(alpha >= ALPHA_ON, centre, sign * across, length) for sign in (-1, 1)]
         if min(sides) <= 0:
             return None
         rows.append([centre, centre - sides[0] * across, centre + sides[1] * across])
@@ -137,12 +137,12 @@ def _ratios(fitted: np.ndarray, edges: np.ndarray, body: np.ndarray, inside: np.
         for side, edge in enumerate(sides):
             drawn = float(np.linalg.norm(edge - centre))
             if drawn >= 1.0:
-                reach = _run(free, centre, (edge - centre) / drawn, MAX_WIDEN * drawn + 2)
+                reach = run_length(free, centre, (edge - centre) / drawn, MAX_WIDEN * drawn + 2)
                 out[side, level] = np.clip(reach / drawn, 1.0, MAX_WIDEN)
     return out.min(axis=0)
 
 
-def _run(region: np.ndarray, start: np.ndarray, direction: np.ndarray, longest: float) -> float:
+def run_length(region: np.ndarray, start: np.ndarray, direction: np.ndarray, longest: float) -> float:
     """How far (pixels) from `start` along `direction` the bool `region` holds without a break; 0 if not at
     `start`, `longest` if it holds all the way."""
     steps = np.arange(0.0, longest)
