@@ -133,16 +133,23 @@ def hair_region(
     hair: Colour,
     garment: Colour,
     scale: float,
+    face_skin: Colour | None = None,
 ) -> np.ndarray:
     """The pixels of colour `hair` (not `garment`) below the head inside `region` (see the module), for a person
-    of torso length `scale` pixels: bool `(H, W)`, True = hair."""
+    of torso length `scale` pixels: bool `(H, W)`, True = hair. With `face_skin` (the colour of the face's skin), a
+    pixel in the skin box nearer the hair's colour than the face's is not taken for skin."""
     height, width = head.shape
     none = np.zeros((height, width), bool)
     if not head.any() or not region.any():
         return none
     lab = cv2.cvtColor(frame, cv2.COLOR_RGB2LAB).astype(np.float32)
     from_head = cv2.distanceTransform((~head).astype(np.uint8), cv2.DIST_L2, 5)
-    candidates = region & (from_head <= MAX_FALL * scale) & (person > PERSON) & ~skin(frame) & ~head
+    is_skin = skin(frame)
+    if face_skin is not None:  # lit light-brown hair is in the skin box: skin only if nearer the face's colour
+        ys, xs = np.nonzero(is_skin)
+        nearer_hair = hair.distance(lab[ys, xs]) < face_skin.distance(lab[ys, xs])
+        is_skin[ys[nearer_hair], xs[nearer_hair]] = False
+    candidates = region & (from_head <= MAX_FALL * scale) & (person > PERSON) & ~is_skin & ~head
     ys, xs = np.nonzero(candidates & _below_head(head))
     if not len(ys):
         return none
@@ -169,6 +176,15 @@ def closed_then_opened(coloured: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     return cv2.morphologyEx(cv2.morphologyEx(coloured, cv2.MORPH_CLOSE, kernel), cv2.MORPH_OPEN, kernel)
 
 
+def face_skin_samples(frame: np.ndarray, face: tuple[int, int, int, int], person: np.ndarray) -> np.ndarray:
+    """bool `(H, W)`: the pixels of a face seen from the front that show its skin: in the face's box, of the person,
+    in the skin box (`skin`)."""
+    samples = np.zeros(frame.shape[:2], bool)
+    x0, y0, x1, y1 = (max(0, v) for v in face)
+    samples[y0:y1, x0:x1] = (person[y0:y1, x0:x1] > PERSON) & skin(frame[y0:y1, x0:x1])
+    return samples
+
+
 def _below_head(head: np.ndarray) -> np.ndarray:
     """bool `(H, W)`: the columns under the head, widened by `SPREAD` of its width on each side: hair hangs."""
     columns = np.nonzero(head.any(axis=0))[0]
@@ -186,15 +202,19 @@ def _is_hair(hair: Colour, garment: Colour, lab: np.ndarray) -> np.ndarray:
 
 class LongHair:
     """The hair of each frame of one person's video, in order: call it on each frame with its pose and the region
-    the garment may take. The hair's colour is learned from the frames so far whose face is seen (`face_box`);
-    until then no hair is found (a back view at the start, a head above the frame throughout)."""
+    the garment may take. The hair's colour (and the face's skin's) is learned from the frames so far whose face is
+    seen (`face_box`); until then no hair is found (a back view at the start, a head above the frame throughout)."""
 
     def __init__(self, segment: Callable[[np.ndarray], np.ndarray] | None = None):
         self._segment = segment
-        self._samples: list[np.ndarray] = []
-        self._count = 0
-        self.colour: Colour | None = None
+        self._hair = _LatestColour()
+        self._face_skin = _LatestColour()
         self._previous: np.ndarray | None = None
+
+    @property
+    def colour(self) -> Colour | None:
+        """The hair's colour, once learned."""
+        return self._hair.colour
 
     def __call__(self, frame: np.ndarray, pose: FramePose, region: np.ndarray) -> np.ndarray:
         height, width = region.shape
@@ -218,14 +238,17 @@ class LongHair:
         box = face_box(pose, height, width)
         if box is not None:
             face = (box[0] - x0, box[1] - y0, box[2] - x0, box[3] - y0)
-            self._learn(frame[crop], hair_samples(frame[crop], head[crop], face, person[crop]))
+            self._hair.learn(frame[crop], hair_samples(frame[crop], head[crop], face, person[crop]))
+            self._face_skin.learn(frame[crop], face_skin_samples(frame[crop], face, person[crop]))
         if self.colour is None:
             return hair
         garment = garment_colour(frame, head, person, region, scale)
         if garment is None or _is_hair(self.colour, garment, garment.samples).mean() > MAX_HAIR_COLOURED:
             self._previous = None  # no garment seen, or one of the hair's colour: the two cannot be told apart
             return hair
-        hair[crop] = hair_region(frame[crop], head[crop], person[crop], region[crop], self.colour, garment, scale)
+        hair[crop] = hair_region(
+            frame[crop], head[crop], person[crop], region[crop], self.colour, garment, scale, self._face_skin.colour
+        )
         previous, self._previous = self._previous, hair
         if previous is None:
             return hair  # a photo, or the first frame with a head: nothing to persist from
@@ -235,7 +258,17 @@ class LongHair:
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
         return hair & (cv2.dilate(previous.astype(np.uint8), kernel) > 0)
 
-    def _learn(self, frame: np.ndarray, samples: np.ndarray) -> None:
+
+class _LatestColour:
+    """A colour learned from the latest frames' samples, about `MAX_SAMPLES` of them (the lighting changes)."""
+
+    def __init__(self) -> None:
+        self._samples: list[np.ndarray] = []
+        self._count = 0
+        self.colour: Colour | None = None
+
+    def learn(self, frame: np.ndarray, samples: np.ndarray) -> None:
+        """Add the CIELAB colours of `frame`'s pixels where `samples` (bool) holds, if there are enough of them."""
         if samples.sum() < MIN_FRAME_SAMPLES:
             return
         self._samples.append(cv2.cvtColor(frame, cv2.COLOR_RGB2LAB)[samples].astype(np.float32))
