@@ -31,9 +31,8 @@ ENVELOPE = 0.2
 # (T1's first frames, the head out of frame: the tee's back collar rose over the chin; at 0.06 it still did).
 ABOVE_NECK = 0.03
 # How far either side of the spine the collar line stays at `ABOVE_NECK`, in trunk lengths; beyond it the line may
-# rise to the shoulders' tops (`below_neck`). Under the head, not only the neck: the face box from the shoulders is
-# 0.25 shoulder breadths (about 0.15 trunk lengths) either side, and at 0.12 (a neck's half-width) the gallery's C2
-# (3DV-TON model_1, her head above the frame) had a strip of the new dress beside her neck, at the head region's edge.
+# rise to the shoulders' tops (`below_neck`). Under the whole head, not only the neck (~0.12): the face box drawn
+# from the shoulders (`HEAD_FROM_SHOULDERS`) is 0.25 shoulder breadths, about 0.15 trunk lengths, either side.
 UNDER_HEAD = 0.16
 # Long hair over a back (`back_hair`): how far below the neck it may fall and how far either side of the spine, in
 # trunk lengths (hair to the shoulder blades, a little wider than the head), and how far (0-255, any channel) a
