@@ -190,7 +190,7 @@ def below_neck(body: np.ndarray, shape: tuple[int, int], lifts: np.ndarray | Non
             top = lift * scale - float(np.dot(inset - neck, down))
             if abs(reach) <= UNDER_HEAD * scale or top <= ABOVE_NECK * scale:
                 continue
-            # 0 at the neck's edge, 1 at the shoulder and beyond, on this shoulder's side of the spine only.
+            # 0 at `UNDER_HEAD` from the spine, 1 at the shoulder and beyond, on this shoulder's side only.
             t = np.clip((side * np.sign(reach) - UNDER_HEAD * scale) / (abs(reach) - UNDER_HEAD * scale), 0, 1)
             rise = np.maximum(rise, ABOVE_NECK * scale + t * (top - ABOVE_NECK * scale))
     return (along >= -rise).astype(np.float32)

@@ -3,7 +3,8 @@
 Each frame, dressed or not, `FrameState.step` moves every tracker on by exactly one frame: the optical flow
 between this crop and the last (`motion.CropMotion`), the pose filler (`stabilize.PoseFiller`), the flow-carried
 keypoints (`motion.KeypointTracker`), each garment part's flow-carried map (`motion.MotionTracker`), which
-way the person faces (`Facing`) and the scene's lighting (`lighting.SceneLighting`). A frame the engine cannot
+way the person faces (`Facing`), the scene's lighting (`lighting.SceneLighting`), the trunk's widening
+(`outline.TrunkWidth`) and the shoulders' lift (`shoulders.ShoulderLift`). A frame the engine cannot
 dress (no trunk, an empty mask) still steps them: its part maps are carried along the flow, so the next dressed
 frame starts from where the garment would be now, not from where it was before the gap.
 
