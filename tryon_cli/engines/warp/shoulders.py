@@ -65,7 +65,7 @@ class ShoulderLift:
         if axis is None:
             return body
         up, scale = axis
-        measured = _measure(source, body, person & mask, up, scale)
+        measured = _measure(source, body, person, mask, up, scale)
         first = ~np.isnan(measured) & np.isnan(self.lifts)
         later = ~np.isnan(measured) & ~first
         self.lifts[first] = measured[first]
@@ -92,12 +92,15 @@ def _up(body: np.ndarray) -> tuple[np.ndarray, float] | None:
     return (up / length, scale) if length > 1.0 else None
 
 
-def _measure(source: np.ndarray, body: np.ndarray, inside: np.ndarray, up: np.ndarray, scale: float) -> np.ndarray:
+def _measure(
+    source: np.ndarray, body: np.ndarray, person: np.ndarray, mask: np.ndarray, up: np.ndarray, scale: float
+) -> np.ndarray:
     """(2,): per side (right, left), how far (trunk lengths, at most `MAX_LIFT`) the old garment reaches above the
-    point its shoulder is fitted to; NaN where it is not measured (a raised arm, too few samples)."""
+    point its shoulder is fitted to, inside `person & mask`; NaN where it is not measured (a raised arm, too few
+    samples)."""
     out = np.full(2, np.nan)
     right, left = keypoint(body, "r_shoulder"), keypoint(body, "l_shoulder")
-    height, width = inside.shape
+    height, width = mask.shape
     reach = (MAX_LIFT + SAMPLE_BELOW + SAMPLE_RADIUS) * scale
     for side, (joint, other) in enumerate(((right, left), (left, right))):
         elbow = keypoint(body, f"{'rl'[side]}_elbow")
@@ -112,13 +115,14 @@ def _measure(source: np.ndarray, body: np.ndarray, inside: np.ndarray, up: np.nd
         sigma = max(0.5, SMOOTH * scale)
         lab = cv2.cvtColor(cv2.GaussianBlur(source[y0:y1, x0:x1], (0, 0), sigma), cv2.COLOR_RGB2LAB)
         lab = lab.astype(np.float32)
+        inside = person[y0:y1, x0:x1] & mask[y0:y1, x0:x1]  # only the window's, not the whole crop's
         origin = start - (x0, y0)
         ys, xs = np.mgrid[0 : y1 - y0, 0 : x1 - x0]
         centre = origin - SAMPLE_BELOW * scale * up
         disc = (xs - centre[0]) ** 2 + (ys - centre[1]) ** 2 <= (SAMPLE_RADIUS * scale) ** 2
-        samples = disc & inside[y0:y1, x0:x1]
+        samples = disc & inside
         if samples.sum() < MIN_SAMPLES:
             continue
-        garment = (Colour(lab[samples]).distance(lab) < MAX_DISTANCE) & inside[y0:y1, x0:x1]
+        garment = (Colour(lab[samples]).distance(lab) < MAX_DISTANCE) & inside
         out[side] = run_length(garment, origin, up, MAX_LIFT * scale) / scale
     return out
