@@ -84,6 +84,27 @@ def test_buttons_on_the_waistband_are_the_skirts():
     assert (kept | ~(buttons & region)).all()
 
 
+def test_a_column_of_buttons_up_to_the_old_tops_hem_is_the_skirts():
+    """A placket whose top button touches the old top's hem is a notch in the skirt's top edge, not a hole in it
+    (gallery C9's high-waisted jeans): it is kept with the skirt all the same. The rest of the hem still goes to the
+    top (no skirt pixel kept beside the buttons that is not kept without them)."""
+    frame, silhouette = _figure()
+    buttons = np.zeros((H, W), np.uint8)
+    for y in (HEM + 3, HEM + 9, HEM + 15, HEM + 21):
+        cv2.circle(buttons, (120, y), 3, 1, -1)
+    buttons = buttons > 0
+    plain = lower_garment(frame, _pose(), silhouette, frame_mask(_pose(), "upper", H, W))
+    frame[buttons] = (230, 230, 235)
+    region = frame_mask(_pose(), "upper", H, W)
+    kept = lower_garment(frame, _pose(), silhouette, region)
+    # The buttons but those within the edge the old top's hem takes (`_lower_in`: the opening's radius, 3 px here).
+    below_hem = buttons & region
+    below_hem[: HEM + 4] = False
+    assert below_hem.sum() > 60
+    assert (kept | ~below_hem).all()
+    assert not (kept & ~plain & ~cv2.dilate(buttons.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)).any()
+
+
 def test_a_skirt_of_the_tops_colour_keeps_the_pose_only_mask():
     """A navy top over a navy skirt (or a dress) cannot be told apart: keeping top-coloured pixels would leave the
     old top showing."""

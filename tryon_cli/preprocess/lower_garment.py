@@ -67,6 +67,11 @@ PERSON_LOW = 0.25
 """Person-segmentation probability above which a pixel may be the lower garment: the wall beside a skirt of its
 colour is not (the connection through it reached the arms). Not 0.5: on upper1 the segmentation puts the white
 skirt on the white wall at 0.3-0.6 in every other frame of the turn (frames 2-5), and the kept skirt flickered."""
+NOTCH = 0.08
+"""A gap in the lower garment's top edge narrower than this many trunk lengths (about 4 cm on a 50 cm trunk) is its
+own: a column of buttons down a placket (a jeans button is ~1.7 cm) that reaches the old top's hem is not enclosed,
+and left in the mask each button was drawn over as a drip of the new top (gallery C9's high-waisted jeans). Wider
+is a hand or the old top's hem hanging into the waistband."""
 WAIST_RISE = 0.45
 """The lower garment reaches at most this many trunk lengths above the hip joints: a high-rise waistband sits at the
 natural waist, ~0.3 (`masks.MaskShape.waist_rise`), with room for a corset skirt's."""
@@ -165,7 +170,7 @@ def _lower_in(
     coloured = closed_then_opened(coloured, kernel)
     _, labels = cv2.connectedComponents(coloured, connectivity=8)
     touching = np.unique(labels[thighs & (coloured > 0)])
-    found = _filled(np.isin(labels, touching[touching > 0]))
+    found = _filled(_notches_closed(np.isin(labels, touching[touching > 0]), scale))
     # Where it meets the top's colour, the edge goes to the top by the opening's radius (a camera blends the two).
     rest = region & ~found
     top_coloured = np.zeros((height, width), np.uint8)
@@ -173,10 +178,18 @@ def _lower_in(
     return found & (cv2.dilate(top_coloured, kernel) == 0) & region
 
 
+def _notches_closed(region: np.ndarray, scale: float) -> np.ndarray:
+    """bool: `region` with its gaps narrower than `NOTCH` across (along the rows) closed: a notch in its top edge,
+    such as a column of buttons that reaches the old top's hem, becomes its own, as an enclosed hole does
+    (`_filled`)."""
+    length = 2 * max(1, int(round(NOTCH * scale / 2))) + 1
+    kernel = np.ones((1, length), np.uint8)
+    return cv2.morphologyEx(region.astype(np.uint8), cv2.MORPH_CLOSE, kernel) > 0
+
+
 def _filled(region: np.ndarray) -> np.ndarray:
     """bool: `region` with its holes filled: what the lower garment encloses is its own (buttons, rivets, a buckle).
-    Left in the mask, each is drawn over as a spot of the new top (gallery C9's jeans buttons; those touching the old
-    top's hem are not enclosed and still are)."""
+    Left in the mask, each is drawn over as a spot of the new top (gallery C9's jeans buttons)."""
     outside = np.pad(~region, 1, constant_values=True).astype(np.uint8)
     cv2.floodFill(outside, None, (0, 0), 2)
     return outside[1:-1, 1:-1] != 2
