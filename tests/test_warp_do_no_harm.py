@@ -11,6 +11,7 @@ import pytest
 from tests.test_warp_engine import EXAMPLES, HEIGHT, WIDTH, Quiet, garment_input, lab
 from tryon_cli.engines.base import CropFrame
 from tryon_cli.engines.warp import WarpEngine
+from tryon_cli.engines.warp import engine as engine_module
 from tryon_cli.engines.warp.body import face_box
 from tryon_cli.engines.warp.stabilize import PoseFiller
 from tryon_cli.preprocess.keypoints import BODY_INDEX as J
@@ -147,6 +148,30 @@ def test_a_sleeve_follows_an_arm_raised_sideways(tee):
         assert out[y, x].max() < 90, (pose is raised, out[y, x])  # navy
         x, y = (int(round(v)) for v in off)
         np.testing.assert_array_equal(out[y, x], source[y, x])
+
+
+def test_the_room_between_the_legs_stays_the_room(monkeypatch):
+    """Trousers on legs that stand apart, the room showing in a gap 16 pixels wide between them (a full-length
+    figure in the 512-pixel crop; the person segmentation given as the scene's truth): the legs are drawn, the gap's
+    middle is not. At a margin of 8 crop pixels past the segmentation (`dress.OUTLINE_MARGIN` 0.015) about half of
+    it was painted, as gallery C1's and C11's trousers bridged the legs and ran onto the floor below the old hem."""
+    source = room()
+    person = np.zeros((HEIGHT, WIDTH), np.uint8)
+    cv2.circle(person, (192, 95), 28, 1, -1)
+    cv2.fillConvexPoly(person, np.array([(150, 140), (234, 140), (220, 300), (164, 300)], np.int32), 1)
+    legs = np.zeros_like(person)
+    for side in "rl":
+        cv2.line(legs, FRONT[f"{side}_hip"], FRONT[f"{side}_ankle"], 1, 29)  # 48 px apart: columns 184-199 free
+    source[legs > 0] = (50, 70, 150)  # old blue jeans
+    silhouette = (person | legs).astype(np.float32)
+    monkeypatch.setattr(engine_module, "PersonSegmentation", lambda: lambda image: silhouette)
+    trousers = garment_input(EXAMPLES / "garment_lower_051985_1.jpg", "lower")
+    _, outputs = dress([body_of(FRONT)] * 3, trousers, source)
+    gap = (slice(330, 460), slice(189, 196))  # the gap's middle, knee height
+    thigh = (slice(330, 460), slice(160, 176))
+    for out in outputs:
+        assert (np.abs(out[gap].astype(int) - source[gap]).max(axis=2) > 16).sum() == 0
+        assert (out[thigh] != source[thigh]).any(axis=2).mean() > 0.9  # the trousers are drawn on the legs
 
 
 def test_a_back_view_draws_no_front_print(tee):

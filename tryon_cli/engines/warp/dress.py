@@ -49,9 +49,12 @@ BODY_FADE = 0.03  # how far off the old cloth the source's shading fades out, in
 ROI_MARGIN = 0.04  # the working box's margin around the mask, in crop heights
 CRACK = 0.012  # widest gap between garment parts that is closed, in crop heights
 ROOT_STEPS = (0.33, 0.67)  # the in-between turns of a sleeve's root (see `GarmentDresser.__init__`)
-# How far past the segmented person (probability 0.5) the garment may reach, in crop heights: the segmentation's
-# edge is a few pixels inside a loose sleeve or a skirt's hem, and cut there the garment looked clipped (T1).
-OUTLINE_MARGIN = 0.015
+# How far past the segmented person (probability 0.5) the garment may reach, in crop heights (3 pixels of the 512-pixel
+# crop): the segmentation's edge is a few pixels inside a loose sleeve or a skirt's hem, and cut there the garment
+# looked clipped (T1). At 0.015 (8 pixels) it was wider than the gap between a full-length figure's legs and half a
+# slim arm: trousers bridged the legs and ran onto the floor below the old hem (gallery C1, C11), sleeves stood out
+# over the room beside raised arms (C3).
+OUTLINE_MARGIN = 0.006
 PERSON = 0.5  # the segmentation's probability from which a pixel is the person
 # The share of the trunk's core (the shoulder-hip quadrilateral shrunk by a third) the segmentation must cover, on
 # its running mean, for its outline alone to bound the garment; below it the pose's envelope of the body is added
