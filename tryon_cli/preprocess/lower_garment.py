@@ -26,7 +26,8 @@ The pose does not say where the old top ends; the cue is colour, continuous with
    opened, by ~1 cm), of the person (`PERSON_LOW`), not on an arm (`ARM_RADIUS`), below the waist (`WAIST_RISE`
    above the hip line), connected to the thighs' samples; where it meets the top's colour the edge goes to the top
    by ~1 cm (the old top's hem must not show; a sliver of waistband under the new top may); what it encloses
-   (buttons, rivets, a buckle) is its own.
+   (buttons, rivets, a buckle) is its own, and so is a notch in its top edge narrower than `NOTCH` (a column of
+   buttons up to the old top's hem).
 5. In a video (`LowerGarment`) the lower garment persists: it is kept only where it was found in the frame before
    as well, within `hair.PERSIST`. On the shared wild clip fashionchameleon_case4 (a white cardigan over a white
    skirt, the two told apart only now and then) single frames found the skirt's top, and a new top would have
