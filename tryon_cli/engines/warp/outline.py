@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tryon_cli.engines.warp.body import LIMB_RADII, capsule, keypoint
+from tryon_cli.engines.warp.stabilize import follow
 from tryon_cli.preprocess.keypoints import torso_length
 
 # The heights the widths are measured at, as shares of the way from the shoulders' midpoint to the hips': below the
@@ -83,13 +84,7 @@ class TrunkWidth:
         if self._edges is None:
             return None
         if fitted is not None:
-            measured = _ratios(fitted, self._edges, body, person & mask)
-            # A level's first measurement starts its mean; later ones move it by `WIDEN_RATE`.
-            seen = ~np.isnan(measured)
-            first = seen & np.isnan(self.ratios)
-            later = seen & ~first
-            self.ratios[first] = measured[first]
-            self.ratios[later] += WIDEN_RATE * (measured[later] - self.ratios[later])
+            follow(self.ratios, _ratios(fitted, self._edges, body, person & mask), WIDEN_RATE)
         top, along, length = self._spine
         return Taper(top, along, length, np.nan_to_num(self.ratios, nan=1.0))
 

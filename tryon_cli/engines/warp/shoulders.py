@@ -13,8 +13,9 @@ measured, per side and per frame, on the old garment itself: from the point the 
 garment has just below that point (a Gaussian in CIELAB, `hair.Colour`), stay inside the repaint mask and on the
 segmented person. The wall, the hair kept out of the mask, a bare neck and skin stop it. Measured only while the
 upper arm hangs (`ARM_DOWN`): over a raised arm the old sleeve continues the shoulder upward. Each side's lift is
-followed by a running mean; the neck is lifted by the mean of the two sides, and the collar is still cut just above
-the neck keypoint as it was (`body.below_neck`), so the chin stays out of reach.
+followed by a running mean; the neck is lifted by the mean of the two sides. The torso's cut (`body.below_neck`)
+stays just above the neck keypoint under the head, so the chin stays out of reach, and rises beside it to each
+side's lift at its shoulder.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import numpy as np
 from tryon_cli.engines.warp.body import keypoint
 from tryon_cli.engines.warp.outline import run_length
 from tryon_cli.engines.warp.skeleton import SHOULDER_INSET
+from tryon_cli.engines.warp.stabilize import follow
 from tryon_cli.preprocess.hair import Colour
 from tryon_cli.preprocess.keypoints import BODY_INDEX, torso_length
 
@@ -65,11 +67,7 @@ class ShoulderLift:
         if axis is None:
             return body
         up, scale = axis
-        measured = _measure(source, body, person, mask, up, scale)
-        first = ~np.isnan(measured) & np.isnan(self.lifts)
-        later = ~np.isnan(measured) & ~first
-        self.lifts[first] = measured[first]
-        self.lifts[later] += LIFT_RATE * (measured[later] - self.lifts[later])
+        follow(self.lifts, _measure(source, body, person, mask, up, scale), LIFT_RATE)
         lifted = body.copy()
         lifts = self.now()
         for lift, name in zip((*lifts, lifts.mean()), ("r_shoulder", "l_shoulder", "neck")):

@@ -4,7 +4,8 @@ The poses the engine gets are already tracked, gap-filled (short gaps) and smoot
 is missing for longer, or that the detector loses at the start of a clip. `PoseFiller` remembers where each joint
 was last seen relative to the trunk (in a frame spanned by the shoulders' or hips' midpoint, the trunk's
 direction and its length) and, when the joint is missing, puts it back there relative to the trunk of the current
-frame. A frame without any trunk point reuses the last complete estimate.
+frame. A frame without any trunk point reuses the last complete estimate. `follow` is the running mean by which the
+engine's measured trackers (the trunk's widening, the shoulders' lift) settle instead of jumping frame to frame.
 """
 
 from __future__ import annotations
@@ -86,3 +87,13 @@ class PoseFiller:
                 body[j] = (*(origin + basis @ self.local[j]), FILLED_CONFIDENCE)
         self.last = body
         return body.copy()
+
+
+def follow(means: np.ndarray, measured: np.ndarray, rate: float) -> None:
+    """Running means per entry, in place: an entry's first measurement (not NaN) starts its mean (NaN until then),
+    later ones move it by `rate` towards them; a NaN measurement leaves its mean as it was."""
+    seen = ~np.isnan(measured)
+    first = seen & np.isnan(means)
+    later = seen & ~first
+    means[first] = measured[first]
+    means[later] += rate * (measured[later] - means[later])
