@@ -64,7 +64,7 @@ class Case:
     refusal: str | None = None  # for a refusal case: a word its error line must hold
 
 
-# The lead's fixed list. Tuned on: T1-T7. Only checked (never tune constants on them): C1-C11. Refused: R1-R3.
+# The lead's fixed list. Tuned on: T1-T7. Only checked (never tune constants on them): C1-C13. Refused: R1-R3.
 # T1 and C11 are the shipped examples, byte-identical to ViViD's upper1 and lower1, so they use ViViD's masks too.
 TUNED = (
     Case(
@@ -204,6 +204,23 @@ CHECKED = (
         "lower",
         reference_mask="vivid/agnostic_mask/lower1.mp4",
         what="the shipped lower example",
+    ),
+    # C7 and C10 end in their garments' refusals: their clips dressed in garments that fit.
+    Case(
+        "C12",
+        "wild/videos/sam2_juggle.mp4",
+        "examples/garment_upper_00057_00.jpg",
+        "upper",
+        frames=(0, 150),
+        what="landscape, dark skin, a ball in front of the chest",
+    ),
+    Case(
+        "C13",
+        "wild/videos/latentsync_demo2_hevc.mp4",
+        "wild/garments/upper/saleor-polo-shirt-front.png",
+        "upper",
+        frames=(0, 48),
+        what="HEVC 1080x1920, hands clasped in front, RGBA polo",
     ),
 )
 REFUSED = (

@@ -50,7 +50,7 @@ PARTS = {
 # Bone length ratios (person / garment) are kept within these multiples of the trunk's scale: a keypoint that is
 # briefly wrong must not stretch a sleeve across the frame.
 # Every constant below was chosen on the shipped example (T1) and the 3DV-TON clips (T3, model_1) in earlier
-# rounds, by looking at the frames; none was tuned on a check clip (C1-C11).
+# rounds, by looking at the frames; none was tuned on a check clip (C1-C13).
 STRETCH_RANGE = (0.35, 1.8)
 # The person's shoulder keypoints moved in by this share of the shoulder width for the trunk's fit (a garment's
 # shoulder landmark is the top of the armhole seam, a person's the joint; `trunk_transform`).
