@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from tryon_cli.engines.base import CropFrame
-from tryon_cli.engines.warp import WarpEngine
+from tryon_cli.engines.warp import WarpEngine, dress
 from tryon_cli.engines.warp.body import crossing_forearms
 from tryon_cli.engines.warp.frame_state import Crossing
 from tryon_cli.engines.warp.matte import garment_alpha
@@ -266,3 +266,21 @@ def test_a_forearm_is_kept_in_front_from_its_second_frame_across_the_trunk():
     track = Crossing()
     seen = [track(pose) for pose in (outside, inside, outside, inside, inside, inside, outside)]
     assert seen == [set(), set(), set(), set(), {"r"}, {"r"}, set()]
+
+
+def test_a_gap_between_torso_and_sleeve_is_filled_with_the_garments_colour():
+    """The torso, widened to the body, and a sleeve on a hanging arm need not meet: a gap 10 pixels wide (2% of the
+    512-pixel crop, the strip of old cardigan between the shipped example's tee and its left sleeve) is filled with
+    the parts' colour; one 26 pixels wide (the room beside an arm held away from the body) is left open."""
+    navy = np.array([20.0, 30.0, 60.0], np.float32)
+    for gap, filled in ((10, True), (26, False)):
+        cover = np.zeros((HEIGHT, WIDTH, 4), np.float32)  # premultiplied RGBA, as the dresser composes it
+        for x0, x1 in ((100, 180), (180 + gap, 240 + gap)):  # the torso, then the sleeve
+            cover[100:300, x0:x1] = [*navy, 1.0]
+        dress._close_cracks(cover, HEIGHT)
+        across = cover[150:250, 180 : 180 + gap]
+        if filled:
+            assert (across[..., 3] > 0.9).all()
+            assert np.abs(across[..., :3] / across[..., 3:] - navy).max() < 1.0
+        else:
+            assert (across[..., 3] < 0.1).all()
