@@ -53,6 +53,7 @@ ROI_MARGIN = 0.04  # the working box's margin around the mask, in crop heights
 # its left sleeve, which 0.012 (7 pixels) left open; so did the white, grey and cream tops between torso and
 # sleeve on gallery C3, C4 and C6.
 CRACK = 0.025
+CRACK_SEEN = 0.02  # a closing that adds less alpha than this is no crack
 ROOT_STEPS = (0.33, 0.67)  # the in-between turns of a sleeve's root (see `GarmentDresser.__init__`)
 # How far past the segmented person (probability 0.5) the garment may reach, in crop heights (3 pixels of the 512-pixel
 # crop): the segmentation's edge is a few pixels inside a loose sleeve or a skirt's hem, and cut there the garment
@@ -307,8 +308,13 @@ def _close_cracks(cover: np.ndarray, crop_height: int) -> None:
     size = max(3, int(round(CRACK * crop_height)) | 1)
     alpha = cover[..., 3]
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
-    crack = np.clip(cv2.morphologyEx(alpha, cv2.MORPH_CLOSE, kernel) - alpha, 0.0, 1.0)
-    if crack.max() <= 0.02:
+    closed = cv2.morphologyEx(alpha, cv2.MORPH_CLOSE, kernel)
+    crack = np.clip(closed - alpha, 0.0, 1.0)
+    # Opaque where the closing makes the crack the garment's: the closing of the parts' soft edges is partial there,
+    # and half-transparent the fill showed the old garment through it (a pale yellow disc of the old top under the
+    # new white tee's armpit on gallery C9, frame 142).
+    crack = np.where((closed > 0.5) & (crack > CRACK_SEEN), 1.0 - alpha, crack)
+    if crack.max() <= CRACK_SEEN:
         return
     sigma = size / 2
     colour = (
