@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tryon_cli.preprocess.conditioning import interior_in_crop, pose_in_crop
 from tryon_cli.preprocess.hands import hand_regions
 from tryon_cli.preprocess.head import face_box, head_region
 from tryon_cli.preprocess.keypoints import BODY_INDEX, FramePose
@@ -91,6 +92,25 @@ def test_a_head_point_clamped_to_the_top_edge_does_not_pull_the_head_down():
     assert _kept_everywhere(pose, (CHIN[0], CHIN[1] + shift[1]))
     assert frame_mask(pose, "upper", H, W)[FRONT["neck"][1] + shift[1] + 5, 120]
     assert face_box(pose, H, W) is not None and _box_out_of_masks(pose)
+
+
+def test_a_crop_reaching_above_the_frame_places_the_head_as_the_frame_does():
+    """The warp engine's crop of the frame above (nose clamped onto the frame's top edge) reaches 40 pixels above
+    the frame: with the frame's interior mapped into the crop, the head region is the frame's, moved down 40 rows.
+    By the crop's own border the clamped nose would count as seen, and pull the head down."""
+    shift = (0, -75)
+    pose = _pose(FRONT, drop=("r_eye", "l_eye", "r_ear", "l_ear"), shift=shift)
+    pose.body[BODY_INDEX["nose"], 1] = 1.0
+    box = np.array([0.0, -40.0, W, H - 40.0])
+    cropped = pose_in_crop(pose, box, H, W)
+    interior = interior_in_crop(H, W, box, H, W)
+    in_frame = head_region(pose, H, W)[: H - 40]
+    in_crop = head_region(cropped, H, W, interior)[40:]
+    np.testing.assert_array_equal(in_crop, in_frame)
+    x0, y0, x1, y1 = face_box(pose, H, W)
+    cx0, cy0, cx1, cy1 = face_box(cropped, H, W, interior)  # not cut at the frame's top: it runs into the padding
+    assert (cx0, cx1, cy1) == (x0, x1, y1 + 40) and cy0 <= y0 + 40
+    assert (head_region(cropped, H, W)[40:] != in_frame).any()
 
 
 def test_a_head_wholly_out_of_frame_is_placed_above_the_neck():

@@ -14,6 +14,8 @@ from tryon_cli.engines.warp import WarpEngine
 from tryon_cli.engines.warp import engine as engine_module
 from tryon_cli.engines.warp.body import face_box
 from tryon_cli.engines.warp.stabilize import PoseFiller
+from tryon_cli.preprocess.crop import PAD_VALUE
+from tryon_cli.preprocess.head import frame_interior
 from tryon_cli.preprocess.keypoints import BODY_INDEX as J
 from tryon_cli.preprocess.keypoints import FramePose
 
@@ -66,14 +68,14 @@ def room(seed: int = 0) -> np.ndarray:
 class Frames:
     """A CropClip of synthetic frames: the same room, each frame its own pose."""
 
-    def __init__(self, source: np.ndarray, bodies: list[np.ndarray]):
-        self.source, self.bodies = source, bodies
+    def __init__(self, source: np.ndarray, bodies: list[np.ndarray], interior=None):
+        self.source, self.bodies, self.interior = source, bodies, interior
         self.num_frames, self.height, self.width, self.fps = len(bodies), HEIGHT, WIDTH, 24.0
 
     def frames(self):
         mask = np.ones((HEIGHT, WIDTH), bool)  # a user's mask over everything: the engine must still hold back
         for t, body in enumerate(self.bodies):
-            yield CropFrame(t, self.source, mask, self.source, FramePose(body))
+            yield CropFrame(t, self.source, mask, self.source, FramePose(body), self.interior)
 
     def poses(self):
         return [FramePose(b) for b in self.bodies]
@@ -105,6 +107,39 @@ def test_the_face_is_never_changed_even_under_a_mask_that_covers_it(tee):
             # The face from forehead to chin, ear to ear.
             np.testing.assert_array_equal(out[face], source[face])
             assert (out != source).any()  # the garment is drawn somewhere
+
+
+def test_a_head_above_the_frame_is_placed_from_the_neck_and_the_collar_is_drawn(tee):
+    """The crop reaches above the frame (padded grey there), whose top row is the crop's row 125, between the nose
+    and the neck (gallery T1: the head above the frame's top edge). The detector puts the nose and eyes, which lie
+    beyond the frame, on its edge. They say only "at or beyond", so the head is placed above the neck, and the tee
+    reaches up to its collar. Judged by the crop's own border, they hung a face box from the edge down over the
+    chest, and the tee was cut square below the neck."""
+    edge = 125
+    clamped = {name: xy for name, xy in FRONT.items() if not name.endswith("_ear")}
+    clamped.update(nose=(192, edge), r_eye=(185, edge), l_eye=(199, edge))
+    source = room()
+    source[:edge] = PAD_VALUE
+    interior = frame_interior(HEIGHT - edge, WIDTH)
+    interior = (interior[0], interior[1] + edge, interior[2], interior[3] + edge)
+    outputs = list(WarpEngine().generate(Frames(source, [body_of(clamped)] * 3, interior), tee, Quiet()))
+    for out in outputs:
+        collar = (slice(142, 160), slice(178, 207))  # below the neck point (row 140), either side of the spine
+        assert (out[collar] != source[collar]).any(axis=2).mean() > 0.95
+        np.testing.assert_array_equal(out[:130], source[:130])  # the chin in the frame, the padding above it
+
+
+def test_head_points_on_the_frames_edge_do_not_place_the_face_box():
+    """Nose and eyes clamped onto the frame's top edge, in a crop that reaches above it: the face box is the one
+    placed from the shoulders, as if the head points were not seen."""
+    edge = 125
+    clamped = body_of(dict(FRONT, nose=(192, edge), r_eye=(185, edge), l_eye=(199, edge)))
+    clamped[[J["r_ear"], J["l_ear"]]] = 0
+    interior = (2.0, edge + 2.0, WIDTH - 2.0, HEIGHT - 2.0)
+    unseen = clamped.copy()
+    unseen[[J["nose"], J["r_eye"], J["l_eye"]]] = 0
+    assert face_box(clamped, HEIGHT, WIDTH, interior=interior) == face_box(unseen, HEIGHT, WIDTH)
+    assert face_box(clamped, HEIGHT, WIDTH) != face_box(unseen, HEIGHT, WIDTH)  # inside the crop's own border
 
 
 def test_a_sleeve_raised_beside_the_head_stays_out_of_the_face_box(tee):

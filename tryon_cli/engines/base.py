@@ -21,6 +21,7 @@ from typing import Callable, ContextManager, Iterator, Protocol
 import numpy as np
 
 from tryon_cli.preprocess.conditioning import GarmentInput
+from tryon_cli.preprocess.head import Box
 from tryon_cli.preprocess.keypoints import FramePose
 
 
@@ -33,6 +34,10 @@ class CropFrame:
     mask: np.ndarray  # (H, W) bool: the region to repaint
     agnostic: np.ndarray  # (H, W, 3) uint8: `source` greyed inside `mask` (the conditioning recipe)
     pose: FramePose  # the person's keypoints moved into crop pixels (confidence 0 = missing)
+    # Where in the crop a keypoint says where it is: the frame inside its border (`preprocess.head.frame_interior`),
+    # in crop pixels. A crop may reach past the frame (padded grey); a point on the frame's edge was put there by
+    # the detector and lies at or beyond it. None: the crop's own interior.
+    interior: Box | None = None
 
 
 class CropClip(Protocol):

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 
 from tryon_cli.preprocess import crop
 from tryon_cli.preprocess.garment_fit import fit_garment
+from tryon_cli.preprocess.head import Box, frame_interior
 from tryon_cli.preprocess.keypoints import FramePose, GarmentLandmarks
 from tryon_cli.preprocess.masks import apply_agnostic as grey_out  # noqa: F401  (part of the recipe)
 from tryon_cli.preprocess.pose_maps import render_garment_pose, render_human_pose
@@ -74,6 +75,14 @@ def points_in_crop(points: np.ndarray | None, box: np.ndarray, height: int, widt
 
 def pose_in_crop(pose: FramePose, box: np.ndarray, height: int, width: int) -> FramePose:
     return FramePose(*(points_in_crop(p, box, height, width) for p in (pose.body, pose.hands, pose.face)))
+
+
+def interior_in_crop(frame_height: int, frame_width: int, box: np.ndarray, height: int, width: int) -> Box:
+    """The frame's `head.frame_interior` (where its keypoints are located) in crop pixels, by the same map as the
+    keypoints (`points_in_crop`): a point is inside one exactly when it is inside the other."""
+    x0, y0, x1, y1 = frame_interior(frame_height, frame_width)
+    corners = np.array([[x0, y0, 1.0], [x1, y1, 1.0]]) @ crop.crop_matrix(box, height, width).T
+    return (float(corners[0, 0]), float(corners[0, 1]), float(corners[1, 0]), float(corners[1, 1]))
 
 
 def human_pose_map(pose: FramePose, height: int, width: int) -> np.ndarray:

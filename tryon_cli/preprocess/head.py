@@ -19,6 +19,11 @@ is drawn from:
   is clipped by the frame, so a head partly out of frame keeps what is in it. A point on the frame's edge does not
   count: detectors put a point that lies beyond the frame there, so it says only "at or beyond the edge".
 
+Where the pixels are a crop of the frame (the warp engine's) that reaches past the frame's border, the frame's edge
+is not the image's: `interior` (`frame_interior` mapped into the crop) says where points are located. Judged by the
+crop's own border instead, a head above the frame had its eyes taken as lying on the crop's grey padding, a face
+box hung from them down over the collar, and the new tee was cut square there (gallery T1, frames 24-47).
+
 Only the hairline-to-chin part of long hair is inside; hair that falls over the shoulders is not modelled here.
 """
 
@@ -59,14 +64,25 @@ MIN_FACE_POINTS = 10
 EDGE = 2
 """Pixels from the frame's edge within which a head point counts as clamped there by the detector."""
 
+Box = tuple[float, float, float, float]
+"""(x0, y0, x1, y1) in the pose's pixels, x1 and y1 exclusive."""
 
-def head_region(pose: FramePose, height: int, width: int) -> np.ndarray:
-    """The head of `pose` (crown to chin, ear to ear, the hair on it), bool `(height, width)`; empty without a body."""
+
+def frame_interior(height: int, width: int) -> Box:
+    """Where a keypoint of a `height` x `width` frame says where it is: more than `EDGE` pixels inside its border."""
+    return (EDGE, EDGE, width - EDGE, height - EDGE)
+
+
+def head_region(pose: FramePose, height: int, width: int, interior: Box | None = None) -> np.ndarray:
+    """The head of `pose` (crown to chin, ear to ear, the hair on it), bool `(height, width)`; empty without a body.
+    `interior`: where keypoints are located, if not `frame_interior(height, width)` (a crop reaching past the
+    frame)."""
+    interior = interior or frame_interior(height, width)
     image = np.zeros((height, width), np.uint8)
-    for centre, up, size in _head_geometries(pose.body, height, width):
+    for centre, up, size in _head_geometries(pose.body, interior):
         _half_ellipse(image, centre, up, HALF_LENGTH_UP * size, HALF_WIDTH * size)
         _half_ellipse(image, centre, -up, HALF_LENGTH_DOWN * size, HALF_WIDTH * size)
-    box = face_box(pose, height, width)
+    box = face_box(pose, height, width, interior)
     if box is not None:
         x0, y0, x1, y1 = box
         image[y0:y1, x0:x1] = 1
@@ -80,15 +96,16 @@ def head_region(pose: FramePose, height: int, width: int) -> np.ndarray:
     return image > 0
 
 
-def face_box(pose: FramePose, height: int, width: int) -> tuple[int, int, int, int] | None:
+def face_box(pose: FramePose, height: int, width: int, interior: Box | None = None) -> tuple[int, int, int, int] | None:
     """The face's box `(x0, y0, x1, y1)` (hairline to chin, cheek to cheek; x1, y1 exclusive, clipped to the frame)
     where the head keypoints (nose, eyes, ears) say there is a head; None when none is visible or the box lies
     outside the frame. Placed from the head points, or from the neck when every visible head point sits on the
     frame's edge (a detector puts a point that lies beyond the frame on its edge, so those do not say where).
 
     It is what "the face" means in checks that the face is never repainted: `head_region` contains it whole.
+    `interior` as in `head_region`.
     """
-    points = _head_points(pose.body, height, width)
+    points = located_head_points(pose.body, interior or frame_interior(height, width))
     if points:
         geometry = _from_head_points(pose.body, points)
     elif any(point(pose.body, n) is not None for n in HEAD_POINTS):
@@ -110,12 +127,14 @@ def face_box(pose: FramePose, height: int, width: int) -> tuple[int, int, int, i
     return (int(x0), int(y0), int(x1), int(y1)) if x0 < x1 and y0 < y1 else None
 
 
-def _head_points(body: np.ndarray, height: int, width: int) -> dict[str, np.ndarray]:
-    """The visible nose, eyes and ears that are not on the frame's edge (there they only say "at or beyond")."""
+def located_head_points(body: np.ndarray, interior: Box) -> dict[str, np.ndarray]:
+    """The visible nose, eyes and ears inside `interior`, by name: not on the frame's edge (there they only say "at
+    or beyond")."""
+    x0, y0, x1, y1 = interior
     found = {}
     for name in HEAD_POINTS:
         p = point(body, name)
-        if p is not None and EDGE <= p[0] < width - EDGE and EDGE <= p[1] < height - EDGE:
+        if p is not None and x0 <= p[0] < x1 and y0 <= p[1] < y1:
             found[name] = p
     return found
 
@@ -170,9 +189,9 @@ def _from_neck(body: np.ndarray, points: dict[str, np.ndarray]) -> Geometry | No
     return neck + up * EYES_ABOVE_NECK * size, up, size
 
 
-def _head_geometries(body: np.ndarray, height: int, width: int) -> list[Geometry]:
+def _head_geometries(body: np.ndarray, interior: Box) -> list[Geometry]:
     """The head from its points, and from the neck as well when one point or none is off the frame's edge."""
-    points = _head_points(body, height, width)
+    points = located_head_points(body, interior)
     found = [_from_head_points(body, points) if points else None]
     if len(points) <= 1:
         found.append(_from_neck(body, points))

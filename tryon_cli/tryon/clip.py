@@ -99,4 +99,5 @@ def crop_frame(full: FullFrame, height: int, width: int) -> CropFrame:
         mask=mask,
         agnostic=conditioning.grey_out(source, mask),
         pose=conditioning.pose_in_crop(full.pose, full.box, height, width),
+        interior=conditioning.interior_in_crop(*full.frame.shape[:2], full.box, height, width),
     )

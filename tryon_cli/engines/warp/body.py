@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from tryon_cli.engines.warp.skeleton import SHOULDER_INSET
+from tryon_cli.preprocess.head import Box, frame_interior, located_head_points
 from tryon_cli.preprocess.keypoints import BODY_INDEX, DRAW_THRESHOLD
 from tryon_cli.preprocess.masks import torso_length
 
@@ -46,7 +47,6 @@ WIDE_SIGMA = 0.06  # the wider average that folds and shadows are measured again
 WIDE_STEP = 4  # ... computed at 1/WIDE_STEP of the size (`_wide_blur`)
 SHADING_RANGE = (0.75, 1.12)  # how much darker / brighter than its surroundings a fold or shadow may make cloth
 SHADING_FLOOR = 48.0  # grey levels added to both sides of the ratio (see `shading`)
-FACE_POINTS = ("nose", "r_eye", "l_eye", "r_ear", "l_ear")
 # The face box (`face_box`) around the visible head points, in units of their spread s (the largest distance between
 # two of them: ear to ear, or eye to ear in profile): half a spread each side, 0.6 s above the eyes (the forehead) and
 # 0.5 s below the nose (the chin, with a head about 1.2 ear-widths tall). It reaches past the head region that the
@@ -59,19 +59,22 @@ FACE_SIDE, FACE_ABOVE, FACE_BELOW = 0.5, 0.6, 0.5
 HEAD_FROM_SHOULDERS = (0.25, 0.2, 0.7)
 
 
-def face_box(body: np.ndarray, height: int, width: int, min_side: int = 1) -> tuple[int, int, int, int] | None:
+def face_box(
+    body: np.ndarray, height: int, width: int, min_side: int = 1, interior: Box | None = None
+) -> tuple[int, int, int, int] | None:
     """(x0, y0, x1, y1), x1 and y1 exclusive: the face and the hair beside it, from the OpenPose-18 head points
-    (`FACE_*`); with fewer than two head points visible (the head at or above the frame's top edge, the back of the
-    head), the box above the neck from the shoulders (`HEAD_FROM_SHOULDERS`); None when neither is seen, or when
-    the box is thinner than `min_side` pixels once cut by the frame. The engine never changes a pixel in it; the
-    gallery (`benchmarks/gallery.py`) counts the changed pixels in it."""
-    rows = body[[J[name] for name in FACE_POINTS]]
-    visible = rows[rows[:, 2] >= DRAW_THRESHOLD, :2]
-    if len(visible) >= 2:
+    (`FACE_*`) located inside the frame (`preprocess.head.located_head_points`; `interior` where the pixels are a
+    crop reaching past the frame, else `frame_interior`); with fewer than two (the head at or above the frame's top
+    edge, the back of the head), the box above the neck from the shoulders (`HEAD_FROM_SHOULDERS`); None when
+    neither is seen, or when the box is thinner than `min_side` pixels once cut by the frame. The engine never
+    changes a pixel in it; the gallery (`benchmarks/gallery.py`) counts the changed pixels in it."""
+    located = located_head_points(body, interior or frame_interior(height, width))
+    if len(located) >= 2:
+        visible = np.array(list(located.values()))
         spread = max(float(np.linalg.norm(a - b)) for a, b in itertools.combinations(visible, 2))
-        eyes = [rows[i, 1] for i in (1, 2) if rows[i, 2] >= DRAW_THRESHOLD]
+        eyes = [located[name][1] for name in ("r_eye", "l_eye") if name in located]
         top = (min(eyes) if eyes else visible[:, 1].min()) - FACE_ABOVE * spread
-        bottom = (rows[0, 1] if rows[0, 2] >= DRAW_THRESHOLD else visible[:, 1].max()) + FACE_BELOW * spread
+        bottom = (located["nose"][1] if "nose" in located else visible[:, 1].max()) + FACE_BELOW * spread
         left, right = visible[:, 0].min() - FACE_SIDE * spread, visible[:, 0].max() + FACE_SIDE * spread
     else:
         neck, shoulders = body[J["neck"]], body[[J["r_shoulder"], J["l_shoulder"]]]

@@ -40,7 +40,7 @@ from tryon_cli.engines.warp.outline import Taper, TrunkWidth
 from tryon_cli.engines.warp.skeleton import blend, label_parts, parts_for, root_weight
 from tryon_cli.preprocess.conditioning import GarmentInput
 from tryon_cli.preprocess.hands import garment_by_hands, hand_regions
-from tryon_cli.preprocess.head import head_region
+from tryon_cli.preprocess.head import Box, head_region
 from tryon_cli.preprocess.keypoints import FramePose
 from tryon_cli.preprocess.masks import MaskShape, feet_region
 
@@ -124,7 +124,7 @@ class GarmentDresser:
         if step.trunk is None or not mask.any() or not self.has_garment:
             self.skipped.append(frame.index)
             return source.copy()
-        keep = _kept(frame.pose, source, person, mask)
+        keep = _kept(frame.pose, source, person, mask, frame.interior)
         # All the work happens in the mask's box (plus a margin for the blurs): a third of the crop or less.
         (y0, y1), (x0, x1) = _box(mask, round(ROI_MARGIN * mask.shape[0]))
         out = source.copy()
@@ -234,18 +234,21 @@ class GarmentDresser:
         return out, fit
 
 
-def _kept(pose: FramePose, source: np.ndarray, person: np.ndarray, mask: np.ndarray) -> np.ndarray:
+def _kept(
+    pose: FramePose, source: np.ndarray, person: np.ndarray, mask: np.ndarray, interior: Box | None
+) -> np.ndarray:
     """bool (H, W): what is never drawn over, whatever the mask says (a user's mask may cover it): what the masks
     keep (`preprocess.masks.keep_region`: the head, the feet, and of the hands' regions, guesses of where the hands
     are, all but the garment around the hand inside the mask, `hands.garment_by_hands`, so a hand on the hip leaves
     no hand-shaped patch of the old garment) and the face box with the hair beside it (`body.face_box`). Grown by 3
     crop pixels (`KEEP_KERNEL`): paste-back scales the crop up, and a changed crop pixel bleeds into its neighbours
-    at full size (the collar reached the face box's last row on ViViD upper1)."""
+    at full size (the collar reached the face box's last row on ViViD upper1). `interior`: where the pose's head
+    points are located (`CropFrame.interior`), so a head above the frame is placed as the masks place it."""
     shape = mask.shape
-    head, hands = head_region(pose, *shape), hand_regions(pose, *shape)
+    head, hands = head_region(pose, *shape, interior), hand_regions(pose, *shape)
     garment = garment_by_hands(source, pose, person, mask, hands, head)
     keep = head | feet_region(pose, *shape, MaskShape()) | (hands & ~garment)
-    box = bodies.face_box(pose.body, *shape)
+    box = bodies.face_box(pose.body, *shape, interior=interior)
     if box is not None:
         x0, y0, x1, y1 = box
         keep[y0:y1, x0:x1] = True
