@@ -77,18 +77,81 @@ def test_a_loose_old_top_is_covered_to_its_hem(tee, monkeypatch):
     np.testing.assert_array_equal(widened[near == 0], source[near == 0])
 
 
-def test_the_taper_stretches_across_the_spine_by_its_ratio_below_the_shoulders():
-    """A vertical spine from (100, 50), 200 px to the hips, widened 1.5x at the lowest level, 1.2x at the others."""
-    taper = Taper(np.array([100.0, 50.0]), np.array([0.0, 1.0]), 200.0, np.array([1.2, 1.2, 1.5]))
+def test_the_taper_stretches_each_side_of_the_spine_by_its_ratio_below_the_shoulders():
+    """A vertical spine from (100, 50), 200 px to the hips. Its -across side (the image's right: across is (-1, 0))
+    is widened 1.5x at the lowest level and 1.2x at the others, its +across side 1.3x and 1.1x."""
+    taper = Taper(np.array([100.0, 50.0]), np.array([0.0, 1.0]), 200.0, np.array([[1.2, 1.2, 1.5], [1.1, 1.1, 1.3]]))
     # At the shoulder line nothing moves; below the lowest level a drawn point at distance d from the spine shows the
-    # photo point at d / 1.5, on either side.
+    # photo point at d / 1.5 on the right, d / 1.3 on the left.
     x, y = taper.source(np.array([130.0, 70.0]), np.array([50.0, 50.0]))
     np.testing.assert_allclose((x, y), ([130, 70], [50, 50]))
     low = 50 + 200 * (LEVELS[-1] + 0.1)
     x, y = taper.source(np.array([130.0, 70.0, 100.0]), np.array([low, low, low]))
-    np.testing.assert_allclose(x, [100 + 30 / 1.5, 100 - 30 / 1.5, 100])
+    np.testing.assert_allclose(x, [100 + 30 / 1.5, 100 - 30 / 1.3, 100])
     np.testing.assert_allclose(y, low)
     # Halfway to the first level, half its widening.
     mid = 50 + 200 * LEVELS[0] / 2
-    x, _ = taper.source(np.array([130.0]), np.array([mid]))
-    np.testing.assert_allclose(x, 100 + 30 / 1.1)
+    x, _ = taper.source(np.array([130.0, 70.0]), np.array([mid, mid]))
+    np.testing.assert_allclose(x, [100 + 30 / 1.1, 100 - 30 / 1.05])
+    # The fit check's taper: both sides as the narrower one.
+    x, _ = taper.narrower().source(np.array([130.0, 70.0]), np.array([low, low]))
+    np.testing.assert_allclose(x, [100 + 30 / 1.3, 100 - 30 / 1.3])
+
+
+def test_a_frame_that_shows_no_body_at_the_spine_leaves_the_widening_as_it_was():
+    """A garment torso 60 px across on a body 84 px across (1.4 times it): the widening follows the body. A frame
+    whose person has a hole along the spine (a forearm across it, a cream cardigan the segmentation loses on a white
+    wall) measures nothing there; taken as no widening, it narrowed the tee for a few frames (T1)."""
+    arms_away = dict(r_elbow=(90, 212), l_elbow=(294, 212), r_wrist=(70, 276), l_wrist=(314, 276))
+    body = body_of(dict(FRONT, r_shoulder=(162, 146), l_shoulder=(222, 146), **arms_away))
+    torso = np.zeros((HEIGHT, WIDTH), np.float32)
+    torso[146:300, 162:223] = 1.0  # the garment's torso, in photo pixels drawn 1:1 (`fitted` is the identity)
+    width = outline.TrunkWidth(torso, body)
+    fitted = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    person = np.zeros((HEIGHT, WIDTH), bool)
+    person[140:320, 150:235] = True
+    mask = np.ones((HEIGHT, WIDTH), bool)
+    for _ in range(3):
+        width(fitted, body, person, mask)
+    measured = width.ratios.copy()
+    np.testing.assert_allclose(measured, 1.4, atol=0.05)
+    holed = person.copy()
+    holed[:, 188:197] = False  # along the spine (x = 192), at every level
+    width(fitted, body, holed, mask)
+    np.testing.assert_array_equal(width.ratios, measured)
+
+
+def test_each_side_is_widened_to_the_body_on_its_own(tee, monkeypatch):
+    """A body seen at three quarters: the old top reaches 34 px left of the spine (x = 192) and 70 px right of it at
+    the hem. Widened on both sides by the narrower side's ratio, the tee stopped short on the near side with the old
+    top showing between it and the arm (T1's strip of cardigan); each side widened on its own, it reaches further
+    out on the near side."""
+    source = room()
+    top_polygon = np.array([(158, 140), (238, 140), (262, 300), (158, 300)], np.int32)
+    top = np.zeros((HEIGHT, WIDTH), np.uint8)
+    cv2.fillConvexPoly(top, top_polygon, 1)
+    source[top > 0] = OLD_GREEN
+    person = np.zeros((HEIGHT, WIDTH), np.uint8)
+    cv2.circle(person, (192, 95), 28, 1, -1)
+    for side in "rl":
+        joints = [ARMS_OUT[f"{side}_{j}"] for j in ("shoulder", "elbow", "wrist")]
+        for a, b in zip(joints, joints[1:]):
+            cv2.line(person, a, b, 1, 22)
+    person = (person | top).astype(np.float32)
+    monkeypatch.setattr(engine_module, "PersonSegmentation", lambda: lambda image: person)
+    monkeypatch.setattr(shoulders, "MAX_LIFT", 0.0)
+    bodies = [body_of(ARMS_OUT)] * 4
+    per_side = list(WarpEngine().generate(Frames(source, bodies), tee, Quiet()))[-1]
+    each_side = outline.Taper.source
+    monkeypatch.setattr(outline.Taper, "source", lambda taper, x, y: each_side(taper.narrower(), x, y))
+    narrower = list(WarpEngine().generate(Frames(source, bodies), tee, Quiet()))[-1]
+    # At the hem's height the tee reaches further out on the near side, the far side's edge stays where it was, and
+    # less of the old top shows on the near side (measured: 0.46 of it green with the narrower ratio, 0.33).
+    edges = []
+    for out in (narrower, per_side):
+        changed = np.nonzero(np.abs(out[280].astype(int) - source[280]).max(axis=1) > 16)[0]
+        edges.append((changed.min(), changed.max()))
+    assert abs(int(edges[1][0]) - int(edges[0][0])) <= 1 and edges[1][1] >= edges[0][1] + 5, edges
+    near = (slice(230, 290), slice(200, 262))
+    green = [float((np.abs(out[near].astype(int) - OLD_GREEN).max(axis=2) <= 8).mean()) for out in (narrower, per_side)]
+    assert green[1] < 0.8 * green[0], green

@@ -179,6 +179,10 @@ class GarmentDresser:
         trunk = maps.get("trunk")
         trunk_cover = np.zeros((height, width, 4), np.float32)  # premultiplied RGBA, front on top
         limb_cover = np.zeros((height, width, 4), np.float32)
+        # The garment's alpha with its trunk widened by the narrower side's ratio (`outline.Taper.narrower`), cut and
+        # closed as the drawn garment is: what the fit check judges, so a fragment lying off-centre is not stretched
+        # into a fit.
+        judged = np.zeros((height, width), np.float32)
         for part, layer, root in zip(self.parts, self.back_layers if back else self.layers, self.roots):
             matrix = maps[part.name]
             if matrix is None:
@@ -190,17 +194,25 @@ class GarmentDresser:
                     _over(limb_cover, turned)
             drawn = warp_part(layer, matrix, field, origin, (width, height), None if part.limb else taper)
             _over(limb_cover if part.limb else trunk_cover, drawn)
+            if not part.limb:
+                narrow = drawn[..., 3]
+                if taper is not None:
+                    narrow = warp_part(layer[..., 3], matrix, field, origin, (width, height), taper.narrower())
+                judged += narrow * (1 - judged)
         # The person's own arms in front: a forearm crossing the trunk stays in front of the torso's garment (behind
         # its own sleeve); a lower garment's hips are behind both arms.
         arms = _soft(bodies.arms_in_front(body, (height, width), crossing, all_arms=self.category == "lower"), soft)
-        trunk_cover *= 1 - arms[..., None]
         # The collar, not the neck and chin; the shoulders as high as the old garment reaches.
-        trunk_cover *= bodies.below_neck(body, (height, width), lifts)[..., None]
+        trunk_cut = (1 - arms) * bodies.below_neck(body, (height, width), lifts)
+        trunk_cover *= trunk_cut[..., None]
+        judged *= trunk_cut
         if self.category == "lower":
             limb_cover *= 1 - arms[..., None]
         garment = trunk_cover
         _over(garment, limb_cover)
         _close_cracks(garment, crop_height, arms)
+        judged += limb_cover[..., 3] * (1 - judged)
+        judged += _cracks(judged, crop_height, arms)
         # Only on this person and inside the mask: the segmented outline grown by `OUTLINE_MARGIN`, softened.
         grow = 2 * int(round(OUTLINE_MARGIN * crop_height)) + 1
         outline = cv2.dilate(person.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow)))
@@ -212,13 +224,14 @@ class GarmentDresser:
             self.enveloped = not self.enveloped
         if self.enveloped:
             outline |= bodies.envelope(body, (height, width), legs=self.category != "upper")
-        garment *= (_soft(outline, soft) * (mask & ~keep))[..., None]
+        on_person = _soft(outline, soft) * (mask & ~keep)
+        garment *= on_person[..., None]
         free = mask & ~keep & (arms < 0.5)  # where the garment may be drawn
         if back:  # long hair over the back stays in front of the garment
             hair = bodies.back_hair(source, body)
             garment *= 1 - _soft(hair, soft)[..., None]
             free &= hair == 0
-        fit = _fit_share(garment[..., 3], body, free)
+        fit = _fit_share(judged * on_person, body, free)  # counted only where `free`: the hair needs no cut
 
         # The source's folds and light, measured on the cloth under the new garment (not on skin).
         low = bodies.luminance(source, crop_height)
@@ -309,24 +322,33 @@ def _close_cracks(cover: np.ndarray, crop_height: int, in_front: np.ndarray) -> 
     not quite meet) with the colour around them, in place: the alpha's morphological closing minus the alpha is
     the crack. Not where `in_front` (float 0..1: the person's own arms in front of the garment) is: a forearm cut
     out of the torso is a gap as narrow on a full-length figure (13.6 pixels on gallery C9, 14.6 on C3)."""
-    size = max(3, int(round(CRACK * crop_height)) | 1)
     alpha = cover[..., 3]
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
-    closed = cv2.morphologyEx(alpha, cv2.MORPH_CLOSE, kernel)
-    crack = np.clip(closed - alpha, 0.0, 1.0) * (1.0 - in_front)
-    # Opaque where the closing makes the crack the garment's: the closing of the parts' soft edges is partial there,
-    # and half-transparent the fill showed the old garment through it (a pale yellow disc of the old top under the
-    # new white tee's armpit on gallery C9, frame 142).
-    crack = np.where((closed > 0.5) & (crack > CRACK_SEEN), 1.0 - alpha, crack)
+    crack = _cracks(alpha, crop_height, in_front)
     if crack.max() <= CRACK_SEEN:
         return
-    sigma = size / 2
+    sigma = _crack_size(crop_height) / 2
     colour = (
         cv2.GaussianBlur(cover[..., :3], (0, 0), sigma)
         / np.maximum(cv2.GaussianBlur(alpha, (0, 0), sigma), 1e-3)[..., None]
     )
     cover[..., :3] += colour * crack[..., None]
     cover[..., 3] += crack
+
+
+def _cracks(alpha: np.ndarray, crop_height: int, in_front: np.ndarray) -> np.ndarray:
+    """The alpha that fills the cracks of garment `alpha` (`_close_cracks`)."""
+    size = _crack_size(crop_height)
+    closed = cv2.morphologyEx(alpha, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size)))
+    crack = np.clip(closed - alpha, 0.0, 1.0) * (1.0 - in_front)
+    # Opaque where the closing makes the crack the garment's: the closing of the parts' soft edges is partial there,
+    # and half-transparent the fill showed the old garment through it (a pale yellow disc of the old top under the
+    # new white tee's armpit on gallery C9, frame 142).
+    return np.where((closed > 0.5) & (crack > CRACK_SEEN), 1.0 - alpha, crack)
+
+
+def _crack_size(crop_height: int) -> int:
+    """The closing's diameter in pixels: `CRACK` of the crop's height, odd, at least 3."""
+    return max(3, int(round(CRACK * crop_height)) | 1)
 
 
 def _soft(region: np.ndarray, sigma: float) -> np.ndarray:

@@ -8,13 +8,16 @@ and leave the shoulders where they are (widened as one piece, T1's tee stood out
 
 So the garment's torso is measured across at a few heights between its shoulders and its hips (on the photo,
 once), and each frame the person's body at the same heights (across the spine, from the garment's mapped centre
-line out to where the person segmentation or the repaint mask ends, or an arm begins). Per height, the ratio of
-the two on the side where it is smaller (a garment that lies off-centre, a fragment the fit check must still see,
-is not stretched out to the far side of the body), never below 1 (a garment wider than the body is cut by the
-outline already) nor above `MAX_WIDEN`, followed by a running mean so the garment does not breathe with the
-segmentation's edge. The garment is then drawn through a `Taper`: widened across its spine by the ratio at each
-height, interpolated between the heights, 1 at the shoulder line (the shoulders stay on the keypoints' fit) and
-the lowest height's below it.
+line out to where the person segmentation or the repaint mask ends, or an arm begins). Per height and side, the
+ratio of the two, never below 1 (a garment wider than the body is cut by the outline already) nor above
+`MAX_WIDEN`, followed by a running mean so the garment does not breathe with the segmentation's edge. The garment
+is then drawn through a `Taper`: widened across its spine by its side's ratio at each height, interpolated between
+the heights, 1 at the shoulder line (the shoulders stay on the keypoints' fit) and the lowest height's below it.
+Each side on its own, because a body seen at three quarters is wider on the near side of the shoulders' midpoint:
+widened by the narrower side's ratio, T1's tee stopped short of her near side and a strip of cardigan showed
+between it and the sleeve (frames 24-47). The dresser's fit check judges the garment widened by the narrower
+side's ratio on both sides (`Taper.narrower`): a fragment that lies off-centre, stretched to the body's far side,
+would pass it (gallery T6 frames 88-90 and 179-185, C8 frames 5 and 24).
 
 Why this and not a silhouette fit per part: see docs/warp_engine.md ("How the fit works").
 """
@@ -53,7 +56,7 @@ class Taper:
     top: np.ndarray
     along: np.ndarray
     length: float
-    widen: np.ndarray  # (len(LEVELS),): the ratio at each of `LEVELS`
+    widen: np.ndarray  # (2, len(LEVELS)): the ratio at each of `LEVELS` on the -across and the +across side
 
     def source(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The photo point (x, y arrays) that the widened garment shows at photo point (x, y)."""
@@ -61,9 +64,17 @@ class Taper:
         dx, dy = x - self.top[0], y - self.top[1]
         height = (dx * self.along[0] + dy * self.along[1]) / self.length
         side = dx * across[0] + dy * across[1]
-        ratio = np.interp(height, (0.0, *LEVELS), (1.0, *self.widen))
+        ratio = np.where(
+            side < 0,
+            np.interp(height, (0.0, *LEVELS), (1.0, *self.widen[0])),
+            np.interp(height, (0.0, *LEVELS), (1.0, *self.widen[1])),
+        )
         shrink = (1.0 / ratio - 1.0) * side
         return x + shrink * across[0], y + shrink * across[1]
+
+    def narrower(self) -> Taper:
+        """The same taper widened on both sides by the narrower side's ratio at each height."""
+        return Taper(self.top, self.along, self.length, np.broadcast_to(self.widen.min(axis=0), self.widen.shape))
 
 
 class TrunkWidth:
@@ -74,7 +85,7 @@ class TrunkWidth:
         spine = _spine(garment_body)
         self._spine = spine
         self._edges = None if torso_alpha is None or spine is None else _garment_edges(torso_alpha, *spine)
-        self.ratios = np.full(len(LEVELS), np.nan)  # the running means, per level
+        self.ratios = np.full((2, len(LEVELS)), np.nan)  # the running means, per side and level
 
     def __call__(
         self, fitted: np.ndarray | None, body: np.ndarray, person: np.ndarray, mask: np.ndarray
@@ -114,9 +125,8 @@ def _garment_edges(alpha: np.ndarray, top: np.ndarray, along: np.ndarray, length
 
 
 def _ratios(fitted: np.ndarray, edges: np.ndarray, body: np.ndarray, inside: np.ndarray) -> np.ndarray:
-    """(len(LEVELS),): per level, the body's half-width over the garment's as `fitted` draws it, both from the
-    garment's mapped spine point, on the side where it is smaller, within 1 and `MAX_WIDEN`; NaN where it cannot be
-    measured."""
+    """(2, len(LEVELS)): per side and level, the body's half-width over the garment's as `fitted` draws it, both
+    from the garment's mapped spine point, within 1 and `MAX_WIDEN`; NaN where it cannot be measured."""
     out = np.full((2, len(LEVELS)), np.nan)
     scale = torso_length(body)
     if scale is None:
@@ -133,8 +143,12 @@ def _ratios(fitted: np.ndarray, edges: np.ndarray, body: np.ndarray, inside: np.
             drawn = float(np.linalg.norm(edge - centre))
             if drawn >= 1.0:
                 reach = run_length(free, centre, (edge - centre) / drawn, MAX_WIDEN * drawn + 2)
-                out[side, level] = np.clip(reach / drawn, 1.0, MAX_WIDEN)
-    return out.min(axis=0)
+                # Not on the body at the spine (a forearm across it, the segmentation losing a cream cardigan on a
+                # white wall): nothing measured. Taken as 1, such frames pulled the running mean down and the tee
+                # narrowed for a few frames (T1 frames 14, 27, 37, 40, 41, 44 and 46).
+                if reach > 0:
+                    out[side, level] = np.clip(reach / drawn, 1.0, MAX_WIDEN)
+    return out
 
 
 def run_length(region: np.ndarray, start: np.ndarray, direction: np.ndarray, longest: float) -> float:
