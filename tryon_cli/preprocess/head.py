@@ -22,7 +22,7 @@ is drawn from:
 Where the pixels are a crop of the frame (the warp engine's) that reaches past the frame's border, the frame's edge
 is not the image's: `interior` (`frame_interior` mapped into the crop) says where points are located. Judged by the
 crop's own border instead, a head above the frame had its eyes taken as lying on the crop's grey padding, a face
-box hung from them down over the collar, and the new tee was cut square there (gallery T1, frames 24-47).
+box hung from them down over the collar, and the new tee was cut square there (gallery T1, frames 1-47).
 
 Only the hairline-to-chin part of long hair is inside; hair that falls over the shoulders is not modelled here.
 """
@@ -69,7 +69,7 @@ Box = tuple[float, float, float, float]
 
 
 def frame_interior(height: int, width: int) -> Box:
-    """Where a keypoint of a `height` x `width` frame says where it is: more than `EDGE` pixels inside its border."""
+    """Where a keypoint of a `height` x `width` frame says where it is: `EDGE` pixels or more inside its border."""
     return (EDGE, EDGE, width - EDGE, height - EDGE)
 
 

@@ -17,7 +17,7 @@ Each side on its own, because a body seen at three quarters is wider on the near
 widened by the narrower side's ratio, T1's tee stopped short of her near side and a strip of cardigan showed
 between it and the sleeve (frames 24-47). The dresser's fit check judges the garment widened by the narrower
 side's ratio on both sides (`Taper.narrower`): a fragment that lies off-centre, stretched to the body's far side,
-would pass it (gallery T6 frames 88-90 and 179-185, C8 frames 5 and 24).
+would pass it (gallery T6 frames 88-90, 179-181 and 185, C8 frames 5 and 24).
 
 Why this and not a silhouette fit per part: see docs/warp_engine.md ("How the fit works").
 """
