@@ -121,6 +121,33 @@ def test_a_frame_that_shows_no_body_at_the_spine_leaves_the_widening_as_it_was()
     np.testing.assert_array_equal(width.ratios, measured)
 
 
+def test_an_arm_over_the_spine_is_measured_past_in_a_side_view_only():
+    """A body seen from the side (shoulders 24 px apart on a 150 px trunk): the far arm's keypoints lie across the
+    trunk, over the spine at every level (gallery T3 frames 1-19, T5, C2). Its capsule stopped the measurement where
+    it began, so nothing was measured and the garment stayed as narrow as the joints' fit drew it. Measured past the
+    arm to the body's outline, it is widened as the body is wide. Seen from the front (shoulders 60 px apart), the
+    same arm is a forearm across the trunk, and nothing is measured past it (gallery T6 frames 89-90)."""
+    arms = dict(r_elbow=(90, 212), r_wrist=(70, 276), l_elbow=(196, 212), l_wrist=(192, 276))
+    torso = np.zeros((HEIGHT, WIDTH), np.float32)
+    torso[146:300, 162:223] = 1.0  # the garment's torso, 60 px across, drawn 1:1 (`fitted` is the identity)
+    fitted = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    person = np.zeros((HEIGHT, WIDTH), bool)
+    person[140:320, 150:235] = True  # 84 px across: 1.4 times the garment
+    measured = []
+    for apart in (
+        dict(r_shoulder=(180, 146), l_shoulder=(204, 146)),
+        dict(r_shoulder=(162, 146), l_shoulder=(222, 146)),
+    ):
+        body = body_of(dict(FRONT, **apart, **arms))
+        width = outline.TrunkWidth(torso, body)
+        for _ in range(3):
+            width(fitted, body, person, np.ones((HEIGHT, WIDTH), bool))
+        measured.append(width.ratios)
+    side, front = measured
+    np.testing.assert_allclose(side, 1.4, atol=0.05)
+    assert np.isnan(front).all(), front
+
+
 def test_each_side_is_widened_to_the_body_on_its_own(tee, monkeypatch):
     """A body seen at three quarters: the old top reaches 34 px left of the spine (x = 192) and 70 px right of it at
     the hem. Widened on both sides by the narrower side's ratio, the tee stopped short on the near side with the old

@@ -6,18 +6,18 @@ old garment on it often wider still (a loose cardigan): fitted to the joints alo
 panel with the old garment showing down both sides (gallery T1, T2, T5, C3, C9). An affine cannot widen the hem
 and leave the shoulders where they are (widened as one piece, T1's tee stood out past her shoulders as a box).
 
-So the garment's torso is measured across at a few heights between its shoulders and its hips (on the photo,
-once), and each frame the person's body at the same heights (across the spine, from the garment's mapped centre
-line out to where the person segmentation or the repaint mask ends, or an arm begins). Per height and side, the
-ratio of the two, never below 1 (a garment wider than the body is cut by the outline already) nor above
-`MAX_WIDEN`, followed by a running mean so the garment does not breathe with the segmentation's edge. The garment
-is then drawn through a `Taper`: widened across its spine by its side's ratio at each height, interpolated between
-the heights, 1 at the shoulder line (the shoulders stay on the keypoints' fit) and the lowest height's below it.
-Each side on its own, because a body seen at three quarters is wider on the near side of the shoulders' midpoint:
-widened by the narrower side's ratio, T1's tee stopped short of her near side and a strip of cardigan showed
-between it and the sleeve (frames 24-47). The dresser's fit check judges the garment widened by the narrower
-side's ratio on both sides (`Taper.narrower`): a fragment that lies off-centre, stretched to the body's far side,
-would pass it (gallery T6 frames 88-90, 179-181 and 185, C8 frames 5 and 24).
+So the garment's torso is measured across at a few heights between its shoulders and its hips (on the photo, once),
+and each frame the person's body at the same heights (across the spine, from the garment's mapped centre line out to
+where the person segmentation or the repaint mask ends, or an arm begins; seen from the side, past an arm that lies
+over the spine). Per height and side, the ratio of the two, never below 1 (a garment wider than the body is cut by
+the outline already) nor above `MAX_WIDEN`, followed by a running mean so the garment does not breathe with the
+segmentation's edge. The garment is then drawn through a `Taper`: widened across its spine by its side's ratio at
+each height, interpolated between the heights, 1 at the shoulder line (the shoulders stay on the keypoints' fit) and
+the lowest height's below it. Each side on its own, because a body seen at three quarters is wider on the near side
+of the shoulders' midpoint: widened by the narrower side's ratio, T1's tee stopped short of her near side and a
+strip of cardigan showed between it and the sleeve (frames 24-47). The dresser's fit check judges the garment
+widened by the narrower side's ratio on both sides (`Taper.narrower`): a fragment that lies off-centre, stretched to
+the body's far side, would pass it (gallery T6 frames 88-90, 179-181 and 185, C8 frames 5 and 24).
 
 Why this and not a silhouette fit per part: see docs/warp_engine.md ("How the fit works").
 """
@@ -42,6 +42,10 @@ MAX_WIDEN = 1.5
 # An arm beside the trunk stops the body's width: its capsule along the bone, the bare limb's radius
 # (`body.LIMB_RADII`) times this, since a sleeve is wider than the arm in it.
 ARM_SLACK = 1.5
+# A body whose shoulders lie closer together than this share of the trunk's length is seen from the side. On the
+# gallery each clip's median is 0.42-0.67 (mostly seen from the front); below 0.3 lie its turns to the side: T1
+# frames 0-10, T3 1-19, T5 103-107, T7 24-50, T6's and C2's turns, C4 30-48, C8 0-15 (bent over).
+SIDE_VIEW = 0.3
 WIDEN_RATE = 0.2  # weight of this frame's ratio in its running mean (about 5 frames' memory)
 ALPHA_ON = 0.5  # garment alpha from which a photo pixel is the garment's
 
@@ -137,15 +141,28 @@ def _ratios(fitted: np.ndarray, edges: np.ndarray, body: np.ndarray, inside: np.
         for (a, b), bone in zip(zip(points, points[1:]), ("shoulder-elbow", "elbow-wrist")):
             capsule(arms, a, b, ARM_SLACK * LIMB_RADII[bone] * scale)
     free = inside & (arms == 0)
+    # Seen from the side, the far arm's keypoints lie across the trunk, over its spine: in front of the body or
+    # behind it, not beside it, so the body is measured past it. Seen from the front an arm over the spine is a
+    # forearm crossing the trunk, and is not: measured past it, the fit check took a strip of the garment on the
+    # dancer's midriff for a fit and drew it, a black slab over her skin and trousers (gallery T6 frames 89-90).
+    shoulders = [keypoint(body, f"{side}_shoulder") for side in "rl"]
+    side_view = (
+        all(s is not None for s in shoulders) and np.linalg.norm(shoulders[0] - shoulders[1]) < SIDE_VIEW * scale
+    )
     mapped = edges @ fitted[:, :2].T + fitted[:, 2]
     for level, (centre, *sides) in enumerate(mapped):
         for side, edge in enumerate(sides):
             drawn = float(np.linalg.norm(edge - centre))
             if drawn >= 1.0:
-                reach = run_length(free, centre, (edge - centre) / drawn, MAX_WIDEN * drawn + 2)
-                # Not on the body at the spine (a forearm across it, the segmentation losing a cream cardigan on a
-                # white wall): nothing measured. Taken as 1, such frames pulled the running mean down and the tee
-                # narrowed for a few frames (T1 frames 14, 27, 37, 40, 41, 44 and 46).
+                direction = (edge - centre) / drawn
+                longest = MAX_WIDEN * drawn + 2
+                over = run_length(inside & (arms > 0), centre, direction, longest) if side_view else 0.0
+                reach = run_length(free, centre + over * direction, direction, longest - over)
+                reach = reach + over if reach > 0 else 0.0
+                # Not on the body at the spine (a forearm across it seen from the front, the segmentation losing a
+                # cream cardigan on a white wall), or nothing of it past an arm there: nothing measured. Taken as
+                # 1, such frames pulled the running mean down and the tee narrowed for a few frames (T1 frames 14,
+                # 27, 37, 40, 41, 44 and 46).
                 if reach > 0:
                     out[side, level] = np.clip(reach / drawn, 1.0, MAX_WIDEN)
     return out
