@@ -1,11 +1,15 @@
-"""The warp engine's per-bone fit (`engines/warp/skeleton.py`): a sleeve follows its bone, and a short sleeve keeps
-the garment photo's proportions instead of being stretched to the elbow."""
+"""The warp engine's per-bone fit (`engines/warp/skeleton.py`): a sleeve follows its bone, a short sleeve keeps the
+garment photo's proportions instead of being stretched to the elbow, and the garment's pixels are split into parts
+without stray pieces."""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
-from tryon_cli.engines.warp.skeleton import PARTS, ends_short, limb_transform
+from tests.test_warp_engine import EXAMPLES, garment_input
+from tryon_cli.engines.warp.matte import garment_matte
+from tryon_cli.engines.warp.skeleton import PARTS, ends_short, label_parts, limb_transform, parts_for
 from tryon_cli.preprocess.keypoints import BODY_INDEX
 
 UPPER_ARM = next(part for part in PARTS["upper"] if part.name == "r_upper_arm")
@@ -50,3 +54,19 @@ def test_a_short_sleeve_keeps_the_photo_s_proportions_along_a_long_arm():
     np.testing.assert_allclose(sleeve_end(garment, 1.5), (290, 300), atol=1e-6)
     # Where the bone looks shorter than the sleeve (an arm pointing at the camera) it ends at the elbow.
     np.testing.assert_allclose(sleeve_end(garment, 4.0), (350, 300), atol=1e-6)
+
+
+def test_a_sleeve_s_cuff_corner_is_the_sleeve_s_not_a_stray_piece_of_the_torso():
+    """On the shipped tee the sleeves' outer cuff corners lie farther from their bones than the sleeves' measured
+    half-width allows (`WIDTH_SLACK`). Labelled as torso, each was a sliver apart from the torso, drawn by the torso's
+    map as a thin dark line hanging beside the arm below the new sleeve (gallery T1). The torso is one piece, and
+    every garment pixel is still drawn by some part."""
+    garment = garment_input(EXAMPLES / "garment_upper_00057_00.jpg", "upper")
+    body = garment.landmarks.as_body()
+    parts = parts_for("upper", body)
+    _, alpha = garment_matte(garment.image)
+    alphas = label_parts(alpha, body, parts)
+    torso = next(a for part, a in zip(parts, alphas) if part.name == "torso")
+    pieces, _ = cv2.connectedComponents((torso > 0.5).astype(np.uint8), connectivity=8)
+    assert pieces == 2, pieces - 1  # the background and the torso
+    np.testing.assert_allclose(np.max(alphas, axis=0), alpha)

@@ -58,6 +58,9 @@ SHOULDER_INSET = 0.1
 ROOT_REACH = 0.3  # the share of the upper arm from the shoulder that a sleeve's turned root covers (`root_weight`)
 LIMB_PULL = 0.06  # image heights by which a trunk part yields to a limb outside its polygon (`label_parts`)
 WIDTH_SLACK = 1.3  # a limb owns pixels within this times its sleeve's measured half-width (`label_parts`)
+# A trunk part's piece of the garment apart from its main one, smaller than this share of the part, is a stray
+# bit of a limb (`_strays_to_limbs`); a torso split in two halves (an open front) keeps both.
+STRAY = 0.05
 # Landmark confidence from which a point lies on the garment (the silhouette estimate gives 0.6 on the garment,
 # 0.35 to points it extrapolates beyond it).
 ON_GARMENT_CONFIDENCE = 0.4
@@ -95,10 +98,12 @@ def label_parts(alpha: np.ndarray, garment_body: np.ndarray, parts: tuple[Part, 
 
     Where the garment also has a trunk, a limb owns pixels only within its sleeve's own half-width of its bone
     (measured across the bone on the garment, `_half_width`, with `WIDTH_SLACK`): a sleeve that hangs along a
-    skirt does not take the skirt's side with it."""
+    skirt does not take the skirt's side with it. What that leaves of a limb apart from the trunk is the limb's
+    (`_strays_to_limbs`)."""
     height, width = alpha.shape
     has_trunk = any(not p.limb for p in parts)
     distances = np.empty((len(parts), height, width), np.float32)
+    unlimited = {}  # per limb (index), its distances before the cut at its sleeve's width
     for k, part in enumerate(parts):
         shape = np.full((height, width), 255, np.uint8)
         points = [garment_body[J[n], :2] for n in part.joints if garment_body[J[n], 2] >= DRAW_THRESHOLD]
@@ -115,8 +120,9 @@ def label_parts(alpha: np.ndarray, garment_body: np.ndarray, parts: tuple[Part, 
         elif has_trunk:
             a, b = (garment_body[J[n], :2] for n in part.joints)
             reach = WIDTH_SLACK * _half_width(alpha, a, b, 0.15 * height)
+            unlimited[k] = distances[k].copy()
             distances[k][distances[k] > reach] = np.inf
-    nearest = distances.argmin(axis=0)
+    nearest = _strays_to_limbs(distances.argmin(axis=0), alpha, parts, unlimited)
     grow = max(1, int(round(OVERLAP * height))) * 2 + 1
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow))
     # Only limbs grow into their neighbours: they are drawn over the trunk, so their overlap hides the seam, while
@@ -125,6 +131,37 @@ def label_parts(alpha: np.ndarray, garment_body: np.ndarray, parts: tuple[Part, 
         alpha * (cv2.dilate(own, kernel) if part.limb else own)
         for part, own in ((part, (nearest == k).astype(np.uint8)) for k, part in enumerate(parts))
     ]
+
+
+def _strays_to_limbs(
+    nearest: np.ndarray, alpha: np.ndarray, parts: tuple[Part, ...], limbs: dict[int, np.ndarray]
+) -> np.ndarray:
+    """`nearest` (each pixel's part index) with a trunk part's stray pieces given to the nearest limb: the
+    garment's pieces of that part (alpha over 0.5) apart from its largest, each smaller than `STRAY` of the part.
+    A sleeve's cuff corner lies farther from its bone than the sleeve's measured half-width allows (`WIDTH_SLACK`), so
+    it fell to the torso: drawn by the torso's map, it was a thin dark line hanging beside the arm, below the new
+    tee's sleeve (the shipped example's sleeves, gallery T1 frames 24-47)."""
+    if not limbs:
+        return nearest
+    keys = list(limbs)
+    nearest_limb = np.array(keys)[np.stack([limbs[k] for k in keys]).argmin(axis=0)]
+    out = nearest.copy()
+    for k, part in enumerate(parts):
+        if part.limb:
+            continue
+        solid = ((nearest == k) & (alpha > 0.5)).astype(np.uint8)
+        count, pieces, stats, _ = cv2.connectedComponentsWithStats(solid, connectivity=8)
+        if count <= 2:
+            continue
+        areas = stats[1:, cv2.CC_STAT_AREA]
+        main = 1 + int(areas.argmax())
+        for piece in range(1, count):
+            if piece != main and areas[piece - 1] < STRAY * areas.sum():
+                # With its soft edge (alpha under 0.5, a pixel or two), which would draw its outline.
+                stray = cv2.dilate((pieces == piece).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+                stray &= nearest == k
+                out[stray] = nearest_limb[stray]
+    return out
 
 
 def _half_width(alpha: np.ndarray, a: np.ndarray, b: np.ndarray, longest: float) -> float:
