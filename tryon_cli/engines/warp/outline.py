@@ -149,6 +149,7 @@ def _ratios(fitted: np.ndarray, edges: np.ndarray, body: np.ndarray, inside: np.
     side_view = (
         all(s is not None for s in shoulders) and np.linalg.norm(shoulders[0] - shoulders[1]) < SIDE_VIEW * scale
     )
+    on_arm = inside & (arms > 0)
     mapped = edges @ fitted[:, :2].T + fitted[:, 2]
     for level, (centre, *sides) in enumerate(mapped):
         for side, edge in enumerate(sides):
@@ -156,7 +157,7 @@ def _ratios(fitted: np.ndarray, edges: np.ndarray, body: np.ndarray, inside: np.
             if drawn >= 1.0:
                 direction = (edge - centre) / drawn
                 longest = MAX_WIDEN * drawn + 2
-                over = run_length(inside & (arms > 0), centre, direction, longest) if side_view else 0.0
+                over = run_length(on_arm, centre, direction, longest) if side_view else 0.0
                 reach = run_length(free, centre + over * direction, direction, longest - over)
                 reach = reach + over if reach > 0 else 0.0
                 # Not on the body at the spine (a forearm across it seen from the front, the segmentation losing a
