@@ -185,6 +185,21 @@ def test_a_sleeve_follows_an_arm_raised_sideways(tee):
         np.testing.assert_array_equal(out[y, x], source[y, x])
 
 
+def test_a_sleeve_stays_joined_to_the_torso_on_an_arm_held_out_or_raised(tee):
+    """The right arm held out at 45 degrees, then raised to the horizontal: the sleeve, laid flat on the photo at
+    its own angle, turns with the arm, and the wedge that opens between it and the torso just below the shoulder is
+    filled by the root's turned copies (`dress.ROOT_STEPS`), navy like the tee; the room under the arm stays the
+    room. (Unfilled, the old garment showed there as a white wedge on gallery C3.)"""
+    wedge, under_arm = (150, 166), (120, 200)
+    yy, xx = np.mgrid[0:HEIGHT, 0:WIDTH]
+    for elbow, wrist in (((100, 186), (60, 226)), ((82, 146), (22, 146))):
+        source, outputs = dress([body_of(dict(FRONT, r_elbow=elbow, r_wrist=wrist))] * 3, tee)
+        out = outputs[-1]
+        near, below = ((xx - x) ** 2 + (yy - y) ** 2 <= 8**2 for x, y in (wedge, under_arm))
+        assert (out[near].max(axis=1) < 90).mean() > 0.9, elbow  # navy
+        np.testing.assert_array_equal(out[below], source[below])
+
+
 def test_the_room_between_the_legs_stays_the_room(monkeypatch):
     """Trousers on legs that stand apart, the room showing in a gap 16 pixels wide between them (a full-length
     figure in the 512-pixel crop; the person segmentation given as the scene's truth): the legs are drawn, the gap's

@@ -54,7 +54,15 @@ ROI_MARGIN = 0.04  # the working box's margin around the mask, in crop heights
 # sleeve on gallery C3, C4 and C6.
 CRACK = 0.025
 CRACK_SEEN = 0.02  # a closing that adds less alpha than this is no crack
-ROOT_STEPS = (0.33, 0.67)  # the in-between turns of a sleeve's root (see `GarmentDresser.__init__`)
+# The in-between turns of a sleeve's root (see `GarmentDresser.__init__`), and the blur of the root's copies, in
+# heights of the garment picture (4 pixels of 512). Each copy has its own edge, the sleeve's underside at that turn:
+# on gallery C3 (arms raised, frames 10, 48 and 85) two or eight sharp copies drew a comb of dark lines across the
+# wedge; five blurred ones merge into one shape. That shape's alpha is then ramped from 0 at HARD[0] to 1 at
+# HARD[1], so its outline is as sharp as the parts' own: left soft, it was a blurred halo beside the sleeves (T2
+# frame 6, T4 frame 48).
+ROOT_STEPS = (1 / 6, 2 / 6, 3 / 6, 4 / 6, 5 / 6)
+ROOT_BLUR = 0.008
+HARD = (0.4, 0.6)
 # How far past the segmented person (probability 0.5) the garment may reach, in crop heights (3 pixels of the 512-pixel
 # crop): the segmentation's edge is a few pixels inside a loose sleeve or a skirt's hem, and cut there the garment
 # looked clipped (T1). At 0.015 (8 pixels) it was wider than the gap between a full-length figure's legs and half a
@@ -100,8 +108,14 @@ class GarmentDresser:
         self.layers = [np.dstack([colour * a[..., None], a]) for a in alphas]
         self.back_layers = plain_layers(colour, alpha, alphas)
         # Where a sleeve joins the torso, copies of its root turned part of the way from the torso's warp to the
-        # arm's fill the wedge that opens over the shoulder when the arm hangs lower than the sleeve was laid flat.
-        self.roots = [root_weight(part, garment_body, alpha.shape) for part in self.parts]
+        # arm's fill the wedge that opens over the shoulder when the arm hangs lower than the sleeve was laid flat,
+        # or under it when the arm is raised (drawn under the torso, `ROOT_STEPS`).
+        weights = [root_weight(part, garment_body, alpha.shape) for part in self.parts]
+        blur = ROOT_BLUR * alpha.shape[0]
+        self.roots = {
+            back: [None if w is None else cv2.GaussianBlur(layer * w[..., None], (0, 0), blur) for layer, w in pairs]
+            for back, pairs in ((False, zip(self.layers, weights)), (True, zip(self.back_layers, weights)))
+        }
         samples = {part.name: part_samples(layer[..., 3]) for part, layer in zip(self.parts, self.layers)}
         # The trunk's map carries every non-limb part; trousers have none, and their trunk (the hips) carries the
         # legs' pixels.
@@ -176,22 +190,22 @@ class GarmentDresser:
         the garment covers (`_fit_share`)."""
         height, width = mask.shape
         soft = EDGE_SOFTNESS * crop_height
-        trunk = maps.get("trunk")
+        trunk = next((maps[part.name] for part in self.parts if not part.limb), None)  # every trunk part's map
         trunk_cover = np.zeros((height, width, 4), np.float32)  # premultiplied RGBA, front on top
         limb_cover = np.zeros((height, width, 4), np.float32)
+        root_cover = np.zeros((height, width, 4), np.float32)
         # The garment's alpha with its trunk widened by the narrower side's ratio (`outline.Taper.narrower`), cut and
         # closed as the drawn garment is: what the fit check judges, so a fragment lying off-centre is not stretched
         # into a fit.
         judged = np.zeros((height, width), np.float32)
-        for part, layer, root in zip(self.parts, self.back_layers if back else self.layers, self.roots):
+        for part, layer, root in zip(self.parts, self.back_layers if back else self.layers, self.roots[back]):
             matrix = maps[part.name]
             if matrix is None:
                 continue
             field = fields[part.name]
             if root is not None and trunk is not None:
                 for t in ROOT_STEPS:
-                    turned = warp_part(layer * root[..., None], blend(trunk, matrix, t), field, origin, (width, height))
-                    _over(limb_cover, turned)
+                    _over(root_cover, warp_part(root, blend(trunk, matrix, t), field, origin, (width, height)))
             drawn = warp_part(layer, matrix, field, origin, (width, height), None if part.limb else taper)
             _over(limb_cover if part.limb else trunk_cover, drawn)
             if not part.limb:
@@ -204,11 +218,14 @@ class GarmentDresser:
         arms = _soft(bodies.arms_in_front(body, (height, width), crossing, all_arms=self.category == "lower"), soft)
         # The collar, not the neck and chin; the shoulders as high as the old garment reaches.
         trunk_cut = (1 - arms) * bodies.below_neck(body, (height, width), lifts)
-        trunk_cover *= trunk_cut[..., None]
         judged *= trunk_cut
+        # The roots lie under the torso: its clean edge stays on top, and they show only in the wedge. They are not
+        # judged: counted, they passed off a fragment as a fit (T6 frames 88-90, a black slab over her midriff).
+        garment = _hardened(root_cover)
+        _over(garment, trunk_cover)
+        garment *= trunk_cut[..., None]
         if self.category == "lower":
             limb_cover *= 1 - arms[..., None]
-        garment = trunk_cover
         _over(garment, limb_cover)
         _close_cracks(garment, crop_height, arms)
         judged += limb_cover[..., 3] * (1 - judged)
@@ -355,6 +372,13 @@ def _soft(region: np.ndarray, sigma: float) -> np.ndarray:
     """float32 0..1 alpha of a 0/1 region with its edge blurred by `sigma` pixels."""
     alpha = region.astype(np.float32)
     return cv2.GaussianBlur(alpha, (0, 0), max(sigma, 0.5)) if sigma > 0 else alpha
+
+
+def _hardened(cover: np.ndarray) -> np.ndarray:
+    """Premultiplied `cover` with its alpha ramped from 0 at `HARD[0]` to 1 at `HARD[1]`, its colour kept."""
+    alpha = cover[..., 3:]
+    hard = np.clip((alpha - HARD[0]) / (HARD[1] - HARD[0]), 0.0, 1.0)
+    return cover * (hard / np.maximum(alpha, 1e-6))
 
 
 def _over(cover: np.ndarray, layer: np.ndarray) -> None:
