@@ -112,3 +112,28 @@ def test_per_frame_jitter_on_a_real_clip_scores_clearly_higher_than_the_clip():
     # A source at another size is resized to the prediction's: a half-size prediction of the clip still reads ~1.
     half = [cv2.resize(f, (f.shape[1] // 2, f.shape[0] // 2), interpolation=cv2.INTER_AREA) for f in source]
     assert warp_error(half, source).ratio == pytest.approx(1, abs=1e-6)
+
+
+def test_the_regions_split_of_the_warping_error_adds_up_to_it_and_puts_a_jittering_patch_s_flicker_on_its_outline():
+    """`benchmarks/warp_error_regions.py`: the three regions' shares sum to the metric's own ratio, and a flat
+    patch drawn over a panning texture and jittered by a pixel a frame flickers on its outline, not inside it
+    nor elsewhere (the patch is one colour, so moving it changes only the pixels near its edge)."""
+    from benchmarks.warp_error_regions import split
+
+    source = _translating(8, 400, 300)  # the outline's band: 2 pixels either side
+    rng = np.random.default_rng(1)
+    output = []
+    for t, frame in enumerate(source):
+        drawn = frame.copy()
+        x, y = 100 + SHIFT[0] * t + int(rng.integers(-1, 2)), 100 + SHIFT[1] * t + int(rng.integers(-1, 2))
+        drawn[y : y + 80, x : x + 80] = (20, 30, 200)
+        output.append(drawn)
+    result = split(output, source)
+    whole = warp_error(output, source).ratio
+    assert result["ratio"] == pytest.approx(whole, abs=0.01)
+    assert sum(result["by_region"].values()) == pytest.approx(whole, abs=0.03)
+    by_region = result["by_region"]
+    assert by_region["edge"] > 10 * max(by_region["inside"], by_region["elsewhere"])
+    # The source itself: nothing drawn, so nothing inside or on an outline, and the rest is the source's own error.
+    unchanged = split(source, source)["by_region"]
+    assert unchanged == {"inside": 0.0, "edge": 0.0, "elsewhere": pytest.approx(1.0, abs=0.01)}
