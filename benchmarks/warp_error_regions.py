@@ -4,7 +4,8 @@ each frame, as ratios to the source's own warping error that add up to the whole
 The regions come from what the try-on changed: pixels more than `CHANGED` levels off the source in some channel
 (the gallery's measure) are the drawn garment. `edge` is the band of `EDGE` of the frame's height either side of
 its outline, `inside` the rest of it, `elsewhere` everything else (there the output is the source, so its share
-stays near the source's own, about 1, unless a garment drawn in the last frame is gone in this one).
+is the source's own error over that region, at most 1, plus what a garment drawn in the last frame and gone in this
+one leaves).
 
     python benchmarks/warp_error_regions.py SOURCE.mp4 OUTPUT.mp4 [--start N]   # last line JSON
 
