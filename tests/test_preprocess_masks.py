@@ -94,15 +94,15 @@ def test_a_side_view_keeps_the_chest_and_back_in_the_upper_mask():
 
 
 def test_a_tops_sleeve_narrows_from_the_elbow_to_the_cuff():
-    """Arms held out level (elbow 40 px, wrist 80 px from the shoulder): the forearm's region is (0.16 + 0.07) L = 18.4
-    px either side of the arm at the elbow and (0.12 + 0.07) L = 15.2 px at the wrist (L = 80 px)."""
+    """Arms held out level (elbow 40 px, wrist 80 px from the shoulder): the forearm's region is (0.16 + 0.08) L = 19.2
+    px either side of the arm at the elbow and (0.12 + 0.08) L = 16 px at the wrist (L = 80 px)."""
     pose = _pose()
     for name, (x, y) in {"r_elbow": (55, 72), "r_wrist": (15, 72), "l_elbow": (185, 72), "l_wrist": (225, 72)}.items():
         pose.body[BODY_INDEX[name], :2] = (x, y)
     mask = frame_mask(pose, "upper", H, W)
     for elbow_x, near_wrist_x in ((55, 20), (185, 220)):
-        assert mask[72 - 17, elbow_x] and mask[72 + 17, elbow_x]
-        assert mask[72 - 14, near_wrist_x] and not mask[72 - 17, near_wrist_x] and not mask[72 + 17, near_wrist_x]
+        assert mask[72 - 19, elbow_x] and mask[72 + 19, elbow_x]
+        assert mask[72 - 16, near_wrist_x] and not mask[72 - 18, near_wrist_x] and not mask[72 + 18, near_wrist_x]
 
 
 def test_the_lower_mask_reaches_the_hips_outer_sides_at_the_waistband():
@@ -111,6 +111,27 @@ def test_the_lower_mask_reaches_the_hips_outer_sides_at_the_waistband():
     mask = frame_mask(_pose(), "lower", H, W)
     assert mask[130, 92] and mask[130, 148]
     assert mask[121, 120] and not mask[112, 120]
+
+
+def test_a_dress_mask_falls_from_the_hips_to_the_ankles_when_the_legs_are_together():
+    """A long dress may fall straight from the hips' outer sides (x = 95.4 and 144.6; L = 80 px, margin 0.25 L = 20
+    px) to the ankles, however close the feet are: with the ankles crossed under the body (a catwalk step) the mask
+    still spans the hips' width grown by the margin just above the ankles (there the legs' regions and the hull
+    they make with the wrists alone reach x = 81 to 159)."""
+    pose = _pose()
+    for name, (x, y) in {
+        "r_knee": (112, 210),
+        "l_knee": (128, 210),
+        "r_ankle": (121, 270),
+        "l_ankle": (119, 268),
+    }.items():
+        pose.body[BODY_INDEX[name], :2] = (x, y)
+    dress = frame_mask(pose, "dress", H, W)
+    assert dress[262, 77] and dress[262, 163]
+    short = _pose()  # no ankles seen (a close-up): the skirt ends where the legs' regions do
+    for name in ("r_ankle", "l_ankle"):
+        short.body[BODY_INDEX[name]] = 0
+    assert not frame_mask(short, "dress", H, W)[262:].any()
 
 
 def test_frames_without_a_person_repaint_nothing():
@@ -175,22 +196,30 @@ def test_write_vivid_layout_leaves_nothing_when_the_mask_is_short(tmp_path):
     assert not list(tmp_path.rglob("*.mp4"))
 
 
-def test_the_lower_body_mask_meets_the_goal_against_the_vivid_authors_mask(shared_data):
-    """Against the dataset authors' human-parsing mask of the ViViD lower-body clip, from the shipped yolo pose model
-    (poses cached by content): the old garment does not show (recall 0.951 measured; issue 20 asks >= 0.95, asserted
-    with room for another pose model build) and the legs are not drawn as wide as the hips (IoU 0.686; 0.646 when
-    the legs' radius made the hips' width)."""
+@pytest.mark.parametrize(
+    "clip, reference, category",
+    [
+        ("vivid/videos/upper1.mp4", "vivid/agnostic_mask/upper1.mp4", "upper"),
+        ("vivid/videos/lower1.mp4", "vivid/agnostic_mask/lower1.mp4", "lower"),
+        ("3dvton/videos/model_1.mp4", "3dvton/rec_agnostic_mask/model_1.mp4", "dress"),
+    ],
+)
+def test_the_masks_meet_the_goal_against_the_dataset_authors_masks(shared_data, clip, reference, category):
+    """Against the dataset authors' masks, from the shipped yolo pose model (poses cached by content) and as try-on
+    makes them (with the frames): the old garment does not show (recall >= 0.95, issue 20; measured 0.952 / 0.962 /
+    0.952) and the mask is not a box (IoU >= 0.65; measured 0.761 / 0.698 / 0.716). 3DV-TON's 1046043_detail is left
+    out: its reference is a box around the whole person, 5.1 % of it in the face, hands, feet and hair that every
+    mask keeps, so its recall cannot reach 0.95 (0.931 measured)."""
     from tryon_cli.preprocess.human_pose import video_poses
 
-    video = shared_data / "vivid" / "videos" / "lower1.mp4"
+    video = shared_data / clip
     poses = video_poses(video, backend="yolo")
-    reference_video = shared_data / "vivid" / "agnostic_mask" / "lower1.mp4"
-    references = [frame.mean(axis=2) > 127 for frame in read_frames(reference_video)]
-    ours = list(agnostic_masks(poses, "lower", frames=read_frames(video)))  # as try-on makes them
-    assert len(ours) == len(references) == 24
+    references = [frame.mean(axis=2) > 127 for frame in read_frames(shared_data / reference)]
+    ours = list(agnostic_masks(poses, category, frames=read_frames(video)))
+    assert len(ours) == len(references)
     recall = np.mean([(o & r).sum() / r.sum() for o, r in zip(ours, references)])
     iou = np.mean([_iou(o, r) for o, r in zip(ours, references)])
-    assert recall >= 0.945 and iou >= 0.67, (recall, iou)
+    assert recall >= 0.95 and iou >= 0.65, (recall, iou)
 
 
 @pytest.mark.parametrize("category", ["upper", "dress"])
@@ -228,6 +257,7 @@ MASK_DIGESTS = {
     5: "fcf340754eb200f3",
     6: "fcf340754eb200f3",
     7: "fcf340754eb200f3",
+    8: "34d7ac1d47e87883",
 }
 
 
