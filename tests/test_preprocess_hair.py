@@ -106,6 +106,28 @@ def test_hair_found_in_one_frame_only_is_not_kept():
     assert (hair(frame, _pose(), region) & locks).sum() > 0.9 * locks.sum()  # there in the frame before too
 
 
+def test_a_garment_once_of_the_hairs_colour_stays_so_until_clearly_not():
+    """A top printed with the hair's colour (0.46 of its samples taken for hair) makes the next frames, the plain top
+    with the locks over it (0.19), keep no hair: decided frame by frame they would flip, a patch kept as hair in one
+    frame and repainted in the next. Once under `RELEASE_HAIR_COLOURED` (the locks gone: 0), hair is found again."""
+    plain, silhouette = _figure()
+    printed, _ = _figure()
+    top = np.all(printed == NAVY, axis=-1)
+    top[:, (np.arange(W) // 6) % 3 != 0] = False  # every third 6-px column of the top in the hair's colour
+    printed[top] = BROWN
+    bare, _ = _figure()
+    for x0, x1 in STRANDS:
+        bare[61 : STRAND_END + 1, x0 : x1 + 1] = NAVY
+    region = frame_mask(_pose(), "upper", H, W)
+    locks = _strand_pixels() & region
+    hair = LongHair(segment=lambda image: silhouette)
+    assert not hair(printed, _pose(), region).any()
+    assert not hair(plain, _pose(), region).any() and not hair(plain, _pose(), region).any()
+    hair(bare, _pose(), region)  # released
+    hair(plain, _pose(), region)
+    assert (hair(plain, _pose(), region) & locks).sum() > 0.9 * locks.sum()
+
+
 def _lab_samples(colours, spread: float, count: int = 400, seed: int = 0) -> np.ndarray:
     """CIELAB samples of RGB `colours`, each with Gaussian noise of `spread` levels: a colour model's samples."""
     rng = np.random.default_rng(seed)

@@ -17,7 +17,7 @@ from clothes. The cue is the hair's own colour, continuous with the head:
    is nearer the hair's colour than the garment's (Mahalanobis distance) and within `MAX_HAIR_DISTANCE` of it.
    When more than `MAX_HAIR_COLOURED` of the garment's own samples are hair-coloured, the garment is of the hair's
    colour (black hair over a black dress) and nothing is taken: cutting hair-coloured garment would leave the old
-   garment showing.
+   garment showing. In a video that holds until fewer than `RELEASE_HAIR_COLOURED` are (hysteresis).
 4. Hair is the hair-coloured pixels (closed, then opened, by ~1 cm) connected to the head region, within
    `MAX_FALL` trunk lengths of it, in the columns under it (`SPREAD`: hair hangs), and found in the previous
    frame as well, within `PERSIST` (hair persists; a dark fold taken for hair in one frame does not). A photo, or
@@ -49,6 +49,13 @@ MAX_HAIR_COLOURED = 0.25
 """When more of the garment's samples than this are taken for hair, the garment is of the hair's colour (black hair
 over a black dress): the two cannot be told apart and no hair is taken, since cutting hair-coloured garment would
 leave the old garment showing. On 3DV-TON model_1 (auburn hair, black coat) at most 0.05 are."""
+RELEASE_HAIR_COLOURED = 0.15
+"""In a video, a garment once found of the hair's colour (`MAX_HAIR_COLOURED`) stays so until fewer of its samples
+than this are taken for hair: the share of a dark garment in shade moves by 0.1 from frame to frame around 0.25
+(gallery T6, a black crop top under long black hair: 0.04-0.44), and decided frame by frame, patches of the old
+top were kept as hair in one frame and repainted in the next (and so on the checked C12, short black hair over a
+grey shirt in shade, 0.06-0.37, where the flicker was seen; C8 enters the hold too). Every other gallery clip
+stays at or below 0.20 and never enters it."""
 MAX_FALL = 1.2
 """Hair reaches at most this many trunk lengths below the head's region (waist-long hair)."""
 SPREAD = 0.35
@@ -210,6 +217,7 @@ class LongHair:
         self._hair = _LatestColour()
         self._face_skin = _LatestColour()
         self._previous: np.ndarray | None = None
+        self._hair_coloured = False  # the garment was found of the hair's colour and has not left it since
 
     @property
     def colour(self) -> Colour | None:
@@ -243,7 +251,11 @@ class LongHair:
         if self.colour is None:
             return hair
         garment = garment_colour(frame, head, person, region, scale)
-        if garment is None or _is_hair(self.colour, garment, garment.samples).mean() > MAX_HAIR_COLOURED:
+        if garment is not None:
+            share = _is_hair(self.colour, garment, garment.samples).mean()
+            limit = RELEASE_HAIR_COLOURED if self._hair_coloured else MAX_HAIR_COLOURED
+            self._hair_coloured = bool(share > limit)
+        if garment is None or self._hair_coloured:
             self._previous = None  # no garment seen, or one of the hair's colour: the two cannot be told apart
             return hair
         hair[crop] = hair_region(
