@@ -48,6 +48,13 @@ prepare` keys its cached masks by it, so masks made by older code are rebuilt, n
 (`tests/test_preprocess_masks.py` pins the masks of fixed poses together with it)."""
 
 J = BODY_INDEX
+VOTE_WINDOW = 2
+"""A frame's mask is voted over the frames within this many of it on either side (5 frames; 7 or 9 measured no
+better, docs/preprocessing.md)."""
+VOTE_QUORUM = 0.4
+"""A pixel is on when at least this share of those frames have it (2 of 5): a one-frame flicker is voted away, and
+a moving edge is kept a little wide rather than trimmed (the old garment showing through is worse than a slightly
+larger repaint)."""
 
 
 @dataclass(frozen=True)
@@ -296,8 +303,8 @@ def agnostic_masks(
     poses: PoseSequence,
     category: str,
     shape: MaskShape | None = None,
-    window: int = 2,
-    quorum: float = 0.4,
+    window: int = VOTE_WINDOW,
+    quorum: float = VOTE_QUORUM,
     frames: Iterable[np.ndarray] | None = None,
 ) -> Iterator[np.ndarray]:
     """Agnostic masks of a video from its poses, bool `(H, W)` per frame, in order (a generator).
@@ -387,7 +394,7 @@ class _LatestPerson:
         return self._probability
 
 
-def temporal_vote(masks: Iterable[np.ndarray], window: int, quorum: float = 0.4) -> Iterator[np.ndarray]:
+def temporal_vote(masks: Iterable[np.ndarray], window: int, quorum: float = VOTE_QUORUM) -> Iterator[np.ndarray]:
     """Each mask replaced by a vote over the masks within `window` frames of it (fewer at the ends).
 
     A pixel is on when at least `quorum` of those frames have it (0.4: 2 of 5), so a one-frame flicker is voted
