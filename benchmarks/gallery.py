@@ -222,6 +222,14 @@ CHECKED = (
         frames=(0, 48),
         what="HEVC 1080x1920, hands clasped in front, RGBA polo",
     ),
+    Case(
+        "C14",
+        "wild/videos/vid2densepose_dancer.mp4",
+        "wild/garments/upper/omnitry_hoodie.jpg",
+        "upper",
+        frames=(0, 96),
+        what="T5's hoodie, sleeves laid down in the photo, on a dancer",
+    ),
 )
 REFUSED = (
     Case(

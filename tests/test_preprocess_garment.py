@@ -313,6 +313,47 @@ def test_a_drop_shadow_under_the_hem_does_not_move_the_hips():
         assert np.abs(shaded[f"{side}_hip"][:2] - plain[f"{side}_hip"][:2]).max() <= 3
 
 
+def _sweatshirt_sleeves_down(seams: bool) -> np.ndarray:
+    """A camel sweatshirt laid flat as the photo of T5's hoodie shows it: dropped shoulders, the long sleeves flat
+    against the body's sides down to the hem, the cuffs flush with it, so that the outline is convex and has no
+    armpit. With `seams`, the seams between the sleeves and the body (x 95 and 205, from y 110 to the hem), as the
+    photo shows them: a line 2 px wide and 40 levels darker."""
+    photo = np.full((400, 300, 3), 248, np.uint8)
+    outline = [(110, 50), (190, 50), (230, 80), (255, 170), (255, 330), (45, 330), (45, 170), (70, 80)]
+    cv2.fillPoly(photo, [np.array(outline, np.int32)], (170, 135, 95))
+    if seams:
+        for x in (95, 205):
+            photo[110:326, x - 1 : x + 1] -= 40
+    return photo
+
+
+def test_sleeves_laid_down_against_the_body_are_found_by_their_seams():
+    """T5's hoodie: its sleeves lie against the body down to the cuffs, so the outline has no armpit and the hoodie
+    was drawn as a wide body without sleeves. The seam between sleeve and body marks them: each wrist is found at
+    its cuff, each elbow on its sleeve, and the hips inside the body. Without the seams nothing tells sleeve from
+    body, and no sleeve is found."""
+    seamed = _points(_sweatshirt_sleeves_down(seams=True), "upper")
+    for side, (x0, x1) in (("r", (45, 95)), ("l", (205, 255))):
+        elbow, wrist = seamed[f"{side}_elbow"], seamed[f"{side}_wrist"]
+        assert elbow[2] >= DRAW_THRESHOLD and wrist[2] >= DRAW_THRESHOLD, (side, elbow, wrist)
+        assert x0 < wrist[0] < x1 and wrist[1] > 310, (side, wrist)
+        assert x0 < elbow[0] < x1 and 150 < elbow[1] < 260, (side, elbow)
+        assert 95 < seamed[f"{side}_hip"][0] < 205, seamed[f"{side}_hip"]
+    plain = _points(_sweatshirt_sleeves_down(seams=False), "upper")
+    assert all(plain[f"{side}_{joint}"][2] == 0 for side in "rl" for joint in ("elbow", "wrist")), plain
+
+
+def test_a_sleeveless_top_with_lines_down_its_sides_grows_no_sleeves():
+    """A sleeveless top whose outline falls straight from its shoulders (no armpit either) and whose print has long
+    lines down its sides: lines where a laid-down sleeve's seams would be, but nothing of the garment lies beyond
+    the shoulders, so there is no sleeve to find."""
+    photo = _drawn([(90, 60), (210, 60), (210, 320), (90, 320)])
+    for x in (110, 190):
+        photo[110:310, x - 1 : x + 1] = (10, 20, 90)
+    points = _points(photo, "upper")
+    assert all(points[f"{side}_{joint}"][2] == 0 for side in "rl" for joint in ("elbow", "wrist")), points
+
+
 def test_sleeves_that_go_on_along_the_shoulders_slope_are_not_taken_for_shoulders():
     """A tee whose short sleeves stand out along the shoulders' own slope (T7's polygon tee): the top outline never
     drops steeply before the sleeves' ends, and the walk put the shoulder points there, leaving a sliver of sleeve

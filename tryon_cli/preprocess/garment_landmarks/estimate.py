@@ -51,6 +51,19 @@ HIP_BELOW_CROTCH = 0.35
 """Trousers: the hip joints sit 0.35 rises above the crotch (about 10 cm on a 28 cm rise)."""
 HEM_BAND = 0.15
 """The hips' hem is measured under the middle 0.3 shoulder widths of the garment (`_hem_under`)."""
+PRESSED_BEYOND = 0.1
+"""An upper garment's side without an armpit whose outline, halfway from its shoulder point down to the hem, lies
+at least this many shoulder widths beyond the shoulder point may hold a sleeve laid down against the body
+(`_pressed_sleeve`): the sleeve widens the garment past its shoulders (T5's hoodie: 0.19 and 0.21; the shared
+sleeveless tops, which have armpits, -0.07 to 0.04)."""
+SEAM_CONTRAST = 10.0
+"""The seam between a sleeve laid against the body and the body is a straight line down the garment whose mean
+horizontal gradient is at least 10 times the garment's median (T5's hoodie: 35 and 50)..."""
+SEAM_ROWS = 0.9
+"""... and at least 3 times it in 90 % of its rows (the hoodie: all of them): a seam runs the sleeve's whole
+length, a print's or a pocket's edge does not."""
+SLEEVE_WIDTHS = (0.08, 0.45)
+"""The seam is searched this many shoulder widths in from the garment's outline (the hoodie's sleeves: 0.17-0.3)."""
 DRESS_HIPS = 1.25
 """Dress: the hips sit 1.25 shoulder widths below the shoulder line (a torso length) and the knees one shoulder
 width further."""
@@ -199,6 +212,75 @@ def _arm(pixels: np.ndarray, shoulder: np.ndarray, armpit: np.ndarray, width: fl
     return np.array([*end, ON_GARMENT]), np.array([*wrist, OFF_GARMENT])
 
 
+def _pressed_sleeve(gradient: np.ndarray, mask: np.ndarray, shoulder: np.ndarray, side: int, hem: float, width: float):
+    """(the sleeve's pixels (k, 2) as (x, y), elbow, wrist) of a long sleeve laid down against the body on side
+    `side`, or None. Such a sleeve leaves no armpit in the outline (its concavity is under the cuff, or none); what
+    marks it is the seam between sleeve and body, a straight edge down the garment (`gradient`: the photo's
+    horizontal gradient magnitude). Searched from 0.35 to 0.88 of the way from the shoulder point to the hem, between
+    `SLEEVE_WIDTHS` in from the outline; found where it is as strong as `SEAM_CONTRAST` and `SEAM_ROWS` say. The
+    sleeve is the garment outward of the line from the shoulder point to the seam's top and on down the seam."""
+    height, width_px = mask.shape
+    span = hem - shoulder[1]
+    halfway = _outer_column(mask, (shoulder[1] + hem) / 2, side)
+    if halfway is None or (halfway - shoulder[0]) * side < PRESSED_BEYOND * width:
+        return None
+    y0, y1 = int(shoulder[1] + 0.35 * span), int(hem - 0.12 * span)
+    e0, e1 = _outer_column(mask, y0, side), _outer_column(mask, y1, side)
+    if e0 is None or e1 is None or y1 - y0 < 10:
+        return None
+    inner = cv2.erode(mask.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
+    base = max(1.0, float(np.median(gradient[inner])))
+    rows = np.arange(y0, y1 + 1, max(1, (y1 - y0) // 100))
+    offsets = np.arange(*(np.array(SLEEVE_WIDTHS) * width).astype(int), max(1, int(width / 100)))
+    t = (rows - y0) / (y1 - y0)
+    best = None  # (mean gradient, top x, bottom x)
+    for d0 in offsets:
+        # Every bottom offset at once: (len(offsets), len(rows)) columns of the candidate lines.
+        top, bottom = e0 - side * d0, e1 - side * offsets
+        columns = np.round(top + (bottom[:, None] - top) * t).astype(int)
+        columns = np.clip(columns, 2, width_px - 3)
+        # A seam's edge is a pixel or two wide and the line only near it: the strongest within 2 pixels.
+        values = np.max([gradient[rows, columns + k] for k in range(-2, 3)], axis=0)
+        on_garment = inner[rows, columns].mean(axis=1) >= 0.95
+        steady = (values > 3 * base).mean(axis=1) >= SEAM_ROWS
+        strength = np.where(on_garment & steady, values.mean(axis=1), 0.0)
+        k = int(strength.argmax())
+        if strength[k] >= SEAM_CONTRAST * base and (best is None or strength[k] > best[0]):
+            best = (float(strength[k]), float(top), float(bottom[k]))
+    if best is None:
+        return None
+    _, top, bottom = best
+    slope = (bottom - top) / (y1 - y0)
+    outer = 0 if side < 0 else width_px - 1
+    cut = np.array(
+        [shoulder, (top, y0), (top + slope * (height - 1 - y0), height - 1), (outer, height - 1), (outer, shoulder[1])]
+    )
+    region = np.zeros(mask.shape, np.uint8)
+    cv2.fillPoly(region, [np.round(cut).astype(np.int32)], 1)
+    ys, xs = np.nonzero((region > 0) & mask)
+    pixels = np.stack([xs, ys], axis=1).astype(np.float64)
+    if len(pixels) < 0.03 * mask.sum():
+        return None
+    # Its end: the middle of its lowest tenth; its elbow the middle of its pixels halfway along.
+    lowest = pixels[:, 1] >= pixels[:, 1].max() - 0.1 * (pixels[:, 1].max() - shoulder[1])
+    end = pixels[lowest].mean(axis=0)
+    axis = (end - shoulder) / max(float(np.linalg.norm(end - shoulder)), 1e-6)
+    along = (pixels - shoulder) @ axis
+    length = float(np.linalg.norm(end - shoulder))
+    if length < LONG_SLEEVE * width:
+        return None  # a seam this long belongs to a long sleeve; anything shorter is something else
+    middle = pixels[np.abs(along - length / 2) <= 0.03 * length].mean(axis=0)
+    return pixels, np.array([*middle, ON_GARMENT]), np.array([*end, ON_GARMENT])
+
+
+def _outer_column(mask: np.ndarray, y: float, side: int) -> int | None:
+    """The garment's outermost column on side `side` in row `y`, or None where the row is empty."""
+    columns = np.nonzero(mask[int(np.clip(round(y), 0, mask.shape[0] - 1))])[0]
+    if not len(columns):
+        return None
+    return int(columns.min() if side < 0 else columns.max())
+
+
 def _hem_under(torso: np.ndarray, centre: float, width: float) -> float:
     """The row of the torso's hem under the body's middle: per column within `HEM_BAND` shoulder widths of the
     centre, the torso's lowest row, their median. Not the torso's lowest row anywhere: a sleeve the outline did not
@@ -280,8 +362,9 @@ def _not_on_the_sleeves(mask, profile, shoulders: dict, sleeves: dict, centre: f
     return moved if dy <= LEVEL * dx else shoulders
 
 
-def _upper(mask: np.ndarray, category: str) -> dict[str, np.ndarray]:
-    """Neck, shoulders, sleeves and hips of an upper garment or a dress (knees added for a dress)."""
+def _upper(mask: np.ndarray, category: str, gray: np.ndarray) -> dict[str, np.ndarray]:
+    """Neck, shoulders, sleeves and hips of an upper garment or a dress (knees added for a dress); `gray` is the
+    photo in grey levels (float32), where a sleeve laid against the body shows its seam."""
     ys, xs = np.nonzero(mask)
     top, hem = float(ys.min()), float(ys.max())
     centre = float(np.median(xs))
@@ -302,15 +385,20 @@ def _upper(mask: np.ndarray, category: str) -> dict[str, np.ndarray]:
         shoulder = shoulders[side]
         points[f"{prefix}_shoulder"] = np.array([*shoulder, ON_GARMENT])
         armpit, pixels = sleeves[side]
-        if pixels is not None and len(pixels) >= torso.sum() - len(pixels):
-            # No top's sleeve is as large as what it leaves of the torso: the cut went through the body (an outline
-            # no garment has; on such shapes the torso was left empty and the hem could not be found).
-            pixels = None
-        if pixels is None:  # sleeveless
+        if pixels is not None:
+            elbow, wrist = _arm(pixels, shoulder, armpit, width, mask.shape)
+        elif armpit is None and category == "upper":  # sleeveless, or a sleeve laid down against the body
+            # Not on a dress: its skirt's flare passes `PRESSED_BEYOND` and a pleat is a long straight edge.
+            pressed = _pressed_sleeve(_horizontal_gradient(gray), mask, shoulder, side, hem, width)
+            if pressed is not None:
+                pixels, elbow, wrist = pressed
+        if pixels is None or len(pixels) >= torso.sum() - len(pixels):
+            # Sleeveless; or a cut through the body: no top's sleeve is as large as what it leaves of the torso (an
+            # outline no garment has; on such shapes the torso was left empty and the hem could not be found).
             points[f"{prefix}_elbow"] = points[f"{prefix}_wrist"] = np.zeros(3)
             continue
         torso[pixels[:, 1].astype(int), pixels[:, 0].astype(int)] = False
-        points[f"{prefix}_elbow"], points[f"{prefix}_wrist"] = _arm(pixels, shoulder, armpit, width, mask.shape)
+        points[f"{prefix}_elbow"], points[f"{prefix}_wrist"] = elbow, wrist
     shoulder_y = (shoulders[-1][1] + shoulders[1][1]) / 2
     torso_hem = _hem_under(torso, centre, width)
     if category == "upper":
@@ -325,6 +413,11 @@ def _upper(mask: np.ndarray, category: str) -> dict[str, np.ndarray]:
     points["r_knee"] = np.array([run[0] + 0.3 * span, knee_y, conf])
     points["l_knee"] = np.array([run[1] - 1 - 0.3 * span, knee_y, conf])
     return points
+
+
+def _horizontal_gradient(gray: np.ndarray) -> np.ndarray:
+    """|d/dx| of `gray` blurred by 1.5 pixels (a knit's stitches are not a seam)."""
+    return np.abs(cv2.Sobel(cv2.GaussianBlur(gray, (0, 0), 1.5), cv2.CV_32F, 1, 0, ksize=3))
 
 
 def _gap_top(open_: np.ndarray, point: np.ndarray) -> np.ndarray:
@@ -402,6 +495,6 @@ def silhouette_landmarks(image: np.ndarray, category: str) -> GarmentLandmarks:
     if category == "lower":
         points = _lower(mask, ~mask | background_like(image, mask))
     else:
-        points = _upper(mask, category)
+        points = _upper(mask, category, cv2.cvtColor(image[..., :3], cv2.COLOR_RGB2GRAY).astype(np.float32))
     array = np.array([points[name] for name in names], dtype=np.float32)
     return GarmentLandmarks(category, names, array, estimated=True, height=height, width=width)
