@@ -42,7 +42,7 @@ EPILOG = (
     "A pairs file has one 'VIDEO GARMENT [upper|lower|dress]' per line (paths relative to the file); existing\n"
     "outputs are skipped, so a killed run resumes where it stopped."
 )
-GUIDANCE = 1.5  # the paper's classifier-free guidance scale (engines.dpidm.DPIDMSampling's default)
+GUIDANCE = 1.5  # the paper's classifier-free guidance scale (engines.sampling.DPIDMSampling's default)
 MAX_STEPS = 1000  # DDIM cannot take more steps than the noise schedule has timesteps (SD1.5 and tiny: 1000)
 # models.attention.backend.BACKENDS, which loads torch and diffusers; a test keeps the two equal.
 ATTENTIONS = ("auto", "sdpa", "xformers")
@@ -234,7 +234,7 @@ def tryon(
         else:
             check_batch_outputs(output, batch, requested)
         from tryon_cli.engines import build_engine, resolve_model
-        from tryon_cli.engines.dpidm import DPIDMSampling
+        from tryon_cli.engines.sampling import DPIDMSampling
 
         kind = resolve_model(model, checkpoint, weights)
         defaults = MODEL_DEFAULTS[kind]
@@ -251,7 +251,9 @@ def tryon(
             overlap=overlap,
             weighting=weighting,
         )
-        torch_device = resolve_device(device)
+        # The warp engine runs on the CPU whatever --device says; resolving the device imports torch, which costs it
+        # about 500 MB of resident memory and seconds of start-up for nothing.
+        torch_device = "cpu" if kind == "warp" else resolve_device(device)
         settings = replace(
             requested,
             height=_default(height, trained.height or defaults["height"]),

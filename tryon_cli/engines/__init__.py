@@ -75,7 +75,8 @@ def build_engine(
 def _dpidm_engine(kind, checkpoint, weights_root, device, dtype, attention, sampling):
     import torch
 
-    from tryon_cli.engines.dpidm import DPIDMEngine, DPIDMSampling
+    from tryon_cli.engines.dpidm import DPIDMEngine
+    from tryon_cli.engines.sampling import DPIDMSampling
     from tryon_cli.models.checkpoint import resolve_checkpoint
     from tryon_cli.models.dpidm import DPIDM
 

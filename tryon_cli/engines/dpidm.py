@@ -7,7 +7,7 @@ keypoints) and yields the decoded crops in order.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from itertools import islice
 from typing import Iterator
 
@@ -15,34 +15,15 @@ import numpy as np
 import torch
 
 from tryon_cli.engines.base import CropClip, Progress
+from tryon_cli.engines.sampling import DPIDMSampling
 from tryon_cli.errors import SettingError
-from tryon_cli.pipelines.choices import WEIGHT_KINDS
 from tryon_cli.pipelines.dpidm_pipeline import DPIDMTryOnPipeline
-from tryon_cli.pipelines.sliding_window import check_window, window_schedule
+from tryon_cli.pipelines.sliding_window import window_schedule
 from tryon_cli.preprocess import conditioning
 from tryon_cli.preprocess.conditioning import GarmentInput
 
 # Frames per VAE call and per streamed chunk: bounds the pixels held at once.
 CHUNK = 8
-
-
-@dataclass(frozen=True)
-class DPIDMSampling:
-    """How DPIDM samples: DDIM steps, guidance scale, seed, and the sliding windows (window=None: one window)."""
-
-    steps: int = 30
-    guidance: float = 1.5
-    seed: int = 0
-    window: int | None = 24
-    overlap: int = 8
-    weighting: str = "flat"
-
-    def __post_init__(self):
-        if self.steps < 1:
-            raise SettingError("steps", f"must be at least 1, got {self.steps}")
-        if self.weighting not in WEIGHT_KINDS:
-            raise SettingError("weighting", f"must be one of {', '.join(WEIGHT_KINDS)}, got {self.weighting!r}")
-        check_window(self.window, self.overlap)
 
 
 class DPIDMEngine:

@@ -21,10 +21,9 @@ The crop POLICY differs on purpose (docs/design.md): training cuts the centre bo
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from tryon_cli.preprocess import crop
 from tryon_cli.preprocess.garment_fit import fit_garment
@@ -32,6 +31,12 @@ from tryon_cli.preprocess.head import Box, frame_interior
 from tryon_cli.preprocess.keypoints import FramePose, GarmentLandmarks
 from tryon_cli.preprocess.masks import apply_agnostic as grey_out  # noqa: F401  (part of the recipe)
 from tryon_cli.preprocess.pose_maps import render_garment_pose, render_human_pose
+
+if TYPE_CHECKING:
+    import torch
+
+# torch is imported by the functions that make tensors, not with the module: the warp engine uses the crops and
+# `GarmentInput` and needs no torch, whose import costs about 500 MB of resident memory and seconds of start-up.
 
 
 @dataclass(frozen=True)
@@ -105,6 +110,8 @@ def garment_input(photo: np.ndarray, landmarks: GarmentLandmarks, height: int, w
 
 def latent_mask(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """(..., H, W) pixel mask (bool or {0, 1}) -> (..., h, w) bool: a latent cell repaints when most of it does."""
+    import torch.nn.functional as F
+
     lead = mask.shape[:-2]
     flat = mask.reshape(-1, 1, *mask.shape[-2:]).float()
     return (F.interpolate(flat, size=tuple(size), mode="area") > 0.5).reshape(*lead, *size)
@@ -112,6 +119,8 @@ def latent_mask(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 def to_unit(frames: np.ndarray) -> torch.Tensor:
     """(T, H, W, 3) uint8 -> (3, T, H, W) float32 in [0, 1] (pose maps)."""
+    import torch
+
     return torch.from_numpy(np.ascontiguousarray(frames)).permute(3, 0, 1, 2).float() / 255
 
 
@@ -130,6 +139,8 @@ def to_uint8(pixels: torch.Tensor) -> np.ndarray:
 
 def frame_tensors(frames: list, latent_size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
     """CropFrames -> (agnostic pixels (1, 3, t, H, W) in [-1, 1], latent-size masks (t, h, w) bool)."""
+    import torch
+
     agnostic = to_model_pixels(np.stack([f.agnostic for f in frames]))[None]
     return agnostic, latent_mask(torch.from_numpy(np.stack([f.mask for f in frames])), latent_size)
 
