@@ -54,7 +54,7 @@ def child(video: Path, output: Path, long: bool, denoiser: str) -> None:
     import torch
 
     from tryon_cli.engines import build_engine
-    from tryon_cli.engines.sampling import DPIDMSampling
+    from tryon_cli.engines.dpidm_sampling import DPIDMSampling
     from tryon_cli.pipelines.choices import MODEL_DEFAULTS
     from tryon_cli.tryon.application import run_tryon
     from tryon_cli.tryon.settings import TryOnSettings

@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 
 from tryon_cli.cli.main import app
 from tryon_cli.engines.dpidm import DPIDMEngine
-from tryon_cli.engines.sampling import DPIDMSampling
+from tryon_cli.engines.dpidm_sampling import DPIDMSampling
 from tryon_cli.io import probe_video, read_frames
 from tryon_cli.io.ffmpeg import run_ffmpeg
 from tryon_cli.models.dpidm import DPIDM

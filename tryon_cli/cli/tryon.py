@@ -42,7 +42,7 @@ EPILOG = (
     "A pairs file has one 'VIDEO GARMENT [upper|lower|dress]' per line (paths relative to the file); existing\n"
     "outputs are skipped, so a killed run resumes where it stopped."
 )
-GUIDANCE = 1.5  # the paper's classifier-free guidance scale (engines.sampling.DPIDMSampling's default)
+GUIDANCE = 1.5  # the paper's classifier-free guidance scale (engines.dpidm_sampling.DPIDMSampling's default)
 MAX_STEPS = 1000  # DDIM cannot take more steps than the noise schedule has timesteps (SD1.5 and tiny: 1000)
 # models.attention.backend.BACKENDS, which loads torch and diffusers; a test keeps the two equal.
 ATTENTIONS = ("auto", "sdpa", "xformers")
@@ -234,7 +234,7 @@ def tryon(
         else:
             check_batch_outputs(output, batch, requested)
         from tryon_cli.engines import build_engine, resolve_model
-        from tryon_cli.engines.sampling import DPIDMSampling
+        from tryon_cli.engines.dpidm_sampling import DPIDMSampling
 
         kind = resolve_model(model, checkpoint, weights)
         defaults = MODEL_DEFAULTS[kind]

@@ -16,7 +16,7 @@ from typing import Callable, Optional
 from tryon_cli.demo.config import DPIDM, WARP, DemoConfig
 from tryon_cli.demo.progress import PageProgress
 from tryon_cli.engines import build_engine, resolve_model
-from tryon_cli.engines.sampling import DPIDMSampling
+from tryon_cli.engines.dpidm_sampling import DPIDMSampling
 from tryon_cli.engines.trained_on import check_pose_backend, mask_note, trained_on
 from tryon_cli.errors import InputError
 from tryon_cli.io.video import probe_video

@@ -76,7 +76,7 @@ def _dpidm_engine(kind, checkpoint, weights_root, device, dtype, attention, samp
     import torch
 
     from tryon_cli.engines.dpidm import DPIDMEngine
-    from tryon_cli.engines.sampling import DPIDMSampling
+    from tryon_cli.engines.dpidm_sampling import DPIDMSampling
     from tryon_cli.models.checkpoint import resolve_checkpoint
     from tryon_cli.models.dpidm import DPIDM
 

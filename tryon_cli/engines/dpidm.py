@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from tryon_cli.engines.base import CropClip, Progress
-from tryon_cli.engines.sampling import DPIDMSampling
+from tryon_cli.engines.dpidm_sampling import DPIDMSampling
 from tryon_cli.errors import SettingError
 from tryon_cli.pipelines.dpidm_pipeline import DPIDMTryOnPipeline
 from tryon_cli.pipelines.sliding_window import window_schedule
