@@ -205,18 +205,24 @@ def _arm(pixels: np.ndarray, shoulder: np.ndarray, armpit: np.ndarray, width: fl
     end = (band[np.argmax(far + across)] + band[np.argmax(far - across)]) / 2
     length = float(np.linalg.norm(end - shoulder))
     if length >= LONG_SLEEVE * width:
-        off_middle = np.abs(along - along.max() / 2)
-        middle = pixels[off_middle <= max(0.03 * along.max(), off_middle.min())].mean(axis=0)
+        middle = _middle_at(pixels, along, along.max() / 2)
         return np.array([*middle, ON_GARMENT]), np.array([*end, ON_GARMENT])
     wrist = np.clip(end + 0.8 * (end - shoulder), 0, [size[1] - 1, size[0] - 1])
     return np.array([*end, ON_GARMENT]), np.array([*wrist, OFF_GARMENT])
 
 
-def _pressed_sleeve(gradient: np.ndarray, mask: np.ndarray, shoulder: np.ndarray, side: int, hem: float, width: float):
+def _middle_at(pixels: np.ndarray, along: np.ndarray, at: float) -> np.ndarray:
+    """The mean of a sleeve's `pixels` whose distance `along` its axis lies within 0.06 `at` of `at` (3 % of the
+    sleeve's length when `at` is half of it), or of the nearest ones: the middle of its centre line there."""
+    off = np.abs(along - at)
+    return pixels[off <= max(0.06 * at, off.min())].mean(axis=0)
+
+
+def _pressed_sleeve(image: np.ndarray, mask: np.ndarray, shoulder: np.ndarray, side: int, hem: float, width: float):
     """(the sleeve's pixels (k, 2) as (x, y), elbow, wrist) of a long sleeve laid down against the body on side
     `side`, or None. Such a sleeve leaves no armpit in the outline (its concavity is under the cuff, or none); what
-    marks it is the seam between sleeve and body, a straight edge down the garment (`gradient`: the photo's
-    horizontal gradient magnitude). Searched from 0.35 to 0.88 of the way from the shoulder point to the hem, between
+    marks it is the seam between sleeve and body, a straight edge down the garment (in `image`, the photo, the
+    horizontal gradient's magnitude). Searched from 0.35 to 0.88 of the way from the shoulder point to the hem, between
     `SLEEVE_WIDTHS` in from the outline; found where it is as strong as `SEAM_CONTRAST` and `SEAM_ROWS` say. The
     sleeve is the garment outward of the line from the shoulder point to the seam's top and on down the seam."""
     height, width_px = mask.shape
@@ -228,6 +234,7 @@ def _pressed_sleeve(gradient: np.ndarray, mask: np.ndarray, shoulder: np.ndarray
     e0, e1 = _outer_column(mask, y0, side), _outer_column(mask, y1, side)
     if e0 is None or e1 is None or y1 - y0 < 10:
         return None
+    gradient = _horizontal_gradient(image)
     inner = cv2.erode(mask.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
     base = max(1.0, float(np.median(gradient[inner])))
     rows = np.arange(y0, y1 + 1, max(1, (y1 - y0) // 100))
@@ -269,7 +276,7 @@ def _pressed_sleeve(gradient: np.ndarray, mask: np.ndarray, shoulder: np.ndarray
     length = float(np.linalg.norm(end - shoulder))
     if length < LONG_SLEEVE * width:
         return None  # a seam this long belongs to a long sleeve; anything shorter is something else
-    middle = pixels[np.abs(along - length / 2) <= 0.03 * length].mean(axis=0)
+    middle = _middle_at(pixels, along, length / 2)
     return pixels, np.array([*middle, ON_GARMENT]), np.array([*end, ON_GARMENT])
 
 
@@ -362,9 +369,9 @@ def _not_on_the_sleeves(mask, profile, shoulders: dict, sleeves: dict, centre: f
     return moved if dy <= LEVEL * dx else shoulders
 
 
-def _upper(mask: np.ndarray, category: str, gray: np.ndarray) -> dict[str, np.ndarray]:
-    """Neck, shoulders, sleeves and hips of an upper garment or a dress (knees added for a dress); `gray` is the
-    photo in grey levels (float32), where a sleeve laid against the body shows its seam."""
+def _upper(mask: np.ndarray, category: str, image: np.ndarray) -> dict[str, np.ndarray]:
+    """Neck, shoulders, sleeves and hips of an upper garment or a dress (knees added for a dress); `image` is the
+    photo, where a sleeve laid against the body shows its seam."""
     ys, xs = np.nonzero(mask)
     top, hem = float(ys.min()), float(ys.max())
     centre = float(np.median(xs))
@@ -389,7 +396,7 @@ def _upper(mask: np.ndarray, category: str, gray: np.ndarray) -> dict[str, np.nd
             elbow, wrist = _arm(pixels, shoulder, armpit, width, mask.shape)
         elif armpit is None and category == "upper":  # sleeveless, or a sleeve laid down against the body
             # Not on a dress: its skirt's flare passes `PRESSED_BEYOND` and a pleat is a long straight edge.
-            pressed = _pressed_sleeve(_horizontal_gradient(gray), mask, shoulder, side, hem, width)
+            pressed = _pressed_sleeve(image, mask, shoulder, side, hem, width)
             if pressed is not None:
                 pixels, elbow, wrist = pressed
         if pixels is None or len(pixels) >= torso.sum() - len(pixels):
@@ -415,8 +422,9 @@ def _upper(mask: np.ndarray, category: str, gray: np.ndarray) -> dict[str, np.nd
     return points
 
 
-def _horizontal_gradient(gray: np.ndarray) -> np.ndarray:
-    """|d/dx| of `gray` blurred by 1.5 pixels (a knit's stitches are not a seam)."""
+def _horizontal_gradient(image: np.ndarray) -> np.ndarray:
+    """|d/dx| of the RGB `image`'s grey levels, blurred by 1.5 pixels (a knit's stitches are not a seam)."""
+    gray = cv2.cvtColor(image[..., :3], cv2.COLOR_RGB2GRAY).astype(np.float32)
     return np.abs(cv2.Sobel(cv2.GaussianBlur(gray, (0, 0), 1.5), cv2.CV_32F, 1, 0, ksize=3))
 
 
@@ -495,6 +503,6 @@ def silhouette_landmarks(image: np.ndarray, category: str) -> GarmentLandmarks:
     if category == "lower":
         points = _lower(mask, ~mask | background_like(image, mask))
     else:
-        points = _upper(mask, category, cv2.cvtColor(image[..., :3], cv2.COLOR_RGB2GRAY).astype(np.float32))
+        points = _upper(mask, category, image)
     array = np.array([points[name] for name in names], dtype=np.float32)
     return GarmentLandmarks(category, names, array, estimated=True, height=height, width=width)
