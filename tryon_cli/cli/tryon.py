@@ -288,6 +288,8 @@ def tryon(
         ignored = [flag for flag, value in (("--steps", steps), ("--guidance", guidance)) if value is not None]
         if engine.name == "warp" and ignored:
             console.print(f"note: {' and '.join(ignored)} set DPIDM's sampling; the warp engine has none: ignored")
+        if engine.name == "warp" and device != "auto":
+            console.print(f"note: --device {device} sets where DPIDM runs; the warp engine runs on the CPU: ignored")
         kept = "; the pairs done before it are kept, rerun to resume" if batch is not None else ""
         with interruptible(console, kept) as interrupts:
             _run(engine, video, garment, output, batch, settings, overwrite, console, interrupts.check)
