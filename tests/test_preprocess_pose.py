@@ -15,6 +15,7 @@ from tryon_cli.preprocess.human_pose import (
     DWPoseBackend,
     estimate_video_poses,
     load_backend,
+    model_device,
     track_detections,
 )
 from tryon_cli.preprocess.keypoints import BODY_INDEX, Detection, PoseSequence, coco17_to_openpose18
@@ -383,3 +384,14 @@ def test_the_pose_model_leaves_torch_and_opencv_thread_counts_as_they_were():
     finally:
         torch.set_num_threads(before[0])
         cv2.setNumThreads(before[1])
+
+
+def test_a_models_device_is_resolved_as_torch_sees_the_machine():
+    """`model_device`: the CPU as it is, auto as CUDA where torch sees it, CUDA refused in one line without it."""
+    assert model_device("cpu") == "cpu"
+    assert model_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+    if torch.cuda.is_available():
+        assert model_device("cuda:0") == "cuda:0"
+    else:
+        with pytest.raises(InputError, match="no CUDA device"):
+            model_device("cuda")

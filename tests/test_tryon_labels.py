@@ -1,6 +1,6 @@
 """Issue 24, item 8: what a run says about itself. A tiny-base checkpoint is labelled a test model (a 20-step smoke
 checkpoint paints noise and was labelled `"untrained": false` only); `dpidm info` shows the engine a result's comment
-names; --steps, --guidance and --device given to the warp engine are said to be ignored."""
+names; --steps and --guidance given to the warp engine are said to be ignored."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def test_info_shows_the_engine_of_a_result(tmp_path, suffix):
     assert json.loads(as_json["comment"]) == json.loads(comment)
 
 
-def test_dpidm_flags_given_to_the_warp_engine_are_said_to_be_ignored(files, weights_root, monkeypatch):  # noqa: F811
+def test_sampling_flags_given_to_the_warp_engine_are_said_to_be_ignored(files, weights_root, monkeypatch):  # noqa: F811
     monkeypatch.setattr(tryon_command, "_run", lambda *args: None)  # the engine is built, nothing is run
     root = files["root"]
     garment = REPO / "examples" / "garment_upper_00057_00.jpg"  # a product photo the garment checks accept
@@ -52,9 +52,22 @@ def test_dpidm_flags_given_to_the_warp_engine_are_said_to_be_ignored(files, weig
     )
     assert said.exit_code == 0, said.output
     assert "note: --steps and --guidance set DPIDM's sampling; the warp engine has none: ignored" in said.output
-    # Resolving a device would import torch, which the warp engine does not need: --device is not read, and says so.
-    device = runner.invoke(app, [*common, str(root / "flags.mp4"), "--device", "cpu"], env={"COLUMNS": "200"})
-    assert device.exit_code == 0, device.output
-    assert "note: --device cpu sets where DPIDM runs; the warp engine runs on the CPU: ignored" in device.output
     quiet = runner.invoke(app, [*common, str(root / "flags.mp4")], env={"COLUMNS": "200"})
     assert quiet.exit_code == 0 and "ignored" not in quiet.output
+
+
+def test_the_warp_engine_hands_device_to_the_pose_models_unresolved(files, weights_root, monkeypatch):  # noqa: F811
+    """The warp engine runs on the CPU; --device is where the pose and garment models run, and it is resolved only
+    when one loads (`human_pose.model_device`, which imports torch): with the poses cached none does. Its spelling
+    is still refused at once."""
+    runs = []
+    monkeypatch.setattr(tryon_command, "_run", lambda *args: runs.append(args[5]))  # the run's TryOnSettings
+    root = files["root"]
+    garment = REPO / "examples" / "garment_upper_00057_00.jpg"
+    common = ["tryon", str(root / "person.mp4"), str(garment), "--model", "warp", "-o", str(root / "device.mp4")]
+    for given in ("auto", "cpu"):
+        result = runner.invoke(app, [*common, "--device", given])
+        assert result.exit_code == 0, result.output
+    assert [settings.device for settings in runs] == ["auto", "cpu"]
+    bad = runner.invoke(app, [*common, "--device", "tpu"], env={"COLUMNS": "200"})
+    assert bad.exit_code == 2 and "use auto, cpu, or cuda[:N]" in bad.output

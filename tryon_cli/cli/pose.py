@@ -67,23 +67,22 @@ app = typer.Typer(
 def check_device(name: str) -> str:
     """The --device spelling, and CUDA asked for on a machine without it, checked without torch (importing it takes
     seconds), so that either fails at once."""
-    if name not in ("auto", "cpu") and not re.fullmatch(r"cuda(:\d+)?", name):
-        raise typer.BadParameter(f"{name!r}: use auto, cpu, or cuda[:N]", param_hint="--device")
+    check_device_spelling(name)
     check_cuda_present(name)
     return name
 
 
-def _device(name: str) -> str:
-    """The device string for ultralytics and onnxruntime: 'auto' is CUDA when present, else the CPU."""
-    if check_device(name) == "cpu":
-        return name
-    import torch
+def check_device_spelling(name: str) -> None:
+    """--device for the pose and garment models is auto, cpu or cuda[:N] (`human_pose.model_device`)."""
+    if name not in ("auto", "cpu") and not re.fullmatch(r"cuda(:\d+)?", name):
+        raise typer.BadParameter(f"{name!r}: use auto, cpu, or cuda[:N]", param_hint="--device")
 
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if not torch.cuda.is_available():
-        raise typer.BadParameter(f"{name!r}: this machine has no CUDA device; use cpu", param_hint="--device")
-    return name
+
+def _device(name: str) -> str:
+    """The device string for ultralytics and onnxruntime (`human_pose.model_device`), its spelling checked first."""
+    from tryon_cli.preprocess.human_pose import model_device
+
+    return model_device(check_device(name))
 
 
 @app.command("estimate", epilog=EPILOG)

@@ -219,8 +219,25 @@ def keypoint_set(poses: PoseSequence) -> str:
     return "body+hands+face" if poses.hands is not None and poses.face is not None else "body"
 
 
+def model_device(name: str) -> str:
+    """Where a pose or garment model runs, as ultralytics and onnxruntime take it: 'cpu' as it is; 'auto' CUDA when
+    torch sees it, else the CPU; 'cuda[:N]' as it is, when torch sees CUDA (InputError otherwise). Called when a model
+    loads, not before: with the poses cached none loads, and a warp try-on then imports no torch (about 0.8 GB)."""
+    if name == "cpu":
+        return name
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if not torch.cuda.is_available():
+        raise InputError(f"--device {name}: this machine has no CUDA device; use cpu")
+    return name
+
+
 def load_backend(name: str = "auto", device: str = "cpu", weights: Path | None = None) -> PoseBackend:
-    """A pose backend by name: 'dwpose', 'yolo', or 'auto' (DWPose when its files are present, else yolo)."""
+    """A pose backend by name: 'dwpose', 'yolo', or 'auto' (DWPose when its files are present, else yolo), on
+    `device` ('auto', 'cpu' or 'cuda[:N]', `model_device`)."""
+    device = model_device(device)
     if resolve_backend(name, weights) == "dwpose":
         return DWPoseBackend(*dwpose_files(weights), device=device)
     return YoloPoseBackend(device=device)

@@ -21,7 +21,7 @@ class TryOnSettings:
     preview: bool = False  # also write OUT.preview.mp4: input crop | garment | output crop
     keep_intermediates: bool = False  # also write OUT_intermediates/{pose,mask,agnostic}.mp4
     weights: Path | None = None  # weights root for the pose and garment-landmark models (default: `weights.root`)
-    device: str = "cpu"  # where those models run ("cpu" or "cuda")
+    device: str = "cpu"  # where those models run: "cpu", "cuda[:N]" or "auto" (`human_pose.model_device`)
     overwrite: bool = False  # replace outputs that exist (without it, an existing output is an error)
 
     def __post_init__(self):

@@ -11,6 +11,7 @@ from tryon_cli.errors import InputError
 from tryon_cli.preprocess.garment_landmarks.estimate import silhouette_landmarks
 from tryon_cli.preprocess.garment_landmarks.layout import CLASS_NAMES, LAYOUT, SCHEMAS
 from tryon_cli.preprocess.garment_landmarks.silhouette import product_shot_warnings
+from tryon_cli.preprocess.human_pose import model_device
 from tryon_cli.preprocess.keypoints import GarmentLandmarks
 from tryon_cli.preprocess.masks import check_category
 from tryon_cli.weights import path_of
@@ -60,7 +61,7 @@ def _model_landmarks(
         np.ascontiguousarray(image[..., ::-1]),
         imgsz=int(train_args.get("imgsz", 640)),
         conf=0.0,
-        device=device,
+        device=model_device(device),
         verbose=False,
     )[0]
     if result.keypoints is None or len(result.boxes) == 0:
