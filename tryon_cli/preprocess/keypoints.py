@@ -115,6 +115,22 @@ def torso_length(body: np.ndarray) -> float | None:
     return None
 
 
+SIDE_VIEW = 0.3
+"""A body whose shoulders lie closer together than this share of its trunk length is seen from the side
+(`seen_from_side`). On the warp engine's gallery each clip's median is 0.42-0.67 (mostly seen from the front); below
+0.3 lie its turns to the side: T1 frames 0-10, T3 1-19, T5 103-107, T7 24-50, T6's and C2's turns, C4 30-48, C8
+0-15 (bent over)."""
+
+
+def seen_from_side(body: np.ndarray) -> bool:
+    """Whether the body is seen from the side: both shoulders found, closer together than `SIDE_VIEW` trunk
+    lengths. Then the far arm's keypoints lie across the trunk, in front of it or behind it, not beside it."""
+    right, left, scale = point(body, "r_shoulder"), point(body, "l_shoulder"), torso_length(body)
+    if right is None or left is None or scale is None:
+        return False
+    return bool(np.linalg.norm(right - left) < SIDE_VIEW * scale)
+
+
 @dataclass
 class FramePose:
     """One person in one frame: body `(18, 3)`, optional hands `(2, 21, 3)` and face `(68, 3)`."""

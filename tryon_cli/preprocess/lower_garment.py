@@ -24,10 +24,11 @@ The pose does not say where the old top ends; the cue is colour, continuous with
    the old top showing.
 4. The lower garment is the pixels nearer its colour than the top's and within `MAX_DISTANCE` of it (closed, then
    opened, by ~1 cm), of the person (`PERSON_LOW`), not on an arm (`ARM_RADIUS`), below the waist (`WAIST_RISE`
-   above the hip line), connected to the thighs' samples; where it meets the top's colour the edge goes to the top
-   by ~1 cm (the old top's hem must not show; a sliver of waistband under the new top may); what it encloses
-   (buttons, rivets, a buckle) is its own, and so is a notch in its top edge narrower than `NOTCH` (a column of
-   buttons up to the old top's hem).
+   above the hip line), connected to the thighs' samples. Seen from the side, the hips' core is the person whatever
+   the segmentation says, and the far arm, which lies across the trunk, is not left out (`SIDE_CORE_RADIUS`). Where
+   it meets the top's colour the edge goes to the top by ~1 cm (the old top's hem must not show; a sliver of
+   waistband under the new top may); what it encloses (buttons, rivets, a buckle) is its own, and so is a notch in
+   its top edge narrower than `NOTCH` (a column of buttons up to the old top's hem).
 5. In a video (`LowerGarment`) the lower garment persists: it is kept only where it was found in the frame before
    as well, within `hair.PERSIST`. On the shared wild clip fashionchameleon_case4 (a white cardigan over a white
    skirt, the two told apart only now and then) single frames found the skirt's top, and a new top would have
@@ -40,7 +41,7 @@ import cv2
 import numpy as np
 
 from tryon_cli.preprocess.hair import MIN_SAMPLES, PERSIST, Colour, closed_then_opened, opening_kernel
-from tryon_cli.preprocess.keypoints import FramePose, midpoint, pixel, point, torso_length
+from tryon_cli.preprocess.keypoints import BODY_INDEX, FramePose, midpoint, pixel, point, seen_from_side, torso_length
 
 THIGH_SPAN = (0.25, 0.6)
 """The share of the hip-to-knee bone whose pixels teach the lower garment's colour: below the top's region (its
@@ -76,6 +77,17 @@ is a hand or the old top's hem hanging into the waistband."""
 WAIST_RISE = 0.45
 """The lower garment reaches at most this many trunk lengths above the hip joints: a high-rise waistband sits at the
 natural waist, ~0.3 (`masks.MaskShape.waist_rise`), with room for a corset skirt's."""
+
+SIDE_CORE_SPAN = (-0.4, 0.6)
+"""The share of the hip-to-knee bone around which a body seen from the side is the person (`SIDE_CORE_RADIUS`)."""
+SIDE_CORE_RADIUS = 0.2
+"""Seen from the side (`keypoints.seen_from_side`), the pixels within this many trunk lengths of a hip-to-knee bone,
+over `SIDE_CORE_SPAN` of it (from ~0.4 trunk lengths above the hips, the waist, down to the thighs' samples), count
+as the person whatever the segmentation says, and only the near arm is left out (`_near_arm`). A body seen from the
+side is ~0.35 trunk lengths deep with its hip joints in the middle. On the shipped example (ViViD upper1), as she
+turns from the side (frames 0-10), the segmentation lost her white skirt on the white wall above the thighs, and the
+far arm's keypoints, across the trunk, cut what was left in two: the skirt was kept only in part, and the new tee
+was drawn over its top as a long strip."""
 
 
 class LowerGarment:
@@ -163,8 +175,14 @@ def _lower_in(
         return none
     ys, xs = np.mgrid[0:height, 0:width]
     below_waist = (xs - hips[0]) * down[0] + (ys - hips[1]) * down[1] > -WAIST_RISE * scale
-    arms = _bands(body, (("shoulder", "elbow"), ("elbow", "wrist")), (0.0, 1.0), ARM_RADIUS * scale, height, width)
-    candidates = below_waist & ((person > PERSON_LOW) | thighs) & ~arms
+    on_person = (person > PERSON_LOW) | thighs
+    arms = ("r", "l")
+    if seen_from_side(body):
+        on_person |= _bands(body, (("hip", "knee"),), SIDE_CORE_SPAN, SIDE_CORE_RADIUS * scale, height, width)
+        arms = (_near_arm(body),)
+    arm_bones = (("shoulder", "elbow"), ("elbow", "wrist"))
+    on_arms = _bands(body, arm_bones, (0.0, 1.0), ARM_RADIUS * scale, height, width, sides=arms)
+    candidates = below_waist & on_person & ~on_arms
     coloured = np.zeros((height, width), np.uint8)
     coloured[candidates] = _is_lower(lower, top, lab[candidates])
     kernel = opening_kernel(scale)
@@ -202,10 +220,20 @@ def _is_lower(lower: Colour, top: Colour, lab: np.ndarray) -> np.ndarray:
     return (d_lower < MAX_DISTANCE) & (d_lower < top.distance(lab))
 
 
-def _bands(body: np.ndarray, bones, span, half_width: float, height: int, width: int) -> np.ndarray:
-    """bool `(H, W)`: `_band` along each of `bones` (pairs of joint names) on both sides of the body, where seen."""
+def _near_arm(body: np.ndarray) -> str:
+    """The side ("r" or "l") of the arm nearer the camera on a body seen from the side: the one its detector is surer
+    of (the mean confidence of shoulder, elbow and wrist), as the far one is hidden behind the trunk. On the shipped
+    example's side view (frames 0-9) the far arm's joints have 0.32-0.77, the near one's 0.76-0.95."""
+    confidence = {
+        side: np.mean([body[BODY_INDEX[f"{side}_{j}"], 2] for j in ("shoulder", "elbow", "wrist")]) for side in "rl"
+    }
+    return max(confidence, key=confidence.get)
+
+
+def _bands(body: np.ndarray, bones, span, half_width: float, height: int, width: int, sides=("r", "l")) -> np.ndarray:
+    """bool `(H, W)`: `_band` along each of `bones` (pairs of joint names) on `sides` of the body, where seen."""
     bands = np.zeros((height, width), bool)
-    for side in ("r", "l"):
+    for side in sides:
         for start, end in bones:
             a, b = point(body, f"{side}_{start}"), point(body, f"{side}_{end}")
             if a is not None and b is not None:

@@ -30,7 +30,7 @@ import numpy as np
 
 from tryon_cli.engines.warp.body import LIMB_RADII, capsule, keypoint
 from tryon_cli.engines.warp.stabilize import follow
-from tryon_cli.preprocess.keypoints import torso_length
+from tryon_cli.preprocess.keypoints import seen_from_side, torso_length
 
 # The heights the widths are measured at, as shares of the way from the shoulders' midpoint to the hips': below the
 # armholes (where a flat sleeve joins the torso) and above the hem (a cropped top's hips sit on its hem).
@@ -42,10 +42,6 @@ MAX_WIDEN = 1.5
 # An arm beside the trunk stops the body's width: its capsule along the bone, the bare limb's radius
 # (`body.LIMB_RADII`) times this, since a sleeve is wider than the arm in it.
 ARM_SLACK = 1.5
-# A body whose shoulders lie closer together than this share of the trunk's length is seen from the side. On the
-# gallery each clip's median is 0.42-0.67 (mostly seen from the front); below 0.3 lie its turns to the side: T1
-# frames 0-10, T3 1-19, T5 103-107, T7 24-50, T6's and C2's turns, C4 30-48, C8 0-15 (bent over).
-SIDE_VIEW = 0.3
 WIDEN_RATE = 0.2  # weight of this frame's ratio in its running mean (about 5 frames' memory)
 ALPHA_ON = 0.5  # garment alpha from which a photo pixel is the garment's
 
@@ -145,10 +141,7 @@ def _ratios(fitted: np.ndarray, edges: np.ndarray, body: np.ndarray, inside: np.
     # behind it, not beside it, so the body is measured past it. Seen from the front an arm over the spine is a
     # forearm crossing the trunk, and is not: measured past it, the fit check took a strip of the garment on the
     # dancer's midriff for a fit and drew it, a black slab over her skin and trousers (gallery T6 frames 89-90).
-    shoulders = [keypoint(body, f"{side}_shoulder") for side in "rl"]
-    side_view = (
-        all(s is not None for s in shoulders) and np.linalg.norm(shoulders[0] - shoulders[1]) < SIDE_VIEW * scale
-    )
+    side_view = seen_from_side(body)
     on_arm = inside & (arms > 0)
     mapped = edges @ fitted[:, :2].T + fitted[:, 2]
     for level, (centre, *sides) in enumerate(mapped):
