@@ -171,7 +171,7 @@ SIDE = {
     "r_ankle": (118, 270),
     "l_ankle": (122, 270),
 }
-FAR_ARM_CONFIDENCE = 0.5
+FAR_ARM, FAR_ARM_CONFIDENCE = ("l_shoulder", "l_elbow", "l_wrist"), 0.5
 LOST_BELOW = 168  # the segmentation loses the skirt from the old top's hem down to here, above the thighs' samples
 
 
@@ -182,7 +182,7 @@ def test_seen_from_side_the_skirt_is_kept_where_the_segmentation_loses_it_and_th
     colour below the elbow, are still never taken."""
     body = np.zeros((18, 3), np.float32)
     for name, (x, y) in SIDE.items():
-        body[BODY_INDEX[name]] = (x, y, FAR_ARM_CONFIDENCE if name[:2] == "l_" and "hip" not in name else 0.9)
+        body[BODY_INDEX[name]] = (x, y, FAR_ARM_CONFIDENCE if name in FAR_ARM else 0.9)
     pose = FramePose(body)
     frame = np.full((H, W, 3), GREY, np.uint8)
     cv2.fillConvexPoly(frame, np.array([(102, HEM), (138, HEM), (142, 240), (98, 240)], np.int32), RED)
