@@ -16,8 +16,7 @@ import numpy as np
 
 from tryon_cli.engines.warp.skeleton import SHOULDER_INSET
 from tryon_cli.preprocess.head import Box, frame_interior, located_head_points
-from tryon_cli.preprocess.keypoints import BODY_INDEX, DRAW_THRESHOLD
-from tryon_cli.preprocess.masks import torso_length
+from tryon_cli.preprocess.keypoints import BODY_INDEX, DRAW_THRESHOLD, point, torso_length
 
 J = BODY_INDEX
 # Radii of bare limbs, in trunk lengths (neck to mid-hip): a forearm is ~8 cm across a ~50 cm trunk.
@@ -89,12 +88,6 @@ def face_box(
     return (x0, y0, x1, y1) if min(x1 - x0, y1 - y0) >= min_side else None
 
 
-def keypoint(body: np.ndarray, name: str) -> np.ndarray | None:
-    """(x, y) of joint `name`, or None where it is missing."""
-    row = body[J[name]]
-    return row[:2] if row[2] >= DRAW_THRESHOLD else None
-
-
 def capsule(canvas: np.ndarray, a, b, radius: float) -> None:
     """Draws 1 on uint8 `canvas` along the segment a-b, `radius` pixels each side; nothing if a point is missing."""
     if a is None or b is None:
@@ -115,7 +108,7 @@ def crossing_forearms(body: np.ndarray) -> frozenset[str]:
         return frozenset()
     sides = set()
     for side in "rl":
-        elbow, wrist = keypoint(body, f"{side}_elbow"), keypoint(body, f"{side}_wrist")
+        elbow, wrist = point(body, f"{side}_elbow"), point(body, f"{side}_wrist")
         if elbow is not None and wrist is not None:
             inside = (
                 cv2.pointPolygonTest(trunk, (float(p[0]), float(p[1])), False) > 0 for p in (wrist, (elbow + wrist) / 2)
@@ -136,7 +129,7 @@ def arms_in_front(
     if scale is None:
         return front
     for side in "rl":
-        shoulder, elbow, wrist = (keypoint(body, f"{side}_{j}") for j in ("shoulder", "elbow", "wrist"))
+        shoulder, elbow, wrist = (point(body, f"{side}_{j}") for j in ("shoulder", "elbow", "wrist"))
         if all_arms:
             capsule(front, shoulder, elbow, LIMB_RADII["shoulder-elbow"] * scale)
         if side in crossing or all_arms:
@@ -156,9 +149,9 @@ def envelope(body: np.ndarray, shape: tuple[int, int], legs: bool) -> np.ndarray
     if trunk is not None:
         cv2.fillConvexPoly(canvas, np.round(trunk.reshape(-1, 2)).astype(np.int32), 1)
     for side in "rl":
-        points = [keypoint(body, f"{side}_{j}") for j in ("shoulder", "elbow", "wrist")]
+        points = [point(body, f"{side}_{j}") for j in ("shoulder", "elbow", "wrist")]
         if legs:
-            points += [None] + [keypoint(body, f"{side}_{j}") for j in ("hip", "knee", "ankle")]
+            points += [None] + [point(body, f"{side}_{j}") for j in ("hip", "knee", "ankle")]
         for a, b in zip(points, points[1:]):
             capsule(canvas, a, b, 0.5 * ENVELOPE * scale)
     grow = 2 * int(round(ENVELOPE * scale)) + 1
@@ -173,8 +166,8 @@ def below_neck(body: np.ndarray, shape: tuple[int, int], lifts: np.ndarray | Non
     above the shoulder line: how far up the old garment reaches there, `shoulders.ShoulderLift`), and stays there
     beyond it; without `lifts` it stays at `ABOVE_NECK`. All 1 without a neck and hips."""
     height, width = shape
-    neck, scale = keypoint(body, "neck"), torso_length(body)
-    hips = [keypoint(body, n) for n in ("r_hip", "l_hip")]
+    neck, scale = point(body, "neck"), torso_length(body)
+    hips = [point(body, n) for n in ("r_hip", "l_hip")]
     if neck is None or scale is None or any(h is None for h in hips):
         return np.ones(shape, np.float32)
     down = np.mean(hips, axis=0) - neck
@@ -182,7 +175,7 @@ def below_neck(body: np.ndarray, shape: tuple[int, int], lifts: np.ndarray | Non
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
     along = (xs - neck[0]) * down[0] + (ys - neck[1]) * down[1]
     rise = np.full(shape, ABOVE_NECK * scale, np.float32)
-    shoulders = [keypoint(body, n) for n in ("r_shoulder", "l_shoulder")]
+    shoulders = [point(body, n) for n in ("r_shoulder", "l_shoulder")]
     if lifts is not None and all(s is not None for s in shoulders):
         across = np.array([-down[1], down[0]])
         side = (xs - neck[0]) * across[0] + (ys - neck[1]) * across[1]
@@ -206,11 +199,11 @@ def back_hair(source: np.ndarray, body: np.ndarray) -> np.ndarray:
     shape = source.shape[:2]
     hair = np.zeros(shape, np.uint8)
     scale = torso_length(body)
-    neck = keypoint(body, "neck")
+    neck = point(body, "neck")
     core = quadrilateral(body, ("r_shoulder", "l_shoulder", "l_hip", "r_hip"), 0.4)
     if scale is None or neck is None or core is None:
         return hair
-    hips = [keypoint(body, n) for n in ("r_hip", "l_hip")]
+    hips = [point(body, n) for n in ("r_hip", "l_hip")]
     down = (np.mean(hips, axis=0) - neck) if all(h is not None for h in hips) else np.array([0.0, scale])
     down = down / max(float(np.linalg.norm(down)), 1e-6)
     lower = np.zeros(shape, np.uint8)
@@ -233,7 +226,7 @@ def trunk_polygon(body: np.ndarray, inset: float = FRONT_INSET) -> np.ndarray | 
 
 def quadrilateral(body: np.ndarray, names: tuple[str, ...], inset: float) -> np.ndarray | None:
     """float32 (N, 1, 2): the polygon of joints `names` shrunk by `inset` towards its centre; None if one is missing."""
-    points = [keypoint(body, n) for n in names]
+    points = [point(body, n) for n in names]
     if any(p is None for p in points):
         return None
     points = np.array(points, np.float32)

@@ -28,9 +28,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tryon_cli.engines.warp.body import LIMB_RADII, capsule, keypoint
+from tryon_cli.engines.warp.body import LIMB_RADII, capsule
 from tryon_cli.engines.warp.stabilize import follow
-from tryon_cli.preprocess.keypoints import seen_from_side, torso_length
+from tryon_cli.preprocess.keypoints import point, seen_from_side, torso_length
 
 # The heights the widths are measured at, as shares of the way from the shoulders' midpoint to the hips': below the
 # armholes (where a flat sleeve joins the torso) and above the hem (a cropped top's hips sit on its hem).
@@ -102,7 +102,7 @@ class TrunkWidth:
 
 def _spine(body: np.ndarray) -> tuple[np.ndarray, np.ndarray, float] | None:
     """(the shoulders' midpoint, the unit direction to the hips' midpoint, their distance), or None."""
-    joints = [keypoint(body, n) for n in ("r_shoulder", "l_shoulder", "r_hip", "l_hip")]
+    joints = [point(body, n) for n in ("r_shoulder", "l_shoulder", "r_hip", "l_hip")]
     if any(j is None for j in joints):
         return None
     top, bottom = (joints[0] + joints[1]) / 2, (joints[2] + joints[3]) / 2
@@ -133,7 +133,7 @@ def _ratios(fitted: np.ndarray, edges: np.ndarray, body: np.ndarray, inside: np.
         return out
     arms = np.zeros(inside.shape, np.uint8)
     for side in "rl":
-        points = [keypoint(body, f"{side}_{j}") for j in ("shoulder", "elbow", "wrist")]
+        points = [point(body, f"{side}_{j}") for j in ("shoulder", "elbow", "wrist")]
         for (a, b), bone in zip(zip(points, points[1:]), ("shoulder-elbow", "elbow-wrist")):
             capsule(arms, a, b, ARM_SLACK * LIMB_RADII[bone] * scale)
     free = inside & (arms == 0)

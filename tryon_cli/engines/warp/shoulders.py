@@ -23,12 +23,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from tryon_cli.engines.warp.body import keypoint
 from tryon_cli.engines.warp.outline import run_length
 from tryon_cli.engines.warp.skeleton import SHOULDER_INSET
 from tryon_cli.engines.warp.stabilize import follow
 from tryon_cli.preprocess.hair import Colour
-from tryon_cli.preprocess.keypoints import BODY_INDEX, torso_length
+from tryon_cli.preprocess.keypoints import BODY_INDEX, point, torso_length
 
 J = BODY_INDEX
 MAX_LIFT = 0.15
@@ -81,7 +80,7 @@ class ShoulderLift:
 
 def _up(body: np.ndarray) -> tuple[np.ndarray, float] | None:
     """(the unit vector from the hips' midpoint to the shoulders', the trunk length), or None."""
-    joints = [keypoint(body, n) for n in ("r_shoulder", "l_shoulder", "r_hip", "l_hip")]
+    joints = [point(body, n) for n in ("r_shoulder", "l_shoulder", "r_hip", "l_hip")]
     scale = torso_length(body)
     if any(j is None for j in joints) or not scale:
         return None
@@ -97,11 +96,11 @@ def _measure(
     point its shoulder is fitted to, inside `person & mask`; NaN where it is not measured (a raised arm, too few
     samples)."""
     out = np.full(2, np.nan)
-    right, left = keypoint(body, "r_shoulder"), keypoint(body, "l_shoulder")
+    right, left = point(body, "r_shoulder"), point(body, "l_shoulder")
     height, width = mask.shape
     reach = (MAX_LIFT + SAMPLE_BELOW + SAMPLE_RADIUS) * scale
     for side, (joint, other) in enumerate(((right, left), (left, right))):
-        elbow = keypoint(body, f"{'rl'[side]}_elbow")
+        elbow = point(body, f"{'rl'[side]}_elbow")
         if elbow is None or np.dot(elbow - joint, -up) < ARM_DOWN * np.linalg.norm(elbow - joint):
             continue
         start = joint + (other - joint) * SHOULDER_INSET
