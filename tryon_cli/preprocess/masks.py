@@ -27,7 +27,7 @@ import numpy as np
 
 from tryon_cli.errors import InputError
 from tryon_cli.preprocess.hair import LongHair
-from tryon_cli.preprocess.hands import bent_hands, garment_by_hands, hand_regions
+from tryon_cli.preprocess.hands import bent_hands, garment_by_hands, garment_near_hands, hand_regions
 from tryon_cli.preprocess.head import head_region
 from tryon_cli.preprocess.keypoints import (
     BODY_INDEX,
@@ -42,7 +42,7 @@ from tryon_cli.preprocess.lower_garment import LowerGarment
 
 CATEGORIES = ("upper", "lower", "dress")
 AGNOSTIC_GREY = 128
-MASK_VERSION = 10
+MASK_VERSION = 11
 """The version of the mask algorithm: raise it whenever the masks a pose (and a frame) give change. `dpidm train
 prepare` keys its cached masks by it, so masks made by older code are rebuilt, never reused silently
 (`tests/test_preprocess_masks.py` pins the masks of fixed poses together with it)."""
@@ -366,8 +366,9 @@ def _voted_masks(poses: PoseSequence, category: str, shape: MaskShape, window: i
             yield mask & ~hands
             continue
         probability = person(frame)
+        garment = garment_near_hands(frame, poses[t], probability, mask, hands, head)
         mask &= ~(hands & ~garment_by_hands(frame, poses[t], probability, mask, hands, head))
-        mask &= ~bent_hands(frame, poses[t], probability)
+        mask &= ~bent_hands(frame, poses[t], probability, garment)
         mask &= ~hair(frame, poses[t], mask)
         if lower is not None:
             mask &= ~lower(frame, poses[t], probability, mask)
