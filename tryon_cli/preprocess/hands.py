@@ -11,9 +11,9 @@ it. Without hand points (the YOLO backend has none) it is a capsule that starts 
 forearm's direction for a hand's length: a hanging, raised or reaching hand continues its forearm. A hand bent at
 the wrist (hooked into a pocket, turned in over the hips, holding a bag's handle) leaves that line, and the wrist
 point often sits on the wrist's edge rather than its middle; `bent_hands` finds the rest of such a hand in the
-frame: the skin of the person (`hair.skin`, the person segmentation) connected to the wrist, within a hand's length
-of it and beyond it (not back up the forearm, nor on the other forearm), and no larger than a hand (a larger patch
-of skin colour is a bare leg or a skin-toned garment: only the capsule is kept then).
+frame: the skin of the person (`hair.skin`, the person segmentation; not of the garment's colour) connected to the
+wrist, within a hand's length of it and beyond it (not back up the forearm, nor on the other forearm), and no larger
+than a hand (a larger patch of skin colour is a bare leg or a skin-toned garment: only the capsule is kept then).
 """
 
 from __future__ import annotations
