@@ -140,7 +140,13 @@ def bent_hands(frame: np.ndarray, pose: FramePose, person: np.ndarray, garment: 
 
 
 def garment_by_hands(
-    frame: np.ndarray, pose: FramePose, person: np.ndarray, region: np.ndarray, hands: np.ndarray, head: np.ndarray
+    frame: np.ndarray,
+    pose: FramePose,
+    person: np.ndarray,
+    region: np.ndarray,
+    hands: np.ndarray,
+    head: np.ndarray,
+    garment: Colour | None = None,
 ) -> np.ndarray:
     """The pixels of the hands' regions `hands` (`hand_regions`) inside `region` (the repaint mask) that show the
     garment, not the hand nor what it holds: bool `(H, W)`, for an RGB uint8 `frame`, its person probability
@@ -149,14 +155,16 @@ def garment_by_hands(
     A hand's region is a guess of where the hand is: on a hand resting on the hip or in a pocket most of it is the
     garment, which must be repainted (else the old garment shows as a hand-shaped patch). A pixel of it is the
     garment when it is the person's, not skin (`skin_test`), and within `GARMENT_DISTANCE` of the garment's colour
-    (`hair.garment_colour`: the region's person pixels, not skin, away from the head and the hands)."""
+    (`garment_near_hands`: the region's person pixels, not skin, away from the head and the hands; given as `garment`
+    by a caller that has it already, else read here)."""
     found = np.zeros(region.shape, bool)
     scale = torso_length(pose.body)
     inside = hands & region
     if scale is None or not inside.any():
         return found
     is_skin = skin_test(frame, pose)
-    garment = garment_near_hands(frame, pose, person, region, hands, head)
+    if garment is None:
+        garment = garment_near_hands(frame, pose, person, region, hands, head)
     if garment is None:
         return found
     ys, xs = np.nonzero(inside)

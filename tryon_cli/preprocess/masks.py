@@ -367,7 +367,7 @@ def _voted_masks(poses: PoseSequence, category: str, shape: MaskShape, window: i
             continue
         probability = person(frame)
         garment = garment_near_hands(frame, poses[t], probability, mask, hands, head)
-        mask &= ~(hands & ~garment_by_hands(frame, poses[t], probability, mask, hands, head))
+        mask &= ~(hands & ~garment_by_hands(frame, poses[t], probability, mask, hands, head, garment))
         mask &= ~bent_hands(frame, poses[t], probability, garment)
         mask &= ~hair(frame, poses[t], mask)
         if lower is not None:
