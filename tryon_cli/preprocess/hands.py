@@ -92,9 +92,9 @@ def bent_hands(frame: np.ndarray, pose: FramePose, person: np.ndarray, garment: 
     an RGB uint8 `frame` and its person probability `person` (float `(H, W)`); empty without a body scale.
 
     Skin here is the skin box (`hair.skin`), not the face's colour: the hands are darker or redder than the face,
-    and the face's test lost a fifth of ViViD upper1's hands. A white garment in warm light lies inside the box
-    too, so pixels of the `garment`'s colour (`garment_near_hands`; within `GARMENT_DISTANCE`) are not taken,
-    but for the hand's rim (`RIM`), which the camera blends with what lies behind it."""
+    and the face's test lost a third of ViViD upper1's bent-hand pixels. A white garment in warm light lies inside
+    the box too, so pixels of the `garment`'s colour (`garment_near_hands`; within `GARMENT_DISTANCE`) are not
+    taken, but for the hand's rim (`RIM`), which the camera blends with what lies behind it."""
     height, width = person.shape
     found = np.zeros((height, width), bool)
     scale = torso_length(pose.body)
