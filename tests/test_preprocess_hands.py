@@ -10,7 +10,7 @@ import pytest
 
 from tests.test_preprocess_masks import STANDING, H, W
 from tryon_cli.preprocess import person_segmentation
-from tryon_cli.preprocess.hands import bent_hands, garment_near_hands, hand_regions
+from tryon_cli.preprocess.hands import bent_hands, garment_near_hands, hand_regions, skin_test
 from tryon_cli.preprocess.head import head_region
 from tryon_cli.preprocess.keypoints import BODY_INDEX, FramePose, PoseSequence
 from tryon_cli.preprocess.masks import agnostic_masks, cover_region, frame_mask
@@ -102,7 +102,8 @@ def test_a_bent_hand_on_a_warm_white_top_is_found_and_the_top_beside_it_is_not()
     top = np.all(frame == WARM_WHITE, axis=-1)
     assert (bent_hands(frame, pose, silhouette) & top & ~beside).sum() > 100  # the skin box alone takes the top
     region = cover_region(pose.body, "upper", H, W) > 0
-    garment = garment_near_hands(frame, pose, silhouette, region, hand_regions(pose, H, W), head_region(pose, H, W))
+    hands, head = hand_regions(pose, H, W), head_region(pose, H, W)
+    garment = garment_near_hands(frame, pose, silhouette, region, hands, head, skin_test(frame, pose))
     found = bent_hands(frame, pose, silhouette, garment)
     assert found[_hand()].mean() > 0.85
     assert not (found & top & ~beside).any()

@@ -147,6 +147,7 @@ def garment_by_hands(
     hands: np.ndarray,
     head: np.ndarray,
     garment: Colour | None = None,
+    is_skin: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> np.ndarray:
     """The pixels of the hands' regions `hands` (`hand_regions`) inside `region` (the repaint mask) that show the
     garment, not the hand nor what it holds: bool `(H, W)`, for an RGB uint8 `frame`, its person probability
@@ -155,16 +156,18 @@ def garment_by_hands(
     A hand's region is a guess of where the hand is: on a hand resting on the hip or in a pocket most of it is the
     garment, which must be repainted (else the old garment shows as a hand-shaped patch). A pixel of it is the
     garment when it is the person's, not skin (`skin_test`), and within `GARMENT_DISTANCE` of the garment's colour
-    (`garment_near_hands`: the region's person pixels, not skin, away from the head and the hands; given as `garment`
-    by a caller that has it already, else read here)."""
+    (`garment_near_hands`: the region's person pixels, not skin, away from the head and the hands). A caller that has
+    the garment's colour and the skin test (`skin_test`) already gives them as `garment` and `is_skin`; else they
+    are read here."""
     found = np.zeros(region.shape, bool)
     scale = torso_length(pose.body)
     inside = hands & region
     if scale is None or not inside.any():
         return found
-    is_skin = skin_test(frame, pose)
+    if is_skin is None:
+        is_skin = skin_test(frame, pose)
     if garment is None:
-        garment = garment_near_hands(frame, pose, person, region, hands, head)
+        garment = garment_near_hands(frame, pose, person, region, hands, head, is_skin)
     if garment is None:
         return found
     ys, xs = np.nonzero(inside)
@@ -176,15 +179,21 @@ def garment_by_hands(
 
 
 def garment_near_hands(
-    frame: np.ndarray, pose: FramePose, person: np.ndarray, region: np.ndarray, hands: np.ndarray, head: np.ndarray
+    frame: np.ndarray,
+    pose: FramePose,
+    person: np.ndarray,
+    region: np.ndarray,
+    hands: np.ndarray,
+    head: np.ndarray,
+    is_skin: Callable[[np.ndarray], np.ndarray],
 ) -> Colour | None:
     """The colour of the garment the hands lie on (`hair.garment_colour`): `region`'s person pixels that are not
-    skin (`skin_test`), away from the head's region `head` and the hands' regions `hands`; None without a body scale
-    or with too few such pixels."""
+    skin (`is_skin`, this frame's `skin_test`), away from the head's region `head` and the hands' regions `hands`;
+    None without a body scale or with too few such pixels."""
     scale = torso_length(pose.body)
     if scale is None:
         return None
-    return garment_colour(frame, head, person, region & ~hands, scale, skin_test(frame, pose))
+    return garment_colour(frame, head, person, region & ~hands, scale, is_skin)
 
 
 def skin_test(frame: np.ndarray, pose: FramePose) -> Callable[[np.ndarray], np.ndarray]:

@@ -27,7 +27,7 @@ import numpy as np
 
 from tryon_cli.errors import InputError
 from tryon_cli.preprocess.hair import LongHair
-from tryon_cli.preprocess.hands import bent_hands, garment_by_hands, garment_near_hands, hand_regions
+from tryon_cli.preprocess.hands import bent_hands, garment_by_hands, garment_near_hands, hand_regions, skin_test
 from tryon_cli.preprocess.head import head_region
 from tryon_cli.preprocess.keypoints import (
     BODY_INDEX,
@@ -366,8 +366,10 @@ def _voted_masks(poses: PoseSequence, category: str, shape: MaskShape, window: i
             yield mask & ~hands
             continue
         probability = person(frame)
-        garment = garment_near_hands(frame, poses[t], probability, mask, hands, head)
-        mask &= ~(hands & ~garment_by_hands(frame, poses[t], probability, mask, hands, head, garment))
+        # The face's skin colour (about 2 ms) and the garment's colour, read once for both kinds of hand.
+        is_skin = skin_test(frame, poses[t])
+        garment = garment_near_hands(frame, poses[t], probability, mask, hands, head, is_skin)
+        mask &= ~(hands & ~garment_by_hands(frame, poses[t], probability, mask, hands, head, garment, is_skin))
         mask &= ~bent_hands(frame, poses[t], probability, garment)
         mask &= ~hair(frame, poses[t], mask)
         if lower is not None:
