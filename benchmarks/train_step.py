@@ -1,14 +1,20 @@
-"""Training-step throughput and peak memory of `dpidm train`'s objective (forward + backward + Adam step).
+"""Time and peak memory of one `dpidm train` step, set up as the trainer sets it up, next to the pre-flight's estimate.
 
-Runs each phase (image: B single frames; video: B clips of T frames with TRA) on synthetic batches of the
-dataset's format, so the number is the model's, not the disk's. On the CPU: the tiny model. With CUDA: also the
-SD1.5-sized model (random weights: the cost does not depend on them) at 512x384, 24 frames, batch 2, with and
-without gradient checkpointing, in bf16 autocast.
+The model has random weights (the cost does not depend on them) built from the configuration's model (`sd15` is
+SD1.5's dimensions in the same diffusers classes the weights load into); under mixed precision the frozen
+components are stored in half precision as the trainer stores them (`run_setup.half_precision_components`); the
+optimiser is the configuration's (`run_setup.make_optimizer`) over DPIDM's trained parameters; each step is
+autocast, the diffusion and TRA losses, backward, gradient clipping and the optimiser step, on synthetic batches of
+the dataset's format (the figure is the model's, not the disk's). Each phase takes one untimed step first, so that
+the kernels are loaded and Adam holds the moments of both phases, as in any run past its first two steps; the peak
+is then reset and each phase's timed steps measured on their own.
 
-    python benchmarks/train_step.py                      # tiny on the CPU (+ sd15 when CUDA is present)
-    python benchmarks/train_step.py --config tiny --height 64 --width 48 --frames 8 --steps 5
+    python benchmarks/train_step.py                     # tiny, at its training defaults, on the CPU
+    python benchmarks/train_step.py --model sd15 --set train.mixed_precision=bf16 \\
+        --set train.gradient_checkpointing=true         # the paper's step (512x384, T=24, batch 2): CUDA
 
-Prints one JSON line per measurement; the last line is a JSON list of all of them.
+Peak memory: `torch.cuda.max_memory_allocated` on CUDA (the CUDA context and the allocator's cache are not in it,
+nor in the estimate); the process's max RSS on the CPU. One JSON line per phase; the last line is the JSON list.
 """
 
 from __future__ import annotations
@@ -22,152 +28,129 @@ import torch
 
 from tryon_cli.models import DPIDM
 from tryon_cli.training.config import load_config
+from tryon_cli.training.memory import estimate, meta_batch
 from tryon_cli.training.objective import diffusion_losses
+from tryon_cli.training.run_setup import half_precision_components, make_optimizer
+
+GIB = 2**30
+HALF = {"fp16": torch.float16, "bf16": torch.bfloat16}
 
 
 def synthetic_batch(batch: int, frames: int, height: int, width: int, device) -> dict:
+    """A batch of the dataset's format and shapes (`memory.meta_batch`), filled like a real one: pixels in
+    [-1, 1], a repaint box over the middle, sparse pose maps."""
     generator = torch.Generator().manual_seed(0)
-    pixels = torch.rand(batch, 3, frames, height, width, generator=generator) * 2 - 1
-    mask = torch.zeros(batch, 1, frames, height, width)
-    mask[..., height // 4 : 3 * height // 4, width // 4 : 3 * width // 4] = 1
-    out = {
-        "pixel_values": pixels,
-        "mask": mask,
-        "agnostic_pixels": pixels * (1 - mask),
-        "human_pose_maps": (torch.rand(batch, 3, frames, height, width, generator=generator) > 0.97).float(),
-        "garment_pixels": torch.rand(batch, 3, height, width, generator=generator) * 2 - 1,
-        "garment_pose_map": (torch.rand(batch, 3, height, width, generator=generator) > 0.97).float(),
-        "drop_garment": torch.zeros(batch, dtype=torch.bool),
-    }
+    out = meta_batch(batch, frames, height, width, device="cpu")
+    out["pixel_values"] = torch.rand(out["pixel_values"].shape, generator=generator) * 2 - 1
+    out["mask"][..., height // 4 : 3 * height // 4, width // 4 : 3 * width // 4] = 1
+    out["agnostic_pixels"] = out["pixel_values"] * (1 - out["mask"])
+    for key in ("human_pose_maps", "garment_pose_map"):
+        out[key] = (torch.rand(out[key].shape, generator=generator) > 0.97).float()
+    out["garment_pixels"] = torch.rand(out["garment_pixels"].shape, generator=generator) * 2 - 1
     return {k: v.to(device) for k, v in out.items()}
 
 
-def peak_memory_mb(device) -> float:
+def peak_bytes(device: torch.device) -> int:
     if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux; process-wide high-water mark
+        return torch.cuda.max_memory_allocated(device)
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux; the process's high-water mark
 
 
-def measure(
-    model,
-    phase: str,
-    batch: int,
-    frames: int,
-    height: int,
-    width: int,
-    steps: int,
-    device,
-    checkpointing: bool,
-    autocast_dtype,
-) -> dict:
-    loss_config = load_config().loss
-    model.set_trainable(phase)
-    if checkpointing:
-        model.enable_gradient_checkpointing()
-    else:
-        model.disable_gradient_checkpointing()
-    optimizer = torch.optim.Adam(model.trainable_parameters(phase), lr=2e-5)
-    data = synthetic_batch(batch, frames if phase == "video" else 1, height, width, device)
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    times = []
-    for step in range(steps + 1):  # the first step warms up (allocations, kernels) and is not counted
-        began = time.perf_counter()
-        with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
-            losses = diffusion_losses(model, data, phase, loss_config, torch.Generator().manual_seed(step))
+class Trainer:
+    """The trainer's model, optimiser and step (`training.trainer`), without a dataset or an accelerator."""
+
+    def __init__(self, config, device: torch.device):
+        self.config, self.device = config, device
+        self.half = HALF.get(config.train.mixed_precision)
+        with device:  # weights drawn where they will live (seconds on a GPU, not minutes on its host's CPU)
+            model = DPIDM.from_config(config.model, seed=0, variant=config.variant)
+        if self.half is not None:
+            for component in half_precision_components(model):
+                getattr(model, component).to(self.half)
+        if config.train.gradient_checkpointing:
+            model.enable_gradient_checkpointing()
+        self.model = model.train()
+        self.params = list(model.checkpoint_parameters().values())
+        self.optimizer = make_optimizer(config, self.params)
+
+    def step(self, phase: str, data: dict, seed: int) -> None:
+        model, opt = self.model, self.config.train
+        model.set_trainable(phase)
+        with torch.autocast(self.device.type, dtype=self.half, enabled=self.half is not None):
+            losses = diffusion_losses(model, data, phase, self.config.loss, torch.Generator().manual_seed(seed))
         losses["loss"].backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        if step:
-            times.append(time.perf_counter() - began)
-    seconds = sum(times) / len(times)
-    return {
-        "config": model.config.name,
-        "device": str(device),
-        "phase": phase,
-        "batch": batch,
-        "frames": frames if phase == "video" else 1,
-        "height": height,
-        "width": width,
-        "gradient_checkpointing": checkpointing,
-        "autocast": str(autocast_dtype).replace("torch.", "") if autocast_dtype else "fp32",
-        "seconds_per_step": round(seconds, 4),
-        "samples_per_s": round(batch / seconds, 3),
-        "frames_per_s": round(batch * (frames if phase == "video" else 1) / seconds, 3),
-        "peak_memory_mb": round(peak_memory_mb(device), 1),
-        "peak_memory_kind": "torch.cuda.max_memory_allocated" if device.type == "cuda" else "process max RSS",
-        "cpu_threads": torch.get_num_threads(),
+        if opt.max_grad_norm > 0:
+            torch.nn.utils.clip_grad_norm_([p for p in self.params if p.requires_grad], opt.max_grad_norm)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+
+def measure(config, device: torch.device, phases: list[str], steps: int) -> list[dict]:
+    data = config.data
+    trainer = Trainer(config, device)
+    batches = {
+        phase: synthetic_batch(
+            config.train.batch_size, data.clip_length if phase == "video" else 1, data.height, data.width, device
+        )
+        for phase in phases
     }
+    for phase in phases:  # warm-up: kernels loaded, Adam's moments of every phase allocated
+        trainer.step(phase, batches[phase], seed=0)
+    estimated = {m.phase: m for m in estimate(config, device.type)}
+    rows = []
+    for phase in phases:
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+        times = []
+        for step in range(steps):
+            began = time.perf_counter()
+            trainer.step(phase, batches[phase], seed=1 + step)
+            times.append(time.perf_counter() - began)
+        peak, guess = peak_bytes(device), estimated[phase]
+        rows.append(
+            {
+                "model": config.model,
+                "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+                "phase": phase,
+                "batch": config.train.batch_size,
+                "frames": data.clip_length if phase == "video" else 1,
+                "height": data.height,
+                "width": data.width,
+                "mixed_precision": config.train.mixed_precision,
+                "gradient_checkpointing": config.train.gradient_checkpointing,
+                "optimizer": config.train.optimizer,
+                "steps_timed": steps,
+                "seconds_per_step": round(sorted(times)[len(times) // 2], 3),  # the median
+                "peak_gib": round(peak / GIB, 2),
+                "peak_kind": "torch.cuda.max_memory_allocated" if device.type == "cuda" else "process max RSS",
+                "estimate_gib": round(guess.total / GIB, 2),
+                "estimate_parts_gib": {
+                    k: round(getattr(guess, k) / GIB, 2) for k in ("weights", "optimizer", "activations", "process")
+                },
+                "measured_over_estimate": round(peak / guess.total, 3),
+            }
+        )
+        print(json.dumps(rows[-1]), flush=True)
+    return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", choices=["tiny", "sd15"], default=None, help="default: tiny, and sd15 with CUDA")
-    parser.add_argument("--height", type=int, default=None)
-    parser.add_argument("--width", type=int, default=None)
-    parser.add_argument("--frames", type=int, default=None)
-    parser.add_argument("--batch", type=int, default=None)
-    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--model", choices=["tiny", "sd15"], default="tiny")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a config override")
+    parser.add_argument("--phases", default="image,video", help="comma-separated: image, video")
+    parser.add_argument("--steps", type=int, default=3, help="timed steps per phase (after one untimed)")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args()
-
-    runs = []
-    if args.config in (None, "tiny"):
-        runs.append(
-            (
-                "tiny",
-                torch.device("cpu"),
-                args.batch or 2,
-                args.frames or 8,
-                args.height or 64,
-                args.width or 48,
-                [False],
-                None,
-            )
-        )
-    if args.config == "sd15" or (args.config is None and torch.cuda.is_available()):
-        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        dtype = torch.bfloat16 if device.type == "cuda" else None
-        runs.append(
-            (
-                "sd15",
-                device,
-                args.batch or 2,
-                args.frames or 24,
-                args.height or 512,
-                args.width or 384,
-                [False, True],
-                dtype,
-            )
-        )
-    if not torch.cuda.is_available():
-        print(
-            "# no CUDA device: sd15 is not measured (pass --config sd15 to run it on the CPU, very slowly)", flush=True
-        )
-
-    results = []
-    for name, device, batch, frames, height, width, checkpointing_options, dtype in runs:
-        torch.manual_seed(0)
-        model = DPIDM.from_config(name).to(device).train()
-        for checkpointing in checkpointing_options:
-            for phase in ("image", "video"):
-                try:
-                    result = measure(
-                        model, phase, batch, frames, height, width, args.steps, device, checkpointing, dtype
-                    )
-                except torch.OutOfMemoryError:
-                    result = {
-                        "config": name,
-                        "phase": phase,
-                        "gradient_checkpointing": checkpointing,
-                        "error": "out of memory",
-                    }
-                    torch.cuda.empty_cache()
-                print(json.dumps(result), flush=True)
-                results.append(result)
-        del model
-    print(json.dumps(results))
+    config = load_config(overrides=[f"model={args.model}", *args.set])
+    try:
+        rows = measure(config, torch.device(args.device), args.phases.split(","), args.steps)
+    except torch.OutOfMemoryError as err:  # a figure too: the setting does not fit this device
+        rows = [{"model": args.model, "overrides": args.set, "error": "out of memory", "detail": str(err)[:300]}]
+        print(json.dumps(rows[0]), flush=True)
+    print(json.dumps(rows))
 
 
 if __name__ == "__main__":
