@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # DPIDM's GPU figures in one run, for a lent CUDA machine with no network (issue 22). From the repository root:
 #
-#     bash benchmarks/gpu_check.sh OUTDIR
+#     bash benchmarks/gpu_check.sh OUTDIR [PART ...]      # all parts, or those named, in the order below
 #
+# Several calls with a few parts each bring some figures back even when a machine is lost in the middle of one.
 # Wheels in .whl/ (what the machine lacks: diffusers, xformers) are installed first, then this tree (`pip install
 # -e . --no-deps`). Then, each part under its own time limit so that one failure leaves the others' figures:
 #   train       the paper's training step at sd15 (512x384, T=24, batch 2, bf16, gradient checkpointing, chunked
@@ -16,7 +17,9 @@
 # Every part's log is OUTDIR/PART.log (its last line is JSON, except the tests'); OUTDIR/summary.txt lists each part's
 # exit code and seconds, and the script ends by printing each log's last line. About 5 minutes on one H100.
 set -u
-out=${1:?usage: bash benchmarks/gpu_check.sh OUTDIR}
+out=${1:?usage: bash benchmarks/gpu_check.sh OUTDIR [PART ...]}
+shift
+parts=" ${*:-train train_nockpt tryon tests} "
 mkdir -p "$out"
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1
 python=${PYTHON:-python3}
@@ -34,9 +37,10 @@ setup() {
 setup >"$out/setup.log" 2>&1 || { echo "setup failed:"; tail -20 "$out/setup.log"; exit 1; }
 cat "$out/setup.log"
 
-part() {  # part NAME SECONDS COMMAND...
+part() {  # part NAME SECONDS COMMAND...: runs it if NAME was asked for
     local name=$1 limit=$2
     shift 2
+    [[ $parts == *" $name "* ]] || return 0
     local began=$SECONDS
     timeout "$limit" "$@" >"$out/$name.log" 2>&1
     local code=$?
@@ -49,7 +53,7 @@ part train_nockpt 75 $python benchmarks/train_step.py --model sd15 --set train.m
     --phases video --steps 2
 part tryon 150 $python benchmarks/tryon_full.py --clip .gpu/example.clip
 part tests 60 $python -m pytest -q -p no:cacheprovider -m gpu -rs tests/test_models.py
-for name in train train_nockpt tryon tests; do
+for name in $parts; do
     echo "== $name"
     tail -n 1 "$out/$name.log"
 done
