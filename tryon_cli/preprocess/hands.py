@@ -36,6 +36,8 @@ axis), and the forearm's direction is only a guess of the hand's."""
 HAND_POINT_MARGIN = 0.04
 """How far (in trunk lengths) an outline of hand points is grown: the points lie on the fingers' axes."""
 MIN_HAND_POINTS = 3
+"""Confident hand points needed to draw a hand from them: three make the smallest outline with an area; with fewer
+the hand is placed along its forearm instead."""
 FOREARM_HALF_WIDTH = 0.12
 """Skin within this many trunk lengths of a forearm's axis (elbow to wrist) is the forearm, not a hand: a forearm is
 ~0.06 L wide on either side of its axis near the wrist, doubled for the points' error."""

@@ -61,6 +61,9 @@ FACE_HALF_LENGTH, FACE_HALF_WIDTH = 0.5, 0.32
 FACE_POINT_MARGIN = 0.08
 """How far (in head heights) DWPose's face outline is grown: the jaw points lie on the chin's edge."""
 MIN_FACE_POINTS = 10
+"""DWPose's face has 68 points; with fewer than this many confident ones (a face mostly turned away, blurred or at
+the frame's edge) their hull is a sliver or a few stray points, and the head's region from the body's head points
+already holds the face: the outline is added only above it."""
 EDGE = 2
 """Pixels from the frame's edge within which a head point counts as clamped there by the detector."""
 
