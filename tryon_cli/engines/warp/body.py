@@ -24,7 +24,7 @@ LIMB_RADII = {"shoulder-elbow": 0.075, "elbow-wrist": 0.06, "hip-knee": 0.14, "k
 # A forearm crosses in front of the trunk (`crossing_forearms`) when its wrist or middle lies inside the shoulder-hip
 # quadrilateral shrunk by this share towards its centre: a hand on the hip or an arm hanging at the side lies on the
 # quadrilateral's edge, within the keypoints' error of it, and kept in front of the garment it would cut a notch in
-# the garment's side. Set with the first engine (ca3cadf) on the shipped example; not tuned since.
+# the garment's side. Set with the first engine (ca3cadf), on no recorded clip; not tuned on the gallery since.
 FRONT_INSET = 0.15
 # How far the pose's envelope of the body (`envelope`) reaches past the trunk's quadrilateral and the bones, in
 # trunk lengths: a sleeve's or a hip's half-width, about 10 cm on a 50 cm trunk. Chosen on T1 (the tee's sleeves
