@@ -1,9 +1,9 @@
 """Time and peak memory of one `dpidm train` step, set up as the trainer sets it up, next to the pre-flight's estimate.
 
 The model has random weights (the cost does not depend on them) built from the configuration's model (`sd15` is
-SD1.5's dimensions in the same diffusers classes the weights load into); under mixed precision the frozen
-components are stored in half precision as the trainer stores them (`run_setup.half_precision_components`); the
-optimiser is the configuration's (`run_setup.make_optimizer`) over DPIDM's trained parameters; each step is
+SD1.5's dimensions in the same diffusers classes the weights load into), stored as the trainer stores it
+(`run_setup.prepare_for_training`: under mixed precision the frozen components in half precision, gradient
+checkpointing as configured); the optimiser is the configuration's (`run_setup.make_optimizer`); each step is
 autocast, the diffusion and TRA losses, backward, gradient clipping and the optimiser step, on synthetic batches of
 the dataset's format (the figure is the model's, not the disk's). Each phase takes one untimed step first, so that
 the kernels are loaded and Adam holds the moments of both phases, as in any run past its first two steps; the peak
@@ -30,7 +30,7 @@ from tryon_cli.models import DPIDM
 from tryon_cli.training.config import load_config
 from tryon_cli.training.memory import estimate, meta_batch
 from tryon_cli.training.objective import diffusion_losses
-from tryon_cli.training.run_setup import half_precision_components, make_optimizer
+from tryon_cli.training.run_setup import make_optimizer, prepare_for_training
 
 GIB = 2**30
 HALF = {"fp16": torch.float16, "bf16": torch.bfloat16}
@@ -64,14 +64,9 @@ class Trainer:
         self.half = HALF.get(config.train.mixed_precision)
         with device:  # weights drawn where they will live (seconds on a GPU, not minutes on its host's CPU)
             model = DPIDM.from_config(config.model, seed=0, variant=config.variant)
-        if self.half is not None:
-            for component in half_precision_components(model):
-                getattr(model, component).to(self.half)
-        if config.train.gradient_checkpointing:
-            model.enable_gradient_checkpointing()
-        self.model = model.train()
-        self.params = list(model.checkpoint_parameters().values())
+        self.params = prepare_for_training(model, config)
         self.optimizer = make_optimizer(config, self.params)
+        self.model = model.train()
 
     def step(self, phase: str, data: dict, seed: int) -> None:
         model, opt = self.model, self.config.train

@@ -99,8 +99,9 @@ class RecordedClip:
         return self.pose_list
 
 
-def record(video: Path, garment: Path, out: Path) -> None:
-    """Run the application's try-on of `video` in `garment` at 512x384 and save what it hands the engine."""
+def record(video: Path, garment: Path, out: Path, settings=None) -> None:
+    """Run the application's try-on of `video` in `garment` (at 512x384 unless `settings`, a `TryOnSettings`, say
+    otherwise) and save what it hands the engine."""
     import tempfile
 
     from tryon_cli.tryon.application import run_tryon
@@ -108,10 +109,18 @@ def record(video: Path, garment: Path, out: Path) -> None:
 
     engine = RecordingEngine()
     with tempfile.TemporaryDirectory() as scratch:
-        run_tryon(engine, video, garment, Path(scratch) / "out.mp4", TryOnSettings(height=HEIGHT, width=WIDTH))
+        run_tryon(
+            engine, video, garment, Path(scratch) / "out.mp4", settings or TryOnSettings(height=HEIGHT, width=WIDTH)
+        )
     with lzma.open(out, "wb") as file:  # a file this benchmark writes and reads: pickle is safe for it
         pickle.dump(engine.recorded, file)
     print(f"recorded {engine.recorded.num_frames} frames of {video} in {garment} to {out}", flush=True)
+
+
+def load_clip(path: Path) -> RecordedClip:
+    """A clip saved by `record`."""
+    with lzma.open(path, "rb") as file:
+        return pickle.load(file)
 
 
 def measure_engine(engine, clip: RecordedClip) -> dict:
@@ -203,10 +212,7 @@ def main() -> None:
     from tryon_cli.errors import InputError
     from tryon_cli.models.dpidm import DPIDM
 
-    clip = None
-    if args.clip:
-        with lzma.open(args.clip, "rb") as file:
-            clip = pickle.load(file)
+    clip = load_clip(args.clip) if args.clip else None
     cuda = torch.cuda.is_available()
     device = torch.device("cuda" if cuda else "cpu")
     if cuda:

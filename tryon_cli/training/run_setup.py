@@ -25,6 +25,19 @@ def half_precision_components(model: DPIDM) -> tuple[str, ...]:
     return tuple(c for c in HALF_PRECISION_COMPONENTS if not (trains_base and c == "garment_unet"))
 
 
+def prepare_for_training(model: DPIDM, config: TrainConfig) -> list[torch.nn.Parameter]:
+    """Store `model` as the trainer trains it, and return the parameters its optimiser takes (DPIDM's trained ones):
+    under mixed precision the frozen components in half precision (`half_precision_components`), gradient
+    checkpointing as configured."""
+    if config.train.mixed_precision in ("fp16", "bf16"):  # frozen components in half precision; trained stay fp32
+        half = torch.float16 if config.train.mixed_precision == "fp16" else torch.bfloat16
+        for component in half_precision_components(model):
+            getattr(model, component).to(half)
+    if config.train.gradient_checkpointing:
+        model.enable_gradient_checkpointing()
+    return list(model.checkpoint_parameters().values())
+
+
 def build_model(config: TrainConfig) -> DPIDM:
     """The model `config` names, of its Table 4 variant and noise schedule: tiny on the seeded frozen base `dpidm
     tryon` rebuilds, sd15 from the SD1.5 weights; `init_checkpoint` loads trained weights over it."""

@@ -40,8 +40,8 @@ from tryon_cli.training.run_setup import (
     average_gradients,
     build_model,
     fingerprint,
-    half_precision_components,
     make_optimizer,
+    prepare_for_training,
 )
 
 
@@ -104,13 +104,7 @@ def _set_up(config: TrainConfig, output: Path, accelerator: Accelerator, model: 
         rank=accelerator.process_index,
     )
     model = (model if model is not None else build_model(config)).to(accelerator.device)
-    if accelerator.mixed_precision in ("fp16", "bf16"):  # frozen components in half precision; trained stay fp32
-        half = torch.float16 if accelerator.mixed_precision == "fp16" else torch.bfloat16
-        for component in half_precision_components(model):
-            getattr(model, component).to(half)
-    if opt.gradient_checkpointing:
-        model.enable_gradient_checkpointing()
-    params = list(model.checkpoint_parameters().values())
+    params = prepare_for_training(model, config)  # Accelerator's mixed precision is the config's
     optimizer = make_optimizer(config, params)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / max(1, opt.warmup_steps)))
     optimizer = accelerator.prepare(optimizer)  # adds the fp16 grad scaler; the model stays unwrapped (see top)
