@@ -98,7 +98,7 @@ SEEN = 0.5 / 255  # garment alpha below which a pixel stays the source's, bit fo
 # 14.7x lay within 0.5 % of the frame's height of the garment's outline (`benchmarks/warp_error_regions.py`). So within
 # CARRY_BAND of this frame's outline (crop heights: 1 pixel of a 512-pixel crop) each drawn pixel is CARRY this
 # frame's and the rest the last frame's drawn garment moved along the source's flow (`carry_over`): T1 14.7x ->
-# 12.5x, every gallery case 3-15 % lower. Wider, the metric fell further and the looks got worse: where the outline
+# 12.5x, every gallery case 2.5-15 % lower. Wider, the metric fell further and the looks got worse: where the outline
 # moved farther than the flow (T1 frames 13-15, as she turns; C3 frame 84, an arm swung) a grey translucent fringe
 # trailed the garment's edge, 2 crop pixels wide at 0.004 (T1 10.5x), 5 at 0.01 (8.9x); carried over the whole
 # garment (6.97x) the print doubled and ghost sleeves hung where the tee had been.
