@@ -142,7 +142,8 @@ class GarmentDresser:
         self.skipped: list[int] = []  # frames returned as the source: no trunk, nothing to repaint, no garment
         self.unsure: list[int] = []  # ... and frames whose garment covered too little of the trunk (`FITS`)
         self.fitting = True  # whether the garment is drawn (False: its fit fell below `FITS`)
-        self.carried: np.ndarray | None = None  # the last frame's drawn garment, premultiplied RGBA (crop)
+        # The last frame's drawn garment (premultiplied RGBA of its box) and the box's origin in the crop.
+        self.carried: tuple[np.ndarray, tuple[int, int]] | None = None
 
     def __call__(self, frame: CropFrame) -> np.ndarray:
         source, mask = frame.source, frame.mask
@@ -183,8 +184,7 @@ class GarmentDresser:
                 return source.copy()
         band = max(1, int(round(CARRY_BAND * mask.shape[0])))
         layer = carry_over(layer, self.carried, self.state.motion.flow, ceiling, (x0, y0), band)
-        self.carried = np.zeros((*mask.shape, 4), np.float32)
-        self.carried[y0:y1, x0:x1] = layer
+        self.carried = layer, (x0, y0)
         out = source.copy()
         out[y0:y1, x0:x1] = _composite(source[y0:y1, x0:x1], layer)
         return out
@@ -264,9 +264,12 @@ class GarmentDresser:
         on_person = _soft(outline, soft) * (mask & ~keep)
         garment *= on_person[..., None]
         free = mask & ~keep & (arms < 0.5)  # where the garment may be drawn
+        ceiling = on_person * (1 - arms)  # where a garment may be drawn at all: the carried one too (`carry_over`)
         if back:  # long hair over the back stays in front of the garment
             hair = bodies.back_hair(source, body)
-            garment *= 1 - _soft(hair, soft)[..., None]
+            in_front = _soft(hair, soft)
+            garment *= 1 - in_front[..., None]
+            ceiling *= 1 - in_front
             free &= hair == 0
         fit = _fit_share(judged * on_person, body, free)  # counted only where `free`: the hair needs no cut
 
@@ -275,35 +278,30 @@ class GarmentDresser:
         cloth = (garment[..., 3] > 0.5) & person & (bodies.skin_likelihood(source) < 0.5)
         shade = bodies.shading(low, cloth, _soft(cloth, BODY_FADE * crop_height), crop_height, lighting)
         garment[..., :3] *= shade[..., None]
-
-        ceiling = on_person * (1 - arms)  # where a garment may be drawn at all: the carried one too (`carry_over`)
-        if back:
-            ceiling = ceiling * (1 - _soft(hair, soft))
         return garment, ceiling, fit
 
 
 def carry_over(
     layer: np.ndarray,
-    carried: np.ndarray | None,
+    carried: tuple[np.ndarray, tuple[int, int]] | None,
     flow: np.ndarray | None,
     ceiling: np.ndarray,
     origin: tuple[int, int],
     band: int,
 ) -> np.ndarray:
     """This frame's drawn garment `layer` (premultiplied RGBA of a box of the crop at `origin`), within `band`
-    pixels of its outline averaged (`CARRY`) with the last frame's, `carried` (premultiplied RGBA, the whole crop),
-    moved along the source's `flow` (frame t-1 -> t on t-1's grid, `motion.CropMotion.flow`, read at t's pixels: a
-    first-order inverse) and kept under `ceiling` (0..1, the box: where this frame may draw a garment at all, so
-    the carried garment never reaches the head, the hands, an arm in front or the room). Unchanged without a last
-    frame or a flow."""
-    if carried is None or flow is None or flow.shape[:2] != carried.shape[:2]:
+    pixels of its outline averaged (`CARRY`) with the last frame's, `carried` (premultiplied RGBA of its own box,
+    and that box's origin; nothing was drawn outside it), moved along the source's `flow` (frame t-1 -> t on t-1's
+    grid, `motion.CropMotion.flow`, read at t's pixels: a first-order inverse) and kept under `ceiling` (0..1, the
+    box: where this frame may draw a garment at all, so the carried garment never reaches the head, the hands, an
+    arm in front or the room). Unchanged without a last frame or a flow."""
+    if carried is None or flow is None:
         return layer
-    (x0, y0), (height, width) = origin, layer.shape[:2]
-    ys, xs = np.mgrid[y0 : y0 + height, x0 : x0 + width].astype(np.float32)
+    (last, (last_x0, last_y0)), (x0, y0), (height, width) = carried, origin, layer.shape[:2]
+    # Where each pixel of this box was, in the last box's pixels (float32: remap's map type, whatever the origins').
+    ys, xs = np.mgrid[y0 - last_y0 : y0 - last_y0 + height, x0 - last_x0 : x0 - last_x0 + width].astype(np.float32)
     moved = flow[y0 : y0 + height, x0 : x0 + width]
-    previous = cv2.remap(
-        carried, xs - moved[..., 0], ys - moved[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
-    )
+    previous = cv2.remap(last, xs - moved[..., 0], ys - moved[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
     drawn = (layer[..., 3] >= 0.5).astype(np.uint8)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1, 2 * band + 1))
     weight = CARRY * (cv2.dilate(drawn, kernel) - cv2.erode(drawn, kernel)).astype(np.float32)[..., None]
