@@ -283,7 +283,8 @@ class GarmentDresser:
             free &= hair == 0
         # The garment's corners by the head rounded away, their new edge softened as the outline's (it is cut hard
         # otherwise, and paste-back scales the crop up to stairs); the carried garment may not refill them. Not
-        # the sleeves': beside a raised arm's head a thin sleeve was cut through, its cuff left floating (T6).
+        # the sleeves': a thin sleeve on an arm raised beside the head was cut through there, its cuff left floating
+        # (T6 frame 14).
         corners = head_corners(garment[..., 3] >= SEEN, head, crop_height) * (limb_cover[..., 3] < 0.5)
         rounded = (1 - corners) * (1 - _soft(corners, soft))
         garment *= rounded[..., None]
