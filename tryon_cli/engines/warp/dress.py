@@ -355,8 +355,12 @@ def _kept(
         x0, y0, x1, y1 = box
         head[y0:y1, x0:x1] = True
     keep = head | feet_region(pose, *shape, MaskShape()) | (hands & ~garment)
-    grown = (cv2.dilate(region.astype(np.uint8), KEEP_KERNEL) > 0 for region in (keep, head))
-    return tuple(grown)
+    return _grown(keep), _grown(head)
+
+
+def _grown(region: np.ndarray) -> np.ndarray:
+    """bool: `region` grown by `KEEP_KERNEL` (see `_kept`)."""
+    return cv2.dilate(region.astype(np.uint8), KEEP_KERNEL) > 0
 
 
 def _fit_share(alpha: np.ndarray, body: np.ndarray, free: np.ndarray) -> float | None:
