@@ -131,6 +131,17 @@ def seen_from_side(body: np.ndarray) -> bool:
     return bool(np.linalg.norm(right - left) < SIDE_VIEW * scale)
 
 
+def near_arm(body: np.ndarray) -> str:
+    """The side ("r" or "l") of the arm nearer the camera on a body seen from the side: the one its detector is surer
+    of (the mean confidence of shoulder, elbow and wrist), as the far one is hidden behind the trunk. On the shipped
+    example's side view (frames 0-10) the far arm's joints have 0.32-0.87, the near one's 0.63-0.96, and the near
+    arm's mean is the higher in every frame."""
+    confidence = {
+        side: np.mean([body[BODY_INDEX[f"{side}_{j}"], 2] for j in ("shoulder", "elbow", "wrist")]) for side in "rl"
+    }
+    return max(confidence, key=confidence.get)
+
+
 @dataclass
 class FramePose:
     """One person in one frame: body `(18, 3)`, optional hands `(2, 21, 3)` and face `(68, 3)`."""

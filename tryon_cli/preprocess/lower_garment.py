@@ -41,7 +41,7 @@ import cv2
 import numpy as np
 
 from tryon_cli.preprocess.hair import MIN_SAMPLES, PERSIST, Colour, closed_then_opened, opening_kernel
-from tryon_cli.preprocess.keypoints import BODY_INDEX, FramePose, midpoint, pixel, point, seen_from_side, torso_length
+from tryon_cli.preprocess.keypoints import FramePose, midpoint, near_arm, pixel, point, seen_from_side, torso_length
 
 THIGH_SPAN = (0.25, 0.6)
 """The share of the hip-to-knee bone whose pixels teach the lower garment's colour: below the top's region (its
@@ -83,11 +83,11 @@ SIDE_CORE_SPAN = (-0.4, 0.6)
 SIDE_CORE_RADIUS = 0.2
 """Seen from the side (`keypoints.seen_from_side`), the pixels within this many trunk lengths of a hip-to-knee bone,
 over `SIDE_CORE_SPAN` of it (from ~0.4 trunk lengths above the hips, the waist, down to the thighs' samples), count
-as the person whatever the segmentation says, and only the near arm is left out (`_near_arm`). A body seen from the
-side is ~0.35 trunk lengths deep with its hip joints in the middle. On the shipped example (ViViD upper1), as she
-turns from the side (frames 0-10), the segmentation lost her white skirt on the white wall above the thighs, and the
-far arm's keypoints, across the trunk, cut what was left in two: the skirt was kept only in part, and the new tee
-was drawn over its top as a long strip."""
+as the person whatever the segmentation says, and only the near arm is left out (`keypoints.near_arm`). A body seen
+from the side is ~0.35 trunk lengths deep with its hip joints in the middle. On the shipped example (ViViD upper1),
+as she turns from the side (frames 0-10), the segmentation lost her white skirt on the white wall above the thighs,
+and the far arm's keypoints, across the trunk, cut what was left in two: the skirt was kept only in part, and the
+new tee was drawn over its top as a long strip."""
 
 
 class LowerGarment:
@@ -179,7 +179,7 @@ def _lower_in(
     arms = ("r", "l")
     if seen_from_side(body):
         on_person |= _bands(body, (("hip", "knee"),), SIDE_CORE_SPAN, SIDE_CORE_RADIUS * scale, height, width)
-        arms = (_near_arm(body),)
+        arms = (near_arm(body),)
     arm_bones = (("shoulder", "elbow"), ("elbow", "wrist"))
     on_arms = _bands(body, arm_bones, (0.0, 1.0), ARM_RADIUS * scale, height, width, sides=arms)
     candidates = below_waist & on_person & ~on_arms
@@ -218,17 +218,6 @@ def _is_lower(lower: Colour, top: Colour, lab: np.ndarray) -> np.ndarray:
     """bool `(N,)`: which CIELAB colours `lab (N, 3)` are the lower garment's: nearer it than the top's, and near."""
     d_lower = lower.distance(lab)
     return (d_lower < MAX_DISTANCE) & (d_lower < top.distance(lab))
-
-
-def _near_arm(body: np.ndarray) -> str:
-    """The side ("r" or "l") of the arm nearer the camera on a body seen from the side: the one its detector is surer
-    of (the mean confidence of shoulder, elbow and wrist), as the far one is hidden behind the trunk. On the shipped
-    example's side view (frames 0-10) the far arm's joints have 0.32-0.87, the near one's 0.63-0.96, and the near
-    arm's mean is the higher in every frame."""
-    confidence = {
-        side: np.mean([body[BODY_INDEX[f"{side}_{j}"], 2] for j in ("shoulder", "elbow", "wrist")]) for side in "rl"
-    }
-    return max(confidence, key=confidence.get)
 
 
 def _bands(body: np.ndarray, bones, span, half_width: float, height: int, width: int, sides=("r", "l")) -> np.ndarray:
