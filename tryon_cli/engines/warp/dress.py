@@ -21,7 +21,9 @@ A frame whose garment covers less than `FITS` of the trunk's core (`_fit_share`)
 the source frame is returned instead, and the engine's note names it with the frames it could not dress.
 
 Layers, back to front: the source; the garment's trunk parts (torso, skirt); its limbs (sleeves, trouser legs),
-with a sleeve's root turned part of the way between torso and arm to fill the wedge over the shoulder. The garment
+with a sleeve's root turned part of the way between torso and arm to fill the wedge over the shoulder, under the
+torso; on a body seen from the side (`preprocess.keypoints.seen_from_side`) the far arm's sleeve is under the torso
+too. The garment
 is multiplied by the source's shading (`body.shading`, measured on the cloth under it). The maps and their
 residual fields come from `frame_state.FrameState`, which follows the source's optical flow; near its outline the
 drawn garment is half the last frame's, moved along that flow (`carry_over`), so the outline does not jitter.
@@ -43,7 +45,7 @@ from tryon_cli.engines.warp.skeleton import blend, label_parts, parts_for, root_
 from tryon_cli.preprocess.conditioning import GarmentInput
 from tryon_cli.preprocess.hands import garment_by_hands, hand_regions
 from tryon_cli.preprocess.head import Box, head_region
-from tryon_cli.preprocess.keypoints import FramePose
+from tryon_cli.preprocess.keypoints import FramePose, near_arm, seen_from_side
 from tryon_cli.preprocess.masks import MaskShape, feet_region
 
 EDGE_SOFTNESS = 0.004  # blur of the arms' and the outline's edges, in crop heights
@@ -228,6 +230,10 @@ class GarmentDresser:
         # closed as the drawn garment is: what the fit check judges, so a fragment lying off-centre is not stretched
         # into a fit.
         judged = np.zeros((height, width), np.float32)
+        # Seen from the side, the far arm is behind the trunk: its sleeve goes under the torso, with the roots, and
+        # shows only past the torso's outline. On top, it lay across the tee's front as a dark block (T1 frames 0-11,
+        # T2's lettering, C2's bodice as she turns).
+        behind = f"{'l' if near_arm(body) == 'r' else 'r'}_" if seen_from_side(body) else None
         for part, layer, root in zip(self.parts, self.back_layers if back else self.layers, self.roots[back]):
             matrix = maps[part.name]
             if matrix is None:
@@ -237,6 +243,9 @@ class GarmentDresser:
                 for t in ROOT_STEPS:
                     _over(root_cover, warp_part(root, blend(trunk, matrix, t), field, origin, (width, height)))
             drawn = warp_part(layer, matrix, field, origin, (width, height), None if part.limb else taper)
+            if part.limb and behind and part.name.startswith(behind):
+                _over(root_cover, drawn)
+                continue
             _over(limb_cover if part.limb else trunk_cover, drawn)
             if not part.limb:
                 narrow = drawn[..., 3]
