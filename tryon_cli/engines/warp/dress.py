@@ -226,11 +226,12 @@ class GarmentDresser:
         trunk_cover = np.zeros((height, width, 4), np.float32)  # premultiplied RGBA, front on top
         limb_cover = np.zeros((height, width, 4), np.float32)
         root_cover = np.zeros((height, width, 4), np.float32)
+        far_cover = np.zeros((height, width, 4), np.float32)  # the far arm's sleeve on a side view
         # The garment's alpha with its trunk widened by the narrower side's ratio (`outline.Taper.narrower`), cut and
         # closed as the drawn garment is: what the fit check judges, so a fragment lying off-centre is not stretched
         # into a fit.
         judged = np.zeros((height, width), np.float32)
-        # Seen from the side, the far arm is behind the trunk: its sleeve goes under the torso, with the roots, and
+        # Seen from the side, the far arm is behind the trunk: its sleeve goes under the torso, over the roots, and
         # shows only past the torso's outline. On top, it lay across the tee's front as a dark block (T1 frames 0-11,
         # T2's lettering, C2's bodice as she turns).
         behind = f"{'l' if near_arm(body) == 'r' else 'r'}_" if seen_from_side(body) else None
@@ -244,7 +245,7 @@ class GarmentDresser:
                     _over(root_cover, warp_part(root, blend(trunk, matrix, t), field, origin, (width, height)))
             drawn = warp_part(layer, matrix, field, origin, (width, height), None if part.limb else taper)
             if part.limb and behind and part.name.startswith(behind):
-                _over(root_cover, drawn)
+                _over(far_cover, drawn)
                 continue
             _over(limb_cover if part.limb else trunk_cover, drawn)
             if not part.limb:
@@ -261,13 +262,17 @@ class GarmentDresser:
         # The roots lie under the torso: its clean edge stays on top, and they show only in the wedge. They are not
         # judged: counted, they passed off a fragment as a fit (T6 frames 88-90, a black slab over her midriff).
         garment = _hardened(root_cover)
+        _over(garment, far_cover)
         _over(garment, trunk_cover)
         garment *= trunk_cut[..., None]
         if self.category == "lower":
             limb_cover *= 1 - arms[..., None]
         _over(garment, limb_cover)
         _close_cracks(garment, crop_height, arms)
-        judged += limb_cover[..., 3] * (1 - judged)
+        # The far sleeve is judged as the limbs are, where it is drawn: where the torso does not cover the core, it
+        # does (ViViD upper1's first frame, a long-sleeved gown seen from the side: without it, not drawn at all).
+        for alpha in (limb_cover[..., 3], far_cover[..., 3] * trunk_cut):
+            judged += alpha * (1 - judged)
         judged += _cracks(judged, crop_height, arms)
         # Only on this person and inside the mask: the segmented outline grown by `OUTLINE_MARGIN`, softened.
         grow = 2 * int(round(OUTLINE_MARGIN * crop_height)) + 1
