@@ -2,6 +2,7 @@
 
 - `keypoint`, `capsule`, `pixel`: joints and the capsules drawn along bones (human proportions in trunk lengths).
 - `arms_in_front`: forearms crossing in front of the trunk (they stay the source's, in front of the new garment).
+- `near_forearm_zone`: beside the near forearm of a body seen from the side (no sliver of the torso hangs there).
 - `face_box`: the face and the hair around it, from the head keypoints: never drawn over, whatever the mask says.
 - `skin_likelihood`: a per-pixel skin test (the new garment's shading is measured off skin).
 - `shading`: the source's folds, shadows and lighting changes that the new garment takes over.
@@ -16,7 +17,7 @@ import numpy as np
 
 from tryon_cli.engines.warp.skeleton import SHOULDER_INSET
 from tryon_cli.preprocess.head import Box, frame_interior, located_head_points
-from tryon_cli.preprocess.keypoints import BODY_INDEX, DRAW_THRESHOLD, point, torso_length
+from tryon_cli.preprocess.keypoints import BODY_INDEX, DRAW_THRESHOLD, near_arm, point, seen_from_side, torso_length
 
 J = BODY_INDEX
 # Radii of bare limbs, in trunk lengths (neck to mid-hip): a forearm is ~8 cm across a ~50 cm trunk.
@@ -26,6 +27,11 @@ LIMB_RADII = {"shoulder-elbow": 0.075, "elbow-wrist": 0.06, "hip-knee": 0.14, "k
 # quadrilateral's edge, within the keypoints' error of it, and kept in front of the garment it would cut a notch in
 # the garment's side. Set with the first engine (ca3cadf), on no recorded clip; not tuned on the gallery since.
 FRONT_INSET = 0.15
+# On a body seen from the side, the zone beside the near forearm where the torso's garment has no sliver
+# (`near_forearm_zone`, `dress.SLIVER`), in trunk lengths from the forearm's bone: the forearm's own half width (its
+# skin reaches 0.07-0.10 from the bone on T1's side view), the band the masks leave in the mask beside it (0.08,
+# `preprocess.lower_garment.ARM_RADIUS`) and the keypoints' error. Chosen on T1.
+BESIDE_FOREARM = 0.3
 # How far the pose's envelope of the body (`envelope`) reaches past the trunk's quadrilateral and the bones, in
 # trunk lengths: a sleeve's or a hip's half-width, about 10 cm on a 50 cm trunk. Chosen on T1 (the tee's sleeves
 # stay whole where the segmentation lost the cream cardigan, a sleeve laid out flat is cut where it stood out).
@@ -139,6 +145,18 @@ def arms_in_front(
         if side in crossing or all_arms:
             capsule(front, elbow, wrist, LIMB_RADII["elbow-wrist"] * scale)
     return front
+
+
+def near_forearm_zone(body: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """bool: on a body seen from the side, the pixels within `BESIDE_FOREARM` trunk lengths of its near forearm
+    (`keypoints.near_arm`); empty otherwise."""
+    zone = np.zeros(shape, np.uint8)
+    scale = torso_length(body)
+    if scale is None or not seen_from_side(body):
+        return zone > 0
+    side = near_arm(body)
+    capsule(zone, point(body, f"{side}_elbow"), point(body, f"{side}_wrist"), BESIDE_FOREARM * scale)
+    return zone > 0
 
 
 def envelope(body: np.ndarray, shape: tuple[int, int], legs: bool) -> np.ndarray:

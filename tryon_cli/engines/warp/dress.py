@@ -8,7 +8,8 @@ up. The garment itself is drawn only
 - inside the repaint mask, and never on the head, hands or feet (`preprocess.masks.keep_region`) nor in the face
   box with the hair beside it (`body.face_box`), also where a user's mask covers them (of the hands' regions, the
   garment around the hand is drawn over: `_kept`), the torso's corners by the head rounded off where these
-  straight cuts meet each other or a sleeve (`head_corners`),
+  straight cuts meet each other or a sleeve (`head_corners`), and, seen from the side, no sliver of a top's torso
+  left beside the near forearm (`slivers`),
 - on this person: within `OUTLINE_MARGIN` of the learned person segmentation (`preprocess.person_segmentation`),
   so a garment wider than the body does not spill onto the room (where the segmentation misses the trunk, within
   the pose's envelope of the body too), and
@@ -65,6 +66,15 @@ CRACK_SEEN = 0.02  # a closing that adds less alpha than this is no crack
 # breaking the gallery's split (C3 is a case only checked), on C3, where the steps show most: 0.035 cut the
 # shoulders away from C3's sleeves, leaving them as wings apart from the tee.
 NECKLINE = 0.02
+# On a body seen from the side, of the torso's garment beside the near forearm (`body.near_forearm_zone`), what is
+# thinner than this (crop heights: 20 pixels of 512) is removed (`slivers`): the masks leave the skirt in the mask
+# near the arm (`preprocess.lower_garment.ARM_RADIUS`), and there the tee hung down beside her forearm as a tail
+# narrower than that over the skirt's top (T1 frames 0-11, the README's first picture). Only there, and only for a
+# top (the only garment whose mask leaves a lower garment out): over the whole garment it also cut the strips of new
+# garment between a hand's cut-outs on the belly, leaving thin lines of it and a larger patch of the old garment (T4
+# frame 55); on a dress it cut the skirt apart beside the hanging hand, a band of the old dress across it (T3 frame
+# 12, C2 frame 45).
+SLIVER = 0.04
 # The in-between turns of a sleeve's root (see `GarmentDresser.__init__`), and the blur of the root's copies, in
 # heights of the garment picture (4 pixels of 512). Each copy has its own edge, the sleeve's underside at that turn:
 # on gallery C3 (arms raised, frames 10, 48 and 85) two or eight sharp copies drew a comb of dark lines across the
@@ -300,6 +310,10 @@ class GarmentDresser:
         # the sleeves': a thin sleeve on an arm raised beside the head was cut through there, its cuff left floating
         # (T6 frame 14).
         corners = head_corners(garment[..., 3] >= SEEN, head, crop_height) * (limb_cover[..., 3] < 0.5)
+        if behind and self.category == "upper":  # seen from the side: no tail of a top beside the near forearm
+            beside = bodies.near_forearm_zone(body, (height, width))
+            tail = slivers(garment[..., 3] >= SEEN, beside, crop_height) * (limb_cover[..., 3] < 0.5)
+            corners = np.maximum(corners, tail)
         rounded = (1 - corners) * (1 - _soft(corners, soft))
         garment *= rounded[..., None]
         ceiling *= rounded
@@ -470,6 +484,15 @@ def head_corners(drawn: np.ndarray, head: np.ndarray, crop_height: int) -> np.nd
     opened = cv2.morphologyEx(drawn.astype(np.uint8), cv2.MORPH_OPEN, disc) > 0
     near = cv2.dilate(head.astype(np.uint8), disc) > 0
     return (drawn & ~opened & near).astype(np.float32)
+
+
+def slivers(drawn: np.ndarray, zone: np.ndarray, crop_height: int) -> np.ndarray:
+    """float32 0/1: of `drawn` (bool), inside `zone` (bool), what is thinner than `SLIVER` crop heights: what an
+    opening by a disc that wide removes there."""
+    size = max(3, int(round(SLIVER * crop_height)) | 1)
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    opened = cv2.morphologyEx(drawn.astype(np.uint8), cv2.MORPH_OPEN, disc) > 0
+    return (drawn & ~opened & zone).astype(np.float32)
 
 
 def _soft(region: np.ndarray, sigma: float) -> np.ndarray:
