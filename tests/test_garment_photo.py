@@ -183,6 +183,10 @@ WILD = {
 }
 CLIPS = {"upper": "vivid/videos/upper1.mp4", "lower": "vivid/videos/lower1.mp4", "dress": "vivid/videos/upper1.mp4"}
 CHANGED_LEVELS = 16  # as benchmarks/gallery.py: h264 noise stays below it
+# The share of the frame a drawn garment changes, at least: upper1's frame 0 is a side view, where the white tee on
+# her cream cardigan, ending at its hem, changes 0.019 of the frame; a frame left undressed changes 0.000 (the long
+# gown before the far sleeve was judged by the fit check: 0.00001).
+DRAWN = 0.01
 
 
 def test_the_shared_garment_photos_are_all_listed(shared_data):
@@ -218,7 +222,7 @@ def test_every_other_shared_photo_dresses_a_shared_clip(shared_data, tmp_path):
         run_tryon(engine, video, shared_data / "wild" / "garments" / name, out, TryOnSettings(category, frames=(0, 1)))
         for source, result in zip(read_frames(video, 0, 1), read_frames(out)):
             changed = np.abs(result.astype(int) - source.astype(int)).max(axis=2) > CHANGED_LEVELS
-            assert changed.mean() > 0.02, f"{name}: {changed.mean():.3f} of the frame changed"
+            assert changed.mean() > DRAWN, f"{name}: {changed.mean():.3f} of the frame changed"
 
 
 def test_the_cli_refuses_trousers_as_an_upper_garment_in_one_line_before_the_video_is_decoded(shared_data, tmp_path):

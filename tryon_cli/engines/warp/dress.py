@@ -244,7 +244,8 @@ class GarmentDresser:
         # Seen from the side, the far arm is behind the trunk: its sleeve goes under the torso, over the roots, and
         # shows only past the torso's outline. On top, it lay across the tee's front as a dark block (T1 frames 0-11,
         # T2's lettering, C2's bodice as she turns).
-        behind = f"{'l' if near_arm(body) == 'r' else 'r'}_" if seen_from_side(body) else None
+        side_view = seen_from_side(body)
+        far = ("l" if near_arm(body) == "r" else "r") if side_view else None
         for part, layer, root in zip(self.parts, self.back_layers if back else self.layers, self.roots[back]):
             matrix = maps[part.name]
             if matrix is None:
@@ -254,7 +255,7 @@ class GarmentDresser:
                 for t in ROOT_STEPS:
                     _over(root_cover, warp_part(root, blend(trunk, matrix, t), field, origin, (width, height)))
             drawn = warp_part(layer, matrix, field, origin, (width, height), None if part.limb else taper)
-            if part.limb and behind and part.name.startswith(behind):
+            if part.limb and far is not None and part.name.startswith(f"{far}_"):
                 _over(far_cover, drawn)
                 continue
             _over(limb_cover if part.limb else trunk_cover, drawn)
@@ -310,7 +311,7 @@ class GarmentDresser:
         # the sleeves': a thin sleeve on an arm raised beside the head was cut through there, its cuff left floating
         # (T6 frame 14).
         corners = head_corners(garment[..., 3] >= SEEN, head, crop_height) * (limb_cover[..., 3] < 0.5)
-        if behind and self.category == "upper":  # seen from the side: no tail of a top beside the near forearm
+        if side_view and self.category == "upper":  # no tail of a top beside the near forearm
             beside = bodies.near_forearm_zone(body, (height, width))
             tail = slivers(garment[..., 3] >= SEEN, beside, crop_height) * (limb_cover[..., 3] < 0.5)
             corners = np.maximum(corners, tail)
