@@ -24,10 +24,10 @@ the source frame is returned instead, and the engine's note names it with the fr
 Layers, back to front: the source; the garment's trunk parts (torso, skirt); its limbs (sleeves, trouser legs),
 with a sleeve's root turned part of the way between torso and arm to fill the wedge over the shoulder, under the
 torso; on a body seen from the side (`preprocess.keypoints.seen_from_side`) the far arm's sleeve is under the torso
-too. The garment
-is multiplied by the source's shading (`body.shading`, measured on the cloth under it). The maps and their
-residual fields come from `frame_state.FrameState`, which follows the source's optical flow; near its outline the
-drawn garment is half the last frame's, moved along that flow (`carry_over`), so the outline does not jitter.
+too. The garment is multiplied by the source's shading (`body.shading`, measured on the cloth under it). The maps
+and their residual fields come from `frame_state.FrameState`, which follows the source's optical flow; near its
+outline the drawn garment is half the last frame's, moved along that flow (`carry_over`), so the outline does not
+jitter.
 """
 
 from __future__ import annotations
@@ -480,18 +480,22 @@ def head_corners(drawn: np.ndarray, head: np.ndarray, crop_height: int) -> np.nd
     `head` (bool) and outside every disc of that radius that fits in `drawn`: the corners a morphological opening
     rounds off there. Only removed, never added, so no new pixel is drawn next to the head; away from it the
     garment keeps its corners (a hem, a cuff) and its thin parts (a sleeve beside a hand)."""
-    size = 2 * max(1, int(round(NECKLINE * crop_height))) + 1
-    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
-    opened = cv2.morphologyEx(drawn.astype(np.uint8), cv2.MORPH_OPEN, disc) > 0
-    near = cv2.dilate(head.astype(np.uint8), disc) > 0
-    return (drawn & ~opened & near).astype(np.float32)
+    disc = _disc(2 * max(1, int(round(NECKLINE * crop_height))) + 1)
+    return _opened_off(drawn, cv2.dilate(head.astype(np.uint8), disc) > 0, disc)
 
 
 def slivers(drawn: np.ndarray, zone: np.ndarray, crop_height: int) -> np.ndarray:
     """float32 0/1: of `drawn` (bool), inside `zone` (bool), what is thinner than `SLIVER` crop heights: what an
     opening by a disc that wide removes there."""
-    size = max(3, int(round(SLIVER * crop_height)) | 1)
-    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    return _opened_off(drawn, zone, _disc(max(3, int(round(SLIVER * crop_height)) | 1)))
+
+
+def _disc(size: int) -> np.ndarray:
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+
+
+def _opened_off(drawn: np.ndarray, zone: np.ndarray, disc: np.ndarray) -> np.ndarray:
+    """float32 0/1: of `drawn` (bool), inside `zone` (bool), what a morphological opening by `disc` removes."""
     opened = cv2.morphologyEx(drawn.astype(np.uint8), cv2.MORPH_OPEN, disc) > 0
     return (drawn & ~opened & zone).astype(np.float32)
 
