@@ -25,7 +25,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from tryon_cli.engines.warp.motion import DRIFT_LIMIT, EXCESS_PULL, CropMotion, mirrors
+from tryon_cli.engines.warp.motion import DRIFT_LIMIT, CropMotion, mirrors, reined
 from tryon_cli.engines.warp.outline import Taper
 
 STEP = 4  # the fields' grid, crop pixels: the flow is smooth over a few pixels, and a coarse grid is cheap
@@ -136,10 +136,7 @@ def _held(
         return field
     mean = (field * coverage[..., None]).sum(axis=(0, 1)) / total
     apart = (matrix[:, :2] @ centre + matrix[:, 2] - mean) - (fitted[:, :2] @ centre + fitted[:, 2])
-    distance = float(np.linalg.norm(apart))
-    if distance <= limit:
-        return field
-    return (field + apart * (1 - limit / distance) * EXCESS_PULL).astype(np.float32)
+    return (field + reined(apart, limit)).astype(np.float32)
 
 
 def _coverage(samples: np.ndarray, matrix: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

@@ -10,6 +10,7 @@ So, between consecutive source crops, the optical flow (OpenCV DIS, `CropMotion`
   (1 - PULL)^frames), while the motion itself comes from the pixels;
 - the body keypoints (`KeypointTracker`), the same way, so the regions drawn from them (the arms kept in front of
   the garment) move with the source too.
+Neither may stray far from the detection: past `DRIFT_LIMIT` the carried map or joint is reined in (`reined`).
 Where the source has no texture (a plain cardigan on a white wall) the flow sees no motion, so there the pull
 grows toward 1 and the detection leads (`CropMotion.trust`, Shi-Tomasi's measure): without that, a sleeve over
 such cloth stayed behind its arm. Causal: the engine still streams. A part the pose cannot fit in a frame (a
@@ -22,7 +23,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from tryon_cli.preprocess.keypoints import DRAW_THRESHOLD
+from tryon_cli.preprocess.keypoints import DRAW_THRESHOLD, torso_length
 
 # DIS's medium preset, the one the warping error's metric uses: 8.9 ms a flow at 384x512 on 2 threads against 4.8
 # ms for the fast one, and with it the print follows the source's motion more closely: warping error on the 3DV-TON
@@ -35,6 +36,16 @@ SHAPE_PULL = 0.5  # the same for each part's shape (scale, turn, shear)
 # walking to facing the camera, the flow over the black dress carried the trunk up to 19 crop pixels (0.04 of the
 # crop's height, an eighth of her trunk's width) to one side for 20 frames, and the dress was drawn on half the body.
 DRIFT_LIMIT = 0.015
+# The farthest a flow-carried keypoint may lie from its detection (`KeypointTracker`), in trunk lengths
+# (`keypoints.torso_length`); beyond it the joint is put back at the limit at once. Without it, on gallery C8 (a man
+# dribbling, bent over; a case only checked) the flow of the ball carried his right hip 0.3-0.6 trunk lengths (76
+# crop pixels) up his arm while the detector, sure of it, kept it at his waist, and the trunk's fit, made from the
+# carried joints, drew the shirt as a slab along the arm. Above what the flow's own corrections need: on the tuning
+# clips T1-T3, T5 and T7 the trunk's joints drift at most 0.12 trunk lengths from their detections (T4 0.24, her hip
+# behind a hand, T6 0.37 in blurred spins). Held closer (1.5 % of the crop's height, `DRIFT_LIMIT`, by halves) the
+# keypoints followed the detector's own error, and the dress on the 3DV-TON clip (T3, walking in profile) slid off
+# her back (warping error 13.5x -> 16.9x); at 0.25 trunk lengths by halves C8's hip still lay 42 pixels off.
+KEYPOINT_DRIFT = 0.15
 # The share of a part's distance beyond `DRIFT_LIMIT` taken back each frame: all of it at once made the garment
 # follow the keypoints' jitter where the flow and the fit disagree by a few pixels every frame (the example's
 # warping error 22x -> 25x the source's); by halves, a steady bias ends a few pixels past the limit.
@@ -88,8 +99,8 @@ class CropMotion:
 
 class KeypointTracker:
     """Per-video state: the body keypoints carried along the flow and pulled toward each frame's detection, as
-    the part maps are (`MotionTracker`): the regions drawn from them (the arms kept in front of the garment) then move
-    with the source instead of with the detector's jitter."""
+    the part maps are (`MotionTracker`), and held within `KEYPOINT_DRIFT` of it (`reined`): the regions drawn from them
+    (the arms kept in front of the garment) then move with the source instead of with the detector's jitter."""
 
     def __init__(self, motion: CropMotion) -> None:
         self.motion = motion
@@ -105,7 +116,11 @@ class KeypointTracker:
                 moved = self.motion.moved(at)
                 # A joint on textureless cloth is where the flow sees no motion: there the detection leads.
                 pull = 1 - self.motion.trust(at) * (1 - PULL)
-                out[both, :2] = moved + pull[:, None] * (body[both, :2] - moved)
+                carried = moved + pull[:, None] * (body[both, :2] - moved)
+                scale = torso_length(body)
+                if scale is not None:
+                    carried += reined(body[both, :2] - carried, KEYPOINT_DRIFT * scale, share=1.0)
+                out[both, :2] = carried
         self._last = out
         return out
 
@@ -121,15 +136,20 @@ def _pulled(carried: np.ndarray, fitted: np.ndarray, centre: np.ndarray, pull: f
     return np.concatenate([linear, (target - linear @ centre)[:, None]], axis=1)
 
 
+def reined(apart: np.ndarray, limit: float, share: float = EXCESS_PULL) -> np.ndarray:
+    """The move that takes back `share` of what lies beyond `limit` (pixels) of each offset `apart` (..., 2: from a
+    carried point to where the detection puts it); zero within the limit."""
+    distance = np.linalg.norm(apart, axis=-1, keepdims=True)
+    beyond = np.clip(1 - limit / np.maximum(distance, 1e-9), 0.0, None)
+    return apart * beyond * share
+
+
 def _within(matrix: np.ndarray, fitted: np.ndarray, centre: np.ndarray, limit: float) -> np.ndarray:
-    """`matrix` moved (shape kept) toward `fitted` by `EXCESS_PULL` of the distance by which it puts the part's
-    `centre` (garment pixels) farther than `limit` crop pixels from where `fitted` puts it."""
+    """`matrix` moved (shape kept) toward `fitted` (`reined`) where it puts the part's `centre` (garment pixels)
+    farther than `limit` crop pixels from where `fitted` puts it."""
     here, there = matrix[:, :2] @ centre + matrix[:, 2], fitted[:, :2] @ centre + fitted[:, 2]
-    apart = float(np.linalg.norm(here - there))
-    if apart <= limit:
-        return matrix
     out = matrix.copy()
-    out[:, 2] += (there - here) * (1 - limit / apart) * EXCESS_PULL
+    out[:, 2] += reined(there - here, limit)
     return out
 
 
