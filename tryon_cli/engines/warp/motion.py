@@ -10,7 +10,8 @@ So, between consecutive source crops, the optical flow (OpenCV DIS, `CropMotion`
   (1 - PULL)^frames), while the motion itself comes from the pixels;
 - the body keypoints (`KeypointTracker`), the same way, so the regions drawn from them (the arms kept in front of
   the garment) move with the source too.
-Neither may stray far from the detection: past `DRIFT_LIMIT` the carried map or joint is reined in (`reined`).
+Neither may stray far from the detection: past `DRIFT_LIMIT` (a part) or `KEYPOINT_DRIFT` (a joint) it is reined in
+(`reined`).
 Where the source has no texture (a plain cardigan on a white wall) the flow sees no motion, so there the pull
 grows toward 1 and the detection leads (`CropMotion.trust`, Shi-Tomasi's measure): without that, a sleeve over
 such cloth stayed behind its arm. Causal: the engine still streams. A part the pose cannot fit in a frame (a
@@ -38,13 +39,14 @@ SHAPE_PULL = 0.5  # the same for each part's shape (scale, turn, shear)
 DRIFT_LIMIT = 0.015
 # The farthest a flow-carried keypoint may lie from its detection (`KeypointTracker`), in trunk lengths
 # (`keypoints.torso_length`); beyond it the joint is put back at the limit at once. Without it, on gallery C8 (a man
-# dribbling, bent over; a case only checked) the flow of the ball carried his right hip 0.3-0.6 trunk lengths (76
+# dribbling, bent over; a case only checked) the flow of the ball carried his right hip 0.2-0.6 trunk lengths (76
 # crop pixels) up his arm while the detector, sure of it, kept it at his waist, and the trunk's fit, made from the
 # carried joints, drew the shirt as a slab along the arm. Above what the flow's own corrections need: on the tuning
 # clips T1-T3, T5 and T7 the trunk's joints drift at most 0.12 trunk lengths from their detections (T4 0.24, her hip
 # behind a hand, T6 0.37 in blurred spins). Held closer (1.5 % of the crop's height, `DRIFT_LIMIT`, by halves) the
 # keypoints followed the detector's own error, and the dress on the 3DV-TON clip (T3, walking in profile) slid off
-# her back (warping error 13.5x -> 16.9x); at 0.25 trunk lengths by halves C8's hip still lay 42 pixels off.
+# her back (warping error 13.5x -> 16.9x); at 0.25 trunk lengths by halves, or 0.3 at once, C8's hip still lay 42
+# or 23 crop pixels off and the slab stayed.
 KEYPOINT_DRIFT = 0.15
 # The share of a part's distance beyond `DRIFT_LIMIT` taken back each frame: all of it at once made the garment
 # follow the keypoints' jitter where the flow and the fit disagree by a few pixels every frame (the example's
