@@ -1,6 +1,6 @@
 """A body seen from the side (`keypoints.seen_from_side`): the far arm is behind the trunk, and its sleeve is drawn
-under the torso's garment (`dress.GarmentDresser`), not over it; beside the near forearm no sliver of the torso's
-garment hangs (`dress.slivers`, `body.near_forearm_zone`)."""
+under the torso's garment (`dress.GarmentDresser`), not over it, and the fit check counts it where drawn; beside
+the near forearm no sliver of the torso's garment hangs (`dress.slivers`, `body.near_forearm_zone`)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import numpy as np
 
 from tests.test_warp_engine import EXAMPLES, HEIGHT, WIDTH, Clip, garment_input
 from tryon_cli.engines.warp import body as bodies
+from tryon_cli.engines.warp import dress
 from tryon_cli.engines.warp.dress import GarmentDresser, slivers
 from tryon_cli.io import read_frames
 from tryon_cli.preprocess.human_pose import video_poses
@@ -99,3 +100,30 @@ def test_seen_from_the_side_no_tail_of_the_top_hangs_beside_the_near_forearm(mon
     with_zone = tail()
     monkeypatch.setattr(bodies, "near_forearm_zone", lambda body, shape: np.zeros(shape, bool))
     assert with_zone <= 10 and tail() > 80, with_zone
+
+
+def test_seen_from_the_side_the_far_sleeve_counts_in_the_fit_check(monkeypatch):
+    """The fit check (`dress._fit_share`, the share of the trunk's core the garment covers) judges the far sleeve
+    where it is drawn, under the torso: on a side view the far arm lies across the trunk, and a long-sleeved garment
+    whose torso is narrow there covers the core with that sleeve (ViViD upper1's first frame in a long gown was left
+    undressed when it did not count). The example's frame 3 with only the far sleeve drawn: it covers part of the
+    core; with nothing drawn, nothing does."""
+    clip = Clip(EXAMPLES / "person.mp4", "upper", picks=[3])
+    frame = next(iter(clip.frames()))
+    assert seen_from_side(frame.pose.body) and near_arm(frame.pose.body) == "r"
+    garment = garment_input(EXAMPLES / "garment_upper_00057_00.jpg", "upper")
+    segmentation = PersonSegmentation()
+    fits: list[float | None] = []
+    judge = dress._fit_share
+    monkeypatch.setattr(dress, "_fit_share", lambda *args: fits.append(judge(*args)) or fits[-1])
+
+    def fit(kept: tuple[str, ...]) -> float | None:
+        dresser = GarmentDresser(garment, segmentation)
+        for index, part in enumerate(dresser.parts):
+            if not part.name.startswith(kept):
+                dresser.layers[index][...] = 0
+        dresser(frame)
+        return fits[-1]
+
+    assert fit(()) == 0.0
+    assert fit(("l_",)) > 0.1
