@@ -13,8 +13,11 @@ from tryon_cli.engines.base import CropFrame
 from tryon_cli.engines.warp import WarpEngine
 from tryon_cli.engines.warp import engine as engine_module
 from tryon_cli.engines.warp.body import face_box
+from tryon_cli.engines.warp.dress import fragments
 from tryon_cli.engines.warp.stabilize import PoseFiller
+from tryon_cli.preprocess import conditioning
 from tryon_cli.preprocess.crop import PAD_VALUE
+from tryon_cli.preprocess.garment_landmarks import silhouette_landmarks
 from tryon_cli.preprocess.head import frame_interior
 from tryon_cli.preprocess.keypoints import BODY_INDEX as J
 from tryon_cli.preprocess.keypoints import FramePose
@@ -152,6 +155,51 @@ def test_a_sleeve_raised_beside_the_head_stays_out_of_the_face_box(tee):
     for out in outputs:
         np.testing.assert_array_equal(out[y0:y1, x0:x1], source[y0:y1, x0:x1])
         assert (out[y1 : y1 + 30, 215:250] != source[y1 : y1 + 30, 215:250]).any(axis=2).mean() > 0.3  # the sleeve
+
+
+def long_sleeved_top():
+    """A navy long-sleeved top on white: a torso and two sleeves hanging at the sides, as a product photo."""
+    photo = np.full((1024, 768, 3), 255, np.uint8)
+    for corners in (
+        [(250, 150), (518, 150), (530, 900), (238, 900)],
+        [(250, 150), (300, 200), (140, 860), (80, 830)],
+        [(518, 150), (468, 200), (628, 860), (688, 830)],
+    ):
+        cv2.fillConvexPoly(photo, np.array(corners, np.int32), (30, 40, 90))
+    return conditioning.garment_input(photo, silhouette_landmarks(photo, "upper"), HEIGHT, WIDTH)
+
+
+def test_a_sleeve_cut_through_by_the_face_box_leaves_no_piece_over_the_room():
+    """The left forearm raised across behind the head (as the detector put gallery T6's raised arms): the face box
+    cuts its long sleeve in two, and the cuff's end beyond the head, joined to nothing, is not drawn over the room
+    (it was: a navy scrap floating above the head), while the sleeve on the upper arm and the elbow still is."""
+    raised = body_of(dict(FRONT, l_elbow=(236, 80), l_wrist=(150, 30)))
+    source, outputs = dress([raised] * 3, long_sleeved_top())
+    beyond = (slice(0, 60), slice(100, 185))  # above the head's left: where the cut-off cuff lay
+    upper_arm = (slice(100, 130), slice(228, 250))
+    for out in outputs:
+        np.testing.assert_array_equal(out[beyond], source[beyond])
+        assert (out[upper_arm] != source[upper_arm]).any(axis=2).mean() > 0.5
+
+
+def test_a_whole_sleeve_apart_from_the_torso_stays_and_a_scrap_goes():
+    """Of the pieces drawn apart from the trunk's garment, a sleeve drawn whole (a lock of hair or a gap between it
+    and the torso) stays; what is left of a sleeve cut mostly away (less than `SCRAP` of it) goes, as does a piece
+    on no sleeve at all."""
+    drawn = np.zeros((200, 200), bool)
+    torso, whole = (slice(50, 150), slice(60, 120)), (slice(50, 90), slice(130, 150))
+    cut, orphan = (slice(10, 20), slice(10, 30)), (slice(180, 190), slice(180, 190))
+    for piece in (torso, whole, cut, orphan):
+        drawn[piece] = True
+    anchor = np.zeros_like(drawn)
+    anchor[torso] = True
+    whole_sleeve, long_sleeve = np.zeros_like(drawn), np.zeros_like(drawn)
+    whole_sleeve[whole] = True
+    long_sleeve[10:20, 10:80] = True  # drawn only at its end: the rest cut away (by the face box, say)
+    scraps = fragments(drawn, anchor, [whole_sleeve, long_sleeve]) > 0
+    assert not scraps[torso].any() and not scraps[whole].any()
+    assert scraps[cut].all() and scraps[orphan].all()
+    assert scraps.sum() == drawn[cut].sum() + drawn[orphan].sum()
 
 
 def test_nothing_but_the_garment_is_drawn_no_bare_torso(tee):

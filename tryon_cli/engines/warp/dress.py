@@ -9,7 +9,8 @@ up. The garment itself is drawn only
   box with the hair beside it (`body.face_box`), also where a user's mask covers them (of the hands' regions, the
   garment around the hand is drawn over: `_kept`), the torso's corners by the head rounded off where these
   straight cuts meet each other or a sleeve (`head_corners`), and, seen from the side, no sliver of a top's torso
-  left beside the near forearm (`slivers`),
+  left beside the near forearm (`slivers`); after these cuts, no scrap of a sleeve apart from the trunk's garment
+  (`fragments`: a sleeve's cuff beyond the face box),
 - on this person: within `OUTLINE_MARGIN` of the learned person segmentation (`preprocess.person_segmentation`),
   so a garment wider than the body does not spill onto the room (where the segmentation misses the trunk, within
   the pose's envelope of the body too), and
@@ -112,6 +113,13 @@ MIN_CORE = 50  # pixels of the core, at least, for its share to say anything
 # she turns (frames 103-123, 0.0-0.68) and those of T6 whose vest is a strip beside the swinging arms (0.0-0.67) are
 # the fragments it removes.
 FITS = {True: 0.7, False: 0.8}
+# A piece of the garment apart from the trunk's (torso, skirt) that holds less than this share of the limb part it lies
+# on most is a scrap, not a sleeve, and is not drawn (`fragments`): most of that sleeve is cut away. On gallery T6
+# (arms raised, the detector bending them over her head) the face box cut the sleeves in two and left their ends
+# apart: a lace cuff floating in the sky between her raised hands, a strip of sleeve beside her hair (frames 14-19,
+# pieces of 106-229 crop pixels, 0.11-0.38 of their sleeve). Whole sleeves apart from the torso lie on their arms and
+# stay (frame 13, arms held out: 0.87 and more; a piece may hold more than its part, with a root's wedge).
+SCRAP = 0.5
 SEEN = 0.5 / 255  # garment alpha below which a pixel stays the source's, bit for bit (it rounds to no change)
 # The garment's outline, cut afresh each frame from the pose, the segmentation and the masks, jitters by a pixel or
 # two, and against the source's flow that is most of the warping error: on the example (gallery T1) 8.9x of its
@@ -237,6 +245,7 @@ class GarmentDresser:
         limb_cover = np.zeros((height, width, 4), np.float32)
         root_cover = np.zeros((height, width, 4), np.float32)
         far_cover = np.zeros((height, width, 4), np.float32)  # the far arm's sleeve on a side view
+        limbs: list[np.ndarray] = []  # each limb part as warped, before any cut (`fragments`)
         # The garment's alpha with its trunk widened by the narrower side's ratio (`outline.Taper.narrower`), cut and
         # closed as the drawn garment is: what the fit check judges, so a fragment lying off-centre is not stretched
         # into a fit.
@@ -255,6 +264,8 @@ class GarmentDresser:
                 for t in ROOT_STEPS:
                     _over(root_cover, warp_part(root, blend(trunk, matrix, t), field, origin, (width, height)))
             drawn = warp_part(layer, matrix, field, origin, (width, height), None if part.limb else taper)
+            if part.limb:
+                limbs.append(drawn[..., 3] >= 0.5)
             if part.limb and far is not None and part.name.startswith(f"{far}_"):
                 _over(far_cover, drawn)
                 continue
@@ -318,6 +329,12 @@ class GarmentDresser:
         rounded = (1 - corners) * (1 - _soft(corners, soft))
         garment *= rounded[..., None]
         ceiling *= rounded
+        # A scrap of a sleeve, apart from the trunk's garment, is no garment worn (`fragments`): removed with its
+        # soft edge, and the carried garment may not refill it.
+        if trunk is not None:
+            loose = fragments(garment[..., 3] >= SEEN, trunk_cover[..., 3] * trunk_cut >= 0.5, limbs)
+            garment *= 1 - loose[..., None]
+            ceiling *= 1 - loose
         fit = _fit_share(judged * on_person, body, free)  # counted only where `free`: the hair needs no cut
 
         # The source's folds and light, measured on the cloth under the new garment (not on skin).
@@ -488,6 +505,23 @@ def slivers(drawn: np.ndarray, zone: np.ndarray, crop_height: int) -> np.ndarray
     """float32 0/1: of `drawn` (bool), inside `zone` (bool), what is thinner than `SLIVER` crop heights: what an
     opening by a disc that wide removes there."""
     return _opened_off(drawn, zone, _disc(max(3, int(round(SLIVER * crop_height)) | 1)))
+
+
+def fragments(drawn: np.ndarray, anchor: np.ndarray, limbs: list[np.ndarray]) -> np.ndarray:
+    """float32 0/1: the scraps of `drawn` (bool): its 8-connected pieces that hold no pixel of `anchor` (bool, the
+    trunk's garment) and less than `SCRAP` of the limb part they lie on most (`limbs`, bool, each part as warped
+    before the cuts; a piece on none is a scrap)."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(drawn.astype(np.uint8), connectivity=8)
+    anchored = np.zeros(count, bool)
+    anchored[np.unique(labels[drawn & anchor])] = True
+    scraps = np.zeros(count, bool)
+    for label in np.nonzero(~anchored[1:])[0] + 1:
+        x, y, w, h, area = stats[label]
+        piece = labels[y : y + h, x : x + w] == label
+        on = [(int((limb[y : y + h, x : x + w] & piece).sum()), limb) for limb in limbs]
+        most, limb = max(on, key=lambda pair: pair[0], default=(0, None))
+        scraps[label] = most == 0 or area < SCRAP * int(limb.sum())
+    return scraps[labels].astype(np.float32)
 
 
 def _disc(size: int) -> np.ndarray:
