@@ -19,12 +19,12 @@ from clothes. The cue is the hair's own colour, continuous with the head:
    colour (black hair over a black dress) and nothing is taken: cutting hair-coloured garment would leave the old
    garment showing. In a video that holds until fewer than `RELEASE_HAIR_COLOURED` are (hysteresis).
 4. Hair is the hair-coloured pixels (closed, then opened, by ~1 cm) connected to the head region, or to the hair
-   of the frames before (found `SETTLED` frames in a row), within `MAX_FALL` trunk lengths of the head, in the columns under it (`SPREAD`: hair
-   hangs), and found in the previous frame as well, within `PERSIST` (hair persists; a dark fold taken for hair in
-   one frame does not). A photo, or a video's first frame with a head, has no frame before: its hair is taken as
-   found. Joined by the frames before: thin locks over a light top break where a few pixels across them fall short
-   of the hair's colour, and cut off from the head for one frame, such a lock was lost for good (it was not hair in
-   the frame before the next either), and the new garment drawn over it.
+   of the frames before (found `SETTLED` frames in a row), within `MAX_FALL` trunk lengths of the head, in the
+   columns under it (`SPREAD`: hair hangs), and found in the previous frame as well, within `PERSIST` (hair
+   persists; a dark fold taken for hair in one frame does not). A photo, or a video's first frame with a head, has
+   no frame before: its hair is taken as found. Joined by the frames before: thin locks over a light top break
+   where a few pixels across them fall short of the hair's colour, and cut off from the head for one frame, such a
+   lock was lost for good (it was not hair in the frame before the next either), and the new garment drawn over it.
 """
 
 from __future__ import annotations
