@@ -278,7 +278,7 @@ class LongHair:
             radius = max(1, int(round(PERSIST * scale)))
             kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
             # Dilated only in the box, grown by the radius: exactly the whole frame's dilation there, at a fraction
-            # of its cost (the masks run twice a frame).
+            # of its cost.
             wide = tuple(slice(max(0, side.start - radius), side.stop + radius) for side in crop)
             inner = tuple(slice(side.start - grown.start, side.stop - grown.start) for side, grown in zip(crop, wide))
             age = self._age[wide]
