@@ -13,7 +13,7 @@ from tryon_cli.engines.base import CropFrame
 from tryon_cli.engines.warp import WarpEngine
 from tryon_cli.engines.warp import engine as engine_module
 from tryon_cli.engines.warp.body import face_box
-from tryon_cli.engines.warp.dress import fragments
+from tryon_cli.engines.warp.dress import fill_holes, fragments
 from tryon_cli.engines.warp.stabilize import PoseFiller
 from tryon_cli.preprocess import conditioning
 from tryon_cli.preprocess.crop import PAD_VALUE
@@ -200,6 +200,34 @@ def test_a_whole_sleeve_apart_from_the_torso_stays_and_a_scrap_goes():
     assert not scraps[torso].any() and not scraps[whole].any()
     assert scraps[cut].all() and scraps[orphan].all()
     assert scraps.sum() == drawn[cut].sum() + drawn[orphan].sum()
+
+
+def test_a_hole_inside_the_drawn_garment_on_the_person_is_filled_and_the_room_seen_through_one_is_not():
+    """A hole the warp leaves inside the drawn garment is filled with the garment's colour around it, opaque with
+    its soft edge, but not where nothing may be drawn (a hand kept in it); a hole mostly off the person (the room
+    between an arm and the waist) stays whole, and a notch open to the garment's edge is no hole."""
+    cover = np.zeros((120, 140, 4), np.float32)
+    navy = np.array([20, 30, 90], np.float32)  # garment colour, 0-255, premultiplied by alpha 1
+    cover[20:100, 20:120] = [*navy, 1.0]
+    cover[45:65, 40:60] = 0  # a hole on the person
+    cover[44, 40:60] = [*(0.6 * navy), 0.6]  # its soft edge
+    cover[20:40, 45:55] = 0  # a notch from the top edge, open to the outside
+    cover[50:70, 85:105] = 0  # a hole mostly off the person
+    allowed = np.ones((120, 140), bool)
+    allowed[50:56, 50:56] = False  # a hand kept inside the first hole
+    allowed[50:68, 85:105] = False  # the room: 18 of the second hole's 20 rows
+    before = cover.copy()
+    fill_holes(cover, allowed)
+    hole = np.zeros((120, 140), bool)
+    hole[44:65, 40:60] = True
+    hole[50:56, 50:56] = False
+    # Telea's inpainting carries a flat colour in within a few levels (3 here).
+    assert np.allclose(cover[hole, 3], 1.0) and np.abs(cover[hole, :3] - navy).max() <= 4.0
+    assert (cover[50:56, 50:56] == 0).all()  # the hand
+    assert (cover[50:70, 85:105] == 0).all()  # the room seen through
+    assert (cover[20:40, 45:55] == 0).all()  # the notch
+    changed = (cover != before).any(axis=2)
+    assert not changed[~hole].any()
 
 
 def test_nothing_but_the_garment_is_drawn_no_bare_torso(tee):

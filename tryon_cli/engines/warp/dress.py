@@ -10,7 +10,8 @@ up. The garment itself is drawn only
   garment around the hand is drawn over: `_kept`), the torso's corners by the head rounded off where these
   straight cuts meet each other or a sleeve (`head_corners`), and, seen from the side, no sliver of a top's torso
   left beside the near forearm (`slivers`); after these cuts, no scrap of a sleeve apart from the trunk's garment
-  (`fragments`: a sleeve's cuff beyond the face box),
+  (`fragments`: a sleeve's cuff beyond the face box), and a hole the warp left inside the garment filled where it
+  lies on the person (`fill_holes`: the photo's silhouette has none),
 - on this person: within `OUTLINE_MARGIN` of the learned person segmentation (`preprocess.person_segmentation`),
   so a garment wider than the body does not spill onto the room (where the segmentation misses the trunk, within
   the pose's envelope of the body too), and
@@ -120,6 +121,11 @@ FITS = {True: 0.7, False: 0.8}
 # pieces of 106-229 crop pixels, 0.11-0.38 of their sleeve). Whole sleeves apart from the torso lie on their arms and
 # stay (frame 13, arms held out: 0.87 and more; a piece may hold more than its part, with a root's wedge).
 SCRAP = 0.5
+# A hole inside the drawn garment (`fill_holes`) is filled when at least this share of it lies where a garment may be
+# drawn on the segmented person: T5's holes in the hoodie (frames 22-37 and 112) lie wholly on her; C5's disc of wall
+# between her bent arm and her waist (frame 14) mostly off her.
+HOLE_ON_PERSON = 0.9
+HOLE_INPAINT_RADIUS = 3  # pixels around each inpainted pixel that `cv2.inpaint` reads
 SEEN = 0.5 / 255  # garment alpha below which a pixel stays the source's, bit for bit (it rounds to no change)
 # The garment's outline, cut afresh each frame from the pose, the segmentation and the masks, jitters by a pixel or
 # two, and against the source's flow that is most of the warping error: on the example (gallery T1) 8.9x of its
@@ -335,6 +341,12 @@ class GarmentDresser:
             loose = fragments(garment[..., 3] >= SEEN, trunk_cover[..., 3] * trunk_cut >= 0.5, limbs)
             garment *= 1 - loose[..., None]
             ceiling *= 1 - loose
+        # A hole the warp leaves inside the drawn garment (the photo's silhouette has none: `matte`) shows the old
+        # garment through the new one (T5 frame 112, a back view: a white disc of the old tee under her hair's ends
+        # in the hoodie's back): filled with the colour of the garment around it, where a garment may be drawn and
+        # the segmentation itself finds the person (not the pose's envelope: between a hand on the hip and the
+        # waist, T6 frame 191, the sky is a hole too).
+        fill_holes(garment, (ceiling >= 0.5) & person)
         fit = _fit_share(judged * on_person, body, free)  # counted only where `free`: the hair needs no cut
 
         # The source's folds and light, measured on the cloth under the new garment (not on skin).
@@ -474,6 +486,56 @@ def _close_cracks(cover: np.ndarray, crop_height: int, in_front: np.ndarray) -> 
     )
     cover[..., :3] += colour * crack[..., None]
     cover[..., 3] += crack
+
+
+def holes(drawn: np.ndarray) -> np.ndarray:
+    """bool: the holes of `drawn` (bool, where the garment shows): its 4-connected pieces of undrawn pixels that do
+    not reach the image's border, so the garment surrounds them."""
+    count, labels = cv2.connectedComponents((~drawn).astype(np.uint8), connectivity=4)
+    border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    inside = np.ones(count, bool)
+    inside[border] = False
+    inside[0] = False  # the label of `drawn` itself
+    return inside[labels] & ~drawn
+
+
+def fill_holes(cover: np.ndarray, allowed: np.ndarray) -> None:
+    """Fill the holes of premultiplied `cover` (`holes` of where its alpha reaches one half) that lie on the person,
+    in place: a hole of which at least `HOLE_ON_PERSON` is `allowed` (bool: where a garment may be drawn on the
+    segmented person) is made opaque there, with its 2-pixel rim (the garment's soft inner edge: left half
+    transparent, it drew a dotted line of the old garment round the filled hole, T5 frame 23), its colour inpainted
+    from the garment around it (`cv2.inpaint`, Telea's method: a print's colours carried in, where their flat mean
+    was a grey-green slab across C6's print). A hole mostly off the person is the room seen through (between an arm
+    and the waist), and stays; filled where the segmentation reached into it, C5's disc of wall became a jagged
+    blob (frame 14)."""
+    alpha = cover[..., 3]
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(holes(alpha >= 0.5).astype(np.uint8), connectivity=8)
+    on_person = np.zeros(alpha.shape, bool)
+    for label in range(1, count):
+        x, y, w, h, area = stats[label]
+        piece = labels[y : y + h, x : x + w] == label
+        if (piece & allowed[y : y + h, x : x + w]).sum() >= HOLE_ON_PERSON * area:
+            on_person[y : y + h, x : x + w] |= piece
+    if not on_person.any():
+        return
+    filled = (cv2.dilate(on_person.astype(np.uint8), np.ones((3, 3), np.uint8), iterations=2) > 0) & allowed
+    # Inpainted in the filled pixels' box: every pixel there that is not garment is unknown, so no colour from
+    # outside the garment (a hand kept in the hole) is carried in.
+    ys, xs = np.nonzero(filled)
+    margin = 2 * HOLE_INPAINT_RADIUS + 1
+    box = (
+        slice(max(0, ys.min() - margin), ys.max() + margin + 1),
+        slice(max(0, xs.min() - margin), xs.max() + margin + 1),
+    )
+    known = alpha[box] >= 0.5
+    colour = np.clip(cover[box][..., :3] / np.maximum(alpha[box], 1e-6)[..., None], 0, 255).astype(np.uint8)
+    unknown = (~known | filled[box]).astype(np.uint8)
+    inpainted = cv2.inpaint(colour, unknown, HOLE_INPAINT_RADIUS, cv2.INPAINT_TELEA).astype(np.float32)
+    inside = filled[box]
+    region = cover[box]
+    gap = 1.0 - region[..., 3][inside]
+    region[inside, :3] += inpainted[inside] * gap[:, None]
+    region[inside, 3] = 1.0
 
 
 def _cracks(alpha: np.ndarray, crop_height: int, in_front: np.ndarray) -> np.ndarray:
