@@ -344,8 +344,7 @@ class GarmentDresser:
         # A hole the warp leaves inside the drawn garment (the photo's silhouette has none: `matte`) shows the old
         # garment through the new one (T5 frame 112, a back view: a white disc of the old tee under her hair's ends
         # in the hoodie's back): filled with the colour of the garment around it, where a garment may be drawn and
-        # the segmentation itself finds the person (not the pose's envelope: between a hand on the hip and the
-        # waist, T6 frame 191, the sky is a hole too).
+        # the segmentation itself finds the person (not the pose's envelope, which reaches over the room).
         fill_holes(garment, (ceiling >= 0.5) & person)
         fit = _fit_share(judged * on_person, body, free)  # counted only where `free`: the hair needs no cut
 
