@@ -14,7 +14,9 @@ up. The garment itself is drawn only
   lies on the person (`fill_holes`: the photo's silhouette has none),
 - on this person: within `OUTLINE_MARGIN` of the learned person segmentation (`preprocess.person_segmentation`),
   so a garment wider than the body does not spill onto the room (where the segmentation misses the trunk, within
-  the pose's envelope of the body too), and
+  the pose's envelope of the body too), and not on the room the segmentation takes in, seen in a gap between an
+  arm and the trunk that opens onto it (`room.room_seen`, from the source's colours; not where the envelope is on:
+  there the segmentation has lost the person and its outside is no sample of the room), and
 - behind the person's own forearms where they cross in front of the trunk, and (a lower garment) behind the arms
   that hang in front of the hips: there the source's arm and hand stay.
 On a back view (`frame_state.Facing`: no nose or eye seen) the garment is drawn without its front's print: every
@@ -44,6 +46,7 @@ from tryon_cli.engines.warp.frame_state import FrameState
 from tryon_cli.engines.warp.matte import garment_matte
 from tryon_cli.engines.warp.motion import part_samples
 from tryon_cli.engines.warp.outline import Taper, TrunkWidth
+from tryon_cli.engines.warp.room import room_seen
 from tryon_cli.engines.warp.skeleton import blend, label_parts, parts_for, root_weight
 from tryon_cli.preprocess.conditioning import GarmentInput
 from tryon_cli.preprocess.hands import garment_by_hands, hand_regions
@@ -181,7 +184,8 @@ class GarmentDresser:
 
     def __call__(self, frame: CropFrame) -> np.ndarray:
         source, mask = frame.source, frame.mask
-        person = self.segmentation(source) >= PERSON
+        probability = self.segmentation(source)
+        person = probability >= PERSON
         step = self.state.step(frame, person)  # every tracker moves on, whether or not this frame is dressed
         if step.trunk is None or not mask.any() or not self.has_garment:
             self.skipped.append(frame.index)
@@ -190,13 +194,17 @@ class GarmentDresser:
         keep, head = _kept(frame.pose, source, person, mask, frame.interior)
         # All the work happens in the mask's box (plus a margin for the blurs): a third of the crop or less.
         (y0, y1), (x0, x1) = _box(mask, round(ROI_MARGIN * mask.shape[0]))
+        box, box_body = (slice(y0, y1), slice(x0, x1)), _moved(step.body, -x0, -y0)
+        inside = _inside(mask.shape, frame.interior)[box]
+        room = room_seen(source[box], probability[box], person[box], box_body, inside, mask.shape[0])
         layer, ceiling, fit = self._dress(
-            source[y0:y1, x0:x1],
-            mask[y0:y1, x0:x1],
-            person[y0:y1, x0:x1],
-            keep[y0:y1, x0:x1],
-            head[y0:y1, x0:x1],
-            _moved(step.body, -x0, -y0),
+            source[box],
+            mask[box],
+            person[box],
+            keep[box],
+            room,
+            head[box],
+            box_body,
             step.maps,
             step.fields,
             step.taper,
@@ -221,7 +229,7 @@ class GarmentDresser:
         layer = carry_over(layer, self.carried, self.state.motion.flow, ceiling, (x0, y0), band)
         self.carried = layer, (x0, y0)
         out = source.copy()
-        out[y0:y1, x0:x1] = _composite(source[y0:y1, x0:x1], layer)
+        out[box] = _composite(source[box], layer)
         return out
 
     def _dress(
@@ -230,6 +238,7 @@ class GarmentDresser:
         mask: np.ndarray,
         person: np.ndarray,
         keep: np.ndarray,
+        room: np.ndarray,
         head: np.ndarray,
         body: np.ndarray,
         maps: dict[str, np.ndarray | None],
@@ -313,9 +322,13 @@ class GarmentDresser:
             self.enveloped = not self.enveloped
         if self.enveloped:
             outline |= bodies.envelope(body, (height, width), legs=self.category != "upper")
+            room = np.zeros_like(room)  # its outside is no sample of the room then
+        # Nor on the room the segmentation takes in (`room`), cut with the outline's soft edge (cut hard, its edge
+        # was stairs once paste-back scaled the crop up: gallery C2 frame 1, her sleeve against the wall).
+        outline[room] = 0
         on_person = _soft(outline, soft) * (mask & ~keep)
         garment *= on_person[..., None]
-        free = mask & ~keep & (arms < 0.5)  # where the garment may be drawn
+        free = mask & ~keep & ~room & (arms < 0.5)  # where the garment may be drawn
         ceiling = on_person * (1 - arms)  # where a garment may be drawn at all: the carried one too (`carry_over`)
         if back:  # long hair over the back stays in front of the garment
             hair = bodies.back_hair(source, body)
@@ -413,6 +426,16 @@ def _kept(
         head[y0:y1, x0:x1] = True
     keep = head | feet_region(pose, *shape, MaskShape()) | (hands & ~garment)
     return _grown(keep), _grown(head)
+
+
+def _inside(shape: tuple[int, int], interior: Box | None) -> np.ndarray:
+    """bool `shape`: the crop's pixels inside the frame (`CropFrame.interior`; None: all of them), not its padding."""
+    inside = np.ones(shape, bool)
+    if interior is not None:
+        x0, y0, x1, y1 = (int(round(v)) for v in interior)
+        inside[:] = False
+        inside[max(0, y0) : max(0, y1), max(0, x0) : max(0, x1)] = True
+    return inside
 
 
 def _grown(region: np.ndarray) -> np.ndarray:
