@@ -117,7 +117,6 @@ def region_pixels(frame: CropFrame, output: np.ndarray, joints: tuple[str, ...],
 
 
 TORSO = ("r_shoulder", "l_shoulder", "l_hip", "r_hip")
-THIGHS = ("r_hip", "l_hip", "l_knee", "r_knee")
 
 
 def check_dress(clip, garment_path: Path, category: str, joints: tuple[str, ...], shrink: float = 0.3):
@@ -145,8 +144,22 @@ def test_upper_garments_on_the_example(garment):
 
 
 def test_lower_garment_on_the_lower_body_clip(shared_data):
+    """Judged on the thighs themselves, a band along each hip-knee bone: the quadrilateral of hips and knees holds
+    the room between the legs too, which stays the room (on frame 0 the wall seen there was the largest colour)."""
     clip = Clip(shared_data / "vivid/videos/lower1.mp4", "lower", picks=[0, 11, 23])
-    check_dress(clip, shared_data / "vivid/cloth/051990_1.jpg", "lower", THIGHS, shrink=0.35)
+    garment = shared_data / "vivid/cloth/051990_1.jpg"
+    frames, outputs = run(clip, garment_input(garment, "lower"))
+    photo = garment_input(garment, "lower").image
+    want = dominant_lab(photo[garment_alpha(photo) > 0.99])
+    for frame, out in zip(frames, outputs):
+        np.testing.assert_array_equal(out[~frame.mask], frame.source[~frame.mask])
+        body, thighs = frame.pose.body, np.zeros(frame.mask.shape, np.uint8)
+        for side in "rl":
+            hip, knee = body[J[f"{side}_hip"], :2], body[J[f"{side}_knee"], :2]
+            ends = [np.round(hip + (knee - hip) * t).astype(int) for t in (0.2, 0.8)]
+            cv2.line(thighs, tuple(map(int, ends[0])), tuple(map(int, ends[1])), 1, 9)
+        got = dominant_lab(out[(thighs > 0) & frame.mask])
+        assert np.linalg.norm(got - want) <= 12, (frame.index, got, want)
 
 
 @pytest.mark.parametrize("dress", ["744396420989_origin_20240116174720.png", "744288310346_origin_20240116171929.png"])

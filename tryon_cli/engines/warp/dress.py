@@ -55,6 +55,11 @@ from tryon_cli.preprocess.keypoints import FramePose, near_arm, seen_from_side
 from tryon_cli.preprocess.masks import MaskShape, feet_region
 
 EDGE_SOFTNESS = 0.004  # blur of the arms' and the outline's edges, in crop heights
+# The blur of the cut along the room seen in a gap (`room.room_seen`), in crop heights (0.7 pixels of a 459-pixel
+# crop): the room is kept, so its edge is blurred only enough for paste-back's scaling not to show stairs. At
+# EDGE_SOFTNESS the garment's soft edge tinted most of a 20-pixel gap (gallery C2 frame 58: 7,026 of the wall's
+# pixels still changed by more than 16 levels); cut hard, the sleeve's edge against the wall was stairs (C2 frame 1).
+ROOM_SOFTNESS = 0.0015
 BODY_FADE = 0.03  # how far off the old cloth the source's shading fades out, in crop heights
 ROI_MARGIN = 0.04  # the working box's margin around the mask, in crop heights
 # The widest gap between the garment's parts that is closed, in crop heights (13 pixels of the 512-pixel crop). The
@@ -323,10 +328,8 @@ class GarmentDresser:
         if self.enveloped:
             outline |= bodies.envelope(body, (height, width), legs=self.category != "upper")
             room = np.zeros_like(room)  # its outside is no sample of the room then
-        # Nor on the room the segmentation takes in (`room`), cut with the outline's soft edge (cut hard, its edge
-        # was stairs once paste-back scaled the crop up: gallery C2 frame 1, her sleeve against the wall).
-        outline[room] = 0
-        on_person = _soft(outline, soft) * (mask & ~keep)
+        # Nor on the room the segmentation takes in (`room`), cut with an edge of its own (`ROOM_SOFTNESS`).
+        on_person = _soft(outline, soft) * _soft(~room, ROOM_SOFTNESS * crop_height) * (mask & ~keep)
         garment *= on_person[..., None]
         free = mask & ~keep & ~room & (arms < 0.5)  # where the garment may be drawn
         ceiling = on_person * (1 - arms)  # where a garment may be drawn at all: the carried one too (`carry_over`)
