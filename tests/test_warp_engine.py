@@ -119,7 +119,22 @@ def region_pixels(frame: CropFrame, output: np.ndarray, joints: tuple[str, ...],
 TORSO = ("r_shoulder", "l_shoulder", "l_hip", "r_hip")
 
 
-def check_dress(clip, garment_path: Path, category: str, joints: tuple[str, ...], shrink: float = 0.3):
+def thigh_pixels(frame: CropFrame, output: np.ndarray) -> np.ndarray:
+    """Output pixels inside the mask on a band along the middle of each hip-knee bone: the thighs themselves, not
+    the room between the legs, which the quadrilateral of hips and knees holds too (and which stays the room)."""
+    body, thighs = frame.pose.body, np.zeros(frame.mask.shape, np.uint8)
+    for side in "rl":
+        hip, knee = body[J[f"{side}_hip"], :2], body[J[f"{side}_knee"], :2]
+        ends = [tuple(int(v) for v in np.round(hip + (knee - hip) * t)) for t in (0.2, 0.8)]
+        cv2.line(thighs, ends[0], ends[1], 1, 9)
+    return output[(thighs > 0) & frame.mask]
+
+
+def check_dress(
+    clip, garment_path: Path, category: str, pixels=lambda frame, out: region_pixels(frame, out, TORSO, 0.3)
+):
+    """Dress `clip`: outside the repaint mask the source, bit for bit; the dominant colour of `pixels(frame,
+    output)` (the torso by default) the garment's."""
     garment = garment_input(garment_path, category)
     frames, outputs = run(clip, garment)
     assert len(outputs) == clip.num_frames
@@ -127,9 +142,8 @@ def check_dress(clip, garment_path: Path, category: str, joints: tuple[str, ...]
     want = dominant_lab(garment.image[alpha > 0.99])
     for frame, out in zip(frames, outputs):
         assert out.shape == (HEIGHT, WIDTH, 3) and out.dtype == np.uint8
-        # Outside the repaint mask the crop is the source's, bit for bit.
         np.testing.assert_array_equal(out[~frame.mask], frame.source[~frame.mask])
-        got = dominant_lab(region_pixels(frame, out, joints, shrink))
+        got = dominant_lab(pixels(frame, out))
         assert np.linalg.norm(got - want) <= 12, (frame.index, got, want)
     return frames, outputs
 
@@ -140,33 +154,21 @@ def test_upper_garments_on_the_example(garment):
     # frame, and on frames 0, 12, 24, 36, 47 alone its garment lagged the body so far that the fit test
     # (`dress.FITS`) returned the last two as the source.
     clip = Clip(EXAMPLES / "person.mp4", "upper", picks=[0, 1, 2, 24, 25, 26, 45, 46, 47])
-    check_dress(clip, EXAMPLES / garment, "upper", TORSO)
+    check_dress(clip, EXAMPLES / garment, "upper")
 
 
 def test_lower_garment_on_the_lower_body_clip(shared_data):
-    """Judged on the thighs themselves, a band along each hip-knee bone: the quadrilateral of hips and knees holds
-    the room between the legs too, which stays the room (on frame 0 the wall seen there was the largest colour)."""
+    """Judged on the thighs themselves (`thigh_pixels`): on frame 0 the wall seen between the legs was the largest
+    colour of the hips-knees quadrilateral."""
     clip = Clip(shared_data / "vivid/videos/lower1.mp4", "lower", picks=[0, 11, 23])
-    garment = shared_data / "vivid/cloth/051990_1.jpg"
-    frames, outputs = run(clip, garment_input(garment, "lower"))
-    photo = garment_input(garment, "lower").image
-    want = dominant_lab(photo[garment_alpha(photo) > 0.99])
-    for frame, out in zip(frames, outputs):
-        np.testing.assert_array_equal(out[~frame.mask], frame.source[~frame.mask])
-        body, thighs = frame.pose.body, np.zeros(frame.mask.shape, np.uint8)
-        for side in "rl":
-            hip, knee = body[J[f"{side}_hip"], :2], body[J[f"{side}_knee"], :2]
-            ends = [np.round(hip + (knee - hip) * t).astype(int) for t in (0.2, 0.8)]
-            cv2.line(thighs, tuple(map(int, ends[0])), tuple(map(int, ends[1])), 1, 9)
-        got = dominant_lab(out[(thighs > 0) & frame.mask])
-        assert np.linalg.norm(got - want) <= 12, (frame.index, got, want)
+    check_dress(clip, shared_data / "vivid/cloth/051990_1.jpg", "lower", thigh_pixels)
 
 
 @pytest.mark.parametrize("dress", ["744396420989_origin_20240116174720.png", "744288310346_origin_20240116171929.png"])
 def test_dress_on_the_dress_clip(shared_data, dress):
     """Facing the camera (frame 10) and half turned (100)."""
     clip = Clip(shared_data / "3dvton/videos/model_1.mp4", "dress", picks=[10, 100])
-    check_dress(clip, shared_data / "3dvton/cloths" / dress, "dress", TORSO)
+    check_dress(clip, shared_data / "3dvton/cloths" / dress, "dress")
 
 
 def test_a_garment_photo_with_an_alpha_channel(tmp_path):
@@ -179,7 +181,7 @@ def test_a_garment_photo_with_an_alpha_channel(tmp_path):
     Image.fromarray(rgba, "RGBA").save(path)
     clip = Clip(EXAMPLES / "person.mp4", "upper", picks=[24])
     _, (reference,) = run(clip, garment_input(EXAMPLES / "garment_upper_00057_00.jpg", "upper"))
-    frames, (out,) = check_dress(clip, path, "upper", TORSO)
+    frames, (out,) = check_dress(clip, path, "upper")
     inside = frames[0].mask
     assert np.abs(out[inside].astype(int) - reference[inside]).mean() < 6
 

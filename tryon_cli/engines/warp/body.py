@@ -1,6 +1,7 @@
 """What the pose says about the body in crop pixels, and the source's shading that the new garment takes over.
 
-- `keypoint`, `capsule`, `pixel`: joints and the capsules drawn along bones (human proportions in trunk lengths).
+- `keypoint`, `capsule`, `fill_polygon`, `pixel`: joints, and the capsules along bones and the trunk's polygons drawn
+  (human proportions in trunk lengths).
 - `arms_in_front`: forearms crossing in front of the trunk (they stay the source's, in front of the new garment).
 - `near_forearm_zone`: beside the near forearm of a body seen from the side (no sliver of the torso hangs there).
 - `face_box`: the face and the hair around it, from the head keypoints: never drawn over, whatever the mask says.
@@ -105,6 +106,11 @@ def capsule(canvas: np.ndarray, a, b, radius: float) -> None:
     cv2.line(canvas, pixel(a), pixel(b), 1, max(1, int(round(2 * radius))), cv2.LINE_AA)
 
 
+def fill_polygon(canvas: np.ndarray, polygon: np.ndarray) -> None:
+    """Draws 1 on uint8 `canvas` inside the convex `polygon` (float (N, 1, 2), as `quadrilateral` gives it)."""
+    cv2.fillConvexPoly(canvas, np.round(polygon.reshape(-1, 2)).astype(np.int32), 1)
+
+
 def pixel(point) -> tuple[int, int]:
     """The integer pixel (x, y) nearest to `point`, as OpenCV's drawing takes it."""
     return int(round(float(point[0]))), int(round(float(point[1])))
@@ -169,7 +175,7 @@ def envelope(body: np.ndarray, shape: tuple[int, int], legs: bool) -> np.ndarray
         return canvas
     trunk = trunk_polygon(body, 0.0)
     if trunk is not None:
-        cv2.fillConvexPoly(canvas, np.round(trunk.reshape(-1, 2)).astype(np.int32), 1)
+        fill_polygon(canvas, trunk)
     for side in "rl":
         points = [point(body, f"{side}_{j}") for j in ("shoulder", "elbow", "wrist")]
         if legs:
@@ -229,7 +235,7 @@ def back_hair(source: np.ndarray, body: np.ndarray) -> np.ndarray:
     down = (np.mean(hips, axis=0) - neck) if all(h is not None for h in hips) else np.array([0.0, scale])
     down = down / max(float(np.linalg.norm(down)), 1e-6)
     lower = np.zeros(shape, np.uint8)
-    cv2.fillConvexPoly(lower, np.round(core.reshape(-1, 2)).astype(np.int32), 1)
+    fill_polygon(lower, core)
     lower[: int(round(neck[1] + 0.6 * scale))] = 0  # the core's lower part: below where hair may reach
     if lower.sum() < 20:
         return hair

@@ -199,17 +199,15 @@ class GarmentDresser:
         keep, head = _kept(frame.pose, source, person, mask, frame.interior)
         # All the work happens in the mask's box (plus a margin for the blurs): a third of the crop or less.
         (y0, y1), (x0, x1) = _box(mask, round(ROI_MARGIN * mask.shape[0]))
-        box, box_body = (slice(y0, y1), slice(x0, x1)), _moved(step.body, -x0, -y0)
-        inside = _inside(mask.shape, frame.interior)[box]
-        room = room_seen(source[box], probability[box], person[box], box_body, inside, mask.shape[0])
+        box = (slice(y0, y1), slice(x0, x1))
         layer, ceiling, fit = self._dress(
             source[box],
             mask[box],
-            person[box],
+            probability[box],
             keep[box],
-            room,
+            _inside(mask.shape, frame.interior)[box],
             head[box],
-            box_body,
+            _moved(step.body, -x0, -y0),
             step.maps,
             step.fields,
             step.taper,
@@ -241,9 +239,9 @@ class GarmentDresser:
         self,
         source: np.ndarray,
         mask: np.ndarray,
-        person: np.ndarray,
+        probability: np.ndarray,
         keep: np.ndarray,
-        room: np.ndarray,
+        inside: np.ndarray,
         head: np.ndarray,
         body: np.ndarray,
         maps: dict[str, np.ndarray | None],
@@ -260,6 +258,7 @@ class GarmentDresser:
         may be drawn at all (0..1), and the share of the trunk's core the garment covers (`_fit_share`)."""
         height, width = mask.shape
         soft = EDGE_SOFTNESS * crop_height
+        person = probability >= PERSON
         trunk = next((maps[part.name] for part in self.parts if not part.limb), None)  # every trunk part's map
         trunk_cover = np.zeros((height, width, 4), np.float32)  # premultiplied RGBA, front on top
         limb_cover = np.zeros((height, width, 4), np.float32)
@@ -327,8 +326,9 @@ class GarmentDresser:
             self.enveloped = not self.enveloped
         if self.enveloped:
             outline |= bodies.envelope(body, (height, width), legs=self.category != "upper")
-            room = np.zeros_like(room)  # its outside is no sample of the room then
-        # Nor on the room the segmentation takes in (`room`), cut with an edge of its own (`ROOM_SOFTNESS`).
+            room = np.zeros((height, width), bool)  # the segmentation lost the person: its outside is no room sample
+        else:  # nor on the room the segmentation takes in, cut with an edge of its own (`ROOM_SOFTNESS`)
+            room = room_seen(source, probability, person, body, inside, crop_height)
         on_person = _soft(outline, soft) * _soft(~room, ROOM_SOFTNESS * crop_height) * (mask & ~keep)
         garment *= on_person[..., None]
         free = mask & ~keep & ~room & (arms < 0.5)  # where the garment may be drawn
@@ -455,7 +455,7 @@ def _fit_share(alpha: np.ndarray, body: np.ndarray, free: np.ndarray) -> float |
     if core is None:
         return None
     inside = np.zeros(alpha.shape, np.uint8)
-    cv2.fillConvexPoly(inside, np.round(core.reshape(-1, 2)).astype(np.int32), 1)
+    bodies.fill_polygon(inside, core)
     counted = (inside > 0) & free
     return float((alpha[counted] >= 0.5).mean()) if counted.sum() >= MIN_CORE else None
 
@@ -466,7 +466,7 @@ def _seen_share(person: np.ndarray, body: np.ndarray) -> float:
     if core is None:
         return 0.0
     inside = np.zeros(person.shape, np.uint8)
-    cv2.fillConvexPoly(inside, np.round(core.reshape(-1, 2)).astype(np.int32), 1)
+    bodies.fill_polygon(inside, core)
     return float(person[inside > 0].mean()) if inside.any() else 0.0
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from tryon_cli.engines.warp.body import LIMB_RADII, capsule, trunk_polygon
+from tryon_cli.engines.warp.body import LIMB_RADII, capsule, fill_polygon, trunk_polygon
 from tryon_cli.preprocess.keypoints import point, torso_length
 
 # The ring where the room is sampled, in crop heights outside the segmented person: from just past the
@@ -80,9 +80,9 @@ def room_seen(
     # neighbours' side, not a speckle of garment on the room nor a pinhole in the garment.
     coloured = (cv2.medianBlur(roomlike[index].astype(np.uint8), 3) > 0) & inside
     count, labels = cv2.connectedComponents(coloured.astype(np.uint8), connectivity=8)
-    joined = np.unique(labels[coloured & ~near])
     if count <= 1:
         return room
+    joined = np.unique(labels[coloured & ~near])
     room = np.isin(labels, joined[joined > 0])
     return room & (~person | _unsure(room & person, probability))
 
@@ -110,7 +110,7 @@ def body_parts(body: np.ndarray, shape: tuple[int, int]) -> list[np.ndarray]:
     trunk = trunk_polygon(body, 0.0)
     if trunk is not None:
         canvas = np.zeros(shape, np.uint8)
-        cv2.fillConvexPoly(canvas, np.round(trunk.reshape(-1, 2)).astype(np.int32), 1)
+        fill_polygon(canvas, trunk)
         parts.append(canvas > 0)
     for side in "rl":
         for bone, radius in LIMB_RADII.items():
