@@ -15,8 +15,13 @@ gallery T5, the sleeves cut ragged along them; the largest of the parts' shares 
 at a capsule's edge veto the room). It is the room where such pixels join it, without a break, to the ring: the gap
 opens onto the room somewhere (below a hanging hand, above a hip). A closed gap (an arm bent back to the hip) is
 left to the segmentation: a patch of the room's colours enclosed by the person is as likely a print on the garment.
-Inside the segmented person, a piece of such pixels is the room only where the segmentation is unsure of most of
-it (`SURE`): a shaded fold of a white tee has the colours of white shelves, and there the segmentation is right.
+Inside the segmented person, a piece of such pixels is the room only between the body's parts (`between_parts`: an
+arm and the trunk, the two legs), where a gap is, and where the segmentation is unsure of most of it (`SURE`): a
+shaded fold of a white tee has the colours of white shelves, and there the segmentation is right. Along the body's
+outer edge the segmentation's own soft edge is unsure too, and the garment's edge pixels, blurred into a light wall,
+have the wall's colours: cut there, a strip of the old tee showed along a back (gallery T7 frames 43-50, a striped
+grey tee against a white wall, 1,454 crop pixels in frame 48) and moved from frame to frame; there the outline
+(`dress.OUTLINE_MARGIN`) bounds the garment, as it did before the room was looked for.
 
 Colours are the source's RGB in bins of 16 levels (`BINS`), compared bin by bin, so a multi-coloured room (a
 curtain, a plant, a floor) is as well described as a plain wall.
@@ -47,6 +52,7 @@ MIN_SAMPLES = 200  # ring and person pixels needed for their colours to say anyt
 # and her side, which the colours alone took for the white shelves behind her, it is sure (T5 frames 101-103:
 # median 1.0; a crack of the old tee showed down the new hoodie).
 SURE = 0.95
+HULL_SIDES = 16  # points round each joint of a capsule whose hull `between_parts` takes: 1.9% short of a circle
 MIN_PART = 50  # a part's pixels needed for its colours to count (a limb mostly out of the crop or hidden does not)
 
 
@@ -84,7 +90,7 @@ def room_seen(
         return room
     joined = np.unique(labels[coloured & ~near])
     room = np.isin(labels, joined[joined > 0])
-    return room & (~person | _unsure(room & person, probability))
+    return room & (~person | _unsure(room & person & between_parts(body, person.shape), probability))
 
 
 def _unsure(pieces: np.ndarray, probability: np.ndarray) -> np.ndarray:
@@ -119,6 +125,43 @@ def body_parts(body: np.ndarray, shape: tuple[int, int]) -> list[np.ndarray]:
             capsule(canvas, point(body, f"{side}_{a}"), point(body, f"{side}_{b}"), radius * scale)
             parts.append(canvas > 0)
     return parts
+
+
+def between_parts(body: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """bool `shape`: where a gap between the body's parts can be: the convex hull of the trunk's quadrilateral with
+    each arm's capsules (`body.LIMB_RADII`), and of the two legs' capsules; empty without a body scale. The body's
+    outer edge (a back, an arm's outer side, a skirt's hem) lies outside it."""
+    scale = torso_length(body)
+    hulls = np.zeros(shape, np.uint8)
+    if scale is None:
+        return hulls > 0
+    trunk = trunk_polygon(body, 0.0)
+    corners = np.zeros((0, 2)) if trunk is None else trunk.reshape(-1, 2)
+    for side in "rl":
+        arm = _capsule_points(body, [(side, "shoulder-elbow"), (side, "elbow-wrist")], scale)
+        _fill_hull(hulls, np.concatenate([corners, arm]))
+    _fill_hull(hulls, _capsule_points(body, [(s, b) for s in "rl" for b in ("hip-knee", "knee-ankle")], scale))
+    return hulls > 0
+
+
+def _capsule_points(body: np.ndarray, bones: list[tuple[str, str]], scale: float) -> np.ndarray:
+    """(N, 2) points round both joints of each of `bones` (side, bone of `body.LIMB_RADII`) that `body` has whole,
+    at the capsule's radius: their convex hull is the capsules' (`body.capsule` draws no bone with a joint missing
+    either)."""
+    angles = np.linspace(0, 2 * np.pi, HULL_SIDES, endpoint=False)
+    circle = np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    rings = [np.zeros((0, 2))]
+    for side, bone in bones:
+        ends = [point(body, f"{side}_{joint}") for joint in bone.split("-")]
+        if all(end is not None for end in ends):
+            rings.extend(end + LIMB_RADII[bone] * scale * circle for end in ends)
+    return np.concatenate(rings)
+
+
+def _fill_hull(canvas: np.ndarray, points: np.ndarray) -> None:
+    """Draws 1 on uint8 `canvas` inside the convex hull of `points` ((N, 2) x, y), if there are three or more."""
+    if len(points) >= 3:
+        cv2.fillConvexPoly(canvas, cv2.convexHull(np.round(points).astype(np.int32)), 1)
 
 
 def _histogram(index: np.ndarray) -> np.ndarray:
