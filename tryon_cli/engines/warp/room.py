@@ -6,14 +6,14 @@ there (gallery C2, 3DV-TON model_1 seen from the back, frame 58: a strip of whit
 arm and her coat painted over by the dress's sleeve and side, 8,800 pixels of the room changed in one frame).
 
 The source itself says where the room is. Its colours are sampled in a ring outside the segmented person (`RING`);
-the person's on the segmented pixels that the pose says are surely the body (`body_parts`: the trunk and the bare
-limbs, not the gaps between them, whose room colours would count as the person's). A pixel is of the room's colour
-where that colour is `ODDS` times as common in the ring as on the person, the person's share being the mean of its
-parts' shares: the skin of a bare forearm weighs as much as the old garment on the trunk (pooled by pixels, the
-trunk's garment outweighed it, and a room with a few skin-toned things in it took bare forearms for the room:
-gallery T5, the sleeves cut ragged along them; the largest of the parts' shares instead let the few pixels of room
-at a capsule's edge veto the room). It is the room where such pixels join it, without a break, to the ring: the gap
-opens onto the room somewhere (below a hanging hand, above a hip). A closed gap (an arm bent back to the hip) is
+the person's on the segmented pixels that the pose says are surely the body (`body_parts`: the trunk and the limbs
+along their bones, not the gaps between them, whose room colours would count as the person's). A pixel is of the
+room's colour where that colour is `ODDS` times as common in the ring as on the person, the person's share being the
+mean of its parts' shares: the skin of a bare forearm weighs as much as the old garment on the trunk (pooled by
+pixels, the trunk's garment outweighed it, and a room with a few skin-toned things in it took bare forearms for the
+room: gallery T5, the sleeves cut ragged along them; the largest of the parts' shares instead let the few pixels of
+room at a capsule's edge veto the room). It is the room where such pixels join it, without a break, to the ring: the
+gap opens onto the room somewhere (below a hanging hand, above a hip). A closed gap (an arm bent back to the hip) is
 left to the segmentation: a patch of the room's colours enclosed by the person is as likely a print on the garment.
 Inside the segmented person, a piece of such pixels is the room only between the body's parts (`between_parts`: an
 arm and the trunk, the two legs), where a gap is, and where the segmentation is unsure of most of it (`SURE`): a
@@ -108,7 +108,8 @@ def _unsure(pieces: np.ndarray, probability: np.ndarray) -> np.ndarray:
 
 def body_parts(body: np.ndarray, shape: tuple[int, int]) -> list[np.ndarray]:
     """bool `shape` each: where the pose `body` says the body surely is, part by part: the trunk's quadrilateral
-    and each bare limb's capsule (`body.LIMB_RADII`), no wider; empty without a body scale."""
+    and each limb's capsule at a bare limb's radius (`body.LIMB_RADII`), sleeved or not, no wider; empty without a
+    body scale."""
     scale = torso_length(body)
     if scale is None:
         return []
