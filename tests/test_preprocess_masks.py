@@ -262,6 +262,7 @@ MASK_DIGESTS = {
     10: "34d7ac1d47e87883",
     11: "34d7ac1d47e87883",
     12: "34d7ac1d47e87883",  # the long hair held by the frames before: masks made with the frames only
+    13: "34d7ac1d47e87883",  # lit strands bridged by the hair around them: masks made with the frames only
 }
 
 

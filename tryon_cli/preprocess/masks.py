@@ -42,7 +42,7 @@ from tryon_cli.preprocess.lower_garment import LowerGarment
 
 CATEGORIES = ("upper", "lower", "dress")
 AGNOSTIC_GREY = 128
-MASK_VERSION = 12
+MASK_VERSION = 13
 """The version of the mask algorithm: raise it whenever the masks a pose (and a frame) give change. `dpidm train
 prepare` keys its cached masks by it, so masks made by older code are rebuilt, never reused silently
 (`tests/test_preprocess_masks.py` pins the masks of fixed poses together with it)."""
