@@ -400,6 +400,37 @@ def test_a_shaded_fold_of_the_garment_is_not_the_room_where_the_segmentation_is_
     assert between.mean() > 0.99
 
 
+def test_the_near_forearm_of_a_side_view_stays_in_front_of_the_garment(tee):
+    """Seen from the side (shoulders and hips nearly on top of each other), the near arm's bare forearm crosses the
+    trunk at the waist; its middle and wrist lie beyond the trunk's thin quadrilateral, so it does not count as
+    crossing (`body.crossing_forearms`), yet it is between the camera and the trunk: it keeps its pixels where the
+    garment is drawn around it (gallery C4, frames 36-44: the new tee painted over a walker's forearm)."""
+    side = dict(
+        FRONT,
+        r_shoulder=(186, 146),
+        l_shoulder=(198, 146),
+        r_hip=(188, 290),
+        l_hip=(196, 290),
+        r_elbow=(172, 226),
+        r_wrist=(228, 262),
+        l_elbow=(196, 216),
+        l_wrist=(196, 282),
+    )
+    body = body_of(side)
+    body[[J["l_shoulder"], J["l_elbow"], J["l_wrist"]], 2] = 0.5  # the far arm, hidden behind: less sure
+    source = room()
+    cv2.line(source, side["r_elbow"], side["r_wrist"], (205, 160, 135), 16)  # bare skin, as the head's
+    _, outputs = dress([body] * 8, tee, source)
+    core = np.zeros(source.shape[:2], np.uint8)
+    cv2.line(core, side["r_elbow"], side["r_wrist"], 1, 6)
+    core[:, :184] = 0
+    core[:, 201:] = 0  # where it crosses the trunk's quadrilateral
+    assert core.sum() > 60
+    np.testing.assert_array_equal(outputs[-1][core > 0], source[core > 0])
+    beside = (slice(200, 240), slice(184, 200))  # the waist above the forearm: the garment is drawn there
+    assert (outputs[-1][beside] != source[beside]).any(axis=2).mean() > 0.5
+
+
 def test_a_back_view_draws_no_front_print(tee):
     """Seen from the back (no nose, no eyes; the sides swap places on the image) the tee is drawn, navy, but its
     red print is not; seen from the front it is."""
