@@ -79,7 +79,7 @@ BRIDGE = 0.06
 fashionchameleon_case2, light-brown hair over a white and beige top) lit strands (CIELAB L 88-110, a 138-139, b
 141-142) are the colour of her forehead in the shade of her cap, so the face's skin colour takes them (step 3 of
 the module), and the new tee was drawn over her hair in blotches of 40-60 pixels (0.1-0.16 trunk lengths) between
-the strands it found, every frame. A pixel in the skin box is hair when hair-coloured pixels lie within this many
+the strands it found, every frame. A pixel in the skin box is hair-coloured when such pixels lie within this many
 trunk lengths of it on both sides (a closing, `bridged`): position decides where colour cannot. A gap of skin
 between two locks wider than 0.12 trunk lengths (twice this; the neck is 0.2 and more) stays skin. Set from those
 sizes, not tuned. Pieces the hair enclosed, however wide, were tried as hair too: on C4 every one of them over

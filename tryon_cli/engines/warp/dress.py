@@ -85,12 +85,6 @@ NECKLINE = 0.02
 # frame 55); on a dress it cut the skirt apart beside the hanging hand, a band of the old dress across it (T3 frame
 # 12, C2 frame 45).
 SLIVER = 0.04
-# (Not a constant, a rule.) NEAR_FOREARM: seen from the side, the near forearm (`keypoints.near_arm`) lies between
-# the camera and the trunk wherever it crosses it, yet the trunk's quadrilateral is then a thin strip its middle and
-# wrist are seldom inside (`body.crossing_forearms`): the new tee was painted over a walker's bare forearm across her
-# side (gallery C4, a case only checked, frames 31-48). Its capsule's bare skin stays in front of the torso's
-# garment. The skin only: the whole capsule kept a stripe of the old garment through the new one where the side
-# view's near arm was misjudged or its keypoints lay behind the body (T3 frame 4, C2's back view frame 89).
 # The in-between turns of a sleeve's root (see `GarmentDresser.__init__`), and the blur of the root's copies, in
 # heights of the garment picture (4 pixels of 512). Each copy has its own edge, the sleeve's underside at that turn:
 # on gallery C3 (arms raised, frames 10, 48 and 85) two or eight sharp copies drew a comb of dark lines across the
@@ -304,7 +298,12 @@ class GarmentDresser:
         # its own sleeve); a lower garment's hips are behind both arms.
         skin = bodies.skin_likelihood(source)
         front = bodies.arms_in_front(body, (height, width), crossing, all_arms=self.category == "lower")
-        if side_view:  # and the near forearm's bare skin (`NEAR_FOREARM`)
+        if side_view:
+            # Seen from the side, the near forearm lies between the camera and the trunk wherever it crosses it, yet
+            # the trunk's quadrilateral is then a thin strip its middle and wrist are seldom inside: the new tee was
+            # painted over a walker's bare forearm across her side (gallery C4, a case only checked, frames 31-46).
+            # Its bare skin stays in front; the skin only: the whole capsule kept a stripe of the old garment
+            # through the new one where the near arm's keypoints lay behind the body (T3 frame 4, C2 frame 89).
             near = bodies.arms_in_front(body, (height, width), frozenset(near_arm(body)))
             # Opened by the soft edge's reach (two sigmas): specks of skin-coloured cloth in the capsule go (gallery
             # C8 frame 1, dark dots in the new shirt); grown by it inside the capsule: the skin keeps its pixels.
