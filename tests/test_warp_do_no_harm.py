@@ -404,7 +404,7 @@ def test_the_near_forearm_of_a_side_view_stays_in_front_of_the_garment(tee):
     """Seen from the side (shoulders and hips nearly on top of each other), the near arm's bare forearm crosses the
     trunk at the waist; its middle and wrist lie beyond the trunk's thin quadrilateral, so it does not count as
     crossing (`body.crossing_forearms`), yet it is between the camera and the trunk: it keeps its pixels where the
-    garment is drawn around it (gallery C4, frames 36-44: the new tee painted over a walker's forearm)."""
+    garment is drawn around it (gallery C4, frames 31-46: the new tee painted over a walker's forearm)."""
     side = dict(
         FRONT,
         r_shoulder=(186, 146),

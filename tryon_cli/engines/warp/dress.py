@@ -273,7 +273,8 @@ class GarmentDresser:
         # shows only past the torso's outline. On top, it lay across the tee's front as a dark block (T1 frames 0-11,
         # T2's lettering, C2's bodice as she turns).
         side_view = seen_from_side(body)
-        far = ("l" if near_arm(body) == "r" else "r") if side_view else None
+        near_side = near_arm(body) if side_view else None
+        far = ("l" if near_side == "r" else "r") if side_view else None
         for part, layer, root in zip(self.parts, self.back_layers if back else self.layers, self.roots[back]):
             matrix = maps[part.name]
             if matrix is None:
@@ -304,7 +305,7 @@ class GarmentDresser:
             # painted over a walker's bare forearm across her side (gallery C4, a case only checked, frames 31-46).
             # Its bare skin stays in front; the skin only: the whole capsule kept a stripe of the old garment
             # through the new one where the near arm's keypoints lay behind the body (T3 frame 4, C2 frame 89).
-            near = bodies.arms_in_front(body, (height, width), frozenset(near_arm(body)))
+            near = bodies.arms_in_front(body, (height, width), frozenset({near_side}))
             # Opened by the soft edge's reach (two sigmas): specks of skin-coloured cloth in the capsule go (gallery
             # C8 frame 1, dark dots in the new shirt); grown by it inside the capsule: the skin keeps its pixels.
             reach = 2 * int(np.ceil(2 * soft)) + 1
