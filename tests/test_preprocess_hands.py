@@ -10,7 +10,15 @@ import pytest
 
 from tests.test_preprocess_masks import STANDING, H, W
 from tryon_cli.preprocess import person_segmentation
-from tryon_cli.preprocess.hands import bent_hands, garment_near_hands, hand_regions, skin_test
+from tryon_cli.preprocess.hands import (
+    HAND_SKIN_REACH,
+    bent_hands,
+    face_skin,
+    garment_near_hands,
+    hand_regions,
+    hand_skin,
+    skin_test,
+)
 from tryon_cli.preprocess.head import head_region
 from tryon_cli.preprocess.keypoints import BODY_INDEX, FramePose, PoseSequence
 from tryon_cli.preprocess.masks import agnostic_masks, cover_region, frame_mask
@@ -132,3 +140,40 @@ def test_the_garment_around_a_hand_is_repainted_and_the_hand_and_what_it_holds_a
     assert (mask & garment).sum() > 0.95 * garment.sum()
     assert not (mask & capsule & np.all(frame == SKIN, axis=-1)).any()
     assert not (mask & (strap > 0)).any()
+
+
+@pytest.mark.parametrize("top", [NAVY, WARM_WHITE])
+def test_the_skin_past_a_hands_region_is_the_hand_within_reach_but_not_the_forearm_the_top_or_what_lies_farther(top):
+    """Hand points lag a moving hand: the region they give ends short of it (gallery T4 frame 76: a fingertip and the
+    heel of a hand holding a scarf were drawn over). The skin joined to the region within `HAND_SKIN_REACH` past its
+    edge is the hand; the bare forearm behind the wrist (a long sleeve is drawn there), the top (a warm white one is
+    in the skin box: the garment's colour tells it apart), a light print on the top beside the hand (in the skin box,
+    far from the face's colour) and skin-coloured pixels farther away are not."""
+    frame, _ = _figure(top=top, forearms=SKIN)
+    cv2.circle(frame, (120, 42), 14, SKIN, -1)  # the face, whose colour tells skin from the top
+    (x0, y0), (x1, y1) = BENT_HAND
+    cv2.rectangle(frame, (x1, 150), (x1 + 30, 154), SKIN, -1)  # a skin-toned strap held on from the fingertips
+    print_ = np.zeros((H, W), bool)
+    print_[y1 + 1 : y1 + 5, x0 + 8 : x1 + 1] = True  # a pink print on the top, just below the hand
+    frame[print_] = (235, 200, 200)
+    silhouette = np.any(frame != GREY, axis=-1).astype(np.float32)
+    pose, hand = _pose(), _hand()
+    reach = int(round(HAND_SKIN_REACH * 80))  # the trunk: 80 px
+    seeds = hand.copy()
+    seeds[:, x1 - reach + 2 :] = False  # the region ends short of the fingertips, within reach of them
+    region = cover_region(pose.body, "upper", H, W) > 0
+    hands, head = hand_regions(pose, H, W), head_region(pose, H, W)
+    garment = garment_near_hands(frame, pose, silhouette, region, hands, head, skin_test(frame, pose))
+    anything = lambda rgb: np.ones(rgb.shape[:2], bool)  # noqa: E731
+    assert hand_skin(frame, pose, silhouette, seeds, anything)[print_].mean() > 0.5  # the skin box alone takes it
+    found = hand_skin(frame, pose, silhouette, seeds, face_skin(frame, pose), garment)
+    assert found[hand & ~seeds].all()
+    assert not found[print_].any()
+    assert not (found & seeds).any()
+    assert not (found & np.all(frame == top, axis=-1)).any()
+    assert not found[:, x1 + reach :].any()  # the strap beyond the reach
+    forearm = np.zeros((H, W), np.uint8)
+    for side in ("r", "l"):  # up to the wrist: the line's round end stops short of the point
+        (x, y) = STANDING[f"{side}_wrist"]
+        cv2.line(forearm, STANDING[f"{side}_elbow"], (x, y - 7), 1, 12)
+    assert not (found & (forearm > 0)).any()

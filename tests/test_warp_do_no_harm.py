@@ -431,6 +431,32 @@ def test_the_near_forearm_of_a_side_view_stays_in_front_of_the_garment(tee):
     assert (outputs[-1][beside] != source[beside]).any(axis=2).mean() > 0.5
 
 
+def test_a_hand_whose_points_fall_short_of_it_keeps_its_pixels(tee, monkeypatch):
+    """A hand turned in from the wrist over the top: the pose places it along its forearm (no hand points), and the
+    part that reaches over the top lies outside that region. Its skin joined to the region within
+    `hands.HAND_SKIN_REACH` keeps its pixels, while the garment is drawn around it (gallery T4 frame 76: the heel of
+    a hand holding a scarf and a fingertip were drawn over)."""
+    points = dict(FRONT, r_elbow=(150, 216), r_wrist=(160, 282))  # the right forearm hangs in front of the top
+    source = room()
+    person = np.zeros((HEIGHT, WIDTH), np.uint8)
+    cv2.circle(person, (192, 95), 28, 1, -1)
+    cv2.fillConvexPoly(person, np.array([(150, 140), (234, 140), (220, 300), (164, 300)], np.int32), 1)
+    for side in "rl":
+        cv2.line(person, points[f"{side}_shoulder"], points[f"{side}_elbow"], 1, 20)
+        cv2.line(person, points[f"{side}_elbow"], points[f"{side}_wrist"], 1, 16)
+    hand = (slice(284, 297), slice(160, 193))
+    source[hand] = (205, 160, 135)  # bare skin, as the head's
+    person[hand] = 1
+    silhouette = person.astype(np.float32)
+    monkeypatch.setattr(engine_module, "PersonSegmentation", lambda: lambda image: silhouette)
+    _, outputs = dress([body_of(points)] * 4, tee, source)
+    # Past the forearm's capsule (its edge near column 175) and within the reach (12 px here) of it.
+    past = (slice(284, 297), slice(177, 187))
+    np.testing.assert_array_equal(outputs[-1][past], source[past])
+    beside = (slice(240, 275), slice(180, 215))  # the top above the hand: the garment is drawn there
+    assert (outputs[-1][beside] != source[beside]).any(axis=2).mean() > 0.9
+
+
 def test_a_back_view_draws_no_front_print(tee):
     """Seen from the back (no nose, no eyes; the sides swap places on the image) the tee is drawn, navy, but its
     red print is not; seen from the front it is."""

@@ -56,6 +56,11 @@ RIM = 0.01
 """How far (in trunk lengths, ~5 mm) a hand found apart from the garment's colour (`bent_hands`) takes back the
 skin-box pixels around it: its rim, blended by the camera with the garment behind it, is of the garment's colour
 too (without it 7% of ViViD upper1's bent hands, their outer pixels, were lost)."""
+HAND_SKIN_REACH = 0.08
+"""How far (in trunk lengths, ~4 cm) past the edge of a hand's region its skin is followed (`hand_skin`): the region
+is placed from points that sit on the fingers' axes and lag a moving, blurred hand. On gallery T4 (frame 76, hands
+holding a scarf in front of the sweater) a fingertip and the heel of a hand lay 0.03-0.07 trunk lengths outside it
+and were drawn over by the new garment."""
 # Hand index in FramePose.hands for each body side (keypoints.py: 0 = the left hand, 1 = the right).
 HAND_INDEX = {"l": 0, "r": 1}
 
@@ -141,6 +146,54 @@ def bent_hands(frame: np.ndarray, pose: FramePose, person: np.ndarray, garment: 
     return found
 
 
+def hand_skin(
+    frame: np.ndarray,
+    pose: FramePose,
+    person: np.ndarray,
+    hands: np.ndarray,
+    by_face: Callable[[np.ndarray], np.ndarray],
+    garment: Colour | None = None,
+) -> np.ndarray:
+    """The skin that continues the hands' regions `hands` (bool `(H, W)`, what is kept of `hand_regions`) past their
+    edge, bool `(H, W)`, for an RGB uint8 `frame` and its person probability `person`; empty without a body scale.
+
+    A pixel is taken when it lies within `HAND_SKIN_REACH` of the regions, is the person's, in the skin box
+    (`hair.skin`) and near the face's colour (`by_face`, the frame's `face_skin`: a light print on the old garment
+    lies in the skin box, and beside a hand on gallery C6, a man's crossed arms over a grey tee, it was kept as a patch
+    of the old print; with no face seen the caller follows nothing: on T5's side view a white tee's sleeve, in the skin
+    box, was taken from hand points misplaced on it), not of the `garment`'s colour (within `GARMENT_DISTANCE`: a
+    warm white or cream top is skin-coloured too), not on a forearm between its elbow and wrist (a long sleeve reaches
+    the wrist and is drawn over the bare forearm there), and joined to the regions through such pixels."""
+    found = np.zeros(hands.shape, bool)
+    scale = torso_length(pose.body)
+    if scale is None or not hands.any():
+        return found
+    reach = max(1, int(round(HAND_SKIN_REACH * scale)))
+    # Work in the hands' box grown by the reach: a fraction of the frame.
+    height, width = hands.shape
+    ys, xs = np.nonzero(hands)
+    y0, y1 = max(0, ys.min() - reach), min(height, ys.max() + reach + 1)
+    x0, x1 = max(0, xs.min() - reach), min(width, xs.max() + reach + 1)
+    seeds = hands[y0:y1, x0:x1]
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
+    candidates = (cv2.dilate(seeds.astype(np.uint8), disc) > 0) & (person[y0:y1, x0:x1] > PERSON)
+    candidates &= skin(frame[y0:y1, x0:x1]) & by_face(frame[y0:y1, x0:x1])
+    if garment is not None:
+        lab = cv2.cvtColor(frame[y0:y1, x0:x1], cv2.COLOR_RGB2LAB).astype(np.float32)
+        candidates &= garment.distance(lab) > GARMENT_DISTANCE
+    ys, xs = np.nonzero(candidates)  # a few thousand pixels: the forearms are measured on them alone
+    on_forearm = np.zeros(len(ys), bool)
+    for side in HAND_INDEX:
+        arm = _forearm(pose, side)
+        if arm is not None:
+            on_forearm |= _on_forearm(xs + x0, ys + y0, *arm, FOREARM_HALF_WIDTH * scale)
+    candidates[ys[on_forearm], xs[on_forearm]] = False
+    _, labels = cv2.connectedComponents((candidates | seeds).astype(np.uint8), connectivity=8)
+    touching = np.unique(labels[seeds])
+    found[y0:y1, x0:x1] = np.isin(labels, touching[touching > 0]) & ~seeds
+    return found
+
+
 def garment_by_hands(
     frame: np.ndarray,
     pose: FramePose,
@@ -199,18 +252,24 @@ def garment_near_hands(
 
 
 def skin_test(frame: np.ndarray, pose: FramePose) -> Callable[[np.ndarray], np.ndarray]:
-    """Which pixels of an RGB uint8 image are this person's skin: within `FACE_SKIN_DISTANCE` of the colour of
-    their face (a Gaussian in CIELAB of the face box's skin-box pixels), or, with no face in view (a back view, a
-    head out of frame) or fewer than `MIN_SAMPLES` such pixels, inside the skin box (`hair.skin`). The face's own
-    colour is the finer test: a white tee in warm light lies inside the skin box."""
+    """Which pixels of an RGB uint8 image are this person's skin: by the face's colour (`face_skin`), or, with no
+    face to learn it from, inside the skin box (`hair.skin`). The face's own colour is the finer test: a white tee in
+    warm light lies inside the skin box."""
+    return face_skin(frame, pose) or skin
+
+
+def face_skin(frame: np.ndarray, pose: FramePose) -> Callable[[np.ndarray], np.ndarray] | None:
+    """Which pixels of an RGB uint8 image are within `FACE_SKIN_DISTANCE` of the colour of this person's face (a
+    Gaussian in CIELAB of the face box's skin-box pixels); None with no face in view (a back view, a head out of
+    frame) or fewer than `MIN_SAMPLES` such pixels."""
     box = face_box(pose, *frame.shape[:2])
     if box is None:
-        return skin
+        return None
     x0, y0, x1, y1 = box
     face = frame[y0:y1, x0:x1]
     samples = cv2.cvtColor(face, cv2.COLOR_RGB2LAB)[skin(face)].astype(np.float32)
     if len(samples) < MIN_SAMPLES:
-        return skin
+        return None
     colour = Colour(samples)
     return lambda rgb: colour.distance(cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)) <= FACE_SKIN_DISTANCE
 

@@ -49,7 +49,8 @@ from tryon_cli.engines.warp.outline import Taper, TrunkWidth
 from tryon_cli.engines.warp.room import room_seen
 from tryon_cli.engines.warp.skeleton import blend, label_parts, parts_for, root_weight
 from tryon_cli.preprocess.conditioning import GarmentInput
-from tryon_cli.preprocess.hands import garment_by_hands, hand_regions
+from tryon_cli.preprocess.hair import skin
+from tryon_cli.preprocess.hands import face_skin, garment_by_hands, garment_near_hands, hand_regions, hand_skin
 from tryon_cli.preprocess.head import Box, head_region
 from tryon_cli.preprocess.keypoints import FramePose, near_arm, seen_from_side
 from tryon_cli.preprocess.masks import MaskShape, feet_region
@@ -432,18 +433,24 @@ def _kept(
     What is never drawn over, whatever the mask says (a user's mask may cover it): what the masks
     keep (`preprocess.masks.keep_region`: the head, the feet, and of the hands' regions, guesses of where the hands
     are, all but the garment around the hand inside the mask, `hands.garment_by_hands`, so a hand on the hip leaves
-    no hand-shaped patch of the old garment) and the face box with the hair beside it (`body.face_box`). Grown by 3
+    no hand-shaped patch of the old garment), the skin that continues the hands past their regions (`hands.hand_skin`:
+    their points lag a moving hand) and the face box with the hair beside it (`body.face_box`). Grown by 3
     crop pixels (`KEEP_KERNEL`): paste-back scales the crop up, and a changed crop pixel bleeds into its neighbours
     at full size (the collar reached the face box's last row on ViViD upper1). `interior`: where the pose's head
     points are located (`CropFrame.interior`), so a head above the frame is placed as the masks place it."""
     shape = mask.shape
     head, hands = head_region(pose, *shape, interior), hand_regions(pose, *shape)
-    garment = garment_by_hands(source, pose, person, mask, hands, head)
+    by_face = face_skin(source, pose)
+    is_skin = by_face or skin
+    colour = garment_near_hands(source, pose, person, mask, hands, head, is_skin)
+    hands &= ~garment_by_hands(source, pose, person, mask, hands, head, colour, is_skin)
+    if by_face is not None:  # without the face's colour a white or cream garment passes for skin
+        hands |= hand_skin(source, pose, person, hands, by_face, colour)
     box = bodies.face_box(pose.body, *shape, interior=interior)
     if box is not None:
         x0, y0, x1, y1 = box
         head[y0:y1, x0:x1] = True
-    keep = head | feet_region(pose, *shape, MaskShape()) | (hands & ~garment)
+    keep = head | feet_region(pose, *shape, MaskShape()) | hands
     return _grown(keep), _grown(head)
 
 
