@@ -57,10 +57,11 @@ RIM = 0.01
 skin-box pixels around it: its rim, blended by the camera with the garment behind it, is of the garment's colour
 too (without it 7% of ViViD upper1's bent hands, their outer pixels, were lost)."""
 HAND_SKIN_REACH = 0.08
-"""How far (in trunk lengths, ~4 cm) past the edge of a hand's region its skin is followed (`hand_skin`): the region
-is placed from points that sit on the fingers' axes and lag a moving, blurred hand. On gallery T4 (frame 76, hands
-holding a scarf in front of the sweater) a fingertip and the heel of a hand lay 0.03-0.07 trunk lengths outside it
-and were drawn over by the new garment."""
+"""How far (in trunk lengths, ~4 cm: a hand's half width, `HAND_HALF_WIDTH`; chosen, not tuned) past the edge of a
+hand's region its skin is followed (`hand_skin`): the region is placed from points that sit on the fingers' axes and
+lag a moving, blurred hand. On gallery T4 the pixels it keeps that the new polo covered before lie a median 0.04 and
+at most 0.08 trunk lengths past the region kept before at frames 20 and 46 (a hand moving in front of her chest), at
+most 0.04 at frame 76 (the heel of a hand holding a scarf)."""
 # Hand index in FramePose.hands for each body side (keypoints.py: 0 = the left hand, 1 = the right).
 HAND_INDEX = {"l": 0, "r": 1}
 
