@@ -298,7 +298,7 @@ class GarmentDresser:
                 judged += narrow * (1 - judged)
         # The person's own arms in front: a forearm crossing the trunk stays in front of the torso's garment (behind
         # its own sleeve); a lower garment's hips are behind both arms.
-        skin = bodies.skin_likelihood(source)
+        skin_likely = bodies.skin_likelihood(source)  # not `hair.skin`, the skin box `_kept` reads
         front = bodies.arms_in_front(body, (height, width), crossing, all_arms=self.category == "lower")
         if side_view:
             # Seen from the side, the near forearm lies between the camera and the trunk wherever it crosses it, yet
@@ -311,7 +311,7 @@ class GarmentDresser:
             # C8 frame 1, dark dots in the new shirt); grown by it inside the capsule: the skin keeps its pixels.
             reach = 2 * int(np.ceil(2 * soft)) + 1
             kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach))
-            bare = cv2.morphologyEx(near * (skin >= 0.5).astype(np.uint8), cv2.MORPH_OPEN, kernel)
+            bare = cv2.morphologyEx(near * (skin_likely >= 0.5).astype(np.uint8), cv2.MORPH_OPEN, kernel)
             front = np.maximum(front, near * cv2.dilate(bare, kernel))
         arms = _soft(front, soft)
         # The collar, not the neck and chin; the shoulders as high as the old garment reaches.
@@ -383,7 +383,7 @@ class GarmentDresser:
 
         # The source's folds and light, measured on the cloth under the new garment (not on skin).
         low = bodies.luminance(source, crop_height)
-        cloth = (garment[..., 3] > 0.5) & person & (skin < 0.5)
+        cloth = (garment[..., 3] > 0.5) & person & (skin_likely < 0.5)
         shade = bodies.shading(low, cloth, _soft(cloth, BODY_FADE * crop_height), crop_height, lighting)
         garment[..., :3] *= shade[..., None]
         return garment, ceiling, fit
